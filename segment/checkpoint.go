@@ -1,0 +1,185 @@
+package segment
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/klauspost/crc32"
+)
+
+// Position names a boundary between entries: entry Index starts at global
+// offset Offset, or at the start of the next data file if it does not fit.
+type Position struct {
+	Index  uint64
+	Offset uint64
+}
+
+// checkpoint is the small record recovery starts from. It is stored twice
+// in the file "checkpoint", in two slots written alternately, so a torn
+// write of one slot leaves the other intact; the valid slot with the higher
+// sequence number wins.
+//
+//	slot (128 bytes, little endian; slots at file offsets 0 and 512)
+//	+-------+-------+---------+-----+----------------------+----------+
+//	| crc32c| magic | version | seq | base idx, off, term  | segsize  |
+//	| 4     | 4     | 4       | 8   | 8, 8, 8              | 8        |
+//	+-------+-------+---------+-----+----------------------+----------+
+//	| index slots | scan idx, off | durable idx, off | base crc | zeros  |
+//	| 8           | 8, 8          | 8, 8             | 8        | to 128 |
+//	+-------------+---------------+------------------+----------------+
+//
+// The crc covers bytes [4, 128) of the slot.
+type checkpoint struct {
+	seq        uint64
+	base       Position // the first entry of the log
+	baseTerm   uint64   // term of entry base.Index-1 (0 if none)
+	baseCRC    uint32   // CRC of entry base.Index-1 (0 if none), the first PrevCRC
+	segSize    uint64   // data file size the log was created with
+	indexSlots uint64   // entries per index file
+	// scan is where recovery starts reading: every index slot below
+	// scan.Index is durable.
+	scan Position
+	// durable bounds the entries known to be on disk: a bad entry below it
+	// is corruption, at or above it a torn tail.
+	durable Position
+}
+
+const (
+	ckptName     = "checkpoint"
+	ckptSlotSize = 128
+	ckptSlotGap  = 512        // the second slot's offset: another sector
+	ckptMagic    = 0x434d5152 // "RQMC"
+	ckptVersion  = 1
+)
+
+func (c *checkpoint) encode() []byte {
+	b := make([]byte, ckptSlotSize)
+	le := binary.LittleEndian
+	le.PutUint32(b[4:], ckptMagic)
+	le.PutUint32(b[8:], ckptVersion)
+	for i, v := range []uint64{c.seq, c.base.Index, c.base.Offset, c.baseTerm, c.segSize,
+		c.indexSlots, c.scan.Index, c.scan.Offset, c.durable.Index, c.durable.Offset, uint64(c.baseCRC)} {
+		le.PutUint64(b[12+8*i:], v)
+	}
+	le.PutUint32(b[0:], crc32.Checksum(b[4:], castagnoli))
+	return b
+}
+
+func decodeCheckpoint(b []byte) (checkpoint, bool) {
+	le := binary.LittleEndian
+	if len(b) < ckptSlotSize || le.Uint32(b[0:]) != crc32.Checksum(b[4:ckptSlotSize], castagnoli) ||
+		le.Uint32(b[4:]) != ckptMagic || le.Uint32(b[8:]) != ckptVersion {
+		return checkpoint{}, false
+	}
+	v := make([]uint64, 11)
+	for i := range v {
+		v[i] = le.Uint64(b[12+8*i:])
+	}
+	return checkpoint{seq: v[0], base: Position{v[1], v[2]}, baseTerm: v[3], segSize: v[4],
+		indexSlots: v[5], scan: Position{v[6], v[7]}, durable: Position{v[8], v[9]}, baseCRC: uint32(v[10])}, true
+}
+
+// valid checks the invariants recovery relies on.
+func (c *checkpoint) valid() error {
+	switch {
+	case c.segSize == 0 || c.indexSlots == 0:
+		return errors.New("zero segment size or index slots")
+	case c.base.Index == 0:
+		return errors.New("base index 0")
+	case c.scan.Index < c.base.Index || c.scan.Offset < c.base.Offset:
+		return fmt.Errorf("scan position %+v below base %+v", c.scan, c.base)
+	case c.durable.Index < c.scan.Index || c.durable.Offset < c.scan.Offset:
+		return fmt.Errorf("durable position %+v below scan %+v", c.durable, c.scan)
+	}
+	return nil
+}
+
+// readCheckpoint loads the newest valid slot. ok is false if the file does
+// not exist; an existing file with no valid slot is an error.
+func readCheckpoint(fs FS, dir string) (c checkpoint, ok bool, err error) {
+	path := filepath.Join(dir, ckptName)
+	f, err := fs.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return checkpoint{}, false, nil
+	}
+	if err != nil {
+		return checkpoint{}, false, fmt.Errorf("segment: open %s: %w", path, err)
+	}
+	defer f.Close()
+	buf := make([]byte, ckptSlotGap+ckptSlotSize)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return checkpoint{}, false, fmt.Errorf("segment: read %s: %w", path, err)
+	}
+	a, aok := decodeCheckpoint(buf[:n])
+	b, bok := decodeCheckpoint(buf[min(n, ckptSlotGap):n])
+	if bok && (!aok || b.seq > a.seq) {
+		a, aok = b, true
+	}
+	if !aok {
+		return checkpoint{}, false, fmt.Errorf("%w: %s has no valid slot; "+
+			"restore this node's data from a replica", ErrCorrupt, path)
+	}
+	if err := a.valid(); err != nil {
+		return checkpoint{}, false, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+	}
+	return a, true, nil
+}
+
+// ckptFile is the open checkpoint file; writes alternate between slots.
+type ckptFile struct {
+	f    File
+	path string
+}
+
+// createCheckpoint writes the first checkpoint durably: both slots into a
+// temporary file, fdatasync, rename into place, sync the directory.
+func createCheckpoint(fs FS, dir string, c checkpoint) (*ckptFile, error) {
+	path := filepath.Join(dir, ckptName)
+	tmp := path + tmpExt
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("segment: create %s: %w", tmp, noSpace(err))
+	}
+	buf := make([]byte, ckptSlotGap+ckptSlotSize)
+	copy(buf, c.encode())
+	copy(buf[ckptSlotGap:], c.encode())
+	if _, err = f.WriteAt(buf, 0); err == nil {
+		if err = f.Sync(); err == nil {
+			if err = fs.Rename(tmp, path); err == nil {
+				err = fs.SyncDir(dir)
+			}
+		}
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("segment: write %s: %w", path, noSpace(err))
+	}
+	return &ckptFile{f: f, path: path}, nil
+}
+
+func openCheckpoint(fs FS, dir string) (*ckptFile, error) {
+	path := filepath.Join(dir, ckptName)
+	f, err := fs.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("segment: open %s: %w", path, err)
+	}
+	return &ckptFile{f: f, path: path}, nil
+}
+
+// write stores c (whose seq the caller has advanced) in slot seq%2 and
+// makes it durable.
+func (k *ckptFile) write(c checkpoint) error {
+	off := int64(c.seq%2) * ckptSlotGap
+	if _, err := k.f.WriteAt(c.encode(), off); err != nil {
+		return fmt.Errorf("segment: write %s: %w", k.path, err)
+	}
+	if err := k.f.Sync(); err != nil {
+		return fmt.Errorf("segment: sync %s: %w", k.path, err)
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+// Package segment is rmqlog's on-disk log: fixed-size, preallocated,
+// memory-mapped data files holding CRC32C-checked entries, a dense mapped
+// index from entry index to global offset, a two-slot checkpoint, and crash
+// recovery. It imports no other rmqlog package.
+//
+// # Files in a log directory
+//
+//	checkpoint                  two 128-byte slots (see checkpoint)
+//	00000000000000000000.log    data file: bytes [0, SegmentSize) of the log
+//	00000000001073741824.log    data file: named by its first global offset
+//	00000000000000000000.idx    index file: slots for entries [0, IndexEntries)
+//	*.tmp                       a file being prepared; removed on Open
+//
+// Data files sit on a grid: file k holds global offsets [k*S, (k+1)*S)
+// where S is the segment size, so replicas with the same S keep every entry
+// at the same offset and the same file. An entry never straddles two files:
+// when it does not fit, the rest of the file stays unused and the entry
+// starts the next file.
+//
+// # Entry layout (little endian)
+//
+//	0        4        8                16               24   25    28       32
+//	+--------+--------+----------------+----------------+----+-----+--------+---------
+//	| crc32c | length | index          | term           |type| 0 0 | prevcrc| payload
+//	+--------+--------+----------------+----------------+----+-----+--------+---------
+//	crc32c (Castagnoli) covers bytes [4, 32+length): header tail and payload.
+//	prevcrc is the crc32c of the entry before it, chaining the log: a stale
+//	entry left behind a crash or a truncation never continues a new history.
+//
+// # Index file layout
+//
+//	slot (i - start) holds the global offset of entry i, 8 bytes little endian.
+//
+// # Durability and recovery
+//
+// Appends copy into the mapping; Sync (called only by package flush)
+// fdatasyncs the data files written since the last Sync. Checkpoint, also
+// called by flush, makes the index durable and records two positions: scan,
+// where recovery starts reading (every index slot below it is durable), and
+// durable, below which every entry was synced. Recovery verifies entries
+// from scan on: a bad entry below durable is corruption (Open fails and
+// names the file and offset), a bad entry at or after it is a torn tail
+// and is dropped. So recovery reads what was written since the last two
+// checkpoints, never the whole log.
+//
+// # Preparing files
+//
+// New files are created under a temporary name, allocated with fallocate (a
+// full disk fails there with ErrDiskFull, never later as SIGBUS), filled
+// with zeros and fdatasynced (so syncs of appended data overwrite written
+// blocks), renamed into place, mapped and pre-faulted with
+// MADV_POPULATE_WRITE. The next data and index files are prepared in the
+// background while the current ones fill, so appends do not wait or fault.
+package segment

@@ -1,0 +1,130 @@
+package segment
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/klauspost/crc32"
+)
+
+// HeaderSize is the size of an entry header in bytes.
+const HeaderSize = 32
+
+// Type says what an entry carries. The value is stored in the entry header.
+type Type uint8
+
+const (
+	// TypeNormal is an entry carrying a client payload.
+	TypeNormal Type = 1
+	// TypeNoop is the empty entry a new Raft leader appends to commit its term.
+	TypeNoop Type = 2
+	// TypeConfig is reserved for membership changes.
+	TypeConfig Type = 3
+	// maxType bounds the types a decoder accepts; raise it when adding one.
+	maxType = TypeConfig
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeNormal:
+		return "normal"
+	case TypeNoop:
+		return "noop"
+	case TypeConfig:
+		return "config"
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Entry is one decoded log entry. Payload aliases the buffer it was decoded
+// from (for entries returned by Log.Read, the mapped file; see Log.Read).
+type Entry struct {
+	Index   uint64
+	Term    uint64
+	Type    Type
+	Payload []byte
+	// PrevCRC is the CRC of the entry before this one in the log, chaining
+	// every entry to the whole history before it.
+	PrevCRC uint32
+	// CRC is this entry's own checksum, set by Decode and Encode.
+	CRC uint32
+}
+
+// Size returns the number of bytes the entry occupies when framed.
+func (e *Entry) Size() int { return HeaderSize + len(e.Payload) }
+
+// header is the decoded fixed part of a framed entry.
+type header struct {
+	crc     uint32
+	length  uint32
+	index   uint64
+	term    uint64
+	typ     Type
+	prevCRC uint32
+}
+
+// putHeader writes the header for e into b[:HeaderSize], computing the CRC
+// over the header tail and e.Payload, and sets e.CRC. b must hold
+// HeaderSize bytes.
+func putHeader(b []byte, e *Entry) {
+	binary.LittleEndian.PutUint32(b[4:8], uint32(len(e.Payload)))
+	binary.LittleEndian.PutUint64(b[8:16], e.Index)
+	binary.LittleEndian.PutUint64(b[16:24], e.Term)
+	b[24] = byte(e.Type)
+	clear(b[25:28])
+	binary.LittleEndian.PutUint32(b[28:32], e.PrevCRC)
+	c := crc32.Update(0, castagnoli, b[4:HeaderSize])
+	c = crc32.Update(c, castagnoli, e.Payload)
+	binary.LittleEndian.PutUint32(b[0:4], c)
+	e.CRC = c
+}
+
+// Encode appends the framed form of e to dst and returns the extended
+// slice. It sets e.CRC; e.PrevCRC must hold the previous entry's CRC.
+func Encode(dst []byte, e *Entry) []byte {
+	n := len(dst)
+	dst = append(dst, make([]byte, HeaderSize)...)
+	dst = append(dst, e.Payload...)
+	putHeader(dst[n:n+HeaderSize], e)
+	return dst
+}
+
+// decodeHeader reads a header without verifying the CRC. It reports whether
+// the header is plausible: a known type and zero reserved bytes.
+func decodeHeader(b []byte) (header, bool) {
+	_ = b[HeaderSize-1]
+	h := header{
+		crc:     binary.LittleEndian.Uint32(b[0:4]),
+		length:  binary.LittleEndian.Uint32(b[4:8]),
+		index:   binary.LittleEndian.Uint64(b[8:16]),
+		term:    binary.LittleEndian.Uint64(b[16:24]),
+		typ:     Type(b[24]),
+		prevCRC: binary.LittleEndian.Uint32(b[28:32]),
+	}
+	ok := h.typ >= TypeNormal && h.typ <= maxType && b[25]|b[26]|b[27] == 0
+	return h, ok
+}
+
+// Decode decodes the framed entry at the start of b, verifying its CRC.
+// It returns the entry (its Payload aliases b) and the number of bytes it
+// occupies. Every length is checked against len(b) before use.
+func Decode(b []byte) (Entry, int, error) {
+	if len(b) < HeaderSize {
+		return Entry{}, 0, fmt.Errorf("%w: %d bytes, need %d for a header", ErrShortEntry, len(b), HeaderSize)
+	}
+	h, ok := decodeHeader(b)
+	if !ok {
+		return Entry{}, 0, fmt.Errorf("%w: bad type %d or reserved bytes", ErrCorrupt, b[24])
+	}
+	if uint64(h.length) > uint64(len(b)-HeaderSize) {
+		return Entry{}, 0, fmt.Errorf("%w: payload length %d exceeds the %d bytes available", ErrShortEntry, h.length, len(b)-HeaderSize)
+	}
+	n := HeaderSize + int(h.length)
+	if c := crc32.Checksum(b[4:n], castagnoli); c != h.crc {
+		return Entry{}, 0, fmt.Errorf("%w: crc %08x, computed %08x", ErrCorrupt, h.crc, c)
+	}
+	return Entry{Index: h.index, Term: h.term, Type: h.typ, Payload: b[HeaderSize:n:n],
+		PrevCRC: h.prevCRC, CRC: h.crc}, n, nil
+}

@@ -1,0 +1,180 @@
+package segment
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// File kinds and their name suffixes. Both kinds are named by a 20-digit
+// number: a data file by the global offset of its first byte, an index file
+// by the entry index of its first slot.
+const (
+	dataExt  = ".log"
+	indexExt = ".idx"
+	tmpExt   = ".tmp"
+)
+
+// mfile is one preallocated, memory-mapped file of the log.
+type mfile struct {
+	start uint64 // first global offset (data) or first index (index file)
+	path  string
+	f     File
+	b     []byte // the whole file, mapped
+}
+
+func fileName(start uint64, ext string) string { return fmt.Sprintf("%020d%s", start, ext) }
+
+// parseName returns the start number of a file named by fileName with ext.
+func parseName(name, ext string) (uint64, bool) {
+	num, ok := strings.CutSuffix(name, ext)
+	if !ok || len(num) != 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	return n, err == nil
+}
+
+// close unmaps and closes the file.
+func (m *mfile) close() error { return m.f.Close() }
+
+// create makes a new file of size bytes at path, ready for appends:
+//  1. create it under a temporary name, so a crash never leaves a
+//     half-prepared file under a real name;
+//  2. allocate its blocks (a full disk fails here with ErrDiskFull);
+//  3. if prewrite, write zeros over it and fdatasync, so later syncs of
+//     appended data overwrite written blocks (no extent conversion);
+//  4. rename it into place and sync the directory;
+//  5. map it and pre-fault the mapping for writing.
+func create(fs FS, dir string, start uint64, ext string, size int64, prewrite bool) (m *mfile, err error) {
+	path := filepath.Join(dir, fileName(start, ext))
+	tmp := path + tmpExt
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("segment: create %s: %w", tmp, noSpace(err))
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = fs.Remove(tmp)
+		}
+	}()
+	if err = f.Allocate(size); err != nil {
+		return nil, fmt.Errorf("segment: preallocate %d bytes for %s: %w", size, tmp, noSpace(err))
+	}
+	if prewrite {
+		if err = fillZeros(f, size); err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("segment: zero-fill %s: %w", tmp, noSpace(err))
+		}
+	}
+	if err = fs.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("segment: rename %s: %w", tmp, err)
+	}
+	if err = fs.SyncDir(dir); err != nil {
+		return nil, fmt.Errorf("segment: sync directory %s: %w", dir, err)
+	}
+	return mapFile(f, path, start, size, true)
+}
+
+// open maps an existing file of the log, checking it has the expected size.
+func open(fs FS, path string, start uint64, size int64) (*mfile, error) {
+	f, err := fs.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("segment: open %s: %w", path, err)
+	}
+	n, err := f.Size()
+	if err == nil && n != size {
+		err = fmt.Errorf("%w: file is %d bytes, the configured size is %d; "+
+			"start with the segment size the log was created with", ErrCorrupt, n, size)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("segment: %s: %w", path, err)
+	}
+	return mapFile(f, path, start, size, false)
+}
+
+func mapFile(f File, path string, start uint64, size int64, populate bool) (*mfile, error) {
+	b, err := f.Map(int(size))
+	if err == nil && populate {
+		err = f.Populate()
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("segment: map %s: %w", path, err)
+	}
+	return &mfile{start: start, path: path, f: f, b: b}, nil
+}
+
+// fillZeros writes zeros over [0, size) for real (ZeroRange may only mark
+// the blocks unwritten, which is what prewriting must avoid).
+func fillZeros(f File, size int64) error {
+	for off := int64(0); off < size; {
+		c := min(size-off, int64(len(zeros)))
+		if _, err := f.WriteAt(zeros[:c], off); err != nil {
+			return err
+		}
+		off += c
+	}
+	return nil
+}
+
+// noSpace turns the file system's "no space" errors into ErrDiskFull.
+func noSpace(err error) error {
+	if isNoSpace(err) {
+		return fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	return err
+}
+
+// pending is a file being prepared in the background.
+type pending struct {
+	start uint64
+	done  chan struct{} // closed when m or err is set
+	m     *mfile
+	err   error
+}
+
+// prepare starts creating a file in the background. The caller owns the
+// result and must wait on done before reading it.
+func (l *Log) prepare(start uint64, ext string, size int64) *pending {
+	p := &pending{start: start, done: make(chan struct{})}
+	l.prep.Add(1)
+	go func() {
+		defer l.prep.Done()
+		defer close(p.done)
+		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite)
+	}()
+	return p
+}
+
+// take waits for p (which may be nil or for another start) and returns the
+// prepared file for start, preparing it now if needed.
+func (l *Log) take(p *pending, start uint64, ext string, size int64) (*mfile, error) {
+	if p != nil {
+		<-p.done
+		if p.err == nil && p.start == start {
+			return p.m, nil
+		}
+		l.discard(p)
+	}
+	p = l.prepare(start, ext, size)
+	<-p.done
+	return p.m, p.err
+}
+
+// discard removes a prepared file that is no longer wanted.
+func (l *Log) discard(p *pending) {
+	if p == nil {
+		return
+	}
+	<-p.done
+	if p.m != nil {
+		_ = p.m.close()
+		_ = l.fs.Remove(p.m.path)
+	}
+}

@@ -1,0 +1,366 @@
+package segment
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Open opens the log in dir, creating it if it does not exist, and
+// recovers it:
+//  1. remove leftovers: temporary files, files wholly below the checkpoint's
+//     base (an interrupted DeletePrefix);
+//  2. map the data and index files, checking sizes and contiguity;
+//  3. scan forward from the checkpoint's scan position, verifying every
+//     entry's CRC, index, term and CRC chain, rebuilding the index;
+//  4. where the scan stops: below the checkpoint's durable position the log
+//     is corrupt and Open fails naming the file and offset; at or above it
+//     the rest is a torn tail and is dropped, with the files after it;
+//  5. rebuild the term runs by bisection over the index.
+//
+// Recovery reads only what was written since the last two checkpoints.
+func Open(dir string, opts Options) (*Log, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, fs: opts.FS, opts: opts, seg: uint64(opts.SegmentSize), slots: uint64(opts.IndexEntries)}
+	if err := l.open(); err != nil {
+		_ = l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// dirFiles are the log files found in a directory, by start number.
+type dirFiles struct {
+	data, index []uint64
+}
+
+func (l *Log) open() error {
+	found, err := l.list()
+	if err != nil {
+		return err
+	}
+	c, ok, err := readCheckpoint(l.fs, l.dir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if len(found.data)+len(found.index) > 0 {
+			return fmt.Errorf("%w: %s holds segment files but no checkpoint file; "+
+				"restore the directory from a replica or remove it to start empty", ErrCorrupt, l.dir)
+		}
+		base := Position{Index: l.opts.FirstIndex}
+		c = checkpoint{base: base, segSize: l.seg, indexSlots: l.slots, scan: base, durable: base}
+		if l.ckf, err = createCheckpoint(l.fs, l.dir, c); err != nil {
+			return err
+		}
+	} else {
+		if c.segSize != l.seg {
+			return fmt.Errorf("segment: %s was created with segment size %d, configured %d: "+
+				"set the segment size (mappedFileSizeCommitLog) back to %d", l.dir, c.segSize, l.seg, c.segSize)
+		}
+		l.slots = c.indexSlots
+		if l.ckf, err = openCheckpoint(l.fs, l.dir); err != nil {
+			return err
+		}
+	}
+	l.ckpt, l.synced = c, c.durable
+	return l.recover(c, found)
+}
+
+// list finds the log's files, creating dir and removing temporary files.
+func (l *Log) list() (dirFiles, error) {
+	var found dirFiles
+	if err := l.fs.MkdirAll(l.dir); err != nil {
+		return found, fmt.Errorf("segment: create %s: %w", l.dir, err)
+	}
+	names, err := l.fs.List(l.dir)
+	if err != nil {
+		return found, fmt.Errorf("segment: list %s: %w", l.dir, err)
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n, tmpExt) {
+			if err := l.fs.Remove(filepath.Join(l.dir, n)); err != nil {
+				return found, fmt.Errorf("segment: remove leftover %s: %w", n, err)
+			}
+		} else if s, ok := parseName(n, dataExt); ok {
+			found.data = append(found.data, s)
+		} else if s, ok := parseName(n, indexExt); ok {
+			found.index = append(found.index, s)
+		}
+	}
+	return found, nil
+}
+
+func (l *Log) recover(c checkpoint, found dirFiles) error {
+	var extra []string
+	var err error
+	l.data, extra, err = l.openRun(found.data, c.base.Offset/l.seg*l.seg, l.seg, dataExt, c.durable.Offset > c.base.Offset)
+	if err != nil {
+		return err
+	}
+	var more []string
+	l.index, more, err = l.openRun(found.index, c.base.Index/l.slots*l.slots, l.slots, indexExt, c.scan.Index > c.base.Index)
+	if err != nil {
+		return err
+	}
+	extra = append(extra, more...)
+	l.next, l.lastTerm, l.lastCRC = c.base, c.baseTerm, c.baseCRC
+	l.terms.Store(&[]termRun{{first: c.base.Index - 1, term: c.baseTerm}})
+	l.first.Store(c.base.Index)
+	l.last.Store(c.scan.Index - 1)
+	l.setView()
+	if err := l.scan(c); err != nil {
+		return err
+	}
+	if err := l.dropBeyond(extra); err != nil {
+		return err
+	}
+	if err := l.rebuildTerms(c); err != nil {
+		return err
+	}
+	l.publish()
+	l.durable.Store(c.durable.Index - 1)
+	l.nextData = l.prepare(l.data[len(l.data)-1].start+l.seg, dataExt, int64(l.seg))
+	l.nextIdx = l.prepare(l.index[len(l.index)-1].start+l.slots, indexExt, int64(l.slots*8))
+	return nil
+}
+
+// openRun maps the contiguous files starting at first (each step files
+// apart). Files below first are removed: they are what an interrupted
+// DeletePrefix left. Files after a gap are returned by name, to be removed
+// once the scan has shown they hold nothing. If no file starts at first,
+// one is created, unless needed says data must be there.
+func (l *Log) openRun(starts []uint64, first, step uint64, ext string, needed bool) ([]*mfile, []string, error) {
+	size := int64(step)
+	if ext == indexExt {
+		size *= 8
+	}
+	var run []*mfile
+	var extra []string
+	for _, s := range starts {
+		path := filepath.Join(l.dir, fileName(s, ext))
+		switch {
+		case s < first:
+			if err := l.fs.Remove(path); err != nil {
+				return run, nil, fmt.Errorf("segment: remove %s below the log's start: %w", path, err)
+			}
+		case s == first+uint64(len(run))*step && len(extra) == 0:
+			m, err := open(l.fs, path, s, size)
+			if err != nil {
+				return run, nil, err
+			}
+			run = append(run, m)
+		default:
+			extra = append(extra, path)
+		}
+	}
+	if len(run) > 0 {
+		return run, extra, nil
+	}
+	if needed {
+		return nil, nil, fmt.Errorf("%w: %s: file %s is missing; restore the directory from a replica",
+			ErrCorrupt, l.dir, fileName(first, ext))
+	}
+	m, err := l.take(nil, first, ext, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []*mfile{m}, extra, nil
+}
+
+// scan reads forward from c.scan, indexing every valid entry; see Open.
+func (l *Log) scan(c checkpoint) error {
+	pos, term, crc := c.scan, c.baseTerm, c.baseCRC
+	if pos.Index > c.base.Index {
+		prev, err := l.Read(pos.Index - 1)
+		if err != nil {
+			return fmt.Errorf("segment: recovery of %s: %w; restore the directory from a replica", l.dir, err)
+		}
+		term, crc = prev.Term, prev.CRC
+	}
+	for {
+		e, off, err := l.validAt(pos, term, crc)
+		if err != nil {
+			return l.stop(c, pos, err)
+		}
+		if err := l.ensureIndex(e.Index); err != nil {
+			return err
+		}
+		l.setSlot(e.Index, off)
+		pos = Position{Index: e.Index + 1, Offset: off + uint64(e.Size())}
+		term, crc = e.Term, e.CRC
+		l.next, l.lastTerm, l.lastCRC = pos, term, crc
+	}
+}
+
+// validAt decodes the entry that must follow (pos, term, crc): at
+// pos.Offset or, if it did not fit there, at the start of the next file.
+func (l *Log) validAt(pos Position, term uint64, crc uint32) (Entry, uint64, error) {
+	e, err := l.entryAt(pos.Offset, pos.Index, term, crc)
+	if err == nil || pos.Offset%l.seg == 0 {
+		return e, pos.Offset, err
+	}
+	next := (pos.Offset/l.seg + 1) * l.seg
+	e2, err2 := l.entryAt(next, pos.Index, term, crc)
+	if err2 == nil && uint64(e2.Size()) > next-pos.Offset {
+		return e2, next, nil
+	}
+	return e, pos.Offset, err
+}
+
+// errEnd marks the end of the data files: nothing more to read.
+var errEnd = errors.New("end of files")
+
+// entryAt decodes the entry at global offset off and checks that it is
+// entry index, continuing an entry of the given term and crc.
+func (l *Log) entryAt(off, index, term uint64, crc uint32) (Entry, error) {
+	f, ok := l.dataIn(l.view.Load(), off)
+	if !ok {
+		return Entry{}, errEnd
+	}
+	if off+HeaderSize > f.start+l.seg {
+		return Entry{}, fmt.Errorf("%w: no room for a header", ErrShortEntry)
+	}
+	e, _, err := Decode(f.b[off-f.start:])
+	switch {
+	case err != nil:
+		return e, err
+	case e.Index != index:
+		return e, fmt.Errorf("%w: index %d, expected %d", ErrNotContiguous, e.Index, index)
+	case e.Term < term:
+		return e, fmt.Errorf("%w: term %d after %d", ErrNotContiguous, e.Term, term)
+	case e.PrevCRC != crc:
+		return e, fmt.Errorf("%w: previous crc %08x, expected %08x", ErrNotContiguous, e.PrevCRC, crc)
+	}
+	return e, nil
+}
+
+// stop handles the end of the scan at pos: corruption below the durable
+// checkpoint, else a (possibly torn) tail that is dropped.
+func (l *Log) stop(c checkpoint, pos Position, why error) error {
+	f, _ := l.dataIn(l.view.Load(), pos.Offset)
+	where := l.dir
+	if f != nil {
+		where = fmt.Sprintf("%s at file offset %d", f.path, pos.Offset-f.start)
+	}
+	if pos.Index < c.durable.Index {
+		return fmt.Errorf("%w: %s: entry %d: %v, but the checkpoint says entries up to %d are durable; "+
+			"the log is damaged: inspect it with `rmqlog dump %s`, then restore this node's directory "+
+			"from a replica (or remove it and let the node resync)",
+			ErrCorrupt, where, pos.Index, why, c.durable.Index-1, l.dir)
+	}
+	if f != nil && !errors.Is(why, errEnd) && pos.Offset+HeaderSize <= f.start+l.seg &&
+		!allZero(f.b[pos.Offset-f.start:][:HeaderSize]) {
+		l.opts.Logger.Warn("segment: dropped a torn tail", "dir", l.dir, "at", where,
+			"lastIndex", pos.Index-1, "reason", why.Error())
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// dropBeyond removes the files after the log's last one (prepared files,
+// a torn tail's files) and the extra files found after gaps.
+func (l *Log) dropBeyond(extra []string) error {
+	keepData := l.next.Offset / l.seg * l.seg
+	if l.next.Offset%l.seg == 0 && l.next.Index > l.first.Load() {
+		keepData -= l.seg // the last file is exactly full
+	}
+	keepIdx := (l.next.Index - 1) / l.slots * l.slots
+	var drop []*mfile
+	l.data, drop = splitAfter(l.data, keepData)
+	var more []*mfile
+	l.index, more = splitAfter(l.index, max(keepIdx, l.index[0].start))
+	drop = append(drop, more...)
+	for _, m := range drop {
+		extra = append(extra, m.path)
+		_ = m.close()
+	}
+	for _, path := range extra {
+		if err := l.fs.Remove(path); err != nil {
+			return fmt.Errorf("segment: remove %s after the log's end: %w", path, err)
+		}
+	}
+	l.setView()
+	if len(extra) == 0 {
+		return nil
+	}
+	return l.fs.SyncDir(l.dir)
+}
+
+// splitAfter splits files into those starting at or before keep and the rest.
+func splitAfter(files []*mfile, keep uint64) (kept, rest []*mfile) {
+	for i, f := range files {
+		if f.start > keep {
+			return files[:i], files[i:]
+		}
+	}
+	return files, nil
+}
+
+// rebuildTerms finds where each term starts by bisection: terms never
+// decrease along the log, so a range whose ends have one term has no
+// boundary inside. It reads O(runs × log n) headers, not the whole log.
+func (l *Log) rebuildTerms(c checkpoint) error {
+	first, last := c.base.Index, l.next.Index-1
+	runs := []termRun{{first: first - 1, term: c.baseTerm}}
+	if last < first {
+		l.terms.Store(&runs)
+		return nil
+	}
+	l.last.Store(last)
+	termOf := func(i uint64) (uint64, error) {
+		b, err := l.entryBytes(i)
+		if err != nil {
+			return 0, err
+		}
+		h, _ := decodeHeader(b)
+		return h.term, nil
+	}
+	var walk func(lo, hi, tlo, thi uint64) error
+	walk = func(lo, hi, tlo, thi uint64) error {
+		if tlo == thi {
+			return nil
+		}
+		if hi == lo+1 {
+			runs = append(runs, termRun{first: hi, term: thi})
+			return nil
+		}
+		mid := lo + (hi-lo)/2
+		tm, err := termOf(mid)
+		if err != nil {
+			return err
+		}
+		if err := walk(lo, mid, tlo, tm); err != nil {
+			return err
+		}
+		return walk(mid, hi, tm, thi)
+	}
+	tf, err := termOf(first)
+	if err != nil {
+		return err
+	}
+	tl, err := termOf(last)
+	if err != nil {
+		return err
+	}
+	if err := walk(first-1, first, c.baseTerm, tf); err != nil {
+		return err
+	}
+	if err := walk(first, last, tf, tl); err != nil {
+		return err
+	}
+	l.terms.Store(&runs)
+	return nil
+}
