@@ -29,6 +29,10 @@ type Options struct {
 	NoPrewrite bool
 	// Logger receives recovery reports. Default slog.Default().
 	Logger *slog.Logger
+
+	// inlinePrepare prepares files on the caller's goroutine, so a test's
+	// fault injection sees a deterministic sequence of operations.
+	inlinePrepare bool
 }
 
 const (
@@ -342,9 +346,12 @@ func (l *Log) Read(i uint64) (Entry, error) {
 	}
 	e, _, err := Decode(b)
 	if err == nil && e.Index != i {
-		err = fmt.Errorf("%w: found index %d", ErrCorrupt, e.Index)
+		err = fmt.Errorf("found index %d", e.Index)
 	}
 	if err != nil {
+		if !errors.Is(err, ErrCorrupt) {
+			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
 		return Entry{}, l.locate(i, err)
 	}
 	return e, nil

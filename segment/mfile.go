@@ -143,6 +143,11 @@ type pending struct {
 // result and must wait on done before reading it.
 func (l *Log) prepare(start uint64, ext string, size int64) *pending {
 	p := &pending{start: start, done: make(chan struct{})}
+	if l.opts.inlinePrepare {
+		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite)
+		close(p.done)
+		return p
+	}
 	l.prep.Add(1)
 	go func() {
 		defer l.prep.Done()
