@@ -85,26 +85,49 @@ func appendRandom(t testing.TB, l *Log, m *model, rng *rand.Rand, n, maxSize int
 // payloads match.
 func checkPrefix(t testing.TB, l *Log, m *model, mustHave uint64) {
 	t.Helper()
+	if err := matches(l, m, mustHave); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkEither accepts the log if it matches one of two models.
+func checkEither(t testing.TB, l *Log, a, b *model, mustHaveA, mustHaveB uint64) {
+	t.Helper()
+	errA := matches(l, a, mustHaveA)
+	if errA == nil {
+		return
+	}
+	if errB := matches(l, b, mustHaveB); errB != nil {
+		t.Fatalf("log matches neither state:\n  after: %v\n  before: %v", errA, errB)
+	}
+}
+
+func matches(l *Log, m *model, mustHave uint64) error {
 	if l.FirstIndex() != m.first {
-		t.Fatalf("first index %d, want %d", l.FirstIndex(), m.first)
+		return fmt.Errorf("first index %d, want %d", l.FirstIndex(), m.first)
 	}
 	if l.LastIndex() < mustHave || l.LastIndex() > m.last() {
-		t.Fatalf("last index %d, want in [%d, %d]", l.LastIndex(), mustHave, m.last())
+		return fmt.Errorf("last index %d, want in [%d, %d]", l.LastIndex(), mustHave, m.last())
 	}
 	for i := m.first; i <= l.LastIndex(); i++ {
 		e, err := l.Read(i)
 		if err != nil {
-			t.Fatalf("read %d: %v", i, err)
+			return fmt.Errorf("read %d: %v", i, err)
 		}
 		want := m.entries[i-m.first]
 		if e.Index != i || e.Term != want.Term || e.Type != want.Type || !bytes.Equal(e.Payload, want.Payload) {
-			t.Fatalf("entry %d: got (term %d, %d bytes), want (term %d, %d bytes)", i, e.Term, len(e.Payload), want.Term, len(want.Payload))
+			return fmt.Errorf("entry %d: got (term %d, %d bytes), want (term %d, %d bytes)", i, e.Term, len(e.Payload), want.Term, len(want.Payload))
 		}
 		term, err := l.Term(i)
 		if err != nil || term != want.Term {
-			t.Fatalf("Term(%d) = %d, %v; want %d", i, term, err, want.Term)
+			return fmt.Errorf("Term(%d) = %d, %v; want %d", i, term, err, want.Term)
 		}
 	}
+	return nil
+}
+
+func (m *model) clone() *model {
+	return &model{first: m.first, entries: append([]Entry(nil), m.entries...)}
 }
 
 func mustOpen(t testing.TB, fs FS) *Log {

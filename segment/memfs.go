@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,8 +32,8 @@ type MemFS struct {
 	dirs     map[string]bool
 	capacity int64 // bytes; 0 means unlimited
 	used     int64
-	fault    func(op, name string) error
 	now      func() time.Time
+	fault    atomic.Pointer[func(op, name string) error] // called without mu held
 }
 
 // memInode is one file. data is what reads see (the page cache); disk is
@@ -67,9 +68,11 @@ func (m *MemFS) SetCapacity(bytes int64) {
 // "read", "write", "allocate", "zero", "sync", "map", "unmap") and the path;
 // a non-nil result is returned by the operation, which then does nothing.
 func (m *MemFS) SetFault(f func(op, name string) error) {
-	m.mu.Lock()
-	m.fault = f
-	m.mu.Unlock()
+	if f == nil {
+		m.fault.Store(nil)
+		return
+	}
+	m.fault.Store(&f)
 }
 
 // SetClock replaces the clock used for modification times.
@@ -155,24 +158,26 @@ func (m *MemFS) WriteFile(name string, off int64, p []byte) error {
 	return nil
 }
 
-// check runs the fault hook; m.mu must be held.
+// check runs the fault hook; m.mu must not be held (the hook may call
+// Crash).
 func (m *MemFS) check(op, name string) error {
-	if m.fault == nil {
+	f := m.fault.Load()
+	if f == nil {
 		return nil
 	}
-	if err := m.fault(op, name); err != nil {
+	if err := (*f)(op, name); err != nil {
 		return &os.PathError{Op: op, Path: name, Err: err}
 	}
 	return nil
 }
 
 func (m *MemFS) Create(name string) (File, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	name = filepath.Clean(name)
 	if err := m.check("create", name); err != nil {
 		return nil, err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if !m.dirs[filepath.Dir(name)] {
 		return nil, &os.PathError{Op: "create", Path: name, Err: os.ErrNotExist}
 	}
@@ -185,12 +190,12 @@ func (m *MemFS) Create(name string) (File, error) {
 }
 
 func (m *MemFS) Open(name string) (File, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	name = filepath.Clean(name)
 	if err := m.check("open", name); err != nil {
 		return nil, err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	ino, ok := m.files[name]
 	if !ok {
 		return nil, &os.PathError{Op: "open", Path: name, Err: os.ErrNotExist}
@@ -199,12 +204,12 @@ func (m *MemFS) Open(name string) (File, error) {
 }
 
 func (m *MemFS) Remove(name string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	name = filepath.Clean(name)
 	if err := m.check("remove", name); err != nil {
 		return err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	ino, ok := m.files[name]
 	if !ok {
 		return &os.PathError{Op: "remove", Path: name, Err: os.ErrNotExist}
@@ -217,12 +222,12 @@ func (m *MemFS) Remove(name string) error {
 }
 
 func (m *MemFS) Rename(oldname, newname string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	oldname, newname = filepath.Clean(oldname), filepath.Clean(newname)
 	if err := m.check("rename", oldname); err != nil {
 		return err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	ino, ok := m.files[oldname]
 	if !ok {
 		return &os.PathError{Op: "rename", Path: oldname, Err: os.ErrNotExist}
@@ -233,12 +238,12 @@ func (m *MemFS) Rename(oldname, newname string) error {
 }
 
 func (m *MemFS) List(dir string) ([]string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	dir = filepath.Clean(dir)
 	if err := m.check("list", dir); err != nil {
 		return nil, err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if !m.dirs[dir] {
 		return nil, &os.PathError{Op: "list", Path: dir, Err: os.ErrNotExist}
 	}
@@ -255,12 +260,12 @@ func (m *MemFS) List(dir string) ([]string, error) {
 // MkdirAll creates dir; directories are durable at once (the log never
 // depends on a directory created in the same run surviving a crash).
 func (m *MemFS) MkdirAll(dir string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	dir = filepath.Clean(dir)
 	if err := m.check("mkdir", dir); err != nil {
 		return err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for d := dir; !m.dirs[d]; d = filepath.Dir(d) {
 		m.dirs[d] = true
 		if d == filepath.Dir(d) {
@@ -271,12 +276,12 @@ func (m *MemFS) MkdirAll(dir string) error {
 }
 
 func (m *MemFS) SyncDir(dir string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	dir = filepath.Clean(dir)
 	if err := m.check("syncdir", dir); err != nil {
 		return err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for n := range m.durable {
 		if filepath.Dir(n) == dir && m.files[n] == nil {
 			delete(m.durable, n)
@@ -338,11 +343,11 @@ func (f *memFile) op(op string) error {
 }
 
 func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
-	f.fs.mu.Lock()
-	defer f.fs.mu.Unlock()
 	if err := f.op("read"); err != nil {
 		return 0, err
 	}
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
 	if off >= int64(len(f.ino.data)) {
 		return 0, io.EOF
 	}
@@ -354,11 +359,11 @@ func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
-	f.fs.mu.Lock()
-	defer f.fs.mu.Unlock()
 	if err := f.op("write"); err != nil {
 		return 0, err
 	}
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
 	if err := f.fs.grow(f.ino, off+int64(len(p)), f.name); err != nil {
 		return 0, err
 	}
@@ -367,32 +372,38 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (f *memFile) Size() (int64, error) {
+	if err := f.op("stat"); err != nil {
+		return 0, err
+	}
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	return int64(len(f.ino.data)), f.op("stat")
+	return int64(len(f.ino.data)), nil
 }
 
 func (f *memFile) ModTime() (time.Time, error) {
+	if err := f.op("stat"); err != nil {
+		return time.Time{}, err
+	}
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	return f.ino.mtime, f.op("stat")
+	return f.ino.mtime, nil
 }
 
 func (f *memFile) Allocate(size int64) error {
-	f.fs.mu.Lock()
-	defer f.fs.mu.Unlock()
 	if err := f.op("allocate"); err != nil {
 		return err
 	}
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
 	return f.fs.grow(f.ino, size, f.name)
 }
 
 func (f *memFile) ZeroRange(off, n int64) error {
-	f.fs.mu.Lock()
-	defer f.fs.mu.Unlock()
 	if err := f.op("zero"); err != nil {
 		return err
 	}
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
 	end := min(off+n, int64(len(f.ino.data)))
 	if off < end {
 		clear(f.ino.data[off:end])
@@ -401,11 +412,11 @@ func (f *memFile) ZeroRange(off, n int64) error {
 }
 
 func (f *memFile) Sync() error {
-	f.fs.mu.Lock()
-	defer f.fs.mu.Unlock()
 	if err := f.op("sync"); err != nil {
 		return err
 	}
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
 	if len(f.ino.disk) != len(f.ino.data) {
 		f.ino.disk = make([]byte, len(f.ino.data))
 	}
@@ -414,11 +425,11 @@ func (f *memFile) Sync() error {
 }
 
 func (f *memFile) Map(size int) ([]byte, error) {
-	f.fs.mu.Lock()
-	defer f.fs.mu.Unlock()
 	if err := f.op("map"); err != nil {
 		return nil, err
 	}
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
 	if f.ino.mapped {
 		return nil, fmt.Errorf("memfs: %s is already mapped", f.name)
 	}
