@@ -90,12 +90,18 @@ func (c *checkpoint) valid() error {
 		return errors.New("zero segment size or index slots")
 	case c.base.Index == 0:
 		return errors.New("base index 0")
-	case c.scan.Index < c.base.Index || c.scan.Offset < c.base.Offset:
+	case below(c.scan, c.base):
 		return fmt.Errorf("scan position %+v below base %+v", c.scan, c.base)
-	case c.durable.Index < c.scan.Index || c.durable.Offset < c.scan.Offset:
+	case below(c.durable, c.scan):
 		return fmt.Errorf("durable position %+v below scan %+v", c.durable, c.scan)
 	}
 	return nil
+}
+
+// below reports whether a comes before b. Positions of one index may
+// differ in offset (before and after a roll to the next file).
+func below(a, b Position) bool {
+	return a.Index < b.Index || (a.Index > b.Index && a.Offset < b.Offset)
 }
 
 // readCheckpoint loads the newest valid slot. ok is false if the file does

@@ -160,7 +160,7 @@ func TestInterruptedTruncateAndDelete(t *testing.T) {
 					}
 					return nil
 				})
-				m := &model{first: old.first, entries: append([]Entry(nil), old.entries...)}
+				m := old.clone()
 				err := op.apply(l, m)
 				if crashed == nil {
 					if err != nil {

@@ -20,17 +20,18 @@ func testOpts(fs FS) Options {
 
 // model is the naive reference log: entries by index.
 type model struct {
-	first   uint64
-	entries []Entry // entries[k] has index first+k
+	first    uint64
+	entries  []Entry // entries[k] has index first+k
+	baseTerm uint64  // the term of entry first-1 (1 before any)
 }
 
-func newModel() *model { return &model{first: 1} }
+func newModel() *model { return &model{first: 1, baseTerm: 1} }
 
 func (m *model) last() uint64 { return m.first + uint64(len(m.entries)) - 1 }
 
 func (m *model) lastTerm() uint64 {
 	if len(m.entries) == 0 {
-		return 1
+		return m.baseTerm
 	}
 	return m.entries[len(m.entries)-1].Term
 }
@@ -43,6 +44,9 @@ func (m *model) append(e Entry) {
 func (m *model) truncate(i uint64) { m.entries = m.entries[:i-m.first] }
 
 func (m *model) deletePrefix(first uint64) {
+	if first > m.first {
+		m.baseTerm = m.entries[first-1-m.first].Term
+	}
 	m.entries = m.entries[first-m.first:]
 	m.first = first
 }
@@ -127,7 +131,7 @@ func matches(l *Log, m *model, mustHave uint64) error {
 }
 
 func (m *model) clone() *model {
-	return &model{first: m.first, entries: append([]Entry(nil), m.entries...)}
+	return &model{first: m.first, entries: append([]Entry(nil), m.entries...), baseTerm: m.baseTerm}
 }
 
 func mustOpen(t testing.TB, fs FS) *Log {

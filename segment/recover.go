@@ -182,6 +182,7 @@ func (l *Log) scan(c checkpoint) error {
 		}
 		term, crc = prev.Term, prev.CRC
 	}
+	l.next, l.lastTerm, l.lastCRC = pos, term, crc
 	for {
 		e, off, err := l.validAt(pos, term, crc)
 		if err != nil {
@@ -303,7 +304,7 @@ func (l *Log) dropBeyond(extra []string) error {
 func splitAfter(files []*mfile, keep uint64) (kept, rest []*mfile) {
 	for i, f := range files {
 		if f.start > keep {
-			return files[:i], files[i:]
+			return files[:i:i], files[i:]
 		}
 	}
 	return files, nil

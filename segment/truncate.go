@@ -43,7 +43,7 @@ func (l *Log) TruncateSuffix(i uint64) error {
 		return l.fail(err)
 	}
 	l.next, l.lastTerm, l.lastCRC = pos, term, crc
-	if l.synced.Index > pos.Index {
+	if l.synced.Index >= pos.Index {
 		l.synced = pos
 		l.durable.Store(pos.Index - 1)
 	}
@@ -194,10 +194,10 @@ func (l *Log) DeletePrefix(i uint64) (uint64, error) {
 	c := l.ckpt
 	c.seq++
 	c.base, c.baseTerm, c.baseCRC = base, prev.Term, prev.CRC
-	if c.scan.Index < base.Index {
+	if c.scan.Index <= base.Index {
 		c.scan = base
 	}
-	if c.durable.Index < base.Index {
+	if c.durable.Index <= base.Index {
 		c.durable = base
 	}
 	if err := l.ckf.write(c); err != nil {
