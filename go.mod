@@ -3,7 +3,7 @@ module github.com/rmqlog/rmqlog
 go 1.26.8
 
 require (
-	github.com/edsrzf/mmap-go v1.2.0 // indirect
-	github.com/klauspost/crc32 v1.3.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
+	github.com/edsrzf/mmap-go v1.2.0
+	github.com/klauspost/crc32 v1.3.0
+	golang.org/x/sys v0.50.0
 )
