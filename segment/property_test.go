@@ -10,7 +10,9 @@ import (
 // TestAgainstModel drives random appends, batches, truncations, prefix
 // deletions, syncs, checkpoints, clean reopens and crashes against a naive
 // in-memory log, comparing every entry and term after each operation.
-func TestAgainstModel(t *testing.T) {
+func TestAgainstModel(t *testing.T) { bothWritePaths(t, againstModel) }
+
+func againstModel(t *testing.T) {
 	for seed := uint64(0); seed < 100; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		fs := NewMemFS()
@@ -82,7 +84,9 @@ func batchRandom(t *testing.T, l *Log, m *model, rng *rand.Rand) {
 // TestFramedReplica copies a leader's log to a follower with Framed and
 // AppendFramed, through a conflict and truncation on the follower, and
 // checks that the data files end up byte-identical at identical offsets.
-func TestFramedReplica(t *testing.T) {
+func TestFramedReplica(t *testing.T) { bothWritePaths(t, framedReplica) }
+
+func framedReplica(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	lfs, ffs := NewMemFS(), NewMemFS()
 	leader, follower := mustOpen(t, lfs), mustOpen(t, ffs)
