@@ -24,12 +24,14 @@ const (
 
 // BenchmarkFdatasync measures the physical limit of the sync path, one 1 KiB
 // write per sync, three ways: pwrite over already-written blocks, O_APPEND
-// on a growing file, and a copy into a mapped file plus msync(MS_SYNC) of the
-// touched pages. This is how we choose fdatasync over msync.
+// on a growing file, a copy into a mapped file plus fdatasync, and a copy
+// into a mapped file plus msync(MS_SYNC) of the touched pages. This is how we
+// choose fdatasync over msync, and pwrite over the mapping for SYNC_FLUSH.
 func BenchmarkFdatasync(b *testing.B) {
 	b.Run("overwrite", benchOverwrite)
 	b.Run("append", benchAppend)
-	b.Run("msync", benchMsync)
+	b.Run("mmap-fdatasync", func(b *testing.B) { benchMapped(b, false) })
+	b.Run("msync", func(b *testing.B) { benchMapped(b, true) })
 }
 
 func benchOverwrite(b *testing.B) {
@@ -71,7 +73,7 @@ func benchAppend(b *testing.B) {
 	reportSyncs(b)
 }
 
-func benchMsync(b *testing.B) {
+func benchMapped(b *testing.B, msync bool) {
 	f := writtenFile(b)
 	m, err := mmap.Map(f, mmap.RDWR, 0)
 	if err != nil {
@@ -85,7 +87,11 @@ func benchMsync(b *testing.B) {
 	for range b.N {
 		copy(m[off:], buf)
 		lo, hi := off&^(page-1), (off+benchPayload+page-1)&^(page-1)
-		if err := unix.Msync(m[lo:hi], unix.MS_SYNC); err != nil {
+		err := unix.Fdatasync(int(f.Fd()))
+		if msync {
+			err = unix.Msync(m[lo:hi], unix.MS_SYNC)
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 		off = (off + benchPayload) % benchFileSize
@@ -127,16 +133,21 @@ func reportSyncs(b *testing.B) {
 
 // BenchmarkSyncFlush is group commit end to end on a real segment.Log: each
 // writer appends 1 KiB and waits for it to be durable, b.N entries in all.
+// write=mmap copies appends into the mapping; write=pwrite is
+// segment.Options.WriteThrough, which this comparison is for.
 func BenchmarkSyncFlush(b *testing.B) {
-	for _, writers := range []int{1, 16, 64, 256} {
-		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			benchSyncFlush(b, writers)
-		})
+	for _, wt := range []bool{false, true} {
+		for _, writers := range []int{1, 16, 64, 256} {
+			name := fmt.Sprintf("write=%s/writers=%d", map[bool]string{false: "mmap", true: "pwrite"}[wt], writers)
+			b.Run(name, func(b *testing.B) {
+				benchSyncFlush(b, writers, wt)
+			})
+		}
 	}
 }
 
-func benchSyncFlush(b *testing.B, writers int) {
-	log, err := segment.Open(b.TempDir(), segment.Options{SegmentSize: benchFileSize})
+func benchSyncFlush(b *testing.B, writers int, writeThrough bool) {
+	log, err := segment.Open(b.TempDir(), segment.Options{SegmentSize: benchFileSize, WriteThrough: writeThrough})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -151,6 +162,7 @@ func benchSyncFlush(b *testing.B, writers int) {
 		lat[w] = make([]time.Duration, 0, b.N/writers+1)
 	}
 	warmUp(b, log, f)
+	log.WaitPrepared()
 	before := f.Stats()
 	b.SetBytes(benchPayload)
 	b.ReportAllocs()

@@ -90,6 +90,7 @@ type Log struct {
 	// Close, and guards synced, ckpt and ckf. Lock order: syncMu, then mu.
 	syncMu sync.Mutex
 	synced Position   // every entry below synced.Index is durable
+	toSync []*mfile   // scratch for Sync and Checkpoint
 	ckpt   checkpoint // the last checkpoint written
 	ckf    *ckptFile
 
@@ -514,7 +515,8 @@ func (l *Log) Sync() (uint64, error) {
 	}
 	l.mu.Lock()
 	target := l.next
-	files := l.dataBetween(l.synced.Offset, target.Offset)
+	files := l.dataBetween(l.toSync[:0], l.synced.Offset, target.Offset)
+	l.toSync = files
 	l.mu.Unlock()
 	for _, f := range files {
 		if err := f.f.Sync(); err != nil {
@@ -533,9 +535,8 @@ func (l *Log) syncable() error {
 	return l.writable()
 }
 
-// dataBetween returns the data files overlapping [from, to); mu held.
-func (l *Log) dataBetween(from, to uint64) []*mfile {
-	var fs []*mfile
+// dataBetween appends to fs the data files overlapping [from, to); mu held.
+func (l *Log) dataBetween(fs []*mfile, from, to uint64) []*mfile {
 	for _, f := range l.data {
 		if f.start < to && f.start+l.seg > from {
 			fs = append(fs, f)
@@ -544,9 +545,9 @@ func (l *Log) dataBetween(from, to uint64) []*mfile {
 	return fs
 }
 
-// indexBetween returns the index files holding slots [from, to); mu held.
-func (l *Log) indexBetween(from, to uint64) []*mfile {
-	var fs []*mfile
+// indexBetween appends to fs the index files holding slots [from, to); mu
+// held.
+func (l *Log) indexBetween(fs []*mfile, from, to uint64) []*mfile {
 	for _, f := range l.index {
 		if f.start < to && f.start+l.slots > from {
 			fs = append(fs, f)
@@ -576,7 +577,8 @@ func (l *Log) Checkpoint() error {
 		return nil
 	}
 	l.mu.Lock()
-	files := l.indexBetween(l.ckpt.durable.Index, d.Index)
+	files := l.indexBetween(l.toSync[:0], l.ckpt.durable.Index, d.Index)
+	l.toSync = files
 	l.mu.Unlock()
 	for _, f := range files {
 		if err := f.f.Sync(); err != nil {
@@ -592,6 +594,11 @@ func (l *Log) Checkpoint() error {
 	l.ckpt = c
 	return nil
 }
+
+// WaitPrepared blocks until the background preparation of the next files
+// has finished, so that a benchmark does not measure it. It must not run
+// concurrently with appends.
+func (l *Log) WaitPrepared() { l.prep.Wait() }
 
 // Close stops background work, unmaps and closes every file. It does not
 // sync: close the flusher first. Slices returned by reads become invalid.
