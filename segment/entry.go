@@ -69,25 +69,41 @@ type header struct {
 // over the header tail and e.Payload, and sets e.CRC. b must hold
 // HeaderSize bytes.
 func putHeader(b []byte, e *Entry) {
-	binary.LittleEndian.PutUint32(b[4:8], uint32(len(e.Payload)))
-	binary.LittleEndian.PutUint64(b[8:16], e.Index)
-	binary.LittleEndian.PutUint64(b[16:24], e.Term)
-	b[24] = byte(e.Type)
-	clear(b[25:28])
-	binary.LittleEndian.PutUint32(b[28:32], e.PrevCRC)
+	putFields(b, e)
 	c := crc32.Update(0, castagnoli, b[4:HeaderSize])
 	c = crc32.Update(c, castagnoli, e.Payload)
 	binary.LittleEndian.PutUint32(b[0:4], c)
 	e.CRC = c
 }
 
+// frame writes e framed into b, which must hold exactly e.Size() bytes:
+// the payload is copied once and the CRC is computed in one pass over the
+// contiguous header tail and payload (one call is measurably faster than
+// two for small entries). It sets e.CRC.
+func frame(b []byte, e *Entry) {
+	copy(b[HeaderSize:], e.Payload)
+	putFields(b, e)
+	c := crc32.Checksum(b[4:], castagnoli)
+	binary.LittleEndian.PutUint32(b[0:4], c)
+	e.CRC = c
+}
+
+// putFields writes every header field but the CRC.
+func putFields(b []byte, e *Entry) {
+	binary.LittleEndian.PutUint32(b[4:8], uint32(len(e.Payload)))
+	binary.LittleEndian.PutUint64(b[8:16], e.Index)
+	binary.LittleEndian.PutUint64(b[16:24], e.Term)
+	b[24] = byte(e.Type)
+	clear(b[25:28])
+	binary.LittleEndian.PutUint32(b[28:32], e.PrevCRC)
+}
+
 // Encode appends the framed form of e to dst and returns the extended
 // slice. It sets e.CRC; e.PrevCRC must hold the previous entry's CRC.
 func Encode(dst []byte, e *Entry) []byte {
 	n := len(dst)
-	dst = append(dst, make([]byte, HeaderSize)...)
-	dst = append(dst, e.Payload...)
-	putHeader(dst[n:n+HeaderSize], e)
+	dst = append(dst, make([]byte, e.Size())...)
+	frame(dst[n:], e)
 	return dst
 }
 

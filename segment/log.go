@@ -270,13 +270,13 @@ func (l *Log) append(e *Entry, framed []byte) error {
 	} else if framed != nil {
 		copy(dst, framed)
 	} else {
-		copy(dst[HeaderSize:], e.Payload)
-		putHeader(dst, e)
+		frame(dst, e)
 	}
 	if err != nil {
 		return err
 	}
-	l.setSlot(e.Index, off)
+	ix := l.index[len(l.index)-1] // ensureIndex made it cover e.Index
+	binary.LittleEndian.PutUint64(ix.b[(e.Index-ix.start)*8:], off)
 	if e.Term != l.lastTerm {
 		l.addTermRun(e.Index, e.Term)
 	}

@@ -450,16 +450,18 @@ func (f *memFile) Map(size int) ([]byte, error) {
 
 func (f *memFile) Populate() error { return nil }
 
-// Unmap keeps the anonymous memory alive: the inode's contents live there.
-// A later Map of the same inode reuses it by copying.
+// Unmap moves the inode's contents back to the heap and releases the
+// anonymous mapping; slices of it become invalid, as with a real munmap.
 func (f *memFile) Unmap() error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if f.ino.mapped {
-		f.ino.data = append([]byte(nil), f.ino.data...)
-		f.ino.mapped = false
+	if !f.ino.mapped {
+		return nil
 	}
-	return nil
+	m := f.ino.data
+	f.ino.data = append([]byte(nil), m...)
+	f.ino.mapped = false
+	return unix.Munmap(m)
 }
 
 func (f *memFile) Close() error {

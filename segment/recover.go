@@ -322,12 +322,11 @@ func (l *Log) rebuildTerms(c checkpoint) error {
 	}
 	l.last.Store(last)
 	termOf := func(i uint64) (uint64, error) {
-		b, err := l.entryBytes(i)
+		e, err := l.Read(i) // verified: a damaged term must not spread to its neighbours
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("segment: rebuilding terms of %s: %w; restore the directory from a replica", l.dir, err)
 		}
-		h, _ := decodeHeader(b)
-		return h.term, nil
+		return e.Term, nil
 	}
 	var walk func(lo, hi, tlo, thi uint64) error
 	walk = func(lo, hi, tlo, thi uint64) error {
