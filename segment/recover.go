@@ -124,8 +124,12 @@ func (l *Log) recover(c checkpoint, found dirFiles) error {
 	}
 	l.publish()
 	l.durable.Store(c.durable.Index - 1)
-	l.nextData = l.prepare(l.data[len(l.data)-1].start+l.seg, dataExt, int64(l.seg))
-	l.nextIdx = l.prepare(l.index[len(l.index)-1].start+l.slots, indexExt, int64(l.slots*8))
+	if l.nextData == nil {
+		l.nextData = l.prepare(l.data[len(l.data)-1].start+l.seg, dataExt, int64(l.seg))
+	}
+	if l.nextIdx == nil {
+		l.nextIdx = l.prepare(l.index[len(l.index)-1].start+l.slots, indexExt, int64(l.slots*8))
+	}
 	return nil
 }
 
@@ -271,20 +275,24 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// dropBeyond removes the files after the log's last one (prepared files,
-// a torn tail's files) and the extra files found after gaps.
+// dropBeyond removes the files after the log's last one and the extra
+// files found after gaps. The file right after the last one (data and
+// index) is kept as the prepared next file: every file was zero-filled when
+// created, and whatever a previous run wrote into it cannot continue the
+// log (the CRC chain), so it need not be deleted and prepared again.
 func (l *Log) dropBeyond(extra []string) error {
-	keepData := l.next.Offset / l.seg * l.seg
-	if l.next.Offset%l.seg == 0 && l.next.Index > l.first.Load() {
-		keepData -= l.seg // the last file is exactly full
-	}
-	keepIdx := (l.next.Index - 1) / l.slots * l.slots
-	var drop []*mfile
+	keepData := l.activeStart(l.next)
+	keepIdx := max((l.next.Index-1)/l.slots*l.slots, l.index[0].start)
+	var drop, more []*mfile
 	l.data, drop = splitAfter(l.data, keepData)
-	var more []*mfile
-	l.index, more = splitAfter(l.index, max(keepIdx, l.index[0].start))
-	drop = append(drop, more...)
-	for _, m := range drop {
+	l.index, more = splitAfter(l.index, keepIdx)
+	if len(drop) > 0 && drop[0].start == keepData+l.seg {
+		l.nextData, drop = l.reuse(drop[0]), drop[1:]
+	}
+	if len(more) > 0 && more[0].start == keepIdx+l.slots {
+		l.nextIdx, more = l.reuse(more[0]), more[1:]
+	}
+	for _, m := range append(drop, more...) {
 		extra = append(extra, m.path)
 		_ = m.close()
 	}
@@ -298,6 +306,19 @@ func (l *Log) dropBeyond(extra []string) error {
 		return nil
 	}
 	return l.fs.SyncDir(l.dir)
+}
+
+// reuse makes m the prepared next file, pre-faulting its pages in the
+// background.
+func (l *Log) reuse(m *mfile) *pending {
+	p := &pending{start: m.start, done: make(chan struct{}), m: m}
+	close(p.done)
+	l.prep.Add(1)
+	go func() {
+		defer l.prep.Done()
+		_ = m.f.Populate()
+	}()
+	return p
 }
 
 // splitAfter splits files into those starting at or before keep and the rest.
