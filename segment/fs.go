@@ -3,6 +3,7 @@ package segment
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -164,10 +165,13 @@ func (o *osFile) ZeroRange(off, n int64) error {
 
 var zeros = make([]byte, 1<<20)
 
-func (o *osFile) writeZeros(off, n int64) error {
+func (o *osFile) writeZeros(off, n int64) error { return writeZeros(o.f, off, n) }
+
+// writeZeros writes n zero bytes at off for real, 1 MiB at a time.
+func writeZeros(w io.WriterAt, off, n int64) error {
 	for n > 0 {
 		c := min(n, int64(len(zeros)))
-		if _, err := o.f.WriteAt(zeros[:c], off); err != nil {
+		if _, err := w.WriteAt(zeros[:c], off); err != nil {
 			return err
 		}
 		off, n = off+c, n-c

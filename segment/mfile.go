@@ -64,7 +64,7 @@ func create(fs FS, dir string, start uint64, ext string, size int64, prewrite bo
 		return nil, fmt.Errorf("segment: preallocate %d bytes for %s: %w", size, tmp, noSpace(err))
 	}
 	if prewrite {
-		if err = fillZeros(f, size); err == nil {
+		if err = writeZeros(f, 0, size); err == nil { // for real: ZeroRange may only mark blocks unwritten
 			err = f.Sync()
 		}
 		if err != nil {
@@ -108,19 +108,6 @@ func mapFile(f File, path string, start uint64, size int64, populate bool) (*mfi
 		return nil, fmt.Errorf("segment: map %s: %w", path, err)
 	}
 	return &mfile{start: start, path: path, f: f, b: b}, nil
-}
-
-// fillZeros writes zeros over [0, size) for real (ZeroRange may only mark
-// the blocks unwritten, which is what prewriting must avoid).
-func fillZeros(f File, size int64) error {
-	for off := int64(0); off < size; {
-		c := min(size-off, int64(len(zeros)))
-		if _, err := f.WriteAt(zeros[:c], off); err != nil {
-			return err
-		}
-		off += c
-	}
-	return nil
 }
 
 // noSpace turns the file system's "no space" errors into ErrDiskFull.
