@@ -418,6 +418,11 @@ func (rc *fuzzRecoverCase) checkContinues(l *Log) {
 	o.FS = rc.crashed.Crash()
 	l2, err := Open("/log", o)
 	if err != nil {
+		// Rebuilding the term runs may probe a damaged entry below scan
+		// that the first Open did not (other bisection points).
+		if errors.Is(err, ErrCorrupt) && rc.firstDamaged(rc.first) < rc.scan {
+			return
+		}
 		rc.t.Fatalf("second Open: %v", err)
 	}
 	defer l2.Close()
