@@ -86,8 +86,10 @@ func decodeCheckpoint(b []byte) (checkpoint, bool) {
 // valid checks the invariants recovery relies on.
 func (c *checkpoint) valid() error {
 	switch {
-	case c.segSize == 0 || c.indexSlots == 0:
-		return errors.New("zero segment size or index slots")
+	case c.segSize < minSegmentSize || c.segSize > maxSegmentSize || c.segSize%minSegmentSize != 0:
+		return fmt.Errorf("segment size %d out of range", c.segSize)
+	case c.indexSlots < 512 || c.indexSlots > maxIndexEntries || c.indexSlots%512 != 0:
+		return fmt.Errorf("index slots %d out of range", c.indexSlots)
 	case c.base.Index == 0:
 		return errors.New("base index 0")
 	case below(c.scan, c.base):

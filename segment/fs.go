@@ -41,8 +41,6 @@ type File interface {
 	// Allocate reserves disk blocks for [0, size) and extends the file to
 	// size. A full disk fails here (ENOSPC), never later as SIGBUS.
 	Allocate(size int64) error
-	// ZeroRange makes [off, off+n) read as zeros, keeping blocks allocated.
-	ZeroRange(off, n int64) error
 	// Sync makes the file's data durable (fdatasync).
 	Sync() error
 	// Map maps [0, size) shared and writable. The file keeps at most one
@@ -140,27 +138,6 @@ func (o *osFile) Allocate(size int64) error {
 		return &os.PathError{Op: "fallocate", Path: o.f.Name(), Err: err}
 	}
 	return nil
-}
-
-// zeroRangeMin is the size from which ZeroRange asks the file system to
-// convert blocks to unwritten extents instead of writing zeros.
-const zeroRangeMin = 1 << 20
-
-func (o *osFile) ZeroRange(off, n int64) error {
-	if n <= 0 {
-		return nil
-	}
-	if n >= zeroRangeMin {
-		mode := unix.FALLOC_FL_ZERO_RANGE | unix.FALLOC_FL_KEEP_SIZE
-		err := unix.Fallocate(int(o.f.Fd()), uint32(mode), off, n)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EOPNOTSUPP) {
-			return &os.PathError{Op: "fallocate(zero range)", Path: o.f.Name(), Err: err}
-		}
-	}
-	return o.writeZeros(off, n)
 }
 
 var zeros = make([]byte, 1<<20)

@@ -46,21 +46,23 @@ const (
 	defaultSegmentSize  = 1 << 30
 	defaultIndexEntries = 4 << 20
 	minSegmentSize      = 4 << 10
+	maxSegmentSize      = 4 << 30 // payload lengths are 32 bits
+	maxIndexEntries     = 1 << 30
 )
 
 func (o Options) withDefaults() (Options, error) {
 	if o.SegmentSize == 0 {
 		o.SegmentSize = defaultSegmentSize
 	}
-	if o.SegmentSize < minSegmentSize || o.SegmentSize%minSegmentSize != 0 {
-		return o, fmt.Errorf("segment: segment size %d: must be a multiple of %d, at least %d",
-			o.SegmentSize, minSegmentSize, minSegmentSize)
+	if o.SegmentSize < minSegmentSize || o.SegmentSize > maxSegmentSize || o.SegmentSize%minSegmentSize != 0 {
+		return o, fmt.Errorf("segment: segment size %d: must be a multiple of %d from %d to %d",
+			o.SegmentSize, minSegmentSize, minSegmentSize, int64(maxSegmentSize))
 	}
 	if o.IndexEntries == 0 {
 		o.IndexEntries = defaultIndexEntries
 	}
-	if o.IndexEntries < 512 || o.IndexEntries%512 != 0 {
-		return o, fmt.Errorf("segment: index entries %d: must be a multiple of 512", o.IndexEntries)
+	if o.IndexEntries < 512 || o.IndexEntries > maxIndexEntries || o.IndexEntries%512 != 0 {
+		return o, fmt.Errorf("segment: index entries %d: must be a multiple of 512 up to %d", o.IndexEntries, maxIndexEntries)
 	}
 	if o.FirstIndex == 0 {
 		o.FirstIndex = 1
@@ -251,6 +253,9 @@ func (l *Log) checkFramed(b []byte) error {
 // frames e itself; otherwise framed holds e's exact bytes. The caller
 // publishes.
 func (l *Log) append(e *Entry, framed []byte) error {
+	if e.Type < TypeNormal || e.Type > maxType {
+		return fmt.Errorf("segment: unknown entry type %d", e.Type)
+	}
 	if e.Term < l.lastTerm {
 		return fmt.Errorf("%w: term %d after term %d", ErrNotContiguous, e.Term, l.lastTerm)
 	}
@@ -400,6 +405,9 @@ func (l *Log) Read(i uint64) (Entry, error) {
 		err = fmt.Errorf("found index %d", e.Index)
 	}
 	if err != nil {
+		if l.outOfRange(i) {
+			return Entry{}, l.rangeErr(i) // removed while we read it
+		}
 		if !errors.Is(err, ErrCorrupt) {
 			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
@@ -410,7 +418,7 @@ func (l *Log) Read(i uint64) (Entry, error) {
 
 // entryBytes returns the mapped bytes from entry i's start to its file's end.
 func (l *Log) entryBytes(i uint64) ([]byte, error) {
-	if i < l.first.Load() || i > l.last.Load() {
+	if l.outOfRange(i) {
 		return nil, l.rangeErr(i)
 	}
 	v := l.view.Load()
@@ -420,10 +428,15 @@ func (l *Log) entryBytes(i uint64) ([]byte, error) {
 	}
 	f, ok := l.dataIn(v, off)
 	if !ok || off+HeaderSize > f.start+l.seg {
+		if l.outOfRange(i) {
+			return nil, l.rangeErr(i) // removed while we looked it up
+		}
 		return nil, l.locate(i, fmt.Errorf("%w: index slot holds offset %d", ErrCorrupt, off))
 	}
 	return f.b[off-f.start:], nil
 }
+
+func (l *Log) outOfRange(i uint64) bool { return i < l.first.Load() || i > l.last.Load() }
 
 func (l *Log) rangeErr(i uint64) error {
 	return fmt.Errorf("%w: %d not in [%d, %d]", ErrOutOfRange, i, l.first.Load(), l.last.Load())
@@ -462,10 +475,12 @@ func (l *Log) locate(i uint64, err error) error {
 // Term returns the term of entry i without touching the disk. i may be
 // FirstIndex()-1, the entry before the log's first (its term is kept).
 func (l *Log) Term(i uint64) (uint64, error) {
-	runs := *l.terms.Load()
+	// Bounds first: appends store the runs before publishing last, so runs
+	// loaded after last cover every entry up to it.
 	if i < l.first.Load()-1 || i > l.last.Load() {
 		return 0, l.rangeErr(i)
 	}
+	runs := *l.terms.Load()
 	k, found := slices.BinarySearchFunc(runs, i, func(r termRun, i uint64) int {
 		switch {
 		case r.first < i:
@@ -497,7 +512,7 @@ func (l *Log) Framed(from uint64, maxBytes, maxCount int, bufs [][]byte) ([][]by
 		}
 		h, ok := decodeHeader(b)
 		n := HeaderSize + int(h.length)
-		if !ok || n > len(b) {
+		if !ok || n > len(b) || h.index != i {
 			return bufs, i, l.locate(i, fmt.Errorf("%w: bad header", ErrCorrupt))
 		}
 		if total+n > maxBytes && i > from {

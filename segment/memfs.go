@@ -65,7 +65,7 @@ func (m *MemFS) SetCapacity(bytes int64) {
 
 // SetFault installs f, called before every operation with the operation's
 // name ("create", "open", "remove", "rename", "list", "mkdir", "syncdir",
-// "read", "write", "allocate", "zero", "sync", "map", "unmap") and the path;
+// "read", "write", "allocate", "sync", "map", "unmap") and the path;
 // a non-nil result is returned by the operation, which then does nothing.
 func (m *MemFS) SetFault(f func(op, name string) error) {
 	if f == nil {
@@ -396,19 +396,6 @@ func (f *memFile) Allocate(size int64) error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
 	return f.fs.grow(f.ino, size, f.name)
-}
-
-func (f *memFile) ZeroRange(off, n int64) error {
-	if err := f.op("zero"); err != nil {
-		return err
-	}
-	f.fs.mu.Lock()
-	defer f.fs.mu.Unlock()
-	end := min(off+n, int64(len(f.ino.data)))
-	if off < end {
-		clear(f.ino.data[off:end])
-	}
-	return nil
 }
 
 func (f *memFile) Sync() error {

@@ -21,7 +21,8 @@ type mfile struct {
 	start uint64 // first global offset (data) or first index (index file)
 	path  string
 	f     File
-	b     []byte // the whole file, mapped
+	b     []byte        // the whole file, mapped
+	warm  chan struct{} // if not nil, closed when a background Populate ends
 }
 
 func fileName(start uint64, ext string) string { return fmt.Sprintf("%020d%s", start, ext) }
@@ -36,8 +37,14 @@ func parseName(name, ext string) (uint64, bool) {
 	return n, err == nil
 }
 
-// close unmaps and closes the file.
-func (m *mfile) close() error { return m.f.Close() }
+// close unmaps and closes the file, after any background Populate of it
+// (never unmap under it).
+func (m *mfile) close() error {
+	if m.warm != nil {
+		<-m.warm
+	}
+	return m.f.Close()
+}
 
 // create makes a new file of size bytes at path, ready for appends:
 //  1. create it under a temporary name, so a crash never leaves a
@@ -54,26 +61,29 @@ func create(fs FS, dir string, start uint64, ext string, size int64, prewrite bo
 	if err != nil {
 		return nil, fmt.Errorf("segment: create %s: %w", tmp, noSpace(err))
 	}
+	name := tmp // what to remove if a later step fails
 	defer func() {
 		if err != nil {
 			_ = f.Close()
-			_ = fs.Remove(tmp)
+			_ = fs.Remove(name)
 		}
 	}()
 	if err = f.Allocate(size); err != nil {
 		return nil, fmt.Errorf("segment: preallocate %d bytes for %s: %w", size, tmp, noSpace(err))
 	}
 	if prewrite {
-		if err = writeZeros(f, 0, size); err == nil { // for real: ZeroRange may only mark blocks unwritten
-			err = f.Sync()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("segment: zero-fill %s: %w", tmp, noSpace(err))
-		}
+		err = writeZeros(f, 0, size)
+	}
+	if err == nil {
+		err = f.Sync() // the size, and the zeros, before the name
+	}
+	if err != nil {
+		return nil, fmt.Errorf("segment: zero-fill %s: %w", tmp, noSpace(err))
 	}
 	if err = fs.Rename(tmp, path); err != nil {
 		return nil, fmt.Errorf("segment: rename %s: %w", tmp, err)
 	}
+	name = path
 	if err = fs.SyncDir(dir); err != nil {
 		return nil, fmt.Errorf("segment: sync directory %s: %w", dir, err)
 	}
@@ -95,16 +105,20 @@ func open(fs FS, path string, start uint64, size int64) (*mfile, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("segment: %s: %w", path, err)
 	}
-	return mapFile(f, path, start, size, false)
+	m, err := mapFile(f, path, start, size, false)
+	if err != nil {
+		_ = f.Close()
+	}
+	return m, err
 }
 
+// mapFile maps f; on error the caller still owns (and closes) f.
 func mapFile(f File, path string, start uint64, size int64, populate bool) (*mfile, error) {
 	b, err := f.Map(int(size))
 	if err == nil && populate {
 		err = f.Populate()
 	}
 	if err != nil {
-		_ = f.Close()
 		return nil, fmt.Errorf("segment: map %s: %w", path, err)
 	}
 	return &mfile{start: start, path: path, f: f, b: b}, nil

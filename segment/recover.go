@@ -313,9 +313,11 @@ func (l *Log) dropBeyond(extra []string) error {
 func (l *Log) reuse(m *mfile) *pending {
 	p := &pending{start: m.start, done: make(chan struct{}), m: m}
 	close(p.done)
+	m.warm = make(chan struct{})
 	l.prep.Add(1)
 	go func() {
 		defer l.prep.Done()
+		defer close(m.warm)
 		_ = m.f.Populate()
 	}()
 	return p

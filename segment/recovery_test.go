@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -280,5 +281,56 @@ func TestDamagedTermBelowScan(t *testing.T) {
 		if rerr == nil && (terr != nil || term != e.Term) {
 			t.Fatalf("Term(%d) = %d, %v; the entry says %d", i, term, terr, e.Term)
 		}
+	}
+}
+
+// TestNoPrewriteCrash: without zero-filling, a prepared file's size must
+// still be durable before its name, or recovery would find a short file.
+func TestNoPrewriteCrash(t *testing.T) {
+	fs := NewMemFS()
+	o := testOpts(fs)
+	o.NoPrewrite = true
+	l, err := Open(testDir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, rng := newModel(), rand.New(rand.NewPCG(6, 6))
+	if err := appendRandom(t, l, m, rng, 100, 200); err != nil {
+		t.Fatal(err)
+	}
+	d := mustSync(t, l)
+	o.FS = fs.Crash()
+	l2, err := Open(testDir, o)
+	if err != nil {
+		t.Fatalf("recovery with NoPrewrite: %v", err)
+	}
+	defer l2.Close()
+	checkPrefix(t, l2, m, d)
+}
+
+// TestTruncateDamagedIndexSlot: a truncation must not cut where a damaged
+// index slot points (it could zero durable entries); it reports the damage.
+func TestTruncateDamagedIndexSlot(t *testing.T) {
+	fs := NewMemFS()
+	l := mustOpen(t, fs)
+	defer l.Close()
+	m, rng := newModel(), rand.New(rand.NewPCG(8, 8))
+	if err := appendRandom(t, l, m, rng, 50, 100); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, l)
+	off5, _ := l.offsetIn(l.view.Load(), 5)
+	idx := filepath.Join(testDir, fileName(0, indexExt))
+	if err := fs.WriteFile(idx, 40*8, binary.LittleEndian.AppendUint64(nil, off5)); err != nil { // slot 40 -> entry 5
+		t.Fatal(err)
+	}
+	if err := l.TruncateSuffix(40); !isCorrupt(err) {
+		t.Fatalf("truncate at a damaged slot: %v, want ErrCorrupt", err)
+	}
+	if l.Err() != nil || l.LastIndex() != 50 {
+		t.Fatalf("after a refused truncate: last %d, err %v", l.LastIndex(), l.Err())
+	}
+	if _, err := l.Read(5); err != nil {
+		t.Fatalf("entry 5 damaged by a refused truncate: %v", err)
 	}
 }

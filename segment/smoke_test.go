@@ -2,6 +2,7 @@ package segment
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"testing"
 )
@@ -47,5 +48,37 @@ func TestSmoke(t *testing.T) {
 		if tm != 1+(i-1)/300 || e.Term != tm {
 			t.Fatalf("term %d: %d %d", i, tm, e.Term)
 		}
+	}
+}
+
+// TestAppendRejects: arguments that would write an entry recovery cannot
+// read back are refused before anything is written.
+func TestAppendRejects(t *testing.T) {
+	fs := NewMemFS()
+	l := mustOpen(t, fs)
+	defer l.Close()
+	if _, err := l.Append(2, TypeNormal, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		term    uint64
+		typ     Type
+		payload []byte
+		want    error
+	}{
+		{"type 0", 2, 0, nil, nil},
+		{"unknown type", 2, maxType + 1, nil, nil},
+		{"term goes back", 1, TypeNormal, nil, ErrNotContiguous},
+		{"larger than a segment", 2, TypeNormal, make([]byte, 4096), ErrTooLarge},
+	}
+	for _, tc := range tests {
+		_, err := l.Append(tc.term, tc.typ, tc.payload)
+		if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if l.LastIndex() != 1 || l.Err() != nil {
+		t.Fatalf("last %d, err %v: a refused append changed the log", l.LastIndex(), l.Err())
 	}
 }

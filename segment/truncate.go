@@ -33,6 +33,10 @@ func (l *Log) TruncateSuffix(i uint64) error {
 	if err != nil {
 		return err
 	}
+	if _, err := l.Read(i); err != nil {
+		return err // never cut where a damaged index slot points
+	}
+	l.last.Store(i - 1) // readers of the suffix now get ErrOutOfRange
 	if err := l.lowerCheckpoint(pos); err != nil {
 		return l.fail(err)
 	}
@@ -92,7 +96,8 @@ func (l *Log) lowerCheckpoint(pos Position) error {
 }
 
 // cut zeroes entry i's header durably, then the bytes written after it in
-// its file; mu held.
+// its file, with real writes (unwritten extents would slow later syncs);
+// mu held, entry i verified.
 func (l *Log) cut(i uint64) error {
 	v := l.view.Load()
 	off, _ := l.offsetIn(v, i)
@@ -110,7 +115,7 @@ func (l *Log) cut(i uint64) error {
 		end = l.next.Offset - f.start
 	}
 	if end > p+HeaderSize {
-		if err := f.f.ZeroRange(int64(p+HeaderSize), int64(end-p-HeaderSize)); err != nil {
+		if err := writeZeros(f.f, int64(p+HeaderSize), int64(end-p-HeaderSize)); err != nil {
 			return fmt.Errorf("segment: zero %s: %w", f.path, err)
 		}
 		if err := f.f.Sync(); err != nil {
