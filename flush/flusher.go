@@ -20,6 +20,14 @@ type Log interface {
 	Sync() (uint64, error)
 }
 
+// Truncater is optionally implemented by a Log: TruncateSuffix removes
+// entries i and after. Flusher.TruncateSuffix calls it.
+type Truncater interface{ TruncateSuffix(i uint64) error }
+
+// ErrTruncated is returned by Wait when the entry waited for was removed by
+// Flusher.TruncateSuffix while the Wait ran.
+var ErrTruncated = errors.New("flush: entry truncated before it was durable")
+
 // Checkpointer is optionally implemented by a Log (hashicorp-style optional
 // interface): Checkpoint records the durable position so that recovery can
 // start there. It is slow (several fsyncs) and is called off the ack path,
@@ -56,7 +64,8 @@ type Flusher struct {
 	opt  Options
 
 	// Read without locks on the Request/Wait fast paths.
-	durable   atomic.Uint64 // last durable index; stored only by the flusher (or Close), never decreases
+	durable   atomic.Uint64 // last durable index; stored under mu; lowered only by TruncateSuffix
+	epoch     atomic.Uint64 // number of truncations; changed under mu
 	requested atomic.Uint64 // highest index passed to Request in SYNC_FLUSH
 	failed    atomic.Bool   // set (under mu) when err is set, before changed is closed
 	closed    atomic.Bool   // set (under mu) by Close after the final sync, before changed is closed
@@ -69,6 +78,7 @@ type Flusher struct {
 	changed chan struct{} // current generation; closed when durable advances, for good on fail/close
 	err     error         // sticky error, wrapped
 	stats   Stats
+	truncs  []trunc // the last maxTruncs truncations, oldest first
 
 	// Owned by the flusher goroutine, then by Close once it has returned.
 	lastCkpt time.Time
@@ -76,6 +86,65 @@ type Flusher struct {
 	ckptC    <-chan time.Time // ckptWait.C while armed, else nil
 
 	closeOnce sync.Once
+}
+
+// trunc records that truncation number epoch removed entries from point on.
+type trunc struct{ epoch, point uint64 }
+
+// maxTruncs bounds the truncation history a Wait consults; a Wait that
+// spans more truncations than that returns ErrTruncated to be safe.
+const maxTruncs = 16
+
+// TruncateSuffix removes entries i and after from the log (which must
+// implement Truncater) and lowers Durable() below i at once, so no entry
+// later appended at a removed index counts as durable until a sync covers
+// it. Waits for removed indexes return ErrTruncated, including a WaitEpoch
+// that starts later with an epoch taken before the truncation.
+func (f *Flusher) TruncateSuffix(i uint64) error {
+	t, ok := f.log.(Truncater)
+	if !ok || i == 0 {
+		return fmt.Errorf("flush: cannot truncate at %d (the log implements Truncater: %v)", i, ok)
+	}
+	f.mu.Lock()
+	f.epoch.Add(1)
+	f.truncs = append(f.truncs, trunc{epoch: f.epoch.Load(), point: i})
+	if len(f.truncs) > maxTruncs {
+		f.truncs = f.truncs[1:]
+	}
+	if f.durable.Load() >= i {
+		f.durable.Store(i - 1)
+	}
+	for cur := f.requested.Load(); cur >= i && !f.requested.CompareAndSwap(cur, i-1); cur = f.requested.Load() {
+	}
+	f.wakeAll()
+	f.mu.Unlock()
+	return t.TruncateSuffix(i)
+}
+
+// truncatedAt returns the lowest truncation point after epoch, and false
+// if the history no longer reaches back to epoch; mu held.
+func (f *Flusher) truncatedAt(epoch uint64) (uint64, bool) {
+	if len(f.truncs) == 0 || f.truncs[0].epoch > epoch+1 {
+		return 0, false
+	}
+	p := uint64(1<<64 - 1)
+	for _, t := range f.truncs {
+		if t.epoch > epoch {
+			p = min(p, t.point)
+		}
+	}
+	return p, true
+}
+
+// truncated reports whether index was removed by a truncation after epoch.
+func (f *Flusher) truncated(epoch, index uint64) bool {
+	if f.epoch.Load() == epoch {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.truncatedAt(epoch)
+	return !ok || index >= p
 }
 
 // New syncs log once, synchronously, so that everything already in it counts
@@ -132,12 +201,29 @@ func (f *Flusher) Request(index uint64) {
 // or ctx.Err(). For an index already durable it returns at once without
 // allocating. Callers that must stop on failure (fail-stop) also check Err.
 func (f *Flusher) Wait(ctx context.Context, index uint64) error {
+	return f.WaitEpoch(ctx, index, f.epoch.Load())
+}
+
+// Epoch returns the number of truncations so far. Take it when appending
+// an entry and pass it to WaitEpoch, so that a truncation between the
+// append and the wait is noticed.
+func (f *Flusher) Epoch() uint64 { return f.epoch.Load() }
+
+// WaitEpoch is Wait for an entry appended when Epoch() was epoch: it
+// returns ErrTruncated if a truncation since then removed index.
+func (f *Flusher) WaitEpoch(ctx context.Context, index, epoch uint64) error {
+	if f.truncated(epoch, index) {
+		return ErrTruncated
+	}
 	if done, err := f.poll(index); done {
 		return err
 	}
 	f.Request(index)
 	for {
 		ch := f.Changed() // take the generation before checking, so no change is missed
+		if f.truncated(epoch, index) {
+			return ErrTruncated
+		}
 		if done, err := f.poll(index); done {
 			return err
 		}
@@ -162,7 +248,8 @@ func (f *Flusher) poll(index uint64) (bool, error) {
 	return false, nil
 }
 
-// Durable returns the index of the last durable entry. It never decreases.
+// Durable returns the index of the last durable entry. It decreases only
+// through TruncateSuffix.
 func (f *Flusher) Durable() uint64 { return f.durable.Load() }
 
 // Changed returns a channel that is closed when Durable advances or the

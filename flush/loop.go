@@ -48,6 +48,7 @@ func (f *Flusher) flush() {
 // sync runs one Log.Sync without holding mu, then publishes the result. It
 // reports whether the sync succeeded.
 func (f *Flusher) sync() bool {
+	epoch := f.epoch.Load() // a truncation after this voids what the sync reports beyond it
 	start := time.Now()
 	d, err := f.log.Sync()
 	took := time.Since(start)
@@ -55,24 +56,38 @@ func (f *Flusher) sync() bool {
 		f.fail(fmt.Errorf("flush: sync failed: %w", err))
 		return false
 	}
-	f.publish(d, took)
+	f.publish(d, epoch, took)
 	return true
 }
 
 // publish makes d the durable index (if it is higher) and wakes every waiter
-// by closing the current generation channel.
-func (f *Flusher) publish(d uint64, took time.Duration) {
-	prev := f.durable.Load()
-	if d > prev {
-		f.durable.Store(d) // only the flusher (or Close) stores durable
-	}
+// by closing the current generation channel. A sync that started before a
+// truncation (epoch changed) may report entries the truncation removed: its
+// result is capped below the lowest truncation point since.
+func (f *Flusher) publish(d, epoch uint64, took time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.epoch.Load() != epoch {
+		if p, ok := f.truncatedAt(epoch); !ok {
+			d = 0 // history lost: report nothing from this sync
+		} else {
+			d = min(d, p-1)
+		}
+	}
+	prev := f.durable.Load()
 	f.stats.Syncs++
 	f.stats.SyncTime += took
 	f.stats.MaxSync = max(f.stats.MaxSync, took)
 	if d > prev {
+		f.durable.Store(d)
 		f.stats.Entries += d - prev
+		f.wakeAll()
+	}
+}
+
+// wakeAll closes the current generation; mu held.
+func (f *Flusher) wakeAll() {
+	if f.changed != closedChan {
 		close(f.changed)
 		f.changed = make(chan struct{})
 	}
