@@ -127,6 +127,10 @@ func TestInterruptedTruncateAndDelete(t *testing.T) {
 	}{
 		{"truncate", func(l *Log, m *model) error { m.truncate(123); return l.TruncateSuffix(123) }},
 		{"truncate-first", func(l *Log, m *model) error { m.truncate(1); return l.TruncateSuffix(1) }},
+		{"reset", func(l *Log, m *model) error {
+			*m = model{first: 400, baseTerm: 7}
+			return l.Reset(Position{Index: 400, Offset: l.next.Offset + 5000}, 7, 0xabcdef)
+		}},
 		{"delete", func(l *Log, m *model) error {
 			first, err := l.DeletePrefix(200)
 			if newFirst == 0 {

@@ -444,6 +444,9 @@ func (l *Log) rangeErr(i uint64) error {
 
 // offsetIn returns the global offset of entry i from the index files of v.
 func (l *Log) offsetIn(v *view, i uint64) (uint64, bool) {
+	if len(v.index) == 0 {
+		return 0, false // Reset in progress
+	}
 	k := int64(i/l.slots) - int64(v.index[0].start/l.slots)
 	if k < 0 || k >= int64(len(v.index)) {
 		return 0, false
@@ -454,6 +457,9 @@ func (l *Log) offsetIn(v *view, i uint64) (uint64, bool) {
 
 // dataIn returns the data file of v holding global offset off.
 func (l *Log) dataIn(v *view, off uint64) (*mfile, bool) {
+	if len(v.data) == 0 {
+		return nil, false // Reset in progress
+	}
 	k := int64(off/l.seg) - int64(v.data[0].start/l.seg)
 	if k < 0 || k >= int64(len(v.data)) {
 		return nil, false

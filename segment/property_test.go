@@ -2,13 +2,14 @@ package segment
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
 )
 
 // TestAgainstModel drives random appends, batches, truncations, prefix
-// deletions, syncs, checkpoints, clean reopens and crashes against a naive
+// deletions, resets, syncs, checkpoints, clean reopens and crashes against a naive
 // in-memory log, comparing every entry and term after each operation.
 func TestAgainstModel(t *testing.T) { bothWritePaths(t, againstModel) }
 
@@ -40,6 +41,14 @@ func againstModel(t *testing.T) {
 					t.Fatalf("seed %d op %d: delete prefix: %v", seed, op, err)
 				}
 				m.deletePrefix(first)
+			case r < 66:
+				base := Position{Index: m.last() + 1 + uint64(rng.IntN(50)), Offset: l.next.Offset + uint64(rng.IntN(20000))}
+				term := m.lastTerm() + uint64(rng.IntN(2))
+				if err := l.Reset(base, term, rng.Uint32()); err != nil {
+					t.Fatalf("seed %d op %d: reset to %+v: %v", seed, op, base, err)
+				}
+				*m = model{first: base.Index, baseTerm: term}
+				durable = base.Index - 1
 			case r < 80:
 				durable = mustSync(t, l)
 			case r < 88:
@@ -128,6 +137,44 @@ func framedReplica(t *testing.T) {
 	}
 	if _, err := follower.AppendFramed(bytes.Join(bufs, nil)); err == nil {
 		t.Fatal("AppendFramed accepted entries 5-7 after", follower.LastIndex())
+	}
+}
+
+// TestResetFollower: a follower whose missing entries the leader deleted
+// restarts at the leader's base and ends up byte-identical from there on.
+func TestResetFollower(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	lfs, ffs := NewMemFS(), NewMemFS()
+	leader, follower := mustOpen(t, lfs), mustOpen(t, ffs)
+	defer leader.Close()
+	defer follower.Close()
+	m := newModel()
+	if err := appendRandom(t, leader, m, rng, 300, 500); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, leader)
+	first, err := leader.DeletePrefix(200)
+	if err != nil || first <= 1 {
+		t.Fatalf("delete prefix: %d, %v", first, err)
+	}
+	m.deletePrefix(first)
+	base, term, crc := leader.Base()
+	if err := follower.Reset(base, term, crc); err != nil {
+		t.Fatal(err)
+	}
+	replicate(t, leader, follower, first)
+	checkPrefix(t, follower, m, m.last())
+	for _, name := range lfs.Files() {
+		if filepath.Ext(name) != dataExt {
+			continue
+		}
+		a, _ := lfs.ReadFile(name)
+		if b, err := ffs.ReadFile(name); err != nil || !bytes.Equal(a, b) {
+			t.Fatalf("%s differs between leader and follower (%v)", name, err)
+		}
+	}
+	if err := follower.Reset(Position{Index: 5}, 1, 0); !errors.Is(err, ErrOutOfRange) {
+		t.Fatalf("reset below the log's end: %v, want ErrOutOfRange", err)
 	}
 }
 

@@ -192,13 +192,13 @@ func (l *Log) DeletePrefix(i uint64) (uint64, error) {
 	if k == 0 {
 		return l.first.Load(), nil
 	}
-	prev, err := l.Read(base.Index - 1)
+	_, term, crc, err := l.boundary(base.Index) // entry base.Index-1, or the old base's
 	if err != nil {
 		return 0, err
 	}
 	c := l.ckpt
 	c.seq++
-	c.base, c.baseTerm, c.baseCRC = base, prev.Term, prev.CRC
+	c.base, c.baseTerm, c.baseCRC = base, term, crc
 	if c.scan.Index <= base.Index {
 		c.scan = base
 	}
