@@ -632,6 +632,18 @@ func (l *Log) Checkpoint() error {
 	return nil
 }
 
+// lockAll takes syncMu, then mu, for Close and the structural changes
+// (TruncateSuffix, DeletePrefix, Reset), and returns the function that
+// releases both.
+func (l *Log) lockAll() (unlock func()) {
+	l.syncMu.Lock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		l.syncMu.Unlock()
+	}
+}
+
 // WaitPrepared blocks until the background preparation of the next files
 // has finished, so that a benchmark does not measure it. It must not run
 // concurrently with appends.
@@ -640,10 +652,7 @@ func (l *Log) WaitPrepared() { l.prep.Wait() }
 // Close stops background work, unmaps and closes every file. It does not
 // sync: close the flusher first. Slices returned by reads become invalid.
 func (l *Log) Close() error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.lockAll()()
 	if l.closed {
 		return nil
 	}

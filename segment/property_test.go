@@ -120,16 +120,7 @@ func framedReplica(t *testing.T) {
 	}
 	replicate(t, leader, follower, 201)
 	checkPrefix(t, follower, m, m.last())
-	for _, name := range lfs.Files() {
-		if filepath.Ext(name) != dataExt {
-			continue
-		}
-		a, _ := lfs.ReadFile(name)
-		b, err := ffs.ReadFile(name)
-		if err != nil || !bytes.Equal(a, b) {
-			t.Fatalf("%s differs between leader and follower (%v)", name, err)
-		}
-	}
+	sameDataFiles(t, lfs, ffs)
 	// A batch that does not continue the log is refused whole.
 	bufs, _, err := leader.Framed(5, 1<<20, 3, nil)
 	if err != nil {
@@ -164,6 +155,16 @@ func TestResetFollower(t *testing.T) {
 	}
 	replicate(t, leader, follower, first)
 	checkPrefix(t, follower, m, m.last())
+	sameDataFiles(t, lfs, ffs)
+	if err := follower.Reset(Position{Index: 5}, 1, 0); !errors.Is(err, ErrOutOfRange) {
+		t.Fatalf("reset below the log's end: %v, want ErrOutOfRange", err)
+	}
+}
+
+// sameDataFiles checks that every data file of the leader is byte-identical
+// on the follower.
+func sameDataFiles(t *testing.T, lfs, ffs *MemFS) {
+	t.Helper()
 	for _, name := range lfs.Files() {
 		if filepath.Ext(name) != dataExt {
 			continue
@@ -172,9 +173,6 @@ func TestResetFollower(t *testing.T) {
 		if b, err := ffs.ReadFile(name); err != nil || !bytes.Equal(a, b) {
 			t.Fatalf("%s differs between leader and follower (%v)", name, err)
 		}
-	}
-	if err := follower.Reset(Position{Index: 5}, 1, 0); !errors.Is(err, ErrOutOfRange) {
-		t.Fatalf("reset below the log's end: %v, want ErrOutOfRange", err)
 	}
 }
 

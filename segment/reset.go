@@ -17,10 +17,7 @@ import (
 //  2. remove every data and index file, sync the directory;
 //  3. create the files the new base falls in.
 func (l *Log) Reset(base Position, prevTerm uint64, prevCRC uint32) error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.lockAll()()
 	if err := l.writable(); err != nil {
 		return err
 	}

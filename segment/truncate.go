@@ -15,10 +15,7 @@ import (
 //  3. zero the rest of what was written after it in that file, fdatasync;
 //  4. remove the data and index files after the new end, sync the directory.
 func (l *Log) TruncateSuffix(i uint64) error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.lockAll()()
 	if err := l.writable(); err != nil {
 		return err
 	}
@@ -174,10 +171,7 @@ func (l *Log) remove(files []*mfile) error {
 //  2. remove the files below it, oldest first, and sync the directory
 //     (recovery removes any that remain below the base).
 func (l *Log) DeletePrefix(i uint64) (uint64, error) {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.lockAll()()
 	if err := l.writable(); err != nil {
 		return 0, err
 	}
