@@ -154,3 +154,22 @@ func Decode(b []byte) (Entry, int, error) {
 	return Entry{Index: h.index, Term: h.term, Type: h.typ, Payload: b[HeaderSize:n:n],
 		PrevCRC: h.prevCRC, CRC: h.crc}, n, nil
 }
+
+// Peek reads the header of the framed entry at the start of b without
+// verifying its CRC: the entry's index, term and framed size. It checks
+// that the header is plausible and that the payload fits in b. A follower
+// uses it to find where a leader's batch diverges from its log before
+// AppendFramed verifies the CRCs of what it stores.
+func Peek(b []byte) (index, term uint64, n int, err error) {
+	if len(b) < HeaderSize {
+		return 0, 0, 0, fmt.Errorf("%w: %d bytes, need %d for a header", ErrShortEntry, len(b), HeaderSize)
+	}
+	h, ok := decodeHeader(b)
+	if !ok {
+		return 0, 0, 0, fmt.Errorf("%w: bad type %d or reserved bytes", ErrCorrupt, b[24])
+	}
+	if uint64(h.length) > uint64(len(b)-HeaderSize) {
+		return 0, 0, 0, fmt.Errorf("%w: payload length %d exceeds the %d bytes available", ErrShortEntry, h.length, len(b)-HeaderSize)
+	}
+	return h.index, h.term, HeaderSize + int(h.length), nil
+}

@@ -56,7 +56,11 @@ func fuzzDecodeSeeds() [][]byte {
 // fuzzCheckDecode decodes b and checks the result against Encode.
 func fuzzCheckDecode(t *testing.T, b []byte) (Entry, int, error) {
 	t.Helper()
+	pi, pt, pn, perr := Peek(b)
 	e, n, err := Decode(b)
+	if err == nil && (perr != nil || pi != e.Index || pt != e.Term || pn != n) {
+		t.Fatalf("Peek(%x) = %d, %d, %d, %v; Decode found entry %d term %d size %d", b, pi, pt, pn, perr, e.Index, e.Term, n)
+	}
 	if err != nil {
 		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrShortEntry) {
 			t.Fatalf("Decode(%x): error of an unknown kind: %v", b, err)
