@@ -182,22 +182,26 @@ func (m *Msg) check(b []byte) error {
 }
 
 // ReadFrame reads one frame from r into buf (grown if needed, never beyond
-// limit bytes) and returns it. A length over max is ErrTooLarge before
-// anything is allocated. io.EOF means the peer closed between frames.
+// limit bytes) and returns it; the result aliases buf's array when it fits.
+// A length over limit is ErrTooLarge before anything is allocated. io.EOF
+// means the peer closed between frames; a frame cut short by the end of the
+// stream wraps both ErrFrame and io.ErrUnexpectedEOF. Any other error of r
+// (a closed connection, a deadline) is returned as r gave it, not as
+// ErrFrame, so a caller can tell bad bytes from a broken connection.
 func ReadFrame(r io.Reader, buf []byte, limit int) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxFrame
 	}
 	var p [4]byte
 	if _, err := io.ReadFull(r, p[:]); err != nil {
-		return buf, err
+		return buf, truncated(err, "length prefix")
 	}
 	n := binary.LittleEndian.Uint32(p[:])
 	if n < HeaderSize-4 {
 		return buf, fmt.Errorf("%w: length %d is shorter than a header", ErrFrame, n)
 	}
 	if uint64(n)+4 > uint64(limit) {
-		return buf, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, n+4, limit)
+		return buf, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, uint64(n)+4, limit)
 	}
 	size := int(n) + 4
 	if cap(buf) < size {
@@ -209,7 +213,17 @@ func ReadFrame(r io.Reader, buf []byte, limit int) ([]byte, error) {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return buf, fmt.Errorf("%w: truncated: %v", ErrFrame, err)
+		return buf, truncated(err, fmt.Sprintf("%d-byte frame", size))
 	}
 	return buf, nil
+}
+
+// truncated turns the end of the stream inside a frame into ErrFrame
+// (keeping io.ErrUnexpectedEOF in the chain) and passes every other error,
+// io.EOF between frames included, through unchanged.
+func truncated(err error, what string) error {
+	if err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("%w: truncated %s: %w", ErrFrame, what, err)
+	}
+	return err
 }
