@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/rmqlog/rmqlog/replication/wire"
+	"github.com/rmqlog/rmqlog/segment"
+)
+
+// handleAppend stores a leader's batch. The follower checks that its log
+// holds the entry before the batch (Index, LogTerm); if not, it rejects
+// with a conflict hint. Entries it already has with the same term are
+// skipped (appends are idempotent, so a retransmit is harmless); at the
+// first entry whose term differs it truncates its suffix, and it stores the
+// rest of the leader's bytes as they are.
+func (r *raft) handleAppend(m *wire.Msg) {
+	prev := m.Index
+	first, last := r.log.FirstIndex(), r.log.LastIndex()
+	switch {
+	case prev < first-1:
+		// Below our base: those entries are committed and were deleted here.
+		r.rejectAppend(m, first-1)
+		return
+	case prev > last:
+		r.rejectAppend(m, last)
+		return
+	}
+	if t := r.termAt(prev); t != m.LogTerm {
+		r.rejectAppend(m, r.conflictIndex(prev, m.LogTerm))
+		return
+	}
+	end, err := r.storeBatch(m)
+	if err != nil {
+		r.cfg.Logger.Warn("raft: refusing a batch", "from", m.From, "after", prev, "err", err)
+		if r.stopped == nil {
+			r.rejectAppend(m, r.log.LastIndex())
+		}
+		return
+	}
+	r.matched = end
+	r.advanceCommit(min(m.Commit, end))
+	r.ackLeader(wire.TypeAppendResp)
+}
+
+// storeBatch appends the entries of m that the log lacks, truncating a
+// conflicting suffix first, and returns the index of m's last entry.
+func (r *raft) storeBatch(m *wire.Msg) (uint64, error) {
+	b, want := m.Entries, m.Index+1
+	for k := uint32(0); k < m.Count; k++ {
+		i, t, n, err := segment.Peek(b)
+		switch {
+		case err != nil:
+			return 0, fmt.Errorf("entry %d of %d: %w", k+1, m.Count, err)
+		case i != want || t > m.Term:
+			return 0, fmt.Errorf("entry %d of %d is index %d term %d; expected index %d, term <= %d", k+1, m.Count, i, t, want, m.Term)
+		}
+		if i > r.log.LastIndex() {
+			return r.appendRest(m, b, k)
+		}
+		if r.termAt(i) != t {
+			if i <= r.commit {
+				panic(fmt.Sprintf("engine: leader %s sent entry %d term %d conflicting with committed entry of term %d (commit %d)",
+					m.From, i, t, r.termAt(i), r.commit))
+			}
+			r.cfg.Logger.Info("raft: truncating a conflicting suffix", "from", i, "last", r.log.LastIndex(), "leader", m.From)
+			if err := r.truncate(i); err != nil {
+				return 0, err
+			}
+			return r.appendRest(m, b, k)
+		}
+		b, want = b[n:], want+1
+	}
+	if len(b) != 0 {
+		return 0, fmt.Errorf("%d bytes after the %d entries", len(b), m.Count)
+	}
+	return m.Index + uint64(m.Count), nil
+}
+
+// appendRest stores b, entries k+1.. of m, verbatim.
+func (r *raft) appendRest(m *wire.Msg, b []byte, k uint32) (uint64, error) {
+	end := m.Index + uint64(m.Count)
+	if _, err := r.log.AppendFramed(b); err != nil {
+		r.storageErr("append", err)
+		return 0, fmt.Errorf("entries %d..%d: %w", m.Index+uint64(k)+1, end, err)
+	}
+	if got := r.log.LastIndex(); got != end {
+		return 0, fmt.Errorf("log ends at %d after the batch, expected %d", got, end)
+	}
+	return end, nil
+}
+
+func (r *raft) rejectAppend(m *wire.Msg, hint uint64) {
+	r.send(wire.Msg{Type: wire.TypeAppendResp, To: m.From, Flags: wire.FlagReject,
+		Index: m.Index, Hint: hint, LogTerm: r.termAt(hint)})
+}
+
+// ackLeader tells the leader how far this log matches its own and how much
+// of that is fsynced.
+func (r *raft) ackLeader(t wire.Type) {
+	d := min(r.durable, r.matched)
+	r.sentDurable = d
+	r.send(wire.Msg{Type: t, To: r.lead, Index: r.matched, Durable: d})
+}
+
+func (r *raft) advanceCommit(c uint64) {
+	if c > r.commit {
+		r.commit = c
+	}
+}
+
+func (r *raft) handleHeartbeat(m *wire.Msg) {
+	r.advanceCommit(min(m.Commit, r.matched))
+	r.ackLeader(wire.TypeHeartbeatResp)
+}
+
+// handleReset restarts the log at the leader's base: this follower lacks
+// entries the leader already deleted.
+func (r *raft) handleReset(m *wire.Msg) {
+	prev := m.Index - 1
+	first, last := r.log.FirstIndex(), r.log.LastIndex()
+	switch {
+	case prev < first-1:
+		// Our log starts after the leader's base; everything before it was committed.
+		r.matched = first - 1
+	case prev <= last && r.termAt(prev) == m.LogTerm:
+		r.matched = prev // we hold the base already: no reset needed
+	default:
+		if !r.resetLog(m) {
+			return
+		}
+		r.matched = prev
+	}
+	r.advanceCommit(min(m.Commit, r.matched))
+	r.ackLeader(wire.TypeAppendResp)
+}
+
+func (r *raft) resetLog(m *wire.Msg) bool {
+	r.cfg.Logger.Info("raft: restarting the log at the leader's base", "base", m.Index, "leader", m.From,
+		"first", r.log.FirstIndex(), "last", r.log.LastIndex())
+	if r.log.LastIndex() >= m.Index {
+		if err := r.truncate(r.log.FirstIndex()); err != nil {
+			return false
+		}
+	}
+	err := r.log.Reset(segment.Position{Index: m.Index, Offset: m.Offset}, m.LogTerm, m.CRC)
+	if err != nil {
+		r.storageErr("reset", err)
+		return false
+	}
+	r.durable = min(r.durable, m.Index-1)
+	return true
+}
+
+// truncate removes entries i and after; what was fsynced of them no longer counts.
+func (r *raft) truncate(i uint64) error {
+	if err := r.log.TruncateSuffix(i); err != nil {
+		r.storageErr("truncate", err)
+		return err
+	}
+	r.durable = min(r.durable, i-1)
+	return nil
+}
+
+// durableTo records the local log's fsynced index. A follower reports an
+// advance to its leader (the leader counts it under SYNC_FLUSH); a leader
+// may commit.
+func (r *raft) durableTo(d uint64) {
+	r.durable = d
+	switch {
+	case r.stopped != nil:
+	case r.role == Leader:
+		r.maybeCommit()
+	case r.role == Follower && r.lead != "" && min(d, r.matched) > r.sentDurable:
+		r.ackLeader(wire.TypeAppendResp)
+	}
+}
+
+// unreachable records that a message to id could not be sent (the
+// connection broke or the peer is down): its window is lost, so the
+// leader resends from its match index once it answers again.
+func (r *raft) unreachable(id string) {
+	if pr := r.prs[id]; r.role == Leader && pr != nil && pr.state == stateReplicate {
+		pr.becomeProbe()
+	}
+}

@@ -1,0 +1,338 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/rmqlog/rmqlog/replication/wire"
+	"github.com/rmqlog/rmqlog/segment"
+)
+
+// becomeLeader takes over the term: every follower starts in probe, and
+// the leader appends a no-op. It commits entries of earlier terms only
+// through that no-op (Raft 5.4.2, figure 8): the commit rule counts
+// replicas only for entries of the current term.
+func (r *raft) becomeLeader() {
+	r.role, r.lead = Leader, r.cfg.ID
+	r.votes, r.transferee = nil, ""
+	r.resetTimers()
+	last := r.log.LastIndex()
+	r.prs = make(map[string]*progress, len(r.peers))
+	for _, p := range r.peers {
+		r.prs[p] = &progress{id: p, next: last + 1, active: true,
+			inflight: newInflights(r.cfg.WindowBatches, r.cfg.WindowBytes)}
+	}
+	r.cfg.Logger.Info("raft: elected leader", "term", r.term, "last", last)
+	i, err := r.log.Append(r.term, segment.TypeNoop, nil)
+	if err != nil {
+		r.storageErr("append no-op", err)
+		return
+	}
+	r.noop = i
+	r.bcastAppend()
+	r.maybeCommit()
+}
+
+func (r *raft) tickLeader() {
+	r.heartTick++
+	if r.electionTick >= r.cfg.ElectionTicks {
+		r.electionTick = 0
+		if !r.checkQuorum() {
+			return
+		}
+		if r.transferee != "" {
+			r.cfg.Logger.Warn("raft: leadership transfer timed out", "to", r.transferee)
+			r.transferee = ""
+			r.preferredWait = r.cfg.PreferredCooldownTicks
+		}
+	}
+	if r.preferredWait > 0 {
+		r.preferredWait--
+	}
+	if r.heartTick < r.cfg.HeartbeatTicks {
+		return
+	}
+	r.heartTick = 0
+	for _, pr := range r.prs {
+		r.heartbeat(pr)
+	}
+	r.maybePreferred()
+}
+
+// checkQuorum steps down when a majority was not heard from during the last
+// election timeout: a leader cut off from the group stops accepting writes
+// instead of holding clients until a new leader deposes it.
+func (r *raft) checkQuorum() bool {
+	active := 1
+	for _, pr := range r.prs {
+		if pr.active {
+			active++
+		}
+		pr.active = false
+	}
+	if active >= r.quorum() {
+		return true
+	}
+	r.cfg.Logger.Warn("raft: lost contact with a majority; stepping down", "term", r.term, "heard", active)
+	r.becomeFollower(r.term, "")
+	return false
+}
+
+// heartbeat sends a follower the commit index and runs its retransmit
+// timer: batches in flight without any ack for RetransmitTicks are resent
+// from its match index; a probe left unanswered is sent again.
+func (r *raft) heartbeat(pr *progress) {
+	r.send(wire.Msg{Type: wire.TypeHeartbeat, To: pr.id, Commit: min(r.commit, pr.match)})
+	switch {
+	case pr.state == stateProbe:
+		pr.probeSent = false
+		r.sendAppend(pr)
+	case pr.inflight.count > 0:
+		pr.idle += r.cfg.HeartbeatTicks
+		if pr.idle >= r.cfg.RetransmitTicks {
+			r.cfg.Logger.Debug("raft: retransmit", "to", pr.id, "from", pr.match+1, "upto", pr.next-1)
+			pr.becomeProbe()
+			r.sendAppend(pr)
+		}
+	}
+}
+
+// propose appends an entry of the current term to the leader's log. It
+// does not send it: the driver calls flushAppends after a group of
+// proposals, so one batch carries them all.
+func (r *raft) propose(typ segment.Type, payload []byte) (uint64, error) {
+	switch {
+	case r.stopped != nil:
+		return 0, r.stopped
+	case r.role != Leader:
+		return 0, ErrNotLeader
+	case r.transferee != "":
+		return 0, ErrTransferring
+	}
+	i, err := r.log.Append(r.term, typ, payload)
+	if err != nil {
+		r.storageErr("append", err)
+		return 0, err
+	}
+	return i, nil
+}
+
+// flushAppends sends every follower what the window allows of new entries
+// and commits what the leader's own log alone may decide (a one-node group).
+func (r *raft) flushAppends() {
+	if r.role != Leader {
+		return
+	}
+	r.bcastAppend()
+	r.maybeCommit()
+}
+
+func (r *raft) bcastAppend() {
+	for _, p := range r.peers {
+		r.sendAppends(r.prs[p])
+	}
+}
+
+// sendAppends sends batches to pr until its window is full or it has
+// everything.
+func (r *raft) sendAppends(pr *progress) {
+	for !pr.paused() && r.role == Leader {
+		if !r.sendAppend(pr) {
+			return
+		}
+		if pr.state == stateProbe {
+			return
+		}
+	}
+}
+
+// sendAppend sends one batch (or a probe, or a Reset) and reports whether
+// it sent anything.
+func (r *raft) sendAppend(pr *progress) bool {
+	if pr.paused() {
+		return false
+	}
+	first, last := r.log.FirstIndex(), r.log.LastIndex()
+	if pr.next < first {
+		return r.sendReset(pr)
+	}
+	if pr.next > last && pr.state == stateReplicate {
+		return r.sendCommit(pr)
+	}
+	prevTerm, err := r.log.Term(pr.next - 1)
+	if err != nil {
+		return r.sendReset(pr)
+	}
+	m := wire.Msg{Type: wire.TypeAppend, To: pr.id, Index: pr.next - 1, LogTerm: prevTerm}
+	hi, n := pr.next-1, 0
+	if pr.next <= last {
+		hi, n, err = r.log.Span(pr.next, r.cfg.MaxBatchBytes, r.cfg.MaxBatchCount)
+		if err != nil {
+			r.storageErr("read batch", err)
+			return false
+		}
+		m.Count = uint32(hi - pr.next + 1)
+	}
+	m.Commit = min(r.commit, hi)
+	pr.sentCommit = max(pr.sentCommit, m.Commit)
+	r.send(m)
+	pr.sent(hi, n)
+	return true
+}
+
+// sendCommit sends an empty Append that carries a newer commit index to an
+// idle follower, so followers learn commits without waiting for a heartbeat.
+func (r *raft) sendCommit(pr *progress) bool {
+	if pr.sentCommit >= r.commit || pr.inflight.count > 0 || pr.match != r.log.LastIndex() {
+		return false
+	}
+	pr.sentCommit = r.commit
+	r.send(wire.Msg{Type: wire.TypeAppend, To: pr.id, Index: pr.match, LogTerm: r.termAt(pr.match), Commit: r.commit})
+	return false
+}
+
+// sendReset tells a follower that needs entries this leader no longer has
+// to restart its log at the leader's first entry.
+func (r *raft) sendReset(pr *progress) bool {
+	base, prevTerm, prevCRC := r.log.Base()
+	r.cfg.Logger.Info("raft: follower is behind retention; resetting its log", "to", pr.id, "next", pr.next, "base", base.Index)
+	r.send(wire.Msg{Type: wire.TypeReset, To: pr.id, Index: base.Index, Offset: base.Offset,
+		LogTerm: prevTerm, CRC: prevCRC, Commit: min(r.commit, base.Index-1)})
+	pr.state, pr.probeSent = stateProbe, true
+	pr.inflight.reset()
+	return true
+}
+
+// handleAck handles a follower's AppendResp or HeartbeatResp.
+func (r *raft) handleAck(m *wire.Msg) {
+	pr := r.prs[m.From]
+	pr.active = true
+	switch {
+	case m.Type == wire.TypeHeartbeatResp:
+		if pr.acked(m.Index, m.Durable) {
+			r.maybeCommit()
+		}
+		if pr.match < r.log.LastIndex() {
+			r.sendAppends(pr)
+		}
+	case m.Reject():
+		r.handleReject(pr, m)
+	default:
+		if pr.acked(m.Index, m.Durable) {
+			r.maybeCommit()
+		}
+		r.maybeTimeoutNow(pr)
+		r.sendAppends(pr)
+	}
+}
+
+// handleReject moves next back to where the follower's log may match,
+// using its conflict hint: the largest index <= hint whose term is <= the
+// hint's term is the first candidate on both sides, so each diverging term
+// costs one round trip, not each entry.
+func (r *raft) handleReject(pr *progress, m *wire.Msg) {
+	if m.Index < pr.match || (pr.state == stateProbe && m.Index != pr.next-1) {
+		return // stale: an answer to something sent before a newer probe
+	}
+	next := r.conflictIndex(min(m.Hint, r.log.LastIndex()), m.LogTerm) + 1
+	pr.becomeProbe()
+	pr.next = max(next, pr.match+1)
+	r.sendAppend(pr)
+}
+
+// conflictIndex returns the largest i <= index whose term is <= term, or
+// FirstIndex()-1 when the log holds no such entry. Terms never decrease
+// along a log, so it bisects.
+func (r *raft) conflictIndex(index, term uint64) uint64 {
+	lo := r.log.FirstIndex() - 1
+	if index < lo {
+		return index
+	}
+	if r.termAt(index) <= term {
+		return index
+	}
+	hi := index // term(hi) > term; find the last i in [lo, hi) with term(i) <= term
+	for lo+1 < hi {
+		mid := lo + (hi-lo)/2
+		if r.termAt(mid) <= term {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// maybeCommit advances the commit index to the highest index a majority
+// counts (the leader's own count under SYNC_FLUSH is its fsynced index),
+// if that entry belongs to the current term.
+func (r *raft) maybeCommit() {
+	if r.role != Leader {
+		return
+	}
+	r.counted = append(r.counted[:0], r.selfCounted())
+	for _, p := range r.peers {
+		pr := r.prs[p]
+		if r.cfg.SyncQuorum {
+			r.counted = append(r.counted, pr.durable)
+		} else {
+			r.counted = append(r.counted, pr.match)
+		}
+	}
+	q := quorumIndex(r.counted, r.scratch)
+	if q <= r.commit || r.termAt(q) != r.term {
+		return
+	}
+	r.commit = q
+	for _, pr := range r.prs {
+		r.sendCommit(pr)
+	}
+}
+
+func (r *raft) selfCounted() uint64 {
+	if r.cfg.SyncQuorum {
+		return min(r.durable, r.log.LastIndex())
+	}
+	return r.log.LastIndex()
+}
+
+// transfer starts a leadership transfer to id: writes are refused until it
+// completes or an election timeout passes.
+func (r *raft) transfer(id string) error {
+	switch {
+	case r.stopped != nil:
+		return r.stopped
+	case r.role != Leader:
+		return ErrNotLeader
+	case id == r.cfg.ID:
+		return nil
+	case r.prs[id] == nil:
+		return fmt.Errorf("engine: transfer to %q: not a member of this group (members %v)", id, r.cfg.Peers)
+	}
+	r.transferee, r.electionTick = id, 0
+	r.cfg.Logger.Info("raft: transferring leadership", "to", id, "term", r.term)
+	pr := r.prs[id]
+	r.maybeTimeoutNow(pr)
+	r.sendAppends(pr)
+	return nil
+}
+
+// maybeTimeoutNow tells the transfer target to campaign once it has every entry.
+func (r *raft) maybeTimeoutNow(pr *progress) {
+	if r.transferee == pr.id && pr.match == r.log.LastIndex() {
+		r.send(wire.Msg{Type: wire.TypeTimeoutNow, To: pr.id})
+	}
+}
+
+// maybePreferred moves leadership to the preferred leader once it is
+// reachable and caught up (checked each heartbeat; after a failed attempt,
+// not again for PreferredCooldownTicks).
+func (r *raft) maybePreferred() {
+	p := r.cfg.Preferred
+	if p == "" || p == r.cfg.ID || r.transferee != "" || r.preferredWait > 0 || !r.writable() {
+		return
+	}
+	if pr := r.prs[p]; pr != nil && pr.active && pr.match == r.log.LastIndex() {
+		r.cfg.Logger.Info("raft: moving leadership to the preferred leader", "to", p)
+		_ = r.transfer(p)
+	}
+}

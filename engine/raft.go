@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/rmqlog/rmqlog/replication/wire"
+	"github.com/rmqlog/rmqlog/segment"
+)
+
+// Log is what the Raft core needs of the local log. *segment.Log satisfies
+// most of it; the node wraps it (node_log.go) so truncation goes through the
+// flusher and never runs while a dispatcher is sending mapped bytes. The
+// simulator uses an in-memory log.
+type Log interface {
+	FirstIndex() uint64
+	LastIndex() uint64
+	// Term returns the term of entry i, for FirstIndex()-1 <= i <= LastIndex().
+	Term(i uint64) (uint64, error)
+	Append(term uint64, typ segment.Type, payload []byte) (uint64, error)
+	// AppendFramed stores entries in the log's framing as they are.
+	AppendFramed(b []byte) (uint64, error)
+	// TruncateSuffix removes entries i and after.
+	TruncateSuffix(i uint64) error
+	// Span returns the last index and the framed size of the batch that
+	// starts at from, bounded by maxBytes (at least one entry) and maxCount.
+	Span(from uint64, maxBytes, maxCount int) (last uint64, n int, err error)
+	Base() (segment.Position, uint64, uint32)
+	Reset(base segment.Position, prevTerm uint64, prevCRC uint32) error
+}
+
+// Role is a node's Raft role.
+type Role uint8
+
+// The roles. RocketMQ calls the leader the master and followers slaves.
+const (
+	Follower Role = iota
+	PreCandidate
+	Candidate
+	Leader
+)
+
+func (r Role) String() string {
+	return [...]string{"follower", "pre-candidate", "candidate", "leader"}[r]
+}
+
+// HardState is what a node persists before it answers: its term and vote.
+type HardState struct {
+	Term uint64
+	Vote string
+}
+
+// coreConfig configures the Raft core. Times are in ticks.
+type coreConfig struct {
+	ID    string
+	Peers []string // every member, ID included
+
+	ElectionTicks   int // a follower campaigns after [ElectionTicks, 2*ElectionTicks) without a leader
+	HeartbeatTicks  int
+	RetransmitTicks int // resend the unacknowledged range after this long without an ack
+	// SyncQuorum: an entry counts on a member only once it is fsynced there
+	// (SYNC_FLUSH); otherwise once it is in its log (ASYNC_FLUSH).
+	SyncQuorum bool
+
+	MaxBatchBytes          int
+	MaxBatchCount          int
+	WindowBatches          int
+	WindowBytes            int
+	Preferred              string // preferred leader, "" for none
+	PreferredCooldownTicks int
+
+	Rand   *rand.Rand
+	Logger *slog.Logger
+}
+
+// Errors the core reports to callers of propose and transfer.
+var (
+	ErrNotLeader    = errors.New("engine: not the leader")
+	ErrTransferring = errors.New("engine: leadership transfer in progress")
+	ErrStopped      = errors.New("engine: node stopped after a storage failure")
+)
+
+// raft is the consensus core: pure decisions, no goroutines, sockets or
+// clocks. Inputs are step (a message), tick, propose, durableTo and
+// unreachable; outputs are the messages in msgs, the hard state (persisted
+// by the driver before those messages leave) and the log it mutates. The
+// driver (node.go) or the simulator (sim_test.go) calls it under one lock.
+type raft struct {
+	cfg   coreConfig
+	log   Log
+	peers []string // members other than cfg.ID
+
+	term   uint64
+	vote   string
+	role   Role
+	lead   string
+	commit uint64
+	// durable is the local log's fsynced index, as the flusher reports it.
+	durable uint64
+	// matched (follower): the last index known to match the current leader's log.
+	matched      uint64
+	sentDurable  uint64 // follower: last durable index reported to the leader
+	hsDirty      bool
+	stopped      error
+	electionTick int
+	heartTick    int
+	timeout      int // randomized election timeout
+	votes        map[string]bool
+
+	// leader state
+	prs           map[string]*progress
+	noop          uint64 // index of this term's no-op
+	transferee    string
+	transferTick  int
+	preferredWait int
+	scratch       []uint64
+	counted       []uint64
+
+	msgs []wire.Msg
+}
+
+func newRaft(cfg coreConfig, log Log, hs HardState) *raft {
+	r := &raft{cfg: cfg, log: log, term: hs.Term, vote: hs.Vote}
+	for _, p := range cfg.Peers {
+		if p != cfg.ID {
+			r.peers = append(r.peers, p)
+		}
+	}
+	slices.Sort(r.peers)
+	r.becomeFollower(r.term, "")
+	return r
+}
+
+// takeMsgs returns and clears the outgoing messages.
+func (r *raft) takeMsgs() []wire.Msg {
+	m := r.msgs
+	r.msgs = nil
+	return m
+}
+
+func (r *raft) hardState() HardState { return HardState{Term: r.term, Vote: r.vote} }
+
+func (r *raft) send(m wire.Msg) {
+	m.From = r.cfg.ID
+	if m.Term == 0 {
+		m.Term = r.term
+	}
+	r.msgs = append(r.msgs, m)
+}
+
+func (r *raft) quorum() int { return majority(len(r.peers) + 1) }
+
+func (r *raft) lastTerm() uint64 {
+	t, err := r.log.Term(r.log.LastIndex())
+	if err != nil {
+		panic(fmt.Sprintf("engine: term of last index %d: %v", r.log.LastIndex(), err))
+	}
+	return t
+}
+
+// term of i, or 0 when i is outside [first-1, last].
+func (r *raft) termAt(i uint64) uint64 {
+	t, err := r.log.Term(i)
+	if err != nil {
+		return 0
+	}
+	return t
+}
+
+func (r *raft) resetTimers() {
+	r.electionTick, r.heartTick = 0, 0
+	r.timeout = r.cfg.ElectionTicks + r.cfg.Rand.IntN(r.cfg.ElectionTicks)
+}
+
+func (r *raft) setTerm(term uint64) {
+	if term != r.term {
+		r.term, r.vote, r.hsDirty = term, "", true
+	}
+}
+
+func (r *raft) becomeFollower(term uint64, lead string) {
+	r.setTerm(term)
+	r.role, r.lead = Follower, lead
+	r.prs, r.votes, r.transferee = nil, nil, ""
+	r.matched, r.sentDurable = 0, 0
+	r.resetTimers()
+}
+
+// halt stops the node for good after a storage failure: it neither votes
+// nor campaigns nor leads, so it never acknowledges what may not be on disk.
+func (r *raft) halt(err error) {
+	if r.stopped == nil {
+		r.stopped = fmt.Errorf("%w: %w", ErrStopped, err)
+		r.cfg.Logger.Error("raft: storage failed; this node stops taking part", "err", err)
+	}
+	r.becomeFollower(r.term, "")
+}
+
+// storageErr handles a log error: fail-stop for a sticky failure, step
+// down for anything else (a full disk), so nothing unwritten is promised.
+func (r *raft) storageErr(op string, err error) {
+	if errors.Is(err, segment.ErrFailed) || errors.Is(err, segment.ErrClosed) {
+		r.halt(fmt.Errorf("%s: %w", op, err))
+		return
+	}
+	r.cfg.Logger.Warn("raft: log write failed", "op", op, "err", err, "role", r.role.String())
+	if r.role == Leader {
+		r.becomeFollower(r.term, "")
+	}
+}
+
+// tick advances the core's clock by one tick.
+func (r *raft) tick() {
+	if r.stopped != nil {
+		return
+	}
+	r.electionTick++
+	if r.role == Leader {
+		r.tickLeader()
+		return
+	}
+	if r.electionTick >= r.timeout {
+		r.electionTick = 0
+		r.campaign(false)
+	}
+}
+
+// writable reports whether this node is the leader and its no-op is
+// committed, so everything before it is committed too.
+func (r *raft) writable() bool { return r.role == Leader && r.commit >= r.noop }
