@@ -20,4 +20,19 @@
 // chained to its predecessor, so the frame CRC does not cover them again;
 // the receiver verifies them when it stores them. docs/protocol.md describes
 // each field per message type.
+//
+// # Handshake
+//
+// The dialer of a peer connection sends a hello; the listener answers and,
+// unless the answer is StatusOK, closes the connection. Frames then flow
+// from the dialer to the listener only. Each string is a u16 length and
+// that many bytes; the CRC32C covers every byte before it.
+//
+//	hello:  "RMQL" | version u8 | kind u8 (1) | group | from | to | crc32c u32
+//	answer: "RMQL" | version u8 | status u8 | reason (0..1024 bytes) | crc32c u32
+//
+// group, from and to are 1..255 bytes. Versions must match exactly. Magic
+// and version lead both messages, and the answer keeps its layout in every
+// version, so a node can always refuse, and understand a refusal from, a
+// node of another version.
 package wire
