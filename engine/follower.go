@@ -37,7 +37,7 @@ func (r *raft) handleAppend(m *wire.Msg) {
 		}
 		return
 	}
-	r.matched = end
+	r.matched = max(r.matched, end) // a delayed duplicate must not lower it
 	r.advanceCommit(min(m.Commit, end))
 	r.ackLeader(wire.TypeAppendResp)
 }

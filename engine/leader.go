@@ -52,8 +52,8 @@ func (r *raft) tickLeader() {
 		return
 	}
 	r.heartTick = 0
-	for _, pr := range r.prs {
-		r.heartbeat(pr)
+	for _, p := range r.peers {
+		r.heartbeat(r.prs[p])
 	}
 	r.maybePreferred()
 }
@@ -233,6 +233,15 @@ func (r *raft) handleReject(pr *progress, m *wire.Msg) {
 	if m.Index < pr.match || (pr.state == stateProbe && m.Index != pr.next-1) {
 		return // stale: an answer to something sent before a newer probe
 	}
+	if m.Hint < pr.match {
+		// The follower holds less than it acknowledged: it restarted after
+		// losing entries it had not fsynced. Only its fsynced index ever
+		// counted under SYNC_FLUSH; under ASYNC_FLUSH this is the documented
+		// risk of that mode.
+		r.cfg.Logger.Warn("raft: follower lost acknowledged entries it had not fsynced", "id", pr.id,
+			"acknowledged", pr.match, "holds", m.Hint)
+		pr.match, pr.durable = m.Hint, min(pr.durable, m.Hint)
+	}
 	next := r.conflictIndex(min(m.Hint, r.log.LastIndex()), m.LogTerm) + 1
 	pr.becomeProbe()
 	pr.next = max(next, pr.match+1)
@@ -240,7 +249,7 @@ func (r *raft) handleReject(pr *progress, m *wire.Msg) {
 }
 
 // conflictIndex returns the largest i <= index whose term is <= term, or
-// FirstIndex()-1 when the log holds no such entry. Terms never decrease
+// an index below FirstIndex()-1 when the log holds no such entry. Terms never decrease
 // along a log, so it bisects.
 func (r *raft) conflictIndex(index, term uint64) uint64 {
 	lo := r.log.FirstIndex() - 1
@@ -249,6 +258,11 @@ func (r *raft) conflictIndex(index, term uint64) uint64 {
 	}
 	if r.termAt(index) <= term {
 		return index
+	}
+	if r.termAt(lo) > term {
+		// Even the entry before our first conflicts: the answer is below
+		// our log (lo >= 1 here, as term(0) = 0), so the leader resets.
+		return lo - 1
 	}
 	hi := index // term(hi) > term; find the last i in [lo, hi) with term(i) <= term
 	for lo+1 < hi {
@@ -283,8 +297,8 @@ func (r *raft) maybeCommit() {
 		return
 	}
 	r.commit = q
-	for _, pr := range r.prs {
-		r.sendCommit(pr)
+	for _, p := range r.peers {
+		r.sendCommit(r.prs[p])
 	}
 }
 
