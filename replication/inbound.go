@@ -1,0 +1,202 @@
+package replication
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rmqlog/rmqlog/replication/wire"
+)
+
+// readBufSize is the read buffer of an inbound connection: small frames
+// (votes, heartbeats, responses) arrive several per read system call; a
+// larger frame is read straight into the frame buffer.
+const readBufSize = 64 << 10
+
+// Accept retry delays after an error that is not the listener's closing
+// (e.g. out of file descriptors).
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+)
+
+// acceptLoop runs on its own goroutine until the listener is closed,
+// starting one reader goroutine per accepted connection.
+func (t *Transport) acceptLoop() {
+	defer t.wg.Done()
+	var delay time.Duration
+	for {
+		c, err := t.ln.Accept()
+		if err == nil {
+			delay = 0
+			t.start(c)
+			continue
+		}
+		if errors.Is(err, net.ErrClosed) || t.isClosed() {
+			return
+		}
+		delay = min(max(2*delay, acceptRetryMin), acceptRetryMax)
+		t.log.Warn("replication: accept failed", "addr", t.ln.Addr(), "err", err, "retry_in", delay)
+		if !t.wait(delay) {
+			return
+		}
+	}
+}
+
+// wait waits d, or until Close; it reports whether the transport is open.
+func (t *Transport) wait(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-t.done:
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+func (t *Transport) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+// start registers c and starts its reader, or closes c if Close has begun.
+// The Add happens under mu, before Close can collect the connections, and
+// while the accept loop's own count keeps the WaitGroup above zero.
+func (t *Transport) start(c net.Conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		c.Close()
+		return
+	}
+	t.inbound[c] = struct{}{}
+	t.wg.Add(1)
+	go t.serve(c)
+}
+
+// serve runs on the connection's reader goroutine: handshake, then frames
+// until an error; then it closes c.
+func (t *Transport) serve(c net.Conn) {
+	defer t.wg.Done()
+	defer t.forget(c)
+	from, ok := t.accept(c)
+	if !ok {
+		return
+	}
+	t.log.Info("replication: inbound peer connected", "peer", from, "addr", c.RemoteAddr())
+	t.logEnd(c, from, t.readLoop(c, from))
+}
+
+func (t *Transport) forget(c net.Conn) {
+	c.Close()
+	t.mu.Lock()
+	delete(t.inbound, c)
+	t.mu.Unlock()
+}
+
+// accept runs the listener's side of the handshake on c, within
+// DialTimeout, and returns the dialer's id if it was accepted.
+func (t *Transport) accept(c net.Conn) (string, bool) {
+	c.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
+	h, err := wire.ReadHello(c)
+	st, reason := t.judge(h, err)
+	if err := wire.WriteAnswer(c, st, reason); err != nil && st == wire.StatusOK {
+		t.log.Info("replication: inbound peer left during the handshake", "peer", h.From, "addr", c.RemoteAddr(), "err", err)
+		return "", false
+	}
+	if st != wire.StatusOK {
+		t.log.Warn("replication: refused inbound connection", "addr", c.RemoteAddr(),
+			"peer", h.From, "status", st.String(), "reason", reason)
+		return "", false
+	}
+	c.SetDeadline(time.Time{})
+	return h.From, true
+}
+
+// judge decides the answer to a hello that ReadHello returned with err.
+func (t *Transport) judge(h wire.Hello, err error) (wire.Status, string) {
+	switch {
+	case errors.Is(err, wire.ErrVersion):
+		return wire.StatusVersion, clip(err.Error())
+	case err != nil:
+		return wire.StatusMalformed, clip(err.Error())
+	case h.Group != t.cfg.Group:
+		return wire.StatusWrongGroup, clip(fmt.Sprintf("group %q, node %q serves group %q", h.Group, t.cfg.Self, t.cfg.Group))
+	case h.To != t.cfg.Self:
+		return wire.StatusWrongNode, clip(fmt.Sprintf("this is node %q, not %q", t.cfg.Self, h.To))
+	case h.From == t.cfg.Self:
+		return wire.StatusUnknownNode, clip(fmt.Sprintf("a peer cannot claim this node's own id %q", h.From))
+	}
+	if _, ok := t.cfg.Peers[h.From]; !ok {
+		return wire.StatusUnknownNode, clip(fmt.Sprintf("%q is not a member of group %q; members: %s", h.From, t.cfg.Group, t.members()))
+	}
+	return wire.StatusOK, ""
+}
+
+func (t *Transport) members() string {
+	ids := make([]string, 0, len(t.cfg.Peers))
+	for id := range t.cfg.Peers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return strings.Join(ids, ", ")
+}
+
+// clip bounds a reason to what an answer carries.
+func clip(s string) string {
+	if len(s) > wire.MaxReason {
+		return s[:wire.MaxReason-3] + "..."
+	}
+	return s
+}
+
+// readLoop reads, decodes and hands frames to the Handler until the first
+// error, which it returns. One frame buffer and one Msg serve the whole
+// connection, which is why the Handler may not keep them.
+func (t *Transport) readLoop(c net.Conn, from string) error {
+	r := bufio.NewReaderSize(c, readBufSize)
+	var (
+		buf []byte
+		m   wire.Msg
+		err error
+	)
+	for {
+		if buf, err = wire.ReadFrame(r, buf, t.cfg.MaxFrame); err != nil {
+			return err
+		}
+		if m, err = wire.Decode(buf); err != nil {
+			return err
+		}
+		m.From, m.To = from, t.cfg.Self
+		t.handler(&m)
+	}
+}
+
+// logEnd logs why an accepted connection ended: bad bytes at Warn (the
+// connection is closed; the peer will redial), anything else at Info.
+func (t *Transport) logEnd(c net.Conn, from string, err error) {
+	switch {
+	case malformed(err):
+		t.log.Warn("replication: malformed frame, closing the connection", "peer", from, "addr", c.RemoteAddr(), "reason", err)
+	case err == io.EOF:
+		t.log.Info("replication: inbound peer disconnected", "peer", from, "addr", c.RemoteAddr())
+	case errors.Is(err, net.ErrClosed) && t.isClosed():
+		t.log.Info("replication: inbound connection closed by Close", "peer", from, "addr", c.RemoteAddr())
+	default:
+		t.log.Info("replication: inbound peer disconnected", "peer", from, "addr", c.RemoteAddr(), "err", err)
+	}
+}
+
+// malformed reports whether err is about the bytes received (as opposed to
+// the connection breaking, including in the middle of a frame).
+func malformed(err error) bool {
+	return (errors.Is(err, wire.ErrFrame) || errors.Is(err, wire.ErrTooLarge)) &&
+		!errors.Is(err, io.ErrUnexpectedEOF)
+}
