@@ -31,10 +31,10 @@ func (r *raft) handleAppend(m *wire.Msg) {
 	}
 	end, err := r.storeBatch(m)
 	if err != nil {
+		// No answer: the leader resends after its retransmit timeout, so a
+		// batch that keeps failing verification costs one try per timeout,
+		// not a hot loop.
 		r.cfg.Logger.Warn("raft: refusing a batch", "from", m.From, "after", prev, "err", err)
-		if r.stopped == nil {
-			r.rejectAppend(m, r.log.LastIndex())
-		}
 		return
 	}
 	r.matched = max(r.matched, end) // a delayed duplicate must not lower it

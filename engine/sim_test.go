@@ -40,6 +40,7 @@ type simConfig struct {
 	partition   float64 // chance per tick that the partition changes
 	retention   bool
 	unreachable bool // report sends over cut links as failed to the sender
+	ordered     bool // deliver in send order, as one TCP connection does
 }
 
 type simMsg struct {
@@ -77,6 +78,7 @@ type sim struct {
 	acked   map[uint64]uint32 // index acknowledged to a client -> entry CRC
 	props   int
 	resets  int
+	onSend  func(m *wire.Msg)
 	trace   []string
 	verbose bool
 }
@@ -159,6 +161,9 @@ func (s *sim) sendMsg(n *simNode, m wire.Msg) {
 		m.Entries = n.log.framed(m.Index+1, m.Count)
 	}
 	m = s.roundTrip(m)
+	if s.onSend != nil {
+		s.onSend(&m)
+	}
 	dst := s.node(m.To)
 	if s.cut[[2]string{m.From, m.To}] || !dst.up {
 		if s.cfg.unreachable && s.rng.IntN(2) == 0 {
@@ -207,7 +212,9 @@ func (s *sim) deliver() {
 		}
 	}
 	s.net = rest
-	s.rng.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
+	if !s.cfg.ordered {
+		s.rng.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
+	}
 	for _, d := range due {
 		dst := s.node(d.m.To)
 		if !dst.up || s.cut[[2]string{d.m.From, d.m.To}] {
