@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/rmqlog/rmqlog/flush"
+	"github.com/rmqlog/rmqlog/segment"
+)
+
+// Config configures a Node. cmd/rmqlog fills it from a RocketMQ broker
+// properties file (the key in parentheses); a zero field takes the default.
+type Config struct {
+	Group string            // raft group name (dLegerGroup); peers must agree
+	ID    string            // this node's id (dLegerSelfId), e.g. "n0"
+	Peers map[string]string // every member's peer address, ID included (dLegerPeers)
+	// ClientAddrs are the members' client addresses, reported in
+	// ErrNotLeader so a client can go to the leader. Optional.
+	ClientAddrs map[string]string
+	Dir         string // data directory; the log lives in Dir/commitlog
+
+	FlushMode     flush.Mode    // flushDiskType; default SYNC_FLUSH
+	FlushInterval time.Duration // flushIntervalCommitLog (ASYNC_FLUSH); default 500ms
+	SegmentSize   int64         // mappedFileSizeCommitLog; default 1 GiB
+	IndexEntries  int64         // entries per index file; default 4 Mi
+
+	// Timers. Ticks drive the core; the others are rounded to whole ticks.
+	TickInterval      time.Duration // default 10ms
+	HeartbeatInterval time.Duration // default 50ms
+	ElectionTimeout   time.Duration // a follower campaigns after [T, 2T) without a leader; default 300ms
+	RetransmitTimeout time.Duration // resend unacknowledged batches after this; default 500ms
+
+	MaxBatchBytes int // bytes per replication batch; default 1 MiB
+	MaxBatchCount int // entries per batch; default 4096
+	WindowBatches int // batches in flight per follower; default 16
+	WindowBytes   int // bytes in flight per follower; default 8 MiB
+	MaxEntrySize  int // largest payload accepted (maxMessageSize); default 4 MiB
+
+	PreferredLeader string // preferredLeaderId: leadership moves there when it is healthy
+
+	// OnRoleChange receives every role change, in order, on a goroutine of
+	// its own (a slow callback delays later reports, never the node).
+	// Leader is reported only once the leader's no-op is committed.
+	OnRoleChange func(RoleChange)
+
+	Logger   *slog.Logger   // default slog.Default()
+	FS       segment.FS     // default the OS
+	Clock    Clock          // default the real clock
+	Listener net.Listener   // accept peers here instead of listening on Peers[ID] (tests)
+	Seed     uint64         // seeds election timeout randomization; 0 = random
+}
+
+// RoleChange is a role transition reported to the embedder.
+type RoleChange struct {
+	Role   Role
+	Term   uint64
+	Leader string // the leader's id if known ("" during elections)
+}
+
+// ErrConfig wraps every configuration error.
+var ErrConfig = errors.New("engine: bad config")
+
+func (c Config) withDefaults() (Config, error) {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	defInt := func(d *int, v int) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.FlushInterval, 500*time.Millisecond)
+	def(&c.TickInterval, 10*time.Millisecond)
+	def(&c.HeartbeatInterval, 50*time.Millisecond)
+	def(&c.ElectionTimeout, 300*time.Millisecond)
+	def(&c.RetransmitTimeout, 500*time.Millisecond)
+	defInt(&c.MaxBatchBytes, 1<<20)
+	defInt(&c.MaxBatchCount, 4096)
+	defInt(&c.WindowBatches, 16)
+	defInt(&c.WindowBytes, 8<<20)
+	defInt(&c.MaxEntrySize, 4<<20)
+	if c.SegmentSize == 0 {
+		c.SegmentSize = 1 << 30
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.FS == nil {
+		c.FS = segment.OSFS{}
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.ID == "":
+		return bad("no node id (dLegerSelfId)")
+	case c.Peers[c.ID] == "" && c.Listener == nil:
+		return bad("node id %q is not in the peers (dLegerPeers) %v", c.ID, c.Peers)
+	case c.Dir == "":
+		return bad("no data directory")
+	case c.HeartbeatInterval < c.TickInterval || c.ElectionTimeout < 2*c.HeartbeatInterval:
+		return bad("timers: tick %v, heartbeat %v, election timeout %v; need tick <= heartbeat and election timeout >= 2 heartbeats",
+			c.TickInterval, c.HeartbeatInterval, c.ElectionTimeout)
+	case c.RetransmitTimeout < c.HeartbeatInterval:
+		return bad("retransmit timeout %v is below the heartbeat interval %v", c.RetransmitTimeout, c.HeartbeatInterval)
+	case c.MaxBatchBytes < 0 || c.MaxBatchCount < 0 || c.WindowBatches < 0 || c.WindowBytes < 0 || c.MaxEntrySize < 0:
+		return bad("negative batch, window or entry size")
+	case c.MaxEntrySize+segment.HeaderSize > int(c.SegmentSize):
+		return bad("max entry size %d does not fit a %d-byte segment", c.MaxEntrySize, c.SegmentSize)
+	case c.PreferredLeader != "" && c.Peers[c.PreferredLeader] == "":
+		return bad("preferred leader %q is not a member %v", c.PreferredLeader, c.Peers)
+	}
+	for id := range c.Peers {
+		if id == "" || len(id) > maxVoteLen {
+			return bad("node id %q: 1 to %d bytes", id, maxVoteLen)
+		}
+	}
+	return nil
+}
+
+func (c Config) ticks(d time.Duration) int { return max(1, int(d/c.TickInterval)) }
+
+// Clock is the node's source of time: only tickers. Tests may drive a node
+// with their own.
+type Clock interface {
+	NewTicker(d time.Duration) Ticker
+}
+
+// Ticker is the part of time.Ticker a node uses.
+type Ticker interface {
+	C() <-chan time.Time
+	Stop()
+}
+
+type realClock struct{}
+
+func (realClock) NewTicker(d time.Duration) Ticker { return realTicker{time.NewTicker(d)} }
+
+type realTicker struct{ t *time.Ticker }
+
+func (t realTicker) C() <-chan time.Time { return t.t.C }
+func (t realTicker) Stop()               { t.t.Stop() }

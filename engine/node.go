@@ -1,0 +1,283 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rmqlog/rmqlog/flush"
+	"github.com/rmqlog/rmqlog/replication"
+	"github.com/rmqlog/rmqlog/replication/wire"
+	"github.com/rmqlog/rmqlog/segment"
+)
+
+// Node is one member of a replicated log group: the Raft core, its segment
+// log and flusher, the peer transport and one dispatcher per peer. It is
+// safe for concurrent use.
+//
+// Goroutines: one loop (ticks, proposal kicks, durable-index changes), one
+// dispatcher per peer, the transport's reader per inbound connection, and
+// the role notifier. Every call into the core happens under mu.
+type Node struct {
+	cfg     Config
+	log     *segment.Log
+	flusher *flush.Flusher
+	tr      *replication.Transport
+	nlog    *nodeLog
+
+	// mu guards the core and everything it mutates (log appends,
+	// truncation, hard state), the waiters and the fields below it.
+	mu        sync.Mutex
+	core      *raft
+	waiters   waitQueue
+	closed    bool
+	requested uint64 // highest index handed to flusher.Request
+	lastRole  RoleChange
+	reported  RoleChange // last role change queued for the embedder
+
+	sendMu   sync.RWMutex  // see nodeLog
+	sendTerm atomic.Uint64 // see nodeLog
+	commit   atomic.Uint64
+	// commitCh is closed and replaced when the commit index advances.
+	commitCh atomic.Pointer[chan struct{}]
+
+	disp     map[string]*dispatcher
+	kick     chan struct{}
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	roles    *notifier
+	stateDir string
+}
+
+// Open starts a node: it recovers the log and the hard state from
+// cfg.Dir, then joins the group. It returns once the node is running; it
+// becomes leader or follower by itself (see Config.OnRoleChange, Status).
+func Open(cfg Config) (*Node, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, kick: make(chan struct{}, 1), stop: make(chan struct{}), stateDir: cfg.Dir}
+	ch := make(chan struct{})
+	n.commitCh.Store(&ch)
+	if err := n.openStorage(); err != nil {
+		return nil, err
+	}
+	hs, err := loadState(cfg.FS, cfg.Dir)
+	if err != nil {
+		n.closeStorage()
+		return nil, err
+	}
+	n.core = newRaft(n.coreConfig(), n.nlog, hs)
+	n.core.durableTo(n.flusher.Durable())
+	n.sendTerm.Store(n.core.term)
+	n.roles = newNotifier(cfg.OnRoleChange)
+	if err := n.startNetwork(); err != nil {
+		n.roles.close()
+		n.closeStorage()
+		return nil, err
+	}
+	n.wg.Add(1)
+	go n.run()
+	cfg.Logger.Info("node started", "id", cfg.ID, "group", cfg.Group, "term", hs.Term,
+		"first", n.log.FirstIndex(), "last", n.log.LastIndex(), "flush", cfg.FlushMode.String())
+	return n, nil
+}
+
+func (n *Node) openStorage() error {
+	c := n.cfg
+	if err := c.FS.MkdirAll(c.Dir); err != nil {
+		return fmt.Errorf("engine: data directory %s: %w", c.Dir, err)
+	}
+	log, err := segment.Open(filepath.Join(c.Dir, "commitlog"), segment.Options{
+		SegmentSize: c.SegmentSize, IndexEntries: c.IndexEntries, FS: c.FS,
+		WriteThrough: c.FlushMode == flush.SyncFlush, Logger: c.Logger})
+	if err != nil {
+		return err
+	}
+	f, err := flush.New(log, flush.Options{Mode: c.FlushMode, Interval: c.FlushInterval})
+	if err != nil {
+		log.Close()
+		return err
+	}
+	n.log, n.flusher = log, f
+	n.nlog = &nodeLog{Log: log, flusher: f, sendMu: &n.sendMu, sendTerm: &n.sendTerm,
+		term: func() uint64 { return n.core.term }}
+	return nil
+}
+
+func (n *Node) coreConfig() coreConfig {
+	c := n.cfg
+	seed := c.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	peers := make([]string, 0, len(c.Peers))
+	for id := range c.Peers {
+		peers = append(peers, id)
+	}
+	return coreConfig{ID: c.ID, Peers: peers,
+		ElectionTicks: c.ticks(c.ElectionTimeout), HeartbeatTicks: c.ticks(c.HeartbeatInterval),
+		RetransmitTicks: c.ticks(c.RetransmitTimeout), SyncQuorum: c.FlushMode == flush.SyncFlush,
+		MaxBatchBytes: c.MaxBatchBytes, MaxBatchCount: c.MaxBatchCount,
+		WindowBatches: c.WindowBatches, WindowBytes: c.WindowBytes,
+		Preferred: c.PreferredLeader, PreferredCooldownTicks: 10 * c.ticks(c.ElectionTimeout),
+		Rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), Logger: c.Logger.With("node", c.ID)}
+}
+
+func (n *Node) startNetwork() error {
+	c := n.cfg
+	tr, err := replication.New(replication.Config{Group: c.Group, Self: c.ID, Peers: c.Peers,
+		Listener: c.Listener, Logger: c.Logger.With("node", c.ID),
+		MaxFrame: c.MaxBatchBytes + c.MaxEntrySize + wire.HeaderSize + segment.HeaderSize}, n.handle)
+	if err != nil {
+		return err
+	}
+	n.tr = tr
+	n.disp = make(map[string]*dispatcher)
+	for _, id := range n.core.peers {
+		d := newDispatcher(n, tr.Peer(id))
+		n.disp[id] = d
+		n.wg.Add(1)
+		go d.run()
+	}
+	return nil
+}
+
+// run is the node's loop: clock ticks, proposal kicks, and the flusher's
+// durable-index changes all become calls into the core.
+func (n *Node) run() {
+	defer n.wg.Done()
+	t := n.cfg.Clock.NewTicker(n.cfg.TickInterval)
+	defer t.Stop()
+	for {
+		changed := n.flusher.Changed()
+		select {
+		case <-n.stop:
+			return
+		case <-t.C():
+			n.locked(n.core.tick)
+		case <-n.kick:
+			n.locked(n.core.flushAppends)
+		case <-changed:
+			n.locked(func() { n.core.durableTo(n.flusher.Durable()) })
+		}
+	}
+}
+
+// handle is the transport's handler: one inbound message into the core.
+func (n *Node) handle(m *wire.Msg) {
+	n.locked(func() { n.core.step(m) })
+}
+
+// locked runs f on the core under mu, then does what its outputs require.
+func (n *Node) locked(f func()) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return
+	}
+	f()
+	n.afterLocked()
+}
+
+// afterLocked carries out a core step's outputs, in this order:
+//  1. persist the hard state (term, vote) if it changed, before any
+//     message that depends on it leaves;
+//  2. hand the messages to the dispatchers;
+//  3. ask the flusher to sync what was appended (SYNC_FLUSH);
+//  4. publish the commit index, release committed appends;
+//  5. report a role change.
+func (n *Node) afterLocked() {
+	r := n.core
+	if r.hsDirty {
+		if err := saveState(n.cfg.FS, n.stateDir, r.hardState()); err != nil {
+			r.msgs = nil
+			r.halt(fmt.Errorf("saving term and vote: %w", err))
+		}
+		r.hsDirty = false
+	}
+	n.sendTerm.Store(r.term)
+	for _, m := range r.takeMsgs() {
+		n.disp[m.To].enqueue(m)
+	}
+	if last := n.log.LastIndex(); last != n.requested {
+		n.requested = last
+		n.flusher.Request(last)
+	}
+	n.publishCommit()
+	n.reportRole()
+}
+
+func (n *Node) publishCommit() {
+	r := n.core
+	if r.commit > n.commit.Load() {
+		n.commit.Store(r.commit)
+		ch := make(chan struct{})
+		close(*n.commitCh.Swap(&ch))
+	}
+	switch {
+	case r.stopped != nil:
+		n.waiters.fail(r.stopped)
+	case r.role == Leader:
+		n.waiters.commit(r.commit, r.term)
+	case n.waiters.len() > 0:
+		n.waiters.fail(ErrLeadershipLost)
+	}
+}
+
+func (n *Node) reportRole() {
+	r := n.core
+	rc := RoleChange{Role: r.role, Term: r.term, Leader: r.lead}
+	switch {
+	case rc.Role == PreCandidate:
+		rc.Role = Candidate
+	case rc.Role == Leader && !r.writable():
+		return // reported once the no-op commits
+	}
+	if rc != n.reported {
+		n.reported = rc
+		n.roles.push(rc)
+		n.cfg.Logger.Info("role changed", "node", n.cfg.ID, "role", rc.Role.String(), "term", rc.Term, "leader", rc.Leader)
+	}
+}
+
+// ErrLeadershipLost is returned by Append when the node stopped being the
+// leader before the entry committed: the entry may or may not commit under
+// the next leader. A client that retries may write it twice.
+var ErrLeadershipLost = errors.New("engine: leadership lost before the entry committed; its outcome is unknown")
+
+// ErrClosed is returned by calls on a closed node.
+var ErrClosed = errors.New("engine: node closed")
+
+// Close stops the node: it stops taking part in the group, fails waiting
+// appends with ErrClosed, syncs the log and closes it.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	n.waiters.fail(ErrClosed)
+	n.mu.Unlock()
+	close(n.stop)
+	err := n.tr.Close()
+	for _, d := range n.disp {
+		d.close()
+	}
+	n.wg.Wait()
+	n.roles.close()
+	return errors.Join(err, n.closeStorage())
+}
+
+func (n *Node) closeStorage() error {
+	return errors.Join(n.flusher.Close(), n.log.Close())
+}
+
+// ID returns the node's id.
+func (n *Node) ID() string { return n.cfg.ID }
+

@@ -1,0 +1,59 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/rmqlog/rmqlog/flush"
+	"github.com/rmqlog/rmqlog/segment"
+)
+
+// nodeLog is the core's Log over the segment log. Structural changes
+// (truncation, reset) take sendMu exclusively, so they never run while a
+// dispatcher is writing slices of the mapped files to a socket, and they
+// publish the core's term first, so a dispatcher that runs after them drops
+// the older term's batches instead of sending new bytes under an old
+// header. Truncation goes through the flusher, which lowers its durable
+// index at once.
+type nodeLog struct {
+	*segment.Log
+	flusher *flush.Flusher
+	// sendMu: dispatchers hold it shared while they send mapped bytes;
+	// truncation and reset hold it exclusively.
+	sendMu *sync.RWMutex
+	// sendTerm is the core's term as of the last structural change or
+	// after-step; a dispatcher sends a batch only if its term is current.
+	sendTerm *atomic.Uint64
+	term     func() uint64
+	bufs     [][]byte
+}
+
+func (l *nodeLog) TruncateSuffix(i uint64) error {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	l.sendTerm.Store(l.term())
+	return l.flusher.TruncateSuffix(i)
+}
+
+func (l *nodeLog) Reset(base segment.Position, prevTerm uint64, prevCRC uint32) error {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	l.sendTerm.Store(l.term())
+	return l.Log.Reset(base, prevTerm, prevCRC)
+}
+
+// Span measures a batch with the same walk Framed does, so the batch the
+// dispatcher sends is the one the core accounted for.
+func (l *nodeLog) Span(from uint64, maxBytes, maxCount int) (uint64, int, error) {
+	bufs, next, err := l.Framed(from, maxBytes, maxCount, l.bufs[:0])
+	l.bufs = bufs[:0]
+	if err != nil {
+		return 0, 0, err
+	}
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	clear(bufs)
+	return next - 1, n, nil
+}

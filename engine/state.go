@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/klauspost/crc32"
+	"github.com/rmqlog/rmqlog/segment"
+)
+
+// The hard state file holds the node's term and vote. It is replaced, never
+// edited: write a temporary file, fsync it, rename it over the old one,
+// fsync the directory. A crash leaves the old state or the new one, and a
+// vote is on disk before the node answers the candidate (DLedger wrote this
+// file without fsync and deleted it before the rename: a crash could allow
+// a second vote in one term).
+//
+//	0      4   5   6        14     16        16+n
+//	+------+---+---+--------+------+---------+--------+
+//	| RMQS |ver|rsv|  term  | vlen |  vote   | crc32c |
+//	+------+---+---+--------+------+---------+--------+
+const (
+	stateFile    = "raft-state"
+	stateTmp     = "raft-state.tmp"
+	stateMagic   = "RMQS"
+	stateVersion = 1
+	maxVoteLen   = 255
+)
+
+// ErrState is returned for a hard state file that cannot be read.
+var ErrState = errors.New("engine: bad hard state file")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func encodeState(hs HardState) []byte {
+	b := make([]byte, 0, 20+len(hs.Vote))
+	b = append(b, stateMagic...)
+	b = append(b, stateVersion, 0)
+	b = binary.LittleEndian.AppendUint64(b, hs.Term)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(hs.Vote)))
+	b = append(b, hs.Vote...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func decodeState(b []byte) (HardState, error) {
+	if len(b) < 20 || string(b[:4]) != stateMagic {
+		return HardState{}, fmt.Errorf("%w: %d bytes, no %q header", ErrState, len(b), stateMagic)
+	}
+	if b[4] != stateVersion {
+		return HardState{}, fmt.Errorf("%w: version %d, this build reads %d", ErrState, b[4], stateVersion)
+	}
+	n := int(binary.LittleEndian.Uint16(b[14:]))
+	if n > maxVoteLen || len(b) != 20+n {
+		return HardState{}, fmt.Errorf("%w: vote of %d bytes in a %d-byte file", ErrState, n, len(b))
+	}
+	if c := crc32.Checksum(b[:16+n], castagnoli); c != binary.LittleEndian.Uint32(b[16+n:]) {
+		return HardState{}, fmt.Errorf("%w: crc mismatch", ErrState)
+	}
+	return HardState{Term: binary.LittleEndian.Uint64(b[6:]), Vote: string(b[16 : 16+n])}, nil
+}
+
+// loadState reads the hard state in dir; a missing file is the zero state
+// of a new node.
+func loadState(fsys segment.FS, dir string) (HardState, error) {
+	path := filepath.Join(dir, stateFile)
+	f, err := fsys.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return HardState{}, nil
+	}
+	if err != nil {
+		return HardState{}, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return HardState{}, err
+	}
+	if size > 20+maxVoteLen {
+		return HardState{}, fmt.Errorf("%w: %s is %d bytes", ErrState, path, size)
+	}
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return HardState{}, fmt.Errorf("%s: %w", path, err)
+	}
+	hs, err := decodeState(b)
+	if err != nil {
+		return HardState{}, fmt.Errorf("%s: %w; restore it from a backup, or remove the node's data directory so it rejoins empty", path, err)
+	}
+	return hs, nil
+}
+
+// saveState durably replaces the hard state in dir: temp file, fsync,
+// rename, fsync of the directory.
+func saveState(fsys segment.FS, dir string, hs HardState) error {
+	if len(hs.Vote) > maxVoteLen {
+		return fmt.Errorf("engine: vote for %q: node ids are at most %d bytes", hs.Vote, maxVoteLen)
+	}
+	tmp := filepath.Join(dir, stateTmp)
+	if err := fsys.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err // a temporary file left by a crash
+	}
+	f, err := fsys.Create(tmp)
+	if err != nil {
+		return err
+	}
+	b := encodeState(hs)
+	if _, err := f.WriteAt(b, 0); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := fsys.Rename(tmp, filepath.Join(dir, stateFile)); err != nil {
+		return err
+	}
+	return fsys.SyncDir(dir)
+}
