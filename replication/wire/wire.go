@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/klauspost/crc32"
 )
@@ -96,11 +97,16 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // AppendHeader appends the 80-byte header of m to dst, for a frame whose
 // entries are elen bytes sent right after it (m.Entries is not used, so the
-// entries can be written from other buffers, e.g. with writev).
+// entries can be written from other buffers, e.g. with writev). It
+// allocates only when dst lacks the capacity.
 func AppendHeader(dst []byte, m *Msg, elen int) []byte {
-	var h [HeaderSize]byte
+	// The header is built in dst itself: a local array would escape to the
+	// heap through the CRC function, one allocation per message.
+	n := len(dst)
+	dst = slices.Grow(dst, HeaderSize)[:n+HeaderSize]
+	h := dst[n:]
 	binary.LittleEndian.PutUint32(h[0:], uint32(HeaderSize-4+elen))
-	h[8], h[9], h[10] = Version, byte(m.Type), m.Flags
+	h[8], h[9], h[10], h[11] = Version, byte(m.Type), m.Flags, 0
 	binary.LittleEndian.PutUint32(h[12:], m.Count)
 	binary.LittleEndian.PutUint64(h[16:], m.Term)
 	binary.LittleEndian.PutUint64(h[24:], m.Index)
@@ -112,7 +118,7 @@ func AppendHeader(dst []byte, m *Msg, elen int) []byte {
 	binary.LittleEndian.PutUint32(h[72:], m.CRC)
 	binary.LittleEndian.PutUint32(h[76:], uint32(elen))
 	binary.LittleEndian.PutUint32(h[4:], crc32.Checksum(h[8:], castagnoli))
-	return append(dst, h[:]...)
+	return dst
 }
 
 // Encode appends the whole frame of m (header and m.Entries) to dst.
@@ -183,7 +189,10 @@ func (m *Msg) check(b []byte) error {
 
 // ReadFrame reads one frame from r into buf (grown if needed, never beyond
 // limit bytes) and returns it; the result aliases buf's array when it fits.
-// A length over limit is ErrTooLarge before anything is allocated. io.EOF
+// A length over limit is ErrTooLarge before the frame is allocated (a buf
+// with less than HeaderSize capacity is first replaced by one of HeaderSize
+// bytes, to read the length into). In steady state, with the returned slice
+// passed back as buf, ReadFrame allocates nothing. io.EOF
 // means the peer closed between frames; a frame cut short by the end of the
 // stream wraps both ErrFrame and io.ErrUnexpectedEOF. Any other error of r
 // (a closed connection, a deadline) is returned as r gave it, not as
@@ -192,11 +201,16 @@ func ReadFrame(r io.Reader, buf []byte, limit int) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxFrame
 	}
-	var p [4]byte
-	if _, err := io.ReadFull(r, p[:]); err != nil {
+	// The length prefix is read into buf: a local array would escape to
+	// the heap through r, one allocation per frame.
+	if cap(buf) < HeaderSize {
+		buf = make([]byte, HeaderSize)
+	}
+	buf = buf[:4]
+	if _, err := io.ReadFull(r, buf); err != nil {
 		return buf, truncated(err, "length prefix")
 	}
-	n := binary.LittleEndian.Uint32(p[:])
+	n := binary.LittleEndian.Uint32(buf)
 	if n < HeaderSize-4 {
 		return buf, fmt.Errorf("%w: length %d is shorter than a header", ErrFrame, n)
 	}
@@ -205,10 +219,11 @@ func ReadFrame(r io.Reader, buf []byte, limit int) ([]byte, error) {
 	}
 	size := int(n) + 4
 	if cap(buf) < size {
-		buf = make([]byte, size, min(limit, max(size, 2*cap(buf))))
+		grown := make([]byte, size, min(limit, max(size, 2*cap(buf))))
+		copy(grown, buf)
+		buf = grown
 	}
 	buf = buf[:size]
-	copy(buf, p[:])
 	if _, err := io.ReadFull(r, buf[4:]); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF

@@ -271,3 +271,35 @@ func TestReadFrameGrowthStaysUnderLimit(t *testing.T) {
 		t.Fatalf("grew to %d bytes, the limit is %d", cap(got), len(frame))
 	}
 }
+
+func TestNoAllocationsInSteadyState(t *testing.T) {
+	m := sampleMsgs()[0]
+	hdr := make([]byte, 0, wire.HeaderSize)
+	if n := testing.AllocsPerRun(100, func() { hdr = wire.AppendHeader(hdr[:0], &m, len(m.Entries)) }); n != 0 {
+		t.Errorf("AppendHeader into a large enough dst: %v allocations", n)
+	}
+	frame := encode(m)
+	r := bytes.NewReader(frame)
+	buf := make([]byte, 0, len(frame))
+	if n := testing.AllocsPerRun(100, func() {
+		r.Reset(frame)
+		var err error
+		if buf, err = wire.ReadFrame(r, buf, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wire.Decode(buf); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("ReadFrame and Decode into a large enough buf: %v allocations", n)
+	}
+}
+
+func TestAppendHeaderOverwritesSpareCapacity(t *testing.T) {
+	m := wire.Msg{Type: wire.TypeHeartbeat, Term: 1}
+	dirty := bytes.Repeat([]byte{0xff}, 200)
+	got := wire.AppendHeader(dirty[:3], &m, 0)
+	if _, err := wire.Decode(got[3:]); err != nil || !bytes.Equal(got[3:], encode(m)) {
+		t.Fatalf("header over stale bytes: %v", err)
+	}
+}
