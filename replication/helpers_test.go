@@ -207,18 +207,25 @@ func (s *logStore) find(level slog.Level, msg string) []logRec {
 	return out
 }
 
-// waitLog waits until a record at level whose message contains msg exists.
+// waitLog waits until a record at level whose message contains msg exists
+// and returns the first.
 func (s *logStore) waitLog(t testing.TB, level slog.Level, msg string) logRec {
+	t.Helper()
+	return s.waitLogs(t, level, msg, 1)[0]
+}
+
+// waitLogs waits until at least n records at level contain msg.
+func (s *logStore) waitLogs(t testing.TB, level slog.Level, msg string, n int) []logRec {
 	t.Helper()
 	timeout := time.After(waitFor)
 	for {
-		if recs := s.find(level, msg); len(recs) > 0 {
-			return recs[0]
+		if recs := s.find(level, msg); len(recs) >= n {
+			return recs
 		}
 		select {
 		case <-s.changed():
 		case <-timeout:
-			t.Fatalf("no %v log %q within %v", level, msg, waitFor)
+			t.Fatalf("fewer than %d %v logs %q within %v", n, level, msg, waitFor)
 		}
 	}
 }

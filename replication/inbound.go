@@ -106,6 +106,9 @@ func (t *Transport) forget(c net.Conn) {
 func (t *Transport) accept(c net.Conn) (string, bool) {
 	c.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
 	h, err := wire.ReadHello(c)
+	if errors.Is(err, net.ErrClosed) && t.isClosed() {
+		return "", false // Close interrupted the handshake: nothing to report
+	}
 	st, reason := t.judge(h, err)
 	if err := wire.WriteAnswer(c, st, reason); err != nil && st == wire.StatusOK {
 		t.log.Info("replication: inbound peer left during the handshake", "peer", h.From, "addr", c.RemoteAddr(), "err", err)

@@ -41,7 +41,7 @@ func TestHandshakeRefused(t *testing.T) {
 		{"bad crc", func() []byte { b := helloBytes(wire.Version, group, "n1", "n0"); b[len(b)-1] ^= 1; return b }(), wire.StatusMalformed, "hello crc"},
 		{"empty name", helloBytes(wire.Version, group, "", "n0"), wire.StatusMalformed, "from is 0 bytes"},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := rawDial(t, n0.tr)
 			if _, err := c.Write(tt.hello); err != nil {
@@ -52,9 +52,10 @@ func TestHandshakeRefused(t *testing.T) {
 				t.Fatalf("answer %v %q, %v; want %v %q", st, reason, err, tt.status, tt.reason)
 			}
 			waitClosed(t, c)
-			rec := n0.logs.waitLog(t, slog.LevelWarn, "refused inbound connection")
-			if rec.attrs["addr"] == "" || rec.attrs["status"] == "" {
-				t.Fatalf("refusal logged without addr or status: %v", rec.attrs)
+			recs := n0.logs.waitLogs(t, slog.LevelWarn, "refused inbound connection", i+1)
+			rec := recs[len(recs)-1]
+			if rec.attrs["addr"] != c.LocalAddr().String() || rec.attrs["status"] != tt.status.String() || rec.attrs["reason"] != reason {
+				t.Fatalf("refusal logged as %v", rec.attrs)
 			}
 		})
 	}

@@ -206,3 +206,21 @@ func TestPeerClose(t *testing.T) {
 	}
 	nodes["n1"].logs.waitLog(t, slog.LevelInfo, "inbound peer disconnected")
 }
+
+func TestCloseDuringHandshakeIsQuiet(t *testing.T) {
+	n0 := startNodes(t, []string{"n0"}, nil, nil)["n0"]
+	stalled := rawDial(t, n0.tr)
+	if _, err := stalled.Write([]byte("RMQL")); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the reader goroutine exists (it is blocked in the hello),
+	// by completing a second handshake after it on the same listener.
+	if st, _ := rawHandshake(t, rawDial(t, n0.tr), wire.Hello{Group: group, From: "n9", To: "n0"}); st != wire.StatusUnknownNode {
+		t.Fatalf("status %v", st)
+	}
+	n0.tr.Close()
+	waitClosed(t, stalled)
+	if warns := n0.logs.find(slog.LevelWarn, ""); len(warns) != 1 {
+		t.Fatalf("%d Warn lines, want only the unknown node's: %v", len(warns), warns)
+	}
+}
