@@ -73,6 +73,7 @@ func (p *Peer) Send(m *wire.Msg, entries [][]byte) error {
 		_, err = p.out.WriteTo(c)
 	}
 	clear(p.vec) // keep no reference to the caller's buffers
+	p.out = nil
 	if err != nil {
 		return p.fail(c, err)
 	}
