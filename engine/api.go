@@ -267,3 +267,15 @@ func (n *Node) transferee() string {
 	defer n.mu.Unlock()
 	return n.core.transferee
 }
+
+// DeletePrefix removes the oldest log files whose entries are all below i
+// (retention: fileReservedTime, disk usage), never anything not yet
+// committed or fsynced, and returns the new first index. A follower that
+// later needs a deleted entry has its log restarted at the leader's first
+// index (Reset).
+func (n *Node) DeletePrefix(i uint64) (uint64, error) {
+	i = min(i, n.commit.Load()+1, n.flusher.Durable()+1)
+	n.sendMu.Lock() // no dispatcher is sending slices of the files that go
+	defer n.sendMu.Unlock()
+	return n.log.DeletePrefix(i)
+}

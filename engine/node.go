@@ -154,7 +154,10 @@ func (n *Node) run() {
 	t := n.cfg.Clock.NewTicker(n.cfg.TickInterval)
 	defer t.Stop()
 	for {
+		// Take the channel before reading the index it signals, so a change
+		// between the two is never missed.
 		changed := n.flusher.Changed()
+		n.locked(n.syncDurable)
 		select {
 		case <-n.stop:
 			return
@@ -163,8 +166,14 @@ func (n *Node) run() {
 		case <-n.kick:
 			n.locked(n.core.flushAppends)
 		case <-changed:
-			n.locked(func() { n.core.durableTo(n.flusher.Durable()) })
 		}
+	}
+}
+
+// syncDurable tells the core the flusher's durable index if it moved.
+func (n *Node) syncDurable() {
+	if d := n.flusher.Durable(); d != n.core.durable {
+		n.core.durableTo(d)
 	}
 }
 
