@@ -46,11 +46,11 @@ type Config struct {
 	// Leader is reported only once the leader's no-op is committed.
 	OnRoleChange func(RoleChange)
 
-	Logger   *slog.Logger   // default slog.Default()
-	FS       segment.FS     // default the OS
-	Clock    Clock          // default the real clock
-	Listener net.Listener   // accept peers here instead of listening on Peers[ID] (tests)
-	Seed     uint64         // seeds election timeout randomization; 0 = random
+	Logger   *slog.Logger // default slog.Default()
+	FS       segment.FS   // default the OS
+	Clock    Clock        // default the real clock
+	Listener net.Listener // accept peers here instead of listening on Peers[ID] (tests)
+	Seed     uint64       // seeds election timeout randomization; 0 = random
 }
 
 // RoleChange is a role transition reported to the embedder.

@@ -289,4 +289,3 @@ func (n *Node) closeStorage() error {
 
 // ID returns the node's id.
 func (n *Node) ID() string { return n.cfg.ID }
-

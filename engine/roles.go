@@ -5,11 +5,11 @@ import "sync"
 // notifier delivers role changes to the embedder's callback in order, on
 // its own goroutine, so a slow callback never stalls the node.
 type notifier struct {
-	fn   func(RoleChange)
-	mu   sync.Mutex // guards q and closed
-	q    []RoleChange
-	wake chan struct{}
-	done chan struct{}
+	fn     func(RoleChange)
+	mu     sync.Mutex // guards q and closed
+	q      []RoleChange
+	wake   chan struct{}
+	done   chan struct{}
 	closed bool
 }
 
