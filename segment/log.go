@@ -102,7 +102,7 @@ type Log struct {
 	lastTerm uint64
 	lastCRC  uint32
 	hdr      [HeaderSize]byte // header scratch for WriteThrough
-	scratch  []byte           // framing scratch for WriteThrough
+	run      wtRun            // WriteThrough bytes staged for one pwrite
 	data     []*mfile         // contiguous data files: data[k].start = data[0].start + k*seg
 	index    []*mfile         // contiguous index files, likewise by slots
 	nextData *pending         // the data file after the last, being prepared
@@ -184,7 +184,9 @@ func (l *Log) Append(term uint64, typ Type, payload []byte) (uint64, error) {
 	if err := l.append(&e, nil); err != nil {
 		return 0, err
 	}
-	l.publish()
+	if err := l.finish(); err != nil {
+		return 0, err
+	}
 	return e.Index, nil
 }
 
@@ -197,13 +199,14 @@ func (l *Log) AppendBatch(es []Entry) (uint64, error) {
 	if err := l.writable(); err != nil {
 		return 0, err
 	}
-	defer l.publish()
 	for i := range es {
 		if err := l.append(&es[i], nil); err != nil {
-			return l.next.Index - 1, err
+			err = errors.Join(err, l.finish())
+			return l.last.Load(), err
 		}
 	}
-	return l.next.Index - 1, nil
+	err := l.finish()
+	return l.last.Load(), err
 }
 
 // AppendFramed appends entries already framed by another log (a leader's
@@ -221,15 +224,16 @@ func (l *Log) AppendFramed(b []byte) (uint64, error) {
 	if err := l.checkFramed(b); err != nil {
 		return 0, err
 	}
-	defer l.publish()
 	for len(b) > 0 {
 		e, n, _ := Decode(b)
 		if err := l.append(&e, b[:n]); err != nil {
-			return l.next.Index - 1, err
+			err = errors.Join(err, l.finish())
+			return l.last.Load(), err
 		}
 		b = b[n:]
 	}
-	return l.next.Index - 1, nil
+	err := l.finish()
+	return l.last.Load(), err
 }
 
 // checkFramed validates a framed batch against the log's tail; mu held.
@@ -291,27 +295,46 @@ func (l *Log) append(e *Entry, framed []byte) error {
 	return nil
 }
 
-// writeThrough writes entry e (or its framed bytes) at global offset off
-// with pwrite; mu held and off reserved. Entries up to 64 KiB are framed in
-// a scratch buffer and written with one system call (each pwrite costs a
-// few microseconds under the append lock); larger ones as payload, then
-// header, without the copy. A failed write is sticky: the file may hold
-// part of the entry.
+// writeThrough stages entry e (or its framed bytes) for global offset off,
+// to be written with pwrite; mu held and off reserved. Entries that follow
+// each other in one file are gathered into one run, written with one
+// system call when the batch ends (finish) or the run reaches
+// writeThroughRunMax: a batch costs one pwrite, not one per entry (each
+// costs a few microseconds under the append lock). Entries over
+// writeThroughCopyMax are written as payload, then header, without a copy.
+// A failed write is sticky: the file may hold part of the entries.
 func (l *Log) writeThrough(e *Entry, framed []byte, off uint64) error {
 	f, _ := l.dataIn(l.view.Load(), off)
 	pos := int64(off - f.start)
-	var err error
-	switch n := e.Size(); {
-	case framed != nil:
-		_, err = f.f.WriteAt(framed, pos)
-	case n <= writeThroughCopyMax:
-		if cap(l.scratch) < n {
-			l.scratch = make([]byte, n, max(n, 4096))
+	n := e.Size()
+	if n > writeThroughCopyMax {
+		if err := l.flushRun(); err != nil {
+			return err
 		}
-		b := l.scratch[:n]
-		frame(b, e)
-		_, err = f.f.WriteAt(b, pos)
-	default:
+		return l.writeLarge(f, pos, e, framed)
+	}
+	r := &l.run
+	if r.f != f || r.pos+int64(len(r.b)) != pos || len(r.b)+n > writeThroughRunMax {
+		if err := l.flushRun(); err != nil {
+			return err
+		}
+		r.f, r.pos = f, pos
+	}
+	k := len(r.b)
+	r.b = slices.Grow(r.b, n)[:k+n]
+	if framed != nil {
+		copy(r.b[k:], framed)
+	} else {
+		frame(r.b[k:], e)
+	}
+	return nil
+}
+
+func (l *Log) writeLarge(f *mfile, pos int64, e *Entry, framed []byte) error {
+	var err error
+	if framed != nil {
+		_, err = f.f.WriteAt(framed, pos)
+	} else {
 		putHeader(l.hdr[:], e)
 		if _, err = f.f.WriteAt(e.Payload, pos+HeaderSize); err == nil {
 			_, err = f.f.WriteAt(l.hdr[:], pos)
@@ -323,9 +346,46 @@ func (l *Log) writeThrough(e *Entry, framed []byte, off uint64) error {
 	return nil
 }
 
-// writeThroughCopyMax is the largest entry WriteThrough frames in a
-// scratch buffer to write it with one system call.
-const writeThroughCopyMax = 64 << 10
+// wtRun is the WriteThrough bytes staged for one pwrite at pos in f.
+type wtRun struct {
+	f   *mfile
+	pos int64
+	b   []byte
+}
+
+// flushRun writes the staged run; mu held.
+func (l *Log) flushRun() error {
+	r := &l.run
+	if len(r.b) == 0 {
+		return nil
+	}
+	_, err := r.f.f.WriteAt(r.b, r.pos)
+	if err != nil {
+		err = l.fail(fmt.Errorf("segment: write %s at %d: %w", r.f.path, r.pos, err))
+	}
+	r.b, r.f = r.b[:0], nil
+	if cap(r.b) > 4*writeThroughRunMax {
+		r.b = nil
+	}
+	return err
+}
+
+// finish writes what is staged and publishes the appended entries; mu
+// held. After a failed write nothing more is published (the log failed).
+func (l *Log) finish() error {
+	if err := l.flushRun(); err != nil {
+		return err
+	}
+	l.publish()
+	return nil
+}
+
+// writeThroughCopyMax is the largest entry WriteThrough stages in a run;
+// writeThroughRunMax bounds a run.
+const (
+	writeThroughCopyMax = 64 << 10
+	writeThroughRunMax  = 1 << 20
+)
 
 // publish makes appended entries visible to readers; mu held.
 func (l *Log) publish() { l.last.Store(l.next.Index - 1) }
