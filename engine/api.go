@@ -29,21 +29,24 @@ func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
 // ErrTooLarge is returned for a payload over Config.MaxEntrySize.
 var ErrTooLarge = errors.New("engine: entry too large")
 
-// Proposal is an appended entry waiting for its commit.
+// Proposal is a group of entries on their way into the log and to commit.
 type Proposal struct {
-	index uint64
-	ch    chan error
-	err   error
-	done  bool
+	payloads [][]byte
+	index    uint64 // last entry's index; set by the node before ch fires
+	ch       chan error
+	err      error
+	done     bool
 }
 
-// Index is the entry's log index. It is final only if Wait returns nil.
+// Index is the index of the proposal's last entry, valid once Wait
+// returned nil.
 func (p *Proposal) Index() uint64 { return p.index }
 
-// Wait returns nil once the entry is committed (under SYNC_FLUSH: fsynced
-// by a majority), ErrLeadershipLost or ErrClosed if its outcome became
-// unknown, or ctx's error (the entry may still commit). Wait may be called
-// again after a ctx error.
+// Wait returns nil once the entries are committed (under SYNC_FLUSH:
+// fsynced by a majority); a NotLeaderError if they were never appended;
+// ErrLeadershipLost or ErrClosed if their outcome became unknown; or ctx's
+// error (they may still commit). Wait may be called again after a ctx
+// error.
 func (p *Proposal) Wait(ctx context.Context) error {
 	if p.done {
 		return p.err
@@ -57,39 +60,71 @@ func (p *Proposal) Wait(ctx context.Context) error {
 	}
 }
 
-// Propose appends payloads to the log as consecutive entries and returns
-// at once; the Proposal's Wait returns when the last of them commits.
-// Proposals from many goroutines are sent to followers together.
+// Propose hands payloads to the node to append as consecutive entries and
+// returns at once; Wait on the Proposal for the commit. Proposals from all
+// goroutines are appended together by the node's loop (one write for all
+// of them under SYNC_FLUSH) and sent to followers in shared batches. The
+// payloads must not change until Wait returns.
 func (n *Node) Propose(payloads ...[]byte) (*Proposal, error) {
 	for _, p := range payloads {
 		if len(p) > n.cfg.MaxEntrySize {
 			return nil, fmt.Errorf("%w: %d bytes, the limit (maxMessageSize) is %d", ErrTooLarge, len(p), n.cfg.MaxEntrySize)
 		}
 	}
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return nil, ErrClosed
-	}
-	var last uint64
-	for _, p := range payloads {
-		i, err := n.core.propose(segment.TypeNormal, p)
-		if err != nil {
-			err = n.proposeErr(err)
-			n.afterLocked()
-			n.mu.Unlock()
-			return nil, err
+	if !n.leading.Load() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.closed {
+			return nil, ErrClosed
 		}
-		last = i
+		if n.core.role != Leader || n.core.transferee != "" || n.core.stopped != nil {
+			_, err := n.core.propose(segment.TypeNormal, nil) // fails: reports why
+			return nil, n.proposeErr(err)
+		}
 	}
-	w := waiter{index: last, term: n.core.term, ch: make(chan error, 1)}
-	n.waiters.push(w)
-	n.mu.Unlock()
+	p := &Proposal{payloads: payloads, ch: make(chan error, 1)}
+	n.propMu.Lock()
+	n.props = append(n.props, p)
+	n.propMu.Unlock()
 	select {
 	case n.kick <- struct{}{}:
 	default:
 	}
-	return &Proposal{index: last, ch: w.ch}, nil
+	return p, nil
+}
+
+// appendProposals appends every queued proposal with one log write and
+// registers their waiters; called by the loop under mu.
+func (n *Node) appendProposals() {
+	n.propMu.Lock()
+	props := n.props
+	n.props = n.spare[:0]
+	n.propMu.Unlock()
+	defer func() { clear(props); n.spare = props[:0] }()
+	if len(props) == 0 {
+		return
+	}
+	es := n.entries[:0]
+	for _, p := range props {
+		for _, b := range p.payloads {
+			es = append(es, segment.Entry{Type: segment.TypeNormal, Payload: b})
+		}
+	}
+	defer func() { clear(es); n.entries = es[:0] }()
+	last, err := n.core.proposeBatch(es)
+	if err != nil {
+		err = n.proposeErr(err)
+		for _, p := range props {
+			p.ch <- err
+		}
+		return
+	}
+	i := last - uint64(len(es))
+	for _, p := range props {
+		i += uint64(len(p.payloads))
+		p.index = i
+		n.waiters.push(waiter{index: i, term: n.core.term, ch: p.ch})
+	}
 }
 
 // proposeErr turns a core error into what the caller sees; mu held.
@@ -111,7 +146,8 @@ func (n *Node) Append(ctx context.Context, payload []byte) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return p.index, p.Wait(ctx)
+	err = p.Wait(ctx)
+	return p.index, err
 }
 
 // AppendBatch appends payloads as consecutive entries and returns the
@@ -124,7 +160,8 @@ func (n *Node) AppendBatch(ctx context.Context, payloads [][]byte) (uint64, erro
 	if err != nil {
 		return 0, err
 	}
-	return p.index - uint64(len(payloads)) + 1, p.Wait(ctx)
+	err = p.Wait(ctx)
+	return p.index - uint64(len(payloads)) + 1, err
 }
 
 // ErrNotCommitted is returned by Read for an index above the commit index.
@@ -204,6 +241,9 @@ type Status struct {
 	Durable   uint64
 	Followers []FollowerStatus // leader only, ordered by id
 	Err       error            // set once a storage failure stopped the node
+	// BatchesSent and EntriesSent count the Append batches this node sent
+	// to followers, and the entries in them, since it started.
+	BatchesSent, EntriesSent uint64
 }
 
 // Status returns a snapshot of the node's state.
@@ -213,7 +253,8 @@ func (n *Node) Status() Status {
 	r := n.core
 	s := Status{ID: n.cfg.ID, Role: r.role, Term: r.term, Leader: r.lead, Writable: r.writable(),
 		First: n.log.FirstIndex(), Last: n.log.LastIndex(), Commit: r.commit,
-		Durable: n.flusher.Durable(), Err: r.stopped}
+		Durable: n.flusher.Durable(), Err: r.stopped,
+		BatchesSent: n.batchesSent.Load(), EntriesSent: n.entriesSent.Load()}
 	if r.role == Leader {
 		for _, id := range r.peers {
 			pr := r.prs[id]

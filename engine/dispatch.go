@@ -91,7 +91,12 @@ func (d *dispatcher) send(m *wire.Msg) error {
 		d.n.cfg.Logger.Debug("batch no longer in the log", "to", d.id, "from", m.Index+1, "err", err)
 		return replication.ErrUnreachable
 	}
-	return d.peer.Send(m, bufs)
+	if err := d.peer.Send(m, bufs); err != nil {
+		return err
+	}
+	d.n.batchesSent.Add(1)
+	d.n.entriesSent.Add(uint64(m.Count))
+	return nil
 }
 
 func (d *dispatcher) close() { d.once.Do(func() { close(d.done) }) }

@@ -55,6 +55,15 @@ func (l *memLog) Append(term uint64, typ segment.Type, payload []byte) (uint64, 
 	return e.Index, nil
 }
 
+func (l *memLog) AppendBatch(es []segment.Entry) (uint64, error) {
+	for i := range es {
+		if _, err := l.Append(es[i].Term, es[i].Type, es[i].Payload); err != nil {
+			return l.LastIndex(), err
+		}
+	}
+	return l.LastIndex(), nil
+}
+
 func (l *memLog) push(b []byte, term uint64, crc uint32) {
 	l.ents = append(l.ents, b)
 	l.terms = append(l.terms, term)

@@ -44,6 +44,16 @@ type Node struct {
 	// commitCh is closed and replaced when the commit index advances.
 	commitCh atomic.Pointer[chan struct{}]
 
+	// propMu guards props: proposals queued for the loop to append.
+	propMu  sync.Mutex
+	props   []*Proposal
+	spare   []*Proposal     // loop only: the other props buffer
+	entries []segment.Entry // loop only: scratch for appendProposals
+	leading atomic.Bool     // leader and not transferring: Propose queues without locking mu
+
+	// Replication counters: Append batches and the entries in them sent.
+	batchesSent, entriesSent atomic.Uint64
+
 	disp     map[string]*dispatcher
 	kick     chan struct{}
 	stop     chan struct{}
@@ -164,7 +174,10 @@ func (n *Node) run() {
 		case <-t.C():
 			n.locked(n.core.tick)
 		case <-n.kick:
-			n.locked(n.core.flushAppends)
+			n.locked(func() {
+				n.appendProposals()
+				n.core.flushAppends()
+			})
 		case <-changed:
 		}
 	}
@@ -219,6 +232,7 @@ func (n *Node) afterLocked() {
 	}
 	n.publishCommit()
 	n.reportRole()
+	n.leading.Store(r.role == Leader && r.transferee == "" && r.stopped == nil)
 }
 
 func (n *Node) publishCommit() {
@@ -272,6 +286,12 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	n.waiters.fail(ErrClosed)
+	n.propMu.Lock()
+	for _, p := range n.props {
+		p.ch <- ErrClosed
+	}
+	n.props = nil
+	n.propMu.Unlock()
 	n.mu.Unlock()
 	close(n.stop)
 	err := n.tr.Close()

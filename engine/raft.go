@@ -21,6 +21,9 @@ type Log interface {
 	// Term returns the term of entry i, for FirstIndex()-1 <= i <= LastIndex().
 	Term(i uint64) (uint64, error)
 	Append(term uint64, typ segment.Type, payload []byte) (uint64, error)
+	// AppendBatch appends es in order and returns the last index; on an
+	// error the entries before the failing one may stay appended.
+	AppendBatch(es []segment.Entry) (uint64, error)
 	// AppendFramed stores entries in the log's framing as they are.
 	AppendFramed(b []byte) (uint64, error)
 	// TruncateSuffix removes entries i and after.

@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/rmqlog/rmqlog/flush"
+)
+
+// BenchmarkCluster runs an in-process 3-node group on loopback with real
+// segment files: appenders goroutines each append 1 KiB entries one at a
+// time and wait for the commit (Append), b.N entries in all. It reports
+// commit latency percentiles, replication batches, elections during the run
+// (should be 0), and the CPU time of the whole process (three nodes and the
+// load) per committed entry.
+//
+//	go test -run '^$' -bench Cluster -benchtime 200000x ./engine
+func BenchmarkCluster(b *testing.B) {
+	for _, mode := range []flush.Mode{flush.SyncFlush, flush.AsyncFlush} {
+		for _, appenders := range []int{64} {
+			b.Run(fmt.Sprintf("mode=%s/appenders=%d/size=1KiB", mode, appenders), func(b *testing.B) {
+				benchCluster(b, mode, appenders, 1024)
+			})
+		}
+	}
+}
+
+func benchCluster(b *testing.B, mode flush.Mode, appenders, size int) {
+	c := newBenchCluster(b, mode)
+	l := c.leader()
+	term0 := l.Status().Term
+	payload := make([]byte, size)
+	hist := hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3)
+	var histMu sync.Mutex
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	st0 := l.Status()
+	cpu0 := cpuTime()
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range appenders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3)
+			for left.Add(-1) >= 0 {
+				t := time.Now()
+				if _, err := l.Append(context.Background(), payload); err != nil {
+					b.Errorf("append: %v", err)
+					return
+				}
+				local.RecordValue(time.Since(t).Microseconds())
+			}
+			histMu.Lock()
+			hist.Merge(local)
+			histMu.Unlock()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	b.StopTimer()
+	cpu := cpuTime() - cpu0
+	st := l.Status()
+	batches := float64(st.BatchesSent - st0.BatchesSent)
+	b.ReportMetric(float64(b.N)/el.Seconds(), "entries/s")
+	b.ReportMetric(float64(hist.ValueAtQuantile(50)), "p50-us")
+	b.ReportMetric(float64(hist.ValueAtQuantile(99)), "p99-us")
+	b.ReportMetric(float64(hist.ValueAtQuantile(99.9)), "p99.9-us")
+	b.ReportMetric(batches/el.Seconds(), "batches/s")
+	b.ReportMetric(float64(st.EntriesSent-st0.EntriesSent)/max(batches, 1), "entries/batch")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/entry")
+	b.ReportMetric(float64(st.Term-term0), "elections")
+}
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// newBenchCluster starts three nodes with the default timers and batch
+// sizes, 64 MiB segments, no proxies.
+func newBenchCluster(b *testing.B, mode flush.Mode) *testCluster {
+	c := &testCluster{t: b, mode: mode, dirs: map[string]string{}, addrs: map[string]string{},
+		prox: map[string]*proxy{}, nodes: map[string]*Node{}, direct: true}
+	for i := range 3 {
+		id := fmt.Sprintf("n%d", i)
+		c.ids = append(c.ids, id)
+		c.dirs[id] = b.TempDir()
+		ln := listenLocal(b)
+		c.addrs[id] = ln.Addr().String()
+		ln.Close()
+	}
+	c.tweak = func(cfg *Config) {
+		def := Config{}
+		cfg.TickInterval, cfg.HeartbeatInterval = def.TickInterval, def.HeartbeatInterval
+		cfg.ElectionTimeout, cfg.RetransmitTimeout = def.ElectionTimeout, def.RetransmitTimeout
+		cfg.MaxBatchBytes, cfg.MaxEntrySize, cfg.FlushInterval = 0, 0, 0
+		cfg.SegmentSize, cfg.IndexEntries = 64<<20, 0
+	}
+	b.Cleanup(c.closeAll)
+	c.startAll()
+	return c
+}
