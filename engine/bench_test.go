@@ -41,6 +41,7 @@ func benchCluster(b *testing.B, mode flush.Mode, appenders, size int) {
 	var left atomic.Int64
 	left.Store(int64(b.N))
 	st0 := l.Status()
+	fs0 := l.flusher.Stats()
 	cpu0 := cpuTime()
 	b.SetBytes(int64(size))
 	b.ResetTimer()
@@ -78,6 +79,10 @@ func benchCluster(b *testing.B, mode flush.Mode, appenders, size int) {
 	b.ReportMetric(float64(st.EntriesSent-st0.EntriesSent)/max(batches, 1), "entries/batch")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/entry")
 	b.ReportMetric(float64(st.Term-term0), "elections")
+	fs := l.flusher.Stats()
+	syncs := float64(fs.Syncs - fs0.Syncs)
+	b.ReportMetric(syncs/el.Seconds(), "leader-syncs/s")
+	b.ReportMetric(float64((fs.SyncTime-fs0.SyncTime).Microseconds())/max(syncs, 1), "leader-sync-us")
 }
 
 // cpuTime is the process's user+system CPU time.
