@@ -122,8 +122,8 @@ func (c *testCluster) stop(id string) {
 }
 
 func (c *testCluster) closeAll() {
-	for id := range c.nodes {
-		c.nodes[id].Close()
+	for _, n := range c.snapshot() {
+		n.Close()
 	}
 	for _, p := range c.prox {
 		p.close()

@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rmqlog/rmqlog/flush"
+)
+
+// BenchmarkFailover measures the write outage when the leader dies under
+// load, with the default timers: 64 appenders write 1 KiB entries to
+// whichever node leads; after a second the leader is closed (its peers see
+// its connections drop, as with kill -9, and must wait for the election
+// timeout). The outage is the time from the last append acknowledged
+// before the kill to the first acknowledged after it. Each iteration is a
+// fresh group; the metrics are the median and the maximum.
+//
+//	go test -run '^$' -bench Failover -benchtime 5x ./engine
+func BenchmarkFailover(b *testing.B) {
+	for _, mode := range []flush.Mode{flush.SyncFlush, flush.AsyncFlush} {
+		b.Run("mode="+mode.String(), func(b *testing.B) {
+			var outages, detect []float64
+			for range b.N {
+				o, d := failoverOnce(b, mode)
+				outages = append(outages, o.Seconds()*1000)
+				detect = append(detect, d.Seconds()*1000)
+			}
+			slices.Sort(outages)
+			slices.Sort(detect)
+			b.ReportMetric(outages[len(outages)/2], "outage-ms-median")
+			b.ReportMetric(outages[len(outages)-1], "outage-ms-max")
+			b.ReportMetric(detect[len(detect)/2], "kill-to-ack-ms-median")
+		})
+	}
+}
+
+func failoverOnce(b *testing.B, mode flush.Mode) (outage, killToAck time.Duration) {
+	b.StopTimer()
+	c := newBenchCluster(b, mode)
+	defer c.closeAll()
+	old := c.leader()
+	var lastOK atomic.Int64 // unix nanos of the latest acknowledged append
+	var killed atomic.Int64
+	firstAfter := make(chan time.Time, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	payload := make([]byte, 1024)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if n := appendOnce(ctx, c, payload); n != nil {
+					now := time.Now()
+					if killed.Load() != 0 && n != old {
+						select {
+						case firstAfter <- now:
+						default:
+						}
+					} else {
+						lastOK.Store(now.UnixNano())
+					}
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second) // steady load before the kill
+	b.StartTimer()
+	clusterMu.Lock()
+	delete(c.nodes, old.ID())
+	clusterMu.Unlock()
+	killed.Store(time.Now().UnixNano())
+	kill := time.Now()
+	old.Close()
+	var after time.Time
+	select {
+	case after = <-firstAfter:
+	case <-time.After(30 * time.Second):
+		b.Fatalf("no append succeeded within 30s of the kill: %s", c.describe())
+	}
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+	return after.Sub(time.Unix(0, lastOK.Load())), after.Sub(kill)
+}
+
+// appendOnce tries one append on every running node and returns the one
+// that acknowledged it, or nil.
+func appendOnce(ctx context.Context, c *testCluster, p []byte) *Node {
+	for _, n := range c.snapshot() {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := n.Append(actx, p)
+		cancel()
+		if err == nil {
+			return n
+		}
+		if errors.Is(err, ErrNotLeader) {
+			continue
+		}
+	}
+	time.Sleep(time.Millisecond) // no leader yet: the election is running
+	return nil
+}
+
