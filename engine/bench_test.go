@@ -21,18 +21,22 @@ import (
 // load) per committed entry.
 //
 //	go test -run '^$' -bench Cluster -benchtime 200000x ./engine
+//
+// nodes=1 is the same load on a group of one (commit = the local log's
+// fsync under SYNC_FLUSH), run side by side as the reference for what
+// replication costs.
 func BenchmarkCluster(b *testing.B) {
-	for _, mode := range []flush.Mode{flush.SyncFlush, flush.AsyncFlush} {
-		for _, appenders := range []int{64} {
-			b.Run(fmt.Sprintf("mode=%s/appenders=%d/size=1KiB", mode, appenders), func(b *testing.B) {
-				benchCluster(b, mode, appenders, 1024)
+	for _, nodes := range []int{3, 1} {
+		for _, mode := range []flush.Mode{flush.SyncFlush, flush.AsyncFlush} {
+			b.Run(fmt.Sprintf("nodes=%d/mode=%s/appenders=64/size=1KiB", nodes, mode), func(b *testing.B) {
+				benchCluster(b, nodes, mode, 64, 1024)
 			})
 		}
 	}
 }
 
-func benchCluster(b *testing.B, mode flush.Mode, appenders, size int) {
-	c := newBenchCluster(b, mode)
+func benchCluster(b *testing.B, nodes int, mode flush.Mode, appenders, size int) {
+	c := newBenchCluster(b, mode, nodes)
 	l := c.leader()
 	term0 := l.Status().Term
 	payload := make([]byte, size)
@@ -94,12 +98,12 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// newBenchCluster starts three nodes with the default timers and batch
+// newBenchCluster starts a group of nodes with the default timers and batch
 // sizes, 64 MiB segments, no proxies.
-func newBenchCluster(b *testing.B, mode flush.Mode) *testCluster {
+func newBenchCluster(b *testing.B, mode flush.Mode, nodes int) *testCluster {
 	c := &testCluster{t: b, mode: mode, dirs: map[string]string{}, addrs: map[string]string{},
 		prox: map[string]*proxy{}, nodes: map[string]*Node{}, direct: true}
-	for i := range 3 {
+	for i := range nodes {
 		id := fmt.Sprintf("n%d", i)
 		c.ids = append(c.ids, id)
 		c.dirs[id] = b.TempDir()

@@ -41,7 +41,7 @@ func BenchmarkFailover(b *testing.B) {
 
 func failoverOnce(b *testing.B, mode flush.Mode) (outage, killToAck time.Duration) {
 	b.StopTimer()
-	c := newBenchCluster(b, mode)
+	c := newBenchCluster(b, mode, 3)
 	defer c.closeAll()
 	old := c.leader()
 	var lastOK atomic.Int64 // unix nanos of the latest acknowledged append

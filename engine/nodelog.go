@@ -25,7 +25,6 @@ type nodeLog struct {
 	// after-step; a dispatcher sends a batch only if its term is current.
 	sendTerm *atomic.Uint64
 	term     func() uint64
-	bufs     [][]byte
 }
 
 func (l *nodeLog) TruncateSuffix(i uint64) error {
@@ -40,20 +39,4 @@ func (l *nodeLog) Reset(base segment.Position, prevTerm uint64, prevCRC uint32) 
 	defer l.sendMu.Unlock()
 	l.sendTerm.Store(l.term())
 	return l.Log.Reset(base, prevTerm, prevCRC)
-}
-
-// Span measures a batch with the same walk Framed does, so the batch the
-// dispatcher sends is the one the core accounted for.
-func (l *nodeLog) Span(from uint64, maxBytes, maxCount int) (uint64, int, error) {
-	bufs, next, err := l.Framed(from, maxBytes, maxCount, l.bufs[:0])
-	l.bufs = bufs[:0]
-	if err != nil {
-		return 0, 0, err
-	}
-	n := 0
-	for _, b := range bufs {
-		n += len(b)
-	}
-	clear(bufs)
-	return next - 1, n, nil
 }

@@ -562,6 +562,56 @@ func (l *Log) Term(i uint64) (uint64, error) {
 	return runs[k].term, nil
 }
 
+// Span returns the last index and the size in bytes of the batch Framed
+// would return for (from, maxBytes, maxCount), from the index alone: a few
+// lookups, however many entries the batch holds. The size counts the
+// padding at the end of a data file the batch crosses.
+func (l *Log) Span(from uint64, maxBytes, maxCount int) (uint64, int, error) {
+	start, _, err := l.extent(from)
+	if err != nil {
+		return 0, 0, err
+	}
+	size := func(i uint64) (int, error) {
+		_, end, err := l.extent(i)
+		return int(end - start), err
+	}
+	hi := min(l.last.Load(), from+uint64(max(maxCount, 1))-1)
+	n, err := size(hi)
+	if err != nil || n <= maxBytes {
+		return hi, n, err
+	}
+	lo := from // size(lo) may exceed maxBytes: a batch holds at least one entry
+	for lo < hi-1 {
+		mid := lo + (hi-lo)/2
+		m, err := size(mid)
+		if err != nil {
+			return 0, 0, err
+		}
+		if m <= maxBytes {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	n, err = size(lo)
+	return lo, n, err
+}
+
+// extent returns the global offsets where entry i starts and ends.
+func (l *Log) extent(i uint64) (uint64, uint64, error) {
+	b, err := l.entryBytes(i)
+	if err != nil {
+		return 0, 0, err
+	}
+	h, ok := decodeHeader(b)
+	n := HeaderSize + uint64(h.length)
+	if !ok || n > uint64(len(b)) || h.index != i {
+		return 0, 0, l.locate(i, fmt.Errorf("%w: bad header", ErrCorrupt))
+	}
+	off, _ := l.offsetIn(l.view.Load(), i)
+	return off, off + n, nil
+}
+
 // Framed appends to bufs the framed bytes of entries from index from on,
 // as slices of the mapped files (one per run of entries in one file), up to
 // maxBytes (at least one entry) and maxCount entries. It returns bufs and

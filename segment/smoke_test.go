@@ -82,3 +82,44 @@ func TestAppendRejects(t *testing.T) {
 		t.Fatalf("last %d, err %v: a refused append changed the log", l.LastIndex(), l.Err())
 	}
 }
+
+// TestSpanMatchesFramed: Span picks the batch Framed returns, for every
+// start and limit, across file boundaries.
+func TestSpanMatchesFramed(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{SegmentSize: 4 << 10, IndexEntries: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for k := range 60 {
+		if _, err := l.Append(1, TypeNormal, make([]byte, 50+k*7%300)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for from := l.FirstIndex(); from <= l.LastIndex(); from++ {
+		for _, maxBytes := range []int{1, 100, 500, 2000, 1 << 20} {
+			for _, maxCount := range []int{1, 3, 17, 1000} {
+				bufs, next, err := l.Framed(from, maxBytes, maxCount, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for _, b := range bufs {
+					n += len(b)
+				}
+				hi, size, err := l.Span(from, maxBytes, maxCount)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Span may count a file's tail padding, so it can stop earlier
+				// than Framed near a file boundary, never later.
+				if hi > next-1 || size < n && hi == next-1 {
+					t.Fatalf("Span(%d, %d, %d) = %d, %d bytes; Framed ends at %d with %d bytes", from, maxBytes, maxCount, hi, size, next-1, n)
+				}
+				if len(bufs) == 1 && hi != next-1 {
+					t.Fatalf("Span(%d, %d, %d) = %d within one file; Framed ends at %d", from, maxBytes, maxCount, hi, next-1)
+				}
+			}
+		}
+	}
+}
