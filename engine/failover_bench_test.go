@@ -106,4 +106,3 @@ func appendOnce(ctx context.Context, c *testCluster, p []byte) *Node {
 	time.Sleep(time.Millisecond) // no leader yet: the election is running
 	return nil
 }
-

@@ -189,8 +189,13 @@ func (n *Node) run() {
 	}
 }
 
-// syncDurable tells the core the flusher's durable index if it moved.
+// syncDurable tells the core the flusher's durable index if it moved, and
+// stops the node if the flusher failed (a failed fsync is fail-stop).
 func (n *Node) syncDurable() {
+	if err := n.flusher.Err(); err != nil && n.core.stopped == nil {
+		n.core.halt(fmt.Errorf("flush: %w", err))
+		return
+	}
 	if d := n.flusher.Durable(); d != n.core.durable {
 		n.core.durableTo(d)
 	}
