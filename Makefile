@@ -2,19 +2,22 @@
 GO       ?= go
 PKGS     := ./...
 # Leaf packages must not import any other package of this module.
-LEAVES   := ./segment ./flush
+LEAVES   := ./segment ./flush ./replication/wire
 MODULE   := github.com/rmqlog/rmqlog
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 FUZZTIME ?= 10s
 
-.PHONY: test lint vet fmt-check leaf-check race bench bench-storage fuzz-smoke
+.PHONY: test lint vet fmt-check leaf-check race bench bench-storage bench-replication fuzz-smoke
 
 ## test: lint, then every test with the race detector (fuzz seed corpora included).
 test: lint race
 
 race:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	@# The race detector slows the Raft simulator tenfold, so under it TestSimRandom runs a tenth
+	@# of its seeded schedules; here it runs them all (4 configurations x 400 seeds) without it.
+	$(GO) test -count=1 -run 'TestSim' ./engine/
 
 ## lint: gofmt, go vet, and the leaf-package import rule.
 lint: fmt-check vet leaf-check
@@ -31,9 +34,10 @@ leaf-check:
 	if [ -n "$$bad" ]; then echo "leaf packages must not import project packages:"; echo "$$bad"; exit 1; fi; \
 	echo "leaf-check: ok"
 
-## bench: until the cluster exists, the storage benchmarks: medians of BENCHCOUNT runs and the
-## same-run ratios that back our claims, written to results/storage.md (raw output beside it).
-bench: bench-storage
+## bench: until rmqbench exists, the storage and replication benchmarks: medians of BENCHCOUNT
+## runs and the same-run ratios that back our claims, written to results/storage.md and
+## results/replication.md (raw output beside them).
+bench: bench-storage bench-replication
 
 STORAGE_RATIOS := \
 	-ratio "ASYNC append vs memcpy, 64 B (MB/s)=Append/size=64B@MB/s:Memcpy/size=64B@MB/s" \
@@ -61,9 +65,30 @@ bench-storage:
 		$(STORAGE_RATIOS) < results/storage-bench.txt > results/storage.md
 	@cat results/storage.md
 
+CLUSTER_N ?= 200000x
+REPLICATION_RATIOS := \
+	-ratio "SYNC_FLUSH: 3-node group vs 1 node on the same disk (entries/s)=Cluster/nodes=3/mode=SYNC_FLUSH/appenders=64/size=1KiB@entries/s:Cluster/nodes=1/mode=SYNC_FLUSH/appenders=64/size=1KiB@entries/s" \
+	-ratio "ASYNC_FLUSH: 3-node group vs 1 node (entries/s)=Cluster/nodes=3/mode=ASYNC_FLUSH/appenders=64/size=1KiB@entries/s:Cluster/nodes=1/mode=ASYNC_FLUSH/appenders=64/size=1KiB@entries/s" \
+	-ratio "SYNC_FLUSH: 3-node vs 1-node p50 commit latency=Cluster/nodes=3/mode=SYNC_FLUSH/appenders=64/size=1KiB@p50-us:Cluster/nodes=1/mode=SYNC_FLUSH/appenders=64/size=1KiB@p50-us" \
+	-ratio "SYNC_FLUSH: 3-node vs 1-node CPU per entry=Cluster/nodes=3/mode=SYNC_FLUSH/appenders=64/size=1KiB@cpu-us/entry:Cluster/nodes=1/mode=SYNC_FLUSH/appenders=64/size=1KiB@cpu-us/entry" \
+	-ratio "ASYNC_FLUSH: 3-node vs 1-node CPU per entry=Cluster/nodes=3/mode=ASYNC_FLUSH/appenders=64/size=1KiB@cpu-us/entry:Cluster/nodes=1/mode=ASYNC_FLUSH/appenders=64/size=1KiB@cpu-us/entry" \
+	-ratio "ASYNC_FLUSH 3-node MB/s vs one TCP link's writev throughput (MB/s)=Cluster/nodes=3/mode=ASYNC_FLUSH/appenders=64/size=1KiB@MB/s:Send/64x1KiB@MB/s"
+
+## bench-replication: in-process groups on loopback (engine BenchmarkCluster, BenchmarkFailover)
+## and the transport's send path, written to results/replication.md.
+bench-replication:
+	mkdir -p results
+	$(GO) test -run '^$$' -bench 'Cluster' -benchtime $(CLUSTER_N) -count $(BENCHCOUNT) ./engine/ | tee results/replication-bench.txt
+	$(GO) test -run '^$$' -bench 'Failover' -benchtime 5x -count 1 ./engine/ | tee -a results/replication-bench.txt
+	$(GO) test -run '^$$' -bench 'Send' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./replication/ | tee -a results/replication-bench.txt
+	$(GO) run ./internal/benchsum -title "Replication benchmarks (engine, replication)" \
+		-cmd "make bench-replication  (= go test -bench Cluster -benchtime $(CLUSTER_N) -count $(BENCHCOUNT) ./engine/; -bench Failover -benchtime 5x ./engine/; -bench Send -count $(BENCHCOUNT) ./replication/)" \
+		$(REPLICATION_RATIOS) < results/replication-bench.txt > results/replication.md
+	@cat results/replication.md
+
 ## fuzz-smoke: run every fuzz target for FUZZTIME each (the seed corpora already run in `make test`).
 fuzz-smoke:
-	@for pkg in ./segment; do \
+	@for pkg in ./segment ./replication/wire; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \

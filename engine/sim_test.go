@@ -521,7 +521,7 @@ func TestSimRandom(t *testing.T) {
 	for _, cfg := range simConfigs {
 		t.Run(cfg.name, func(t *testing.T) {
 			seeds := uint64(*simSeeds)
-			if testing.Short() {
+			if testing.Short() || raceEnabled {
 				seeds = max(1, seeds/10)
 			}
 			first := uint64(1)
