@@ -26,11 +26,11 @@ import (
 // fsync under SYNC_FLUSH), run side by side as the reference for what
 // replication costs.
 func BenchmarkCluster(b *testing.B) {
-	for _, nodes := range []int{3, 1} {
+	cases := []struct{ nodes, appenders int }{{3, 64}, {1, 64}, {3, 256}}
+	for _, c := range cases {
 		for _, mode := range []flush.Mode{flush.SyncFlush, flush.AsyncFlush} {
-			b.Run(fmt.Sprintf("nodes=%d/mode=%s/appenders=64/size=1KiB", nodes, mode), func(b *testing.B) {
-				benchCluster(b, nodes, mode, 64, 1024)
-			})
+			name := fmt.Sprintf("nodes=%d/mode=%s/appenders=%d/size=1KiB", c.nodes, mode, c.appenders)
+			b.Run(name, func(b *testing.B) { benchCluster(b, c.nodes, mode, c.appenders, 1024) })
 		}
 	}
 }
@@ -87,6 +87,7 @@ func benchCluster(b *testing.B, nodes int, mode flush.Mode, appenders, size int)
 	syncs := float64(fs.Syncs - fs0.Syncs)
 	b.ReportMetric(syncs/el.Seconds(), "leader-syncs/s")
 	b.ReportMetric(float64((fs.SyncTime-fs0.SyncTime).Microseconds())/max(syncs, 1), "leader-sync-us")
+	b.ReportMetric(float64(fs.MaxSync.Microseconds())/1000, "leader-max-sync-ms")
 }
 
 // cpuTime is the process's user+system CPU time.

@@ -227,7 +227,10 @@ func (r *raft) sendCommit(pr *progress) bool {
 // to restart its log at the leader's first entry.
 func (r *raft) sendReset(pr *progress) bool {
 	base, prevTerm, prevCRC := r.log.Base()
-	r.cfg.Logger.Info("raft: follower is behind retention; resetting its log", "to", pr.id, "next", pr.next, "base", base.Index)
+	if pr.resetBase != base.Index { // once per base, not on every retry
+		pr.resetBase = base.Index
+		r.cfg.Logger.Info("raft: follower is behind retention; resetting its log", "to", pr.id, "next", pr.next, "base", base.Index)
+	}
 	r.send(wire.Msg{Type: wire.TypeReset, To: pr.id, Index: base.Index, Offset: base.Offset,
 		LogTerm: prevTerm, CRC: prevCRC, Commit: min(r.commit, base.Index-1)})
 	pr.state, pr.probeSent = stateProbe, true

@@ -35,6 +35,8 @@ type progress struct {
 	idle int
 	// sentCommit is the highest commit index sent to the follower.
 	sentCommit uint64
+	// resetBase is the base of the last Reset sent (for logging once).
+	resetBase uint64
 }
 
 type progressState uint8
