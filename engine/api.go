@@ -84,6 +84,10 @@ func (n *Node) Propose(payloads ...[]byte) (*Proposal, error) {
 	}
 	p := &Proposal{payloads: payloads, ch: make(chan error, 1)}
 	n.propMu.Lock()
+	if n.propClosed {
+		n.propMu.Unlock()
+		return nil, ErrClosed
+	}
 	n.props = append(n.props, p)
 	n.propMu.Unlock()
 	select {

@@ -44,12 +44,14 @@ type Node struct {
 	// commitCh is closed and replaced when the commit index advances.
 	commitCh atomic.Pointer[chan struct{}]
 
-	// propMu guards props: proposals queued for the loop to append.
-	propMu  sync.Mutex
-	props   []*Proposal
-	spare   []*Proposal     // loop only: the other props buffer
-	entries []segment.Entry // loop only: scratch for appendProposals
-	leading atomic.Bool     // leader and not transferring: Propose queues without locking mu
+	// propMu guards props and propClosed: proposals queued for the loop to
+	// append, and whether the node stopped taking them.
+	propMu     sync.Mutex
+	props      []*Proposal
+	propClosed bool
+	spare      []*Proposal     // loop only: the other props buffer
+	entries    []segment.Entry // loop only: scratch for appendProposals
+	leading    atomic.Bool     // leader and not transferring: Propose queues without locking mu
 
 	// Replication counters: Append batches and the entries in them sent.
 	batchesSent, entriesSent atomic.Uint64
@@ -301,7 +303,7 @@ func (n *Node) Close() error {
 	for _, p := range n.props {
 		p.ch <- ErrClosed
 	}
-	n.props = nil
+	n.props, n.propClosed = nil, true
 	n.propMu.Unlock()
 	n.mu.Unlock()
 	close(n.stop)
