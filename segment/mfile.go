@@ -53,8 +53,8 @@ func (m *mfile) close() error {
 //  3. if prewrite, write zeros over it and fdatasync, so later syncs of
 //     appended data overwrite written blocks (no extent conversion);
 //  4. rename it into place and sync the directory;
-//  5. map it and pre-fault the mapping for writing.
-func create(fs FS, dir string, start uint64, ext string, size int64, prewrite bool) (m *mfile, err error) {
+//  5. map it and, if populate, pre-fault the mapping for writing.
+func create(fs FS, dir string, start uint64, ext string, size int64, prewrite, populate bool) (m *mfile, err error) {
 	path := filepath.Join(dir, fileName(start, ext))
 	tmp := path + tmpExt
 	f, err := fs.Create(tmp)
@@ -87,7 +87,7 @@ func create(fs FS, dir string, start uint64, ext string, size int64, prewrite bo
 	if err = fs.SyncDir(dir); err != nil {
 		return nil, fmt.Errorf("segment: sync directory %s: %w", dir, err)
 	}
-	return mapFile(f, path, start, size, true)
+	return mapFile(f, path, start, size, populate)
 }
 
 // open maps an existing file of the log, checking it has the expected size.
@@ -145,7 +145,7 @@ type pending struct {
 func (l *Log) prepare(start uint64, ext string, size int64) *pending {
 	p := &pending{start: start, done: make(chan struct{})}
 	if l.opts.inlinePrepare {
-		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite)
+		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite, l.populate(ext))
 		close(p.done)
 		return p
 	}
@@ -153,7 +153,7 @@ func (l *Log) prepare(start uint64, ext string, size int64) *pending {
 	go func() {
 		defer l.prep.Done()
 		defer close(p.done)
-		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite)
+		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite, l.populate(ext))
 	}()
 	return p
 }
@@ -184,3 +184,10 @@ func (l *Log) discard(p *pending) {
 		_ = l.fs.Remove(p.m.path)
 	}
 }
+
+// populate reports whether new files with extension ext are pre-faulted
+// for writing: the index always (slots are written through the mapping),
+// data files only when appends copy into the mapping. Under WriteThrough
+// appends go through pwrite; pre-faulting would only zero pages the writes
+// replace (measured: a fifth of a replicated group's CPU).
+func (l *Log) populate(ext string) bool { return ext == indexExt || !l.opts.WriteThrough }
