@@ -225,7 +225,7 @@ func (l *Log) AppendFramed(b []byte) (uint64, error) {
 		return 0, err
 	}
 	for len(b) > 0 {
-		e, n, _ := Decode(b)
+		e, n := decodeChecked(b) // checkFramed verified every CRC
 		if err := l.append(&e, b[:n]); err != nil {
 			err = errors.Join(err, l.finish())
 			return l.last.Load(), err
