@@ -185,9 +185,8 @@ func (l *Log) discard(p *pending) {
 	}
 }
 
-// populate reports whether new files with extension ext are pre-faulted
-// for writing: the index always (slots are written through the mapping),
-// data files only when appends copy into the mapping. Under WriteThrough
-// appends go through pwrite; pre-faulting would only zero pages the writes
+// populate reports whether new files are pre-faulted for writing: only
+// when appends copy into the mapping. Under WriteThrough entries and index
+// slots go through pwrite; pre-faulting would only zero pages the writes
 // replace (measured: a fifth of a replicated group's CPU).
-func (l *Log) populate(ext string) bool { return ext == indexExt || !l.opts.WriteThrough }
+func (l *Log) populate(string) bool { return !l.opts.WriteThrough }
