@@ -74,7 +74,12 @@ type Flusher struct {
 	quit chan struct{} // closed by Close to stop the flusher
 	done chan struct{} // closed when the flusher goroutine has returned
 
-	mu      sync.Mutex    // guards changed, err and stats; never held across Sync or Checkpoint
+	mu sync.Mutex // guards changed, err and stats; never held across Sync or Checkpoint
+	// truncMu is held by a sync from reading the epoch to publishing its
+	// result, and by TruncateSuffix throughout: a sync never falls between a
+	// truncation's lowering of durable and the truncation itself. Lock
+	// order: truncMu, then mu.
+	truncMu sync.Mutex
 	changed chan struct{} // current generation; closed when durable advances, for good on fail/close
 	err     error         // sticky error, wrapped
 	stats   Stats
@@ -105,6 +110,10 @@ func (f *Flusher) TruncateSuffix(i uint64) error {
 	if !ok || i == 0 {
 		return fmt.Errorf("flush: cannot truncate at %d (the log implements Truncater: %v)", i, ok)
 	}
+	// truncMu: no sync may run between lowering durable and the
+	// truncation itself, or it could report the old entries durable again.
+	f.truncMu.Lock()
+	defer f.truncMu.Unlock()
 	f.mu.Lock()
 	f.epoch.Add(1)
 	f.truncs = append(f.truncs, trunc{epoch: f.epoch.Load(), point: i})

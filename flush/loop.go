@@ -48,6 +48,8 @@ func (f *Flusher) flush() {
 // sync runs one Log.Sync without holding mu, then publishes the result. It
 // reports whether the sync succeeded.
 func (f *Flusher) sync() bool {
+	f.truncMu.Lock() // a truncation waits for this sync and its publish (see TruncateSuffix)
+	defer f.truncMu.Unlock()
 	epoch := f.epoch.Load() // a truncation after this voids what the sync reports beyond it
 	start := time.Now()
 	d, err := f.log.Sync()
