@@ -90,8 +90,30 @@ func (t *Transport) serve(c net.Conn) {
 	if !ok {
 		return
 	}
+	t.claim(from, c)
+	defer t.release(from, c)
 	t.log.Info("replication: inbound peer connected", "peer", from, "addr", c.RemoteAddr())
 	t.logEnd(c, from, t.readLoop(c, from))
+}
+
+// claim makes c the one inbound connection of peer from, closing the one
+// it replaces (a peer that redialed, or a stranger claiming its id): a peer
+// id holds at most one connection and one read buffer.
+func (t *Transport) claim(from string, c net.Conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old := t.byPeer[from]; old != nil {
+		old.Close()
+	}
+	t.byPeer[from] = c
+}
+
+func (t *Transport) release(from string, c net.Conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.byPeer[from] == c {
+		delete(t.byPeer, from)
+	}
 }
 
 func (t *Transport) forget(c net.Conn) {

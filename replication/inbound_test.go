@@ -138,7 +138,8 @@ func TestReconnectWhileOldConnectionOpen(t *testing.T) {
 	n0 := nodes["n0"]
 	sendUntilReceived(t, nodes["n1"].tr.Peer("n0"), n0, 1)
 	// A second connection claiming to be n1 (e.g. after a restart of n1
-	// whose old connection has not died yet) is accepted too.
+	// whose old connection has not died yet) is accepted and replaces the
+	// first, which n0 closes: one connection and one buffer per peer id.
 	c := rawDial(t, n0.tr)
 	if st, _ := rawHandshake(t, c, wire.Hello{Group: group, From: "n1", To: "n0"}); st != wire.StatusOK {
 		t.Fatalf("second connection refused: %v", st)

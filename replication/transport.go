@@ -82,6 +82,7 @@ type Transport struct {
 	mu      sync.Mutex
 	closed  bool                  // guarded by mu: Close was called
 	inbound map[net.Conn]struct{} // guarded by mu: accepted connections still open
+	byPeer  map[string]net.Conn   // guarded by mu: each peer's current inbound connection
 }
 
 // New validates cfg (an error wraps ErrConfig and names the bad field),
@@ -107,6 +108,7 @@ func New(cfg Config, h Handler) (*Transport, error) {
 		log:     cfg.Logger.With("self", cfg.Self),
 		peers:   make(map[string]*Peer, len(cfg.Peers)-1),
 		inbound: make(map[net.Conn]struct{}),
+		byPeer:  make(map[string]net.Conn),
 		dial:    dialTCP,
 		now:     time.Now,
 	}

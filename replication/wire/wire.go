@@ -218,20 +218,31 @@ func ReadFrame(r io.Reader, buf []byte, limit int) ([]byte, error) {
 		return buf, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, uint64(n)+4, limit)
 	}
 	size := int(n) + 4
-	if cap(buf) < size {
-		grown := make([]byte, size, min(limit, max(size, 2*cap(buf))))
-		copy(grown, buf)
-		buf = grown
-	}
-	buf = buf[:size]
-	if _, err := io.ReadFull(r, buf[4:]); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	// The buffer grows with the bytes that actually arrive (at most
+	// doubling), so a peer that announces a large frame and sends little
+	// makes the node allocate little.
+	for got := 4; got < size; {
+		if cap(buf) == got {
+			grown := make([]byte, got, min(size, max(2*got, growStep)))
+			copy(grown, buf)
+			buf = grown
 		}
-		return buf, truncated(err, fmt.Sprintf("%d-byte frame", size))
+		end := min(size, cap(buf))
+		k, err := io.ReadFull(r, buf[got:end])
+		got += k
+		buf = buf[:got]
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return buf, truncated(err, fmt.Sprintf("%d-byte frame", size))
+		}
 	}
 	return buf, nil
 }
+
+// growStep is the least ReadFrame grows its buffer by.
+const growStep = 64 << 10
 
 // truncated turns the end of the stream inside a frame into ErrFrame
 // (keeping io.ErrUnexpectedEOF in the chain) and passes every other error,
