@@ -32,6 +32,7 @@ var ErrTooLarge = errors.New("engine: entry too large")
 // Proposal is a group of entries on their way into the log and to commit.
 type Proposal struct {
 	payloads [][]byte
+	size     int64  // bytes held in Node.pending until resolved
 	index    uint64 // last entry's index; set by the node before ch fires
 	ch       chan error
 	err      error
@@ -66,11 +67,29 @@ func (p *Proposal) Wait(ctx context.Context) error {
 // of them under SYNC_FLUSH) and sent to followers in shared batches. The
 // payloads must not change until Wait returns.
 func (n *Node) Propose(payloads ...[]byte) (*Proposal, error) {
+	size := int64(0)
 	for _, p := range payloads {
 		if len(p) > n.cfg.MaxEntrySize {
 			return nil, fmt.Errorf("%w: %d bytes, the limit (maxMessageSize) is %d", ErrTooLarge, len(p), n.cfg.MaxEntrySize)
 		}
+		size += int64(len(p) + segment.HeaderSize)
 	}
+	if busy := n.pending.Add(size); busy > int64(n.cfg.MaxPendingBytes) && busy > size {
+		n.pending.Add(-size)
+		return nil, fmt.Errorf("%w: %d bytes of appends await their commit (limit %d)", ErrBusy, busy-size, n.cfg.MaxPendingBytes)
+	}
+	p, err := n.enqueue(payloads, size)
+	if err != nil {
+		n.pending.Add(-size)
+	}
+	return p, err
+}
+
+// ErrBusy is returned by Propose when more than Config.MaxPendingBytes of
+// appends are waiting for their commit: back off and retry.
+var ErrBusy = errors.New("engine: too many appends in flight")
+
+func (n *Node) enqueue(payloads [][]byte, size int64) (*Proposal, error) {
 	if !n.leading.Load() {
 		n.mu.Lock()
 		defer n.mu.Unlock()
@@ -82,7 +101,7 @@ func (n *Node) Propose(payloads ...[]byte) (*Proposal, error) {
 			return nil, n.proposeErr(err)
 		}
 	}
-	p := &Proposal{payloads: payloads, ch: make(chan error, 1)}
+	p := &Proposal{payloads: payloads, size: size, ch: make(chan error, 1)}
 	n.propMu.Lock()
 	if n.propClosed {
 		n.propMu.Unlock()
@@ -115,11 +134,17 @@ func (n *Node) appendProposals() {
 		}
 	}
 	defer func() { clear(es); n.entries = es[:0] }()
+	before := n.log.LastIndex()
 	last, err := n.core.proposeBatch(es)
 	if err != nil {
 		err = n.proposeErr(err)
+		if n.log.LastIndex() != before {
+			// Some entries were appended: a later leader may commit them.
+			err = fmt.Errorf("%w (the append failed part way: %w)", ErrLeadershipLost, err)
+		}
 		for _, p := range props {
 			p.ch <- err
+			n.pending.Add(-p.size)
 		}
 		return
 	}
@@ -127,7 +152,7 @@ func (n *Node) appendProposals() {
 	for _, p := range props {
 		i += uint64(len(p.payloads))
 		p.index = i
-		n.waiters.push(waiter{index: i, term: n.core.term, ch: p.ch})
+		n.waiters.push(waiter{index: i, term: n.core.term, size: p.size, ch: p.ch})
 	}
 }
 
@@ -176,6 +201,11 @@ var ErrNotCommitted = errors.New("engine: entry not committed")
 // twice over or the node closes; copy it to keep it longer. No-op entries
 // (TypeNoop) are part of the log; skip them.
 func (n *Node) Read(i uint64) (segment.Entry, error) {
+	n.readMu.RLock()
+	defer n.readMu.RUnlock()
+	if n.readClosed {
+		return segment.Entry{}, ErrClosed
+	}
 	if c := n.commit.Load(); i > c {
 		return segment.Entry{}, fmt.Errorf("%w: %d, commit index is %d", ErrNotCommitted, i, c)
 	}
@@ -185,7 +215,8 @@ func (n *Node) Read(i uint64) (segment.Entry, error) {
 // CommitIndex returns the highest committed index this node knows.
 func (n *Node) CommitIndex() uint64 { return n.commit.Load() }
 
-// WaitCommit blocks until the commit index is at least i.
+// WaitCommit blocks until the commit index is at least i, the node
+// closes (ErrClosed) or ctx ends.
 func (n *Node) WaitCommit(ctx context.Context, i uint64) error {
 	for {
 		ch := *n.commitCh.Load()
@@ -194,6 +225,8 @@ func (n *Node) WaitCommit(ctx context.Context, i uint64) error {
 		}
 		select {
 		case <-ch:
+		case <-n.stop:
+			return ErrClosed
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -275,6 +308,10 @@ func (n *Node) Status() Status {
 // or the transfer did not complete within ctx or an election timeout.
 func (n *Node) TransferLeadership(ctx context.Context, id string) error {
 	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return ErrClosed
+	}
 	err := n.core.transfer(id)
 	if err != nil {
 		err = n.proposeErr(err)
@@ -319,6 +356,11 @@ func (n *Node) transferee() string {
 // later needs a deleted entry has its log restarted at the leader's first
 // index (Reset).
 func (n *Node) DeletePrefix(i uint64) (uint64, error) {
+	n.readMu.RLock()
+	defer n.readMu.RUnlock()
+	if n.readClosed {
+		return 0, ErrClosed
+	}
 	i = min(i, n.commit.Load()+1, n.flusher.Durable()+1)
 	n.sendMu.Lock() // no dispatcher is sending slices of the files that go
 	defer n.sendMu.Unlock()

@@ -38,12 +38,17 @@ type Config struct {
 	WindowBatches int // batches in flight per follower; default 16
 	WindowBytes   int // bytes in flight per follower; default 8 MiB
 	MaxEntrySize  int // largest payload accepted (maxMessageSize); default 4 MiB
+	// MaxPendingBytes bounds the appends waiting for their commit; beyond
+	// it Propose returns ErrBusy. Default 64 MiB.
+	MaxPendingBytes int
 
 	PreferredLeader string // preferredLeaderId: leadership moves there when it is healthy
 
 	// OnRoleChange receives every role change, in order, on a goroutine of
-	// its own (a slow callback delays later reports, never the node).
-	// Leader is reported only once the leader's no-op is committed.
+	// its own (a slow callback delays later reports, never the node; one
+	// more than 256 behind skips the oldest). Leader is reported only once
+	// the leader's no-op is committed. It must not call Close (Close waits
+	// for it to return).
 	OnRoleChange func(RoleChange)
 
 	Logger   *slog.Logger // default slog.Default()
@@ -84,6 +89,7 @@ func (c Config) withDefaults() (Config, error) {
 	defInt(&c.WindowBatches, 16)
 	defInt(&c.WindowBytes, 8<<20)
 	defInt(&c.MaxEntrySize, 4<<20)
+	defInt(&c.MaxPendingBytes, 64<<20)
 	if c.SegmentSize == 0 {
 		c.SegmentSize = 1 << 30
 	}
@@ -115,7 +121,7 @@ func (c Config) validate() error {
 			c.TickInterval, c.HeartbeatInterval, c.ElectionTimeout)
 	case c.RetransmitTimeout < c.HeartbeatInterval:
 		return bad("retransmit timeout %v is below the heartbeat interval %v", c.RetransmitTimeout, c.HeartbeatInterval)
-	case c.MaxBatchBytes < 0 || c.MaxBatchCount < 0 || c.WindowBatches < 0 || c.WindowBytes < 0 || c.MaxEntrySize < 0:
+	case c.MaxBatchBytes < 0 || c.MaxBatchCount < 0 || c.WindowBatches < 0 || c.WindowBytes < 0 || c.MaxEntrySize < 0 || c.MaxPendingBytes < 0:
 		return bad("negative batch, window or entry size")
 	case c.MaxEntrySize+segment.HeaderSize > int(c.SegmentSize):
 		return bad("max entry size %d does not fit a %d-byte segment", c.MaxEntrySize, c.SegmentSize)

@@ -121,9 +121,9 @@ func (r *raft) handleReset(m *wire.Msg) {
 	switch {
 	case prev < first-1:
 		// Our log starts after the leader's base; everything before it was committed.
-		r.matched = first - 1
+		r.matched = max(r.matched, first-1)
 	case prev <= last && r.termAt(prev) == m.LogTerm:
-		r.matched = prev // we hold the base already: no reset needed
+		r.matched = max(r.matched, prev) // we hold the base already: no reset needed
 	default:
 		if !r.resetLog(m) {
 			return

@@ -38,6 +38,11 @@ type Node struct {
 	lastRole  RoleChange
 	reported  RoleChange // last role change queued for the embedder
 
+	// readMu: Read holds it shared while it looks the entry up; Close
+	// takes it to set readClosed before the files are unmapped.
+	readMu     sync.RWMutex
+	readClosed bool
+
 	sendMu   sync.RWMutex  // see nodeLog
 	sendTerm atomic.Uint64 // see nodeLog
 	commit   atomic.Uint64
@@ -52,9 +57,11 @@ type Node struct {
 	spare      []*Proposal     // loop only: the other props buffer
 	entries    []segment.Entry // loop only: scratch for appendProposals
 	leading    atomic.Bool     // leader and not transferring: Propose queues without locking mu
+	pending    atomic.Int64    // bytes of proposals not yet committed or failed (MaxPendingBytes)
 
-	// Replication counters: Append batches and the entries in them sent.
-	batchesSent, entriesSent atomic.Uint64
+	// Replication counters: Append batches and the entries in them sent;
+	// iterations of the loop.
+	batchesSent, entriesSent, loops atomic.Uint64
 
 	disp     map[string]*dispatcher
 	kick     chan struct{}
@@ -73,6 +80,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, kick: make(chan struct{}, 1), stop: make(chan struct{}), stateDir: cfg.Dir}
+	n.waiters.pending = &n.pending
 	ch := make(chan struct{})
 	n.commitCh.Store(&ch)
 	if err := n.openStorage(); err != nil {
@@ -177,9 +185,13 @@ func (n *Node) run() {
 	t := n.cfg.Clock.NewTicker(n.cfg.TickInterval)
 	defer t.Stop()
 	for {
+		n.loops.Add(1)
 		// Take the channel before reading the index it signals, so a change
 		// between the two is never missed.
 		changed := n.flusher.Changed()
+		if n.flusher.Err() != nil {
+			changed = nil // closed for good after a failure: do not spin on it
+		}
 		n.locked(n.syncDurable)
 		select {
 		case <-n.stop:
@@ -244,8 +256,8 @@ func (n *Node) afterLocked() {
 	for _, m := range r.takeMsgs() {
 		n.disp[m.To].enqueue(m)
 	}
-	if last := n.log.LastIndex(); last != n.requested {
-		n.requested = last
+	if last := n.log.LastIndex(); last != n.requested || n.nlog.resync {
+		n.requested, n.nlog.resync = last, false
 		n.flusher.Request(last)
 	}
 	n.publishCommit()
@@ -307,11 +319,15 @@ func (n *Node) Close() error {
 	n.propMu.Lock()
 	for _, p := range n.props {
 		p.ch <- ErrClosed
+		n.pending.Add(-p.size)
 	}
 	n.props, n.propClosed = nil, true
 	n.propMu.Unlock()
 	n.mu.Unlock()
 	close(n.stop)
+	n.readMu.Lock() // wait for reads in progress; later ones get ErrClosed
+	n.readClosed = true
+	n.readMu.Unlock()
 	err := n.tr.Close()
 	for _, d := range n.disp {
 		d.close()

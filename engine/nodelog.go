@@ -25,12 +25,17 @@ type nodeLog struct {
 	// after-step; a dispatcher sends a batch only if its term is current.
 	sendTerm *atomic.Uint64
 	term     func() uint64
+	// resync: a truncation or reset changed the log; the node must ask
+	// the flusher for a sync even if the last index is what it was (a
+	// replaced suffix of the same length). Guarded by Node.mu.
+	resync bool
 }
 
 func (l *nodeLog) TruncateSuffix(i uint64) error {
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
 	l.sendTerm.Store(l.term())
+	l.resync = true
 	return l.flusher.TruncateSuffix(i)
 }
 
@@ -38,5 +43,6 @@ func (l *nodeLog) Reset(base segment.Position, prevTerm uint64, prevCRC uint32) 
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
 	l.sendTerm.Store(l.term())
+	l.resync = true
 	return l.Log.Reset(base, prevTerm, prevCRC)
 }

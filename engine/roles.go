@@ -2,6 +2,9 @@ package engine
 
 import "sync"
 
+// maxQueuedRoles bounds the role changes waiting for a slow callback.
+const maxQueuedRoles = 256
+
 // notifier delivers role changes to the embedder's callback in order, on
 // its own goroutine, so a slow callback never stalls the node.
 type notifier struct {
@@ -24,6 +27,9 @@ func (n *notifier) push(rc RoleChange) {
 		return
 	}
 	n.mu.Lock()
+	if len(n.q) >= maxQueuedRoles {
+		n.q = n.q[1:] // a callback this far behind needs the latest roles, not every one
+	}
 	n.q = append(n.q, rc)
 	n.mu.Unlock()
 	select {

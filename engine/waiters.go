@@ -1,19 +1,24 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // waiter is an Append waiting for its entry to commit.
 type waiter struct {
 	index uint64
 	term  uint64
+	size  int64      // bytes it holds in Node.pending
 	ch    chan error // buffered: resolving never blocks
 }
 
 // waitQueue holds a leader's waiters in index order (appends register
 // under the node lock in the order they were appended).
 type waitQueue struct {
-	q     []waiter
-	start int
+	q       []waiter
+	start   int
+	pending *atomic.Int64 // Node.pending: released as waiters resolve
 }
 
 func (w *waitQueue) push(x waiter) { w.q = append(w.q, x) }
@@ -26,6 +31,7 @@ func (w *waitQueue) commit(commit, term uint64) {
 			panic(fmt.Sprintf("engine: waiter for entry %d of term %d still queued in term %d", x.index, x.term, term))
 		}
 		x.ch <- nil
+		w.pending.Add(-x.size)
 		w.q[w.start] = waiter{}
 		w.start++
 	}
@@ -36,6 +42,7 @@ func (w *waitQueue) commit(commit, term uint64) {
 func (w *waitQueue) fail(err error) {
 	for _, x := range w.q[w.start:] {
 		x.ch <- err
+		w.pending.Add(-x.size)
 	}
 	w.q, w.start = w.q[:0], 0
 }
