@@ -78,6 +78,9 @@ func (d *dispatcher) send(m *wire.Msg) error {
 	if m.Type != wire.TypeAppend || m.Count == 0 {
 		return d.peer.Send(m, nil)
 	}
+	if err := d.peer.Connect(); err != nil {
+		return err // dial outside sendMu: a truncation never waits for a dial
+	}
 	d.n.sendMu.RLock()
 	defer d.n.sendMu.RUnlock()
 	if d.n.sendTerm.Load() != m.Term {

@@ -136,7 +136,7 @@ func (n *Node) openStorage() error {
 	}
 	n.log, n.flusher = log, f
 	n.nlog = &nodeLog{Log: log, flusher: f, sendMu: &n.sendMu, sendTerm: &n.sendTerm,
-		term: func() uint64 { return n.core.term }}
+		term: func() uint64 { return n.core.term }, interrupt: n.interruptSends}
 	return nil
 }
 
@@ -176,6 +176,13 @@ func (n *Node) startNetwork() error {
 		go d.run()
 	}
 	return nil
+}
+
+// interruptSends aborts every dispatcher's write in progress.
+func (n *Node) interruptSends() {
+	for _, d := range n.disp {
+		d.peer.Interrupt()
+	}
 }
 
 // run is the node's loop: clock ticks, proposal kicks, and the flusher's

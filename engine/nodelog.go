@@ -25,6 +25,8 @@ type nodeLog struct {
 	// after-step; a dispatcher sends a batch only if its term is current.
 	sendTerm *atomic.Uint64
 	term     func() uint64
+	// interrupt aborts the dispatchers' writes in progress.
+	interrupt func()
 	// resync: a truncation or reset changed the log; the node must ask
 	// the flusher for a sync even if the last index is what it was (a
 	// replaced suffix of the same length). Guarded by Node.mu.
@@ -32,17 +34,27 @@ type nodeLog struct {
 }
 
 func (l *nodeLog) TruncateSuffix(i uint64) error {
-	l.sendMu.Lock()
-	defer l.sendMu.Unlock()
-	l.sendTerm.Store(l.term())
+	defer l.lockSends()()
 	l.resync = true
 	return l.flusher.TruncateSuffix(i)
 }
 
 func (l *nodeLog) Reset(base segment.Position, prevTerm uint64, prevCRC uint32) error {
-	l.sendMu.Lock()
-	defer l.sendMu.Unlock()
-	l.sendTerm.Store(l.term())
+	defer l.lockSends()()
 	l.resync = true
 	return l.Log.Reset(base, prevTerm, prevCRC)
+}
+
+// lockSends publishes the core's term, so no dispatcher starts another
+// batch of the old term, and takes sendMu exclusively. A dispatcher still
+// writing a batch to a slow or dead peer would hold it for up to the write
+// timeout, with the node lock held here: so its write is interrupted (that
+// connection is redialed; the batch is resent or dropped as stale).
+func (l *nodeLog) lockSends() (unlock func()) {
+	l.sendTerm.Store(l.term())
+	if !l.sendMu.TryLock() {
+		l.interrupt()
+		l.sendMu.Lock()
+	}
+	return l.sendMu.Unlock
 }

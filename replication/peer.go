@@ -81,6 +81,26 @@ func (p *Peer) Send(m *wire.Msg, entries [][]byte) error {
 }
 
 // vector builds the write vector: the header, then the entry buffers.
+// Connect makes sure the link is up, dialing and handshaking if it is not
+// (with Send's backoff), without sending anything: a caller that holds a
+// lock while it sends can dial before taking it.
+func (p *Peer) Connect() error {
+	_, err := p.connection()
+	return err
+}
+
+// Interrupt makes a Send in progress on this link fail at once (its
+// connection is then closed, and the next Send redials). Safe to call from
+// any goroutine; without a Send in progress it has no effect.
+func (p *Peer) Interrupt() {
+	p.mu.Lock()
+	c := p.conn
+	p.mu.Unlock()
+	if c != nil {
+		c.SetWriteDeadline(time.Unix(1, 0))
+	}
+}
+
 func (p *Peer) vector(m *wire.Msg, entries [][]byte) net.Buffers {
 	p.vec = append(p.vec[:0], nil)
 	elen := 0

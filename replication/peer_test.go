@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,4 +108,56 @@ func TestSendWriteTimeout(t *testing.T) {
 	}
 	<-stuck
 	n0.logs.waitLog(t, slog.LevelInfo, "disconnected from peer")
+}
+
+// TestInterrupt: a Send blocked on a peer that stopped reading returns as
+// soon as another goroutine calls Interrupt, long before its write
+// deadline; the next Send redials.
+func TestInterrupt(t *testing.T) {
+	release := make(chan struct{})
+	lns := map[string]net.Listener{"n0": listen(t), "n1": listen(t)}
+	peers := map[string]string{"n0": lns["n0"].Addr().String(), "n1": lns["n1"].Addr().String()}
+	var blocked atomic.Bool
+	n1, err := replication.New(replication.Config{Group: group, Self: "n1", Peers: peers, Listener: lns["n1"],
+		Logger: slog.New(slog.DiscardHandler)}, func(m *wire.Msg) {
+		if m.Term == 1 && blocked.CompareAndSwap(false, true) {
+			<-release // stop reading: the socket buffers fill
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n1.Close()
+	defer close(release)
+	n0 := startNode(t, replication.Config{Group: group, Self: "n0", Peers: peers, Listener: lns["n0"]},
+		func(_ string, c *replication.Config) { c.WriteTimeout = time.Hour })
+	p := n0.tr.Peer("n1")
+	big := [][]byte{make([]byte, 1<<20)}
+	done := make(chan error, 1)
+	go func() {
+		m := &wire.Msg{Type: wire.TypeAppend, Term: 1, Count: 1}
+		for {
+			if err := p.Send(m, big); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for !blocked.Load() {
+		runtime.Gosched()
+	}
+	// The sender is (or soon will be) stuck in a write that would last an
+	// hour; interrupt until it gives up.
+	for deadline := time.Now().Add(waitFor); time.Now().Before(deadline); {
+		p.Interrupt()
+		select {
+		case err := <-done:
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("interrupted Send = %v, want a deadline error", err)
+			}
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatal("Send still blocked after Interrupt")
 }
