@@ -103,7 +103,6 @@ type Log struct {
 	lastCRC  uint32
 	hdr      [HeaderSize]byte // header scratch for WriteThrough
 	run      wtRun            // WriteThrough bytes staged for one pwrite
-	irun     wtRun            // WriteThrough index slots staged likewise
 	data     []*mfile         // contiguous data files: data[k].start = data[0].start + k*seg
 	index    []*mfile         // contiguous index files, likewise by slots
 	nextData *pending         // the data file after the last, being prepared
@@ -287,13 +286,7 @@ func (l *Log) append(e *Entry, framed []byte) error {
 		return err
 	}
 	ix := l.index[len(l.index)-1] // ensureIndex made it cover e.Index
-	if l.opts.WriteThrough {
-		if err := l.stageSlot(ix, e.Index, off); err != nil {
-			return err
-		}
-	} else {
-		binary.LittleEndian.PutUint64(ix.b[(e.Index-ix.start)*8:], off)
-	}
+	binary.LittleEndian.PutUint64(ix.b[(e.Index-ix.start)*8:], off)
 	if e.Term != l.lastTerm {
 		l.addTermRun(e.Index, e.Term)
 	}
@@ -360,44 +353,8 @@ type wtRun struct {
 	b   []byte
 }
 
-// stageSlot stages index slot i (holding off) for one pwrite with the
-// slots around it: under WriteThrough no page of the log is dirtied through
-// its mapping (writeback of such a page costs a TLB shootdown on every CPU).
-func (l *Log) stageSlot(ix *mfile, i, off uint64) error {
-	r := &l.irun
-	pos := int64(i-ix.start) * 8
-	if r.f != ix || r.pos+int64(len(r.b)) != pos || len(r.b) >= writeThroughRunMax {
-		if err := l.flushIndexRun(); err != nil {
-			return err
-		}
-		r.f, r.pos = ix, pos
-	}
-	r.b = binary.LittleEndian.AppendUint64(r.b, off)
-	return nil
-}
-
-func (l *Log) flushIndexRun() error {
-	r := &l.irun
-	if len(r.b) == 0 {
-		return nil
-	}
-	_, err := r.f.f.WriteAt(r.b, r.pos)
-	if err != nil {
-		err = l.fail(fmt.Errorf("segment: write %s at %d: %w", r.f.path, r.pos, err))
-	}
-	r.b, r.f = r.b[:0], nil
-	return err
-}
-
-// flushRun writes the staged runs (data, then index); mu held.
+// flushRun writes the staged run; mu held.
 func (l *Log) flushRun() error {
-	if err := l.flushData(); err != nil {
-		return err
-	}
-	return l.flushIndexRun()
-}
-
-func (l *Log) flushData() error {
 	r := &l.run
 	if len(r.b) == 0 {
 		return nil
