@@ -72,17 +72,19 @@ REPLICATION_RATIOS := \
 	-ratio "SYNC_FLUSH: 3-node vs 1-node p50 commit latency=Cluster/nodes=3/mode=SYNC_FLUSH/appenders=64/size=1KiB@p50-us:Cluster/nodes=1/mode=SYNC_FLUSH/appenders=64/size=1KiB@p50-us" \
 	-ratio "SYNC_FLUSH: 3-node vs 1-node CPU per entry=Cluster/nodes=3/mode=SYNC_FLUSH/appenders=64/size=1KiB@cpu-us/entry:Cluster/nodes=1/mode=SYNC_FLUSH/appenders=64/size=1KiB@cpu-us/entry" \
 	-ratio "ASYNC_FLUSH: 3-node vs 1-node CPU per entry=Cluster/nodes=3/mode=ASYNC_FLUSH/appenders=64/size=1KiB@cpu-us/entry:Cluster/nodes=1/mode=ASYNC_FLUSH/appenders=64/size=1KiB@cpu-us/entry" \
+	-ratio "SYNC_FLUSH: 3-node group vs each of 3 independent 1-node logs sharing the disk (entries/s)=Cluster/nodes=3/mode=SYNC_FLUSH/appenders=64/size=1KiB@entries/s:Independent/groups=3/mode=SYNC_FLUSH/appenders=64/size=1KiB@entries/s" \
+	-ratio "ASYNC_FLUSH: 3-node group vs each of 3 independent 1-node logs (entries/s)=Cluster/nodes=3/mode=ASYNC_FLUSH/appenders=64/size=1KiB@entries/s:Independent/groups=3/mode=ASYNC_FLUSH/appenders=64/size=1KiB@entries/s" \
 	-ratio "ASYNC_FLUSH 3-node MB/s vs one TCP link's writev throughput (MB/s)=Cluster/nodes=3/mode=ASYNC_FLUSH/appenders=64/size=1KiB@MB/s:Send/64x1KiB@MB/s"
 
 ## bench-replication: in-process groups on loopback (engine BenchmarkCluster, BenchmarkFailover)
 ## and the transport's send path, written to results/replication.md.
 bench-replication:
 	mkdir -p results
-	$(GO) test -run '^$$' -bench 'Cluster' -benchtime $(CLUSTER_N) -count $(BENCHCOUNT) ./engine/ | tee results/replication-bench.txt
+	$(GO) test -run '^$$' -bench 'Cluster|Independent' -benchtime $(CLUSTER_N) -count $(BENCHCOUNT) ./engine/ | tee results/replication-bench.txt
 	$(GO) test -run '^$$' -bench 'Failover' -benchtime 5x -count 1 ./engine/ | tee -a results/replication-bench.txt
 	$(GO) test -run '^$$' -bench 'Send' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./replication/ | tee -a results/replication-bench.txt
 	$(GO) run ./internal/benchsum -title "Replication benchmarks (engine, replication)" \
-		-cmd "make bench-replication  (= go test -bench Cluster -benchtime $(CLUSTER_N) -count $(BENCHCOUNT) ./engine/; -bench Failover -benchtime 5x ./engine/; -bench Send -count $(BENCHCOUNT) ./replication/)" \
+		-cmd "make bench-replication  (= go test -bench 'Cluster|Independent' -benchtime $(CLUSTER_N) -count $(BENCHCOUNT) ./engine/; -bench Failover -benchtime 5x ./engine/; -bench Send -count $(BENCHCOUNT) ./replication/)" \
 		$(REPLICATION_RATIOS) < results/replication-bench.txt > results/replication.md
 	@cat results/replication.md
 

@@ -123,3 +123,49 @@ func newBenchCluster(b *testing.B, mode flush.Mode, nodes int) *testCluster {
 	c.startAll()
 	return c
 }
+
+// BenchmarkIndependent is the physical reference for a 3-node group on one
+// machine: three single-node groups side by side, each with its own 64
+// appenders and b.N entries, sharing the disk and the CPUs as the three
+// replicas of BenchmarkCluster do, but with no replication between them.
+// entries/s is per group: what each replica could do if it did not have
+// to agree with the others.
+//
+//	go test -run '^$' -bench Independent -benchtime 200000x ./engine
+func BenchmarkIndependent(b *testing.B) {
+	for _, mode := range []flush.Mode{flush.SyncFlush, flush.AsyncFlush} {
+		b.Run(fmt.Sprintf("groups=3/mode=%s/appenders=64/size=1KiB", mode), func(b *testing.B) {
+			var groups []*Node
+			for range 3 {
+				groups = append(groups, newBenchCluster(b, mode, 1).leader())
+			}
+			payload := make([]byte, 1024)
+			cpu0 := cpuTime()
+			b.SetBytes(1024)
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for _, g := range groups {
+				var left atomic.Int64
+				left.Store(int64(b.N))
+				for range 64 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for left.Add(-1) >= 0 {
+							if _, err := g.Append(context.Background(), payload); err != nil {
+								b.Errorf("append: %v", err)
+								return
+							}
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			el := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/el.Seconds(), "entries/s")
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(3*b.N), "cpu-us/entry")
+		})
+	}
+}
