@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -103,14 +104,13 @@ func cpuTime() time.Duration {
 // sizes, 64 MiB segments, no proxies.
 func newBenchCluster(b *testing.B, mode flush.Mode, nodes int) *testCluster {
 	c := &testCluster{t: b, mode: mode, dirs: map[string]string{}, addrs: map[string]string{},
-		prox: map[string]*proxy{}, nodes: map[string]*Node{}, direct: true}
+		lns: map[string]net.Listener{}, prox: map[string]*proxy{}, nodes: map[string]*Node{}, direct: true}
 	for i := range nodes {
 		id := fmt.Sprintf("n%d", i)
 		c.ids = append(c.ids, id)
 		c.dirs[id] = b.TempDir()
 		ln := listenLocal(b)
-		c.addrs[id] = ln.Addr().String()
-		ln.Close()
+		c.lns[id], c.addrs[id] = ln, ln.Addr().String()
 	}
 	c.tweak = func(cfg *Config) {
 		def := Config{}

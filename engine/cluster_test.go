@@ -31,19 +31,22 @@ type testCluster struct {
 	tweak func(*Config)
 	// direct: peers dial each other's listeners, no proxies.
 	direct bool
+	// lns holds each node's first listener, open from the cluster's
+	// creation until the node starts (a port closed and reopened later can
+	// be taken meanwhile, e.g. as another connection's local port).
+	lns map[string]net.Listener
 }
 
 func newTestCluster(t *testing.T, n int, mode flush.Mode) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, mode: mode, dirs: map[string]string{}, addrs: map[string]string{},
-		prox: map[string]*proxy{}, nodes: map[string]*Node{}}
+		lns: map[string]net.Listener{}, prox: map[string]*proxy{}, nodes: map[string]*Node{}}
 	for i := range n {
 		id := fmt.Sprintf("n%d", i)
 		c.ids = append(c.ids, id)
 		c.dirs[id] = t.TempDir()
 		ln := listenLocal(t)
-		c.addrs[id] = ln.Addr().String()
-		ln.Close()
+		c.lns[id], c.addrs[id] = ln, ln.Addr().String()
 		c.prox[id] = newProxy(t, c.addrs[id])
 	}
 	t.Cleanup(c.closeAll)
@@ -85,24 +88,31 @@ func (c *testCluster) config(id string) Config {
 func (c *testCluster) start(id string) *Node {
 	c.t.Helper()
 	cfg := c.config(id)
-	var ln net.Listener
-	var err error
-	for range 50 { // the port was ours a moment ago; retry if a closing socket still holds it
-		if ln, err = net.Listen("tcp", c.addrs[id]); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		c.t.Fatalf("listen %s: %v", c.addrs[id], err)
-	}
-	cfg.Listener = ln
+	cfg.Listener = c.listener(id)
 	n, err := Open(cfg)
 	if err != nil {
 		c.t.Fatalf("open %s: %v", id, err)
 	}
+	clusterMu.Lock()
 	c.nodes[id] = n
+	clusterMu.Unlock()
 	return n
+}
+
+// listener returns the node's first listener, or for a restart a new one:
+// on a fresh port behind the node's proxy, whose address its peers know.
+func (c *testCluster) listener(id string) net.Listener {
+	if ln := c.lns[id]; ln != nil {
+		delete(c.lns, id)
+		return ln
+	}
+	if c.direct {
+		c.t.Fatalf("restart of %s without a proxy in front of it", id)
+	}
+	ln := listenLocal(c.t)
+	c.addrs[id] = ln.Addr().String()
+	c.prox[id].retarget(c.addrs[id])
+	return ln
 }
 
 func (c *testCluster) startAll() {
@@ -114,16 +124,21 @@ func (c *testCluster) startAll() {
 func (c *testCluster) stop(id string) {
 	c.t.Helper()
 	if n := c.nodes[id]; n != nil {
+		clusterMu.Lock()
+		delete(c.nodes, id)
+		clusterMu.Unlock()
 		if err := n.Close(); err != nil {
 			c.t.Fatalf("close %s: %v", id, err)
 		}
-		delete(c.nodes, id)
 	}
 }
 
 func (c *testCluster) closeAll() {
 	for _, n := range c.snapshot() {
 		n.Close()
+	}
+	for _, ln := range c.lns {
+		ln.Close()
 	}
 	for _, p := range c.prox {
 		p.close()

@@ -11,8 +11,8 @@ import (
 // it carries, as a network failure would.
 type proxy struct {
 	ln     net.Listener
+	mu     sync.Mutex // guards conns and target
 	target string
-	mu     sync.Mutex // guards conns
 	conns  map[net.Conn]bool
 	wg     sync.WaitGroup
 }
@@ -33,7 +33,10 @@ func (p *proxy) accept() {
 		if err != nil {
 			return
 		}
-		u, err := net.Dial("tcp", p.target)
+		p.mu.Lock()
+		target := p.target
+		p.mu.Unlock()
+		u, err := net.Dial("tcp", target)
 		if err != nil {
 			c.Close()
 			continue
@@ -52,6 +55,13 @@ func (p *proxy) pipe(dst, src net.Conn) {
 	io.Copy(dst, src)
 	dst.Close()
 	src.Close()
+}
+
+// retarget sends new connections to addr (the node restarted there).
+func (p *proxy) retarget(addr string) {
+	p.mu.Lock()
+	p.target = addr
+	p.mu.Unlock()
 }
 
 // cut closes every connection through the proxy.
