@@ -96,8 +96,7 @@ func (n *Node) enqueue(payloads [][]byte, size int64) (*Proposal, error) {
 		if n.closed {
 			return nil, ErrClosed
 		}
-		if n.core.role != Leader || n.core.transferee != "" || n.core.stopped != nil {
-			_, err := n.core.propose(segment.TypeNormal, nil) // fails: reports why
+		if err := n.core.canPropose(); err != nil {
 			return nil, n.proposeErr(err)
 		}
 	}

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -103,15 +102,7 @@ func cpuTime() time.Duration {
 // newBenchCluster starts a group of nodes with the default timers and batch
 // sizes, 64 MiB segments, no proxies.
 func newBenchCluster(b *testing.B, mode flush.Mode, nodes int) *testCluster {
-	c := &testCluster{t: b, mode: mode, dirs: map[string]string{}, addrs: map[string]string{},
-		lns: map[string]net.Listener{}, prox: map[string]*proxy{}, nodes: map[string]*Node{}, direct: true}
-	for i := range nodes {
-		id := fmt.Sprintf("n%d", i)
-		c.ids = append(c.ids, id)
-		c.dirs[id] = b.TempDir()
-		ln := listenLocal(b)
-		c.lns[id], c.addrs[id] = ln, ln.Addr().String()
-	}
+	c := newCluster(b, nodes, mode, true)
 	c.tweak = func(cfg *Config) {
 		def := Config{}
 		cfg.TickInterval, cfg.HeartbeatInterval = def.TickInterval, def.HeartbeatInterval
@@ -119,7 +110,6 @@ func newBenchCluster(b *testing.B, mode flush.Mode, nodes int) *testCluster {
 		cfg.MaxBatchBytes, cfg.MaxEntrySize, cfg.FlushInterval = 0, 0, 0
 		cfg.SegmentSize, cfg.IndexEntries = 64<<20, 0
 	}
-	b.Cleanup(c.closeAll)
 	c.startAll()
 	return c
 }

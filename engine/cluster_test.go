@@ -39,18 +39,37 @@ type testCluster struct {
 
 func newTestCluster(t *testing.T, n int, mode flush.Mode) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, mode: mode, dirs: map[string]string{}, addrs: map[string]string{},
-		lns: map[string]net.Listener{}, prox: map[string]*proxy{}, nodes: map[string]*Node{}}
+	return newCluster(t, n, mode, false)
+}
+
+// newCluster prepares n nodes (data directories, listeners, and unless
+// direct a proxy in front of each); start them with start or startAll.
+func newCluster(tb testing.TB, n int, mode flush.Mode, direct bool) *testCluster {
+	c := &testCluster{t: tb, mode: mode, dirs: map[string]string{}, addrs: map[string]string{},
+		lns: map[string]net.Listener{}, prox: map[string]*proxy{}, nodes: map[string]*Node{}, direct: direct}
 	for i := range n {
 		id := fmt.Sprintf("n%d", i)
 		c.ids = append(c.ids, id)
-		c.dirs[id] = t.TempDir()
-		ln := listenLocal(t)
+		c.dirs[id] = tb.TempDir()
+		ln := listenLocal(tb)
 		c.lns[id], c.addrs[id] = ln, ln.Addr().String()
-		c.prox[id] = newProxy(t, c.addrs[id])
+		if !direct {
+			c.prox[id] = newProxy(tb, c.addrs[id])
+		}
 	}
-	t.Cleanup(c.closeAll)
+	tb.Cleanup(c.closeAll)
 	return c
+}
+
+// follower returns the id of a member other than l.
+func (c *testCluster) follower(l *Node) string {
+	for _, id := range c.ids {
+		if id != l.ID() {
+			return id
+		}
+	}
+	c.t.Fatal("a group of one has no follower")
+	return ""
 }
 
 func listenLocal(t testing.TB) net.Listener {
@@ -416,12 +435,7 @@ func TestClusterFollowerCatchUp(t *testing.T) {
 	c := newTestCluster(t, 3, flush.AsyncFlush)
 	c.startAll()
 	l := c.leader()
-	var f string
-	for _, id := range c.ids {
-		if id != l.ID() {
-			f = id
-		}
-	}
+	f := c.follower(l)
 	c.stop(f)
 	acked := load(t, c, 5000, 8, "while down")
 	c.start(f)
@@ -437,12 +451,7 @@ func TestClusterRetentionReset(t *testing.T) {
 	c := newTestCluster(t, 3, flush.SyncFlush)
 	c.startAll()
 	l := c.leader()
-	var f string
-	for _, id := range c.ids {
-		if id != l.ID() {
-			f = id
-		}
-	}
+	f := c.follower(l)
 	c.stop(f)
 	acked := load(t, c, 6000, 8, "retained") // ~600 KiB: several 256 KiB files
 	for _, n := range c.nodes {

@@ -100,13 +100,8 @@ func (r *raft) heartbeat(pr *progress) {
 // does not send it: the driver calls flushAppends after a group of
 // proposals, so one batch carries them all.
 func (r *raft) propose(typ segment.Type, payload []byte) (uint64, error) {
-	switch {
-	case r.stopped != nil:
-		return 0, r.stopped
-	case r.role != Leader:
-		return 0, ErrNotLeader
-	case r.transferee != "":
-		return 0, ErrTransferring
+	if err := r.canPropose(); err != nil {
+		return 0, err
 	}
 	i, err := r.log.Append(r.term, typ, payload)
 	if err != nil {
@@ -119,13 +114,8 @@ func (r *raft) propose(typ segment.Type, payload []byte) (uint64, error) {
 // proposeBatch appends es (their Term set here) as consecutive entries and
 // returns the last index; like propose, it does not send.
 func (r *raft) proposeBatch(es []segment.Entry) (uint64, error) {
-	switch {
-	case r.stopped != nil:
-		return 0, r.stopped
-	case r.role != Leader:
-		return 0, ErrNotLeader
-	case r.transferee != "":
-		return 0, ErrTransferring
+	if err := r.canPropose(); err != nil {
+		return 0, err
 	}
 	for i := range es {
 		es[i].Term = r.term
@@ -136,6 +126,19 @@ func (r *raft) proposeBatch(es []segment.Entry) (uint64, error) {
 		return 0, err
 	}
 	return last, nil
+}
+
+// canPropose says why this node cannot append proposals now, if it cannot.
+func (r *raft) canPropose() error {
+	switch {
+	case r.stopped != nil:
+		return r.stopped
+	case r.role != Leader:
+		return ErrNotLeader
+	case r.transferee != "":
+		return ErrTransferring
+	}
+	return nil
 }
 
 // flushAppends sends every follower what the window allows of new entries

@@ -55,17 +55,14 @@ func (s progressState) String() string {
 
 // becomeProbe restarts the follower from its match index: everything
 // unacknowledged will be sent again, and nothing is in flight.
-func (p *progress) becomeProbe() {
-	p.state = stateProbe
-	p.next = p.match + 1
-	p.probeSent = false
-	p.inflight.reset()
-	p.idle = 0
-}
+func (p *progress) becomeProbe() { p.restart(stateProbe) }
 
 // becomeReplicate starts streaming after the follower's log matched.
-func (p *progress) becomeReplicate() {
-	p.state = stateReplicate
+func (p *progress) becomeReplicate() { p.restart(stateReplicate) }
+
+// restart enters state with next = match+1 and nothing in flight.
+func (p *progress) restart(state progressState) {
+	p.state = state
 	p.next = p.match + 1
 	p.probeSent = false
 	p.inflight.reset()

@@ -137,42 +137,8 @@ func TestCommitCountsDurable(t *testing.T) {
 // overwrite it. Entries are sent one per batch so the test can let entry 2
 // through and hold the new leader's no-op back.
 func TestFigure8(t *testing.T) {
-	// The state of figure 8 (c): s1 and s2 hold entry 2 of term 2, s5 holds
-	// entry 2 of term 3, s3 and s4 only entry 1.
-	s := newManual(t, 5, true)
-	logs := map[string][]uint64{"n0": {1, 2}, "n1": {1, 2}, "n2": {1}, "n3": {1}, "n4": {1, 3}}
-	for _, n := range s.nodes {
-		n.log = newMemLog()
-		for _, term := range logs[n.id] {
-			n.log.Append(term, segment.TypeNormal, fmt.Appendf(nil, "term %d", term))
-		}
-		n.log.sync()
-		n.hs = HardState{Term: 3}
-		s.start(n, s.ids())
-		n.r.cfg.MaxBatchCount = 1
-	}
-	s.isolate("n4")
-	s.campaign("n0") // votes from n1, n2, n3: term 4
-	s.settle(true, nil)
-	l := s.mustLead("n0")
-	if l.term != 4 {
-		t.Fatalf("term %d, want 4", l.term)
-	}
-	// The settle above carried everything; start over from the state where
-	// only entry 2 reached n2 and the no-op (entry 3) reached nobody.
 	t.Run("earlier-term entry on a majority is not committed", func(t *testing.T) {
-		s := newManual(t, 5, true)
-		for _, n := range s.nodes {
-			n.log = newMemLog()
-			for _, term := range logs[n.id] {
-				n.log.Append(term, segment.TypeNormal, fmt.Appendf(nil, "term %d", term))
-			}
-			n.log.sync()
-			n.hs = HardState{Term: 3}
-			s.start(n, s.ids())
-			n.r.cfg.MaxBatchCount = 1
-		}
-		s.isolate("n4")
+		s := figure8(t, 1)
 		// Entry 3 (the no-op) reaches nobody: batches carrying it arrive
 		// as empty appends.
 		noNoop := func(m *wire.Msg) bool {
@@ -181,25 +147,19 @@ func TestFigure8(t *testing.T) {
 			}
 			return true
 		}
-		s.campaign("n0")
+		s.campaign("n0") // votes from n1, n2, n3: term 4
 		s.settle(true, noNoop)
 		l := s.mustLead("n0")
 		if t2, _ := s.node("n2").log.Term(2); t2 != 2 {
 			t.Fatalf("n2 should hold entry 2 of term 2, has term %d: %s", t2, s.describe())
 		}
-		if l.commit >= 2 {
-			t.Fatalf("leader of term 4 committed entry 2 of term 2 by counting replicas (commit %d)", l.commit)
+		if l.term != 4 || l.commit >= 2 {
+			t.Fatalf("leader of term %d committed up to %d: entry 2 of term 2 counted by replicas", l.term, l.commit)
 		}
 		// n0 crashes; n4 (last entry of term 3) wins with n1, n2, n3 and
 		// overwrites entry 2 everywhere: safe, since it was never committed.
-		s.node("n0").up = false
-		clear(s.cut)
-		s.isolate("n0")
+		s.restartWithout("n0")
 		s.node("n4").r.cfg.MaxBatchCount = 8
-		for _, id := range []string{"n1", "n2", "n3"} {
-			s.tickN(id, s.node(id).r.cfg.ElectionTicks) // their leader lease runs out
-		}
-		s.net = nil
 		s.campaign("n4") // learns term 4 from the refusals
 		s.settle(true, nil)
 		s.campaign("n4")
@@ -212,29 +172,13 @@ func TestFigure8(t *testing.T) {
 		}
 	})
 	t.Run("no-op on a majority commits entry 2; s5 cannot win", func(t *testing.T) {
-		s := newManual(t, 5, true)
-		for _, n := range s.nodes {
-			n.log = newMemLog()
-			for _, term := range logs[n.id] {
-				n.log.Append(term, segment.TypeNormal, fmt.Appendf(nil, "term %d", term))
-			}
-			n.log.sync()
-			n.hs = HardState{Term: 3}
-			s.start(n, s.ids())
-		}
-		s.isolate("n4")
+		s := figure8(t, 3)
 		s.campaign("n0")
 		s.settle(true, nil)
 		if l := s.mustLead("n0"); l.commit != 3 {
 			t.Fatalf("commit %d, want 3 (the no-op and entry 2 under it)", l.commit)
 		}
-		s.node("n0").up = false
-		clear(s.cut)
-		s.isolate("n0")
-		for _, id := range []string{"n1", "n2", "n3"} {
-			s.tickN(id, s.node(id).r.cfg.ElectionTicks)
-		}
-		s.net = nil
+		s.restartWithout("n0")
 		for range 3 {
 			s.campaign("n4")
 			s.settle(true, nil)
@@ -243,6 +187,41 @@ func TestFigure8(t *testing.T) {
 			t.Fatal("n4 won although a majority holds a later-term entry")
 		}
 	})
+}
+
+// figure8 builds the state of figure 8 (c) of the Raft paper, with n4
+// (the paper's s5) cut off: n0 and n1 hold entry 2 of term 2, n4 entry 2 of
+// term 3, n2 and n3 only entry 1; everyone is at term 3. maxBatch entries
+// travel per batch, so a test can let entry 2 through and hold entry 3 back.
+func figure8(t *testing.T, maxBatch int) *sim {
+	s := newManual(t, 5, true)
+	logs := map[string][]uint64{"n0": {1, 2}, "n1": {1, 2}, "n2": {1}, "n3": {1}, "n4": {1, 3}}
+	for _, n := range s.nodes {
+		n.log = newMemLog()
+		for _, term := range logs[n.id] {
+			n.log.Append(term, segment.TypeNormal, fmt.Appendf(nil, "term %d", term))
+		}
+		n.log.sync()
+		n.hs = HardState{Term: 3}
+		s.start(n, s.ids())
+		n.r.cfg.MaxBatchCount = maxBatch
+	}
+	s.isolate("n4")
+	return s
+}
+
+// restartWithout stops id and cuts it off, reconnects everyone else, and
+// lets the others' leader lease run out so they can vote again.
+func (s *sim) restartWithout(id string) {
+	s.node(id).up = false
+	clear(s.cut)
+	s.isolate(id)
+	for _, n := range s.nodes {
+		if n.up && n.r.role != Leader {
+			s.tickN(n.id, n.r.cfg.ElectionTicks)
+		}
+	}
+	s.net = nil
 }
 
 // TestPreVoteIsolatedNode: a node cut off from the group campaigns over
@@ -303,14 +282,7 @@ func TestCheckQuorumStepDown(t *testing.T) {
 
 // step2 is one tick of every node plus delivery and syncs, no random events.
 func (s *sim) step2() {
-	s.now++
-	for _, n := range s.nodes {
-		if n.up {
-			n.r.tick()
-			s.after(n)
-		}
-	}
-	s.deliver()
+	s.tickDeliver()
 	for _, n := range s.nodes {
 		if n.up {
 			s.sync(n)

@@ -350,6 +350,18 @@ func (s *sim) repartition() {
 
 // step runs one tick of the simulation with its random events.
 func (s *sim) step() {
+	s.tickDeliver()
+	for _, n := range s.nodes {
+		s.randomEvents(n)
+	}
+	if s.rng.Float64() < s.cfg.partition {
+		s.repartition()
+	}
+}
+
+// tickDeliver advances the clock: every running node ticks, then the
+// messages due are delivered.
+func (s *sim) tickDeliver() {
 	s.now++
 	for _, n := range s.nodes {
 		if n.up {
@@ -358,12 +370,6 @@ func (s *sim) step() {
 		}
 	}
 	s.deliver()
-	for _, n := range s.nodes {
-		s.randomEvents(n)
-	}
-	if s.rng.Float64() < s.cfg.partition {
-		s.repartition()
-	}
 }
 
 func (s *sim) randomEvents(n *simNode) {
