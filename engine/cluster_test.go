@@ -310,6 +310,15 @@ func (c *testCluster) snapshot() []*Node {
 	return ns
 }
 
+// settled waits for every running node to hold and commit last, then
+// checks the replicas are identical and hold every acknowledged entry.
+func (c *testCluster) settled(last uint64, acked map[uint64][]byte) {
+	c.t.Helper()
+	c.converge(last)
+	c.identical(last)
+	c.checkAcked(acked)
+}
+
 func (c *testCluster) checkAcked(acked map[uint64][]byte) {
 	c.t.Helper()
 	seen := map[string]uint64{}
@@ -412,9 +421,7 @@ func TestClusterFailover(t *testing.T) {
 	}
 	c.start(oldID)
 	last := nl.log.LastIndex()
-	c.converge(last)
-	c.identical(last)
-	c.checkAcked(acked)
+	c.settled(last, acked)
 	if last < suffixEnd {
 		t.Fatalf("test did not overwrite the old suffix: last %d, suffix ended at %d", last, suffixEnd)
 	}
@@ -440,9 +447,7 @@ func TestClusterFollowerCatchUp(t *testing.T) {
 	acked := load(t, c, 5000, 8, "while down")
 	c.start(f)
 	last := l.log.LastIndex()
-	c.converge(last)
-	c.identical(last)
-	c.checkAcked(acked)
+	c.settled(last, acked)
 }
 
 // TestClusterRetentionReset: a follower needs entries the leader deleted;
@@ -526,7 +531,5 @@ func TestClusterConnectionCuts(t *testing.T) {
 	}
 	l := c.leader()
 	last := l.log.LastIndex()
-	c.converge(last)
-	c.identical(last)
-	c.checkAcked(acked)
+	c.settled(last, acked)
 }
