@@ -162,7 +162,7 @@ func (n *Node) proposeErr(err error) error {
 		if lead == n.cfg.ID {
 			lead = n.core.transferee
 		}
-		return &NotLeaderError{Leader: lead, LeaderAddr: n.cfg.ClientAddrs[lead]}
+		return &NotLeaderError{Leader: lead, LeaderAddr: n.clientAddr(lead)}
 	}
 	return err
 }
@@ -270,7 +270,10 @@ type Status struct {
 	Role      Role
 	Term      uint64
 	Leader    string
-	Writable  bool // leader with its no-op committed
+	// LeaderAddr is the leader's client address, if known (see
+	// Config.ClientAddr).
+	LeaderAddr string
+	Writable   bool // leader with its no-op committed
 	First     uint64
 	Last      uint64
 	Commit    uint64
@@ -280,6 +283,9 @@ type Status struct {
 	// BatchesSent and EntriesSent count the Append batches this node sent
 	// to followers, and the entries in them, since it started.
 	BatchesSent, EntriesSent uint64
+	// Elections counts the elections this node started (as a candidate,
+	// after a successful pre-vote or for a transfer) since it started.
+	Elections uint64
 }
 
 // Status returns a snapshot of the node's state.
@@ -289,8 +295,9 @@ func (n *Node) Status() Status {
 	r := n.core
 	s := Status{ID: n.cfg.ID, Role: r.role, Term: r.term, Leader: r.lead, Writable: r.writable(),
 		First: n.log.FirstIndex(), Last: n.log.LastIndex(), Commit: r.commit,
-		Durable: n.flusher.Durable(), Err: r.stopped,
+		Durable: n.flusher.Durable(), Err: r.stopped, Elections: r.elections,
 		BatchesSent: n.batchesSent.Load(), EntriesSent: n.entriesSent.Load()}
+	s.LeaderAddr = n.clientAddr(r.lead)
 	if r.role == Leader {
 		for _, id := range r.peers {
 			pr := r.prs[id]
@@ -364,4 +371,34 @@ func (n *Node) DeletePrefix(i uint64) (uint64, error) {
 	n.sendMu.Lock() // no dispatcher is sending slices of the files that go
 	defer n.sendMu.Unlock()
 	return n.log.DeletePrefix(i)
+}
+
+// learnAdvert records the client address peer id advertised in its
+// handshake (replication.Config.OnPeer).
+func (n *Node) learnAdvert(id, addr string) {
+	if addr == "" {
+		return
+	}
+	n.advertMu.Lock()
+	defer n.advertMu.Unlock()
+	if n.adverts == nil {
+		n.adverts = make(map[string]string)
+	}
+	n.adverts[id] = addr
+}
+
+// clientAddr returns member id's client address: configured, advertised by
+// it, or "" if unknown.
+func (n *Node) clientAddr(id string) string {
+	switch {
+	case id == "":
+		return ""
+	case n.cfg.ClientAddrs[id] != "":
+		return n.cfg.ClientAddrs[id]
+	case id == n.cfg.ID:
+		return n.cfg.ClientAddr
+	}
+	n.advertMu.Lock()
+	defer n.advertMu.Unlock()
+	return n.adverts[id]
 }

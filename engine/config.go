@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/rmqlog/rmqlog/flush"
@@ -17,10 +18,15 @@ type Config struct {
 	Group string            // raft group name (dLegerGroup); peers must agree
 	ID    string            // this node's id (dLegerSelfId), e.g. "n0"
 	Peers map[string]string // every member's peer address, ID included (dLegerPeers)
-	// ClientAddrs are the members' client addresses, reported in
-	// ErrNotLeader so a client can go to the leader. Optional.
+	// ClientAddr is this node's client address ("host:port", listenPort),
+	// sent to every peer in the connection handshake so that the others can
+	// tell clients where the leader is. Optional.
+	ClientAddr string
+	// ClientAddrs are members' client addresses known in advance; they take
+	// precedence over the addresses peers advertise. Optional.
 	ClientAddrs map[string]string
-	Dir         string // data directory; the log lives in Dir/commitlog
+	Dir         string // data directory (storePathRootDir): the raft-state file lives here
+	LogDir      string // the log's directory (storePathCommitLog); default Dir/commitlog
 
 	FlushMode     flush.Mode    // flushDiskType; default SYNC_FLUSH
 	FlushInterval time.Duration // flushIntervalCommitLog (ASYNC_FLUSH); default 500ms
@@ -50,6 +56,10 @@ type Config struct {
 	// the leader's no-op is committed. It must not call Close (Close waits
 	// for it to return).
 	OnRoleChange func(RoleChange)
+	// OnSync, if set, is called after every successful fsync of the log with
+	// the number of entries it made durable and its duration (metrics). It
+	// runs on the flusher goroutine and must return quickly.
+	OnSync func(entries uint64, took time.Duration)
 
 	Logger   *slog.Logger // default slog.Default()
 	FS       segment.FS   // default the OS
@@ -92,6 +102,9 @@ func (c Config) withDefaults() (Config, error) {
 	defInt(&c.MaxPendingBytes, 64<<20)
 	if c.SegmentSize == 0 {
 		c.SegmentSize = 1 << 30
+	}
+	if c.LogDir == "" && c.Dir != "" {
+		c.LogDir = filepath.Join(c.Dir, "commitlog")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -29,6 +29,7 @@ func (r *raft) becomeCandidate() {
 	r.setTerm(r.term + 1)
 	r.vote, r.hsDirty = r.cfg.ID, true
 	r.role, r.lead = Candidate, ""
+	r.elections++
 	r.votes = map[string]bool{r.cfg.ID: true}
 	r.resetTimers()
 	r.cfg.Logger.Info("raft: election", "term", r.term)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -63,6 +62,11 @@ type Node struct {
 	// iterations of the loop.
 	batchesSent, entriesSent, loops atomic.Uint64
 
+	// advertMu guards adverts: the client addresses peers advertised in
+	// their handshakes.
+	advertMu sync.Mutex
+	adverts  map[string]string
+
 	disp     map[string]*dispatcher
 	kick     chan struct{}
 	stop     chan struct{}
@@ -112,7 +116,7 @@ func (n *Node) openStorage() error {
 	if err := c.FS.MkdirAll(c.Dir); err != nil {
 		return fmt.Errorf("engine: data directory %s: %w", c.Dir, err)
 	}
-	log, err := segment.Open(filepath.Join(c.Dir, "commitlog"), segment.Options{
+	log, err := segment.Open(c.LogDir, segment.Options{
 		SegmentSize: c.SegmentSize, IndexEntries: c.IndexEntries, FS: c.FS,
 		// Appends are written with pwrite in both modes. The engine appends
 		// in batches (one write per batch), and pages dirtied through the
@@ -129,7 +133,7 @@ func (n *Node) openStorage() error {
 	if err != nil {
 		return err
 	}
-	f, err := flush.New(log, flush.Options{Mode: c.FlushMode, Interval: c.FlushInterval})
+	f, err := flush.New(log, flush.Options{Mode: c.FlushMode, Interval: c.FlushInterval, OnSync: c.OnSync})
 	if err != nil {
 		log.Close()
 		return err
@@ -163,6 +167,7 @@ func (n *Node) startNetwork() error {
 	c := n.cfg
 	tr, err := replication.New(replication.Config{Group: c.Group, Self: c.ID, Peers: c.Peers,
 		Listener: c.Listener, Logger: c.Logger.With("node", c.ID),
+		Advert: c.ClientAddr, OnPeer: n.learnAdvert,
 		MaxFrame: c.MaxBatchBytes + c.MaxEntrySize + wire.HeaderSize + segment.HeaderSize}, n.handle)
 	if err != nil {
 		return err

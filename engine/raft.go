@@ -108,6 +108,7 @@ type raft struct {
 	sentDurable  uint64 // follower: last durable index reported to the leader
 	hsDirty      bool
 	stopped      error
+	elections    uint64 // elections started as a candidate (Status)
 	electionTick int
 	heartTick    int
 	timeout      int // randomized election timeout

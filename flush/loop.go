@@ -58,15 +58,19 @@ func (f *Flusher) sync() bool {
 		f.fail(fmt.Errorf("flush: sync failed: %w", err))
 		return false
 	}
-	f.publish(d, epoch, took)
+	n := f.publish(d, epoch, took)
+	if f.opt.OnSync != nil {
+		f.opt.OnSync(n, took)
+	}
 	return true
 }
 
 // publish makes d the durable index (if it is higher) and wakes every waiter
 // by closing the current generation channel. A sync that started before a
 // truncation (epoch changed) may report entries the truncation removed: its
-// result is capped below the lowest truncation point since.
-func (f *Flusher) publish(d, epoch uint64, took time.Duration) {
+// result is capped below the lowest truncation point since. It returns the
+// number of entries this sync made durable.
+func (f *Flusher) publish(d, epoch uint64, took time.Duration) uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.epoch.Load() != epoch {
@@ -80,11 +84,13 @@ func (f *Flusher) publish(d, epoch uint64, took time.Duration) {
 	f.stats.Syncs++
 	f.stats.SyncTime += took
 	f.stats.MaxSync = max(f.stats.MaxSync, took)
-	if d > prev {
-		f.durable.Store(d)
-		f.stats.Entries += d - prev
-		f.wakeAll()
+	if d <= prev {
+		return 0
 	}
+	f.durable.Store(d)
+	f.stats.Entries += d - prev
+	f.wakeAll()
+	return d - prev
 }
 
 // wakeAll closes the current generation; mu held.

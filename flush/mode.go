@@ -59,6 +59,11 @@ type Options struct {
 	// CheckpointInterval is the minimum time between two Checkpoint calls;
 	// 0 means DefaultCheckpointInterval.
 	CheckpointInterval time.Duration
+	// OnSync, if set, is called by the flusher goroutine after every
+	// successful sync with the number of entries it made durable (0 when
+	// it covered nothing new) and how long Log.Sync took: metrics. It must
+	// return quickly; it delays the next sync.
+	OnSync func(entries uint64, took time.Duration)
 }
 
 // withDefaults validates opt and fills in zero fields.

@@ -142,6 +142,9 @@ func (t *Transport) accept(c net.Conn) (string, bool) {
 		return "", false
 	}
 	c.SetDeadline(time.Time{})
+	if t.cfg.OnPeer != nil {
+		t.cfg.OnPeer(h.From, h.Advert)
+	}
 	return h.From, true
 }
 

@@ -16,7 +16,7 @@ import (
 // that WriteHello never writes.
 func helloBytes(version byte, group, from, to string) []byte {
 	b := append([]byte(wire.Magic), version, wire.KindPeer)
-	for _, s := range []string{group, from, to} {
+	for _, s := range []string{group, from, to, "127.0.0.1:1"} {
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(s)))
 		b = append(b, s...)
 	}

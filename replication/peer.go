@@ -196,7 +196,7 @@ func (p *Peer) drop(c net.Conn) (closed bool) {
 // handshake sends the hello and reads the answer on c before deadline.
 func (p *Peer) handshake(c net.Conn, deadline time.Time) error {
 	c.SetDeadline(deadline)
-	err := wire.WriteHello(c, wire.Hello{Group: p.t.cfg.Group, From: p.t.cfg.Self, To: p.id})
+	err := wire.WriteHello(c, wire.Hello{Group: p.t.cfg.Group, From: p.t.cfg.Self, To: p.id, Advert: p.t.cfg.Advert})
 	var (
 		st     wire.Status
 		reason string

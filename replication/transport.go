@@ -51,6 +51,13 @@ type Config struct {
 	WriteTimeout  time.Duration // deadline of one Send; default 2s
 	RedialBackoff time.Duration // after a failed dial, Send fails fast for this long; default 50ms
 	Logger        *slog.Logger  // default slog.Default()
+	// Advert is this node's client address ("host:port"), sent in every
+	// hello so that peers can redirect clients here. Optional.
+	Advert string
+	// OnPeer, if set, is called with a peer's id and advertised client
+	// address each time an inbound connection from it is accepted, on that
+	// connection's goroutine, before its first message reaches the Handler.
+	OnPeer func(id, advert string)
 }
 
 // Handler receives every inbound message on that connection's reader
@@ -155,6 +162,8 @@ func (c *Config) check() error {
 		return bad("WriteTimeout %v is negative", c.WriteTimeout)
 	case c.RedialBackoff < 0:
 		return bad("RedialBackoff %v is negative", c.RedialBackoff)
+	case len(c.Advert) > wire.MaxName:
+		return bad("Advert is %d bytes, want at most %d", len(c.Advert), wire.MaxName)
 	}
 	return nil
 }

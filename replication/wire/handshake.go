@@ -25,7 +25,7 @@ const (
 // helloMax and answerMax are the largest hello and answer: the fixed part,
 // the length-prefixed strings and the trailing CRC.
 const (
-	helloMax  = 6 + 3*(2+MaxName) + 4
+	helloMax  = 6 + 4*(2+MaxName) + 4
 	answerMax = 6 + 2 + MaxReason + 4
 )
 
@@ -38,10 +38,12 @@ var (
 )
 
 // Hello is what the dialer of a peer connection says first: the Raft group
-// both ends must belong to, the dialer's node id and the node id it expects
-// to reach.
+// both ends must belong to, the dialer's node id, the node id it expects
+// to reach, and the dialer's client address (Advert, "host:port", may be
+// empty), so a follower can tell a client where the leader's client port is.
 type Hello struct {
 	Group, From, To string
+	Advert          string
 }
 
 // Status is the listener's answer to a Hello.
@@ -70,15 +72,16 @@ func (s Status) String() string {
 	return fmt.Sprintf("Status(%d)", uint8(s))
 }
 
-// WriteHello writes h to w in one Write. Each string must be 1..MaxName
-// bytes; otherwise nothing is written and the error wraps ErrHandshake.
+// WriteHello writes h to w in one Write. Group, From and To must be
+// 1..MaxName bytes, Advert 0..MaxName; otherwise nothing is written and the
+// error wraps ErrHandshake.
 func WriteHello(w io.Writer, h Hello) error {
 	var a [helloMax]byte
 	b := append(a[:0], Magic...)
 	b = append(b, Version, KindPeer)
 	for _, f := range h.fields() {
-		if n := len(*f.s); n < 1 || n > MaxName {
-			return fmt.Errorf("%w: %s is %d bytes, want 1 to %d", ErrHandshake, f.name, n, MaxName)
+		if n := len(*f.s); n < f.min || n > MaxName {
+			return fmt.Errorf("%w: %s is %d bytes, want %d to %d", ErrHandshake, f.name, n, f.min, MaxName)
 		}
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(*f.s)))
 		b = append(b, *f.s...)
@@ -90,11 +93,12 @@ func WriteHello(w io.Writer, h Hello) error {
 
 type helloField struct {
 	name string
+	min  int // shortest allowed length
 	s    *string
 }
 
-func (h *Hello) fields() [3]helloField {
-	return [3]helloField{{"group", &h.Group}, {"from", &h.From}, {"to", &h.To}}
+func (h *Hello) fields() [4]helloField {
+	return [4]helloField{{"group", 1, &h.Group}, {"from", 1, &h.From}, {"to", 1, &h.To}, {"advert", 0, &h.Advert}}
 }
 
 // ReadHello reads one hello from r, reading exactly its bytes (the frames
@@ -119,10 +123,10 @@ func ReadHello(r io.Reader) (Hello, error) {
 	if fixed[5] != KindPeer {
 		return Hello{}, fmt.Errorf("%w: connection kind %d, want %d (peer link)", ErrHandshake, fixed[5], KindPeer)
 	}
-	var raw [3][]byte
+	var raw [4][]byte
 	var h Hello
 	for i, f := range h.fields() {
-		if raw[i], err = hr.readString(f.name, 1, MaxName); err != nil {
+		if raw[i], err = hr.readString(f.name, f.min, MaxName); err != nil {
 			return Hello{}, err
 		}
 	}

@@ -43,14 +43,15 @@ func TestHelloRoundTrip(t *testing.T) {
 	for _, h := range []wire.Hello{
 		{Group: "dLegerGroup", From: "n0", To: "n1"},
 		{Group: "g", From: "a", To: "b"},
-		{Group: long, From: long, To: long},
+		{Group: long, From: long, To: long, Advert: long},
+		{Group: "g", From: "n0", To: "n1", Advert: "127.0.0.1:30911"},
 		{Group: "ü\x00\xff", From: "n 1", To: "n1"},
 	} {
 		var buf bytes.Buffer
 		if err := wire.WriteHello(&buf, h); err != nil {
 			t.Fatal(err)
 		}
-		if want := rawHello(wire.Magic, wire.Version, wire.KindPeer, h.Group, h.From, h.To); !bytes.Equal(buf.Bytes(), want) {
+		if want := rawHello(wire.Magic, wire.Version, wire.KindPeer, h.Group, h.From, h.To, h.Advert); !bytes.Equal(buf.Bytes(), want) {
 			t.Fatalf("WriteHello wrote\n%x\nwant\n%x", buf.Bytes(), want)
 		}
 		got, err := wire.ReadHello(&buf)
@@ -72,6 +73,7 @@ func TestWriteHelloRefuses(t *testing.T) {
 		{wire.Hello{Group: strings.Repeat("x", 300), From: "a", To: "b"}, "wire: bad handshake: group is 300 bytes, want 1 to 255"},
 		{wire.Hello{Group: "g", From: long, To: "b"}, "from is 256 bytes"},
 		{wire.Hello{Group: "g", From: "a", To: long}, "to is 256 bytes"},
+		{wire.Hello{Group: "g", From: "a", To: "b", Advert: long}, "advert is 256 bytes"},
 	}
 	for _, tt := range tests {
 		var buf bytes.Buffer
@@ -86,7 +88,7 @@ func TestWriteHelloRefuses(t *testing.T) {
 }
 
 func TestReadHelloErrors(t *testing.T) {
-	good := rawHello(wire.Magic, wire.Version, wire.KindPeer, "g", "n0", "n1")
+	good := rawHello(wire.Magic, wire.Version, wire.KindPeer, "g", "n0", "n1", "127.0.0.1:30911")
 	tests := []struct {
 		name     string
 		in       []byte
@@ -94,13 +96,13 @@ func TestReadHelloErrors(t *testing.T) {
 		wantErrs []error
 	}{
 		{"empty", nil, "reading the hello", []error{io.EOF}},
-		{"magic", rawHello("HTTP", wire.Version, wire.KindPeer, "g", "n0", "n1"), `magic "HTTP"`, nil},
-		{"version", rawHello(wire.Magic, 2, wire.KindPeer, "g", "n0", "n1"), "version 2, this node speaks 1", []error{wire.ErrVersion}},
+		{"magic", rawHello("HTTP", wire.Version, wire.KindPeer, "g", "n0", "n1", "127.0.0.1:30911"), `magic "HTTP"`, nil},
+		{"version", rawHello(wire.Magic, 2, wire.KindPeer, "g", "n0", "n1", "127.0.0.1:30911"), "version 2, this node speaks 1", []error{wire.ErrVersion}},
 		{"version only", append([]byte(wire.Magic), 9, 1), "version 9", []error{wire.ErrVersion}},
-		{"kind", rawHello(wire.Magic, wire.Version, 2, "g", "n0", "n1"), "connection kind 2", nil},
-		{"empty group", rawHello(wire.Magic, wire.Version, wire.KindPeer, "", "n0", "n1"), "group is 0 bytes", nil},
-		{"empty to", rawHello(wire.Magic, wire.Version, wire.KindPeer, "g", "n0", ""), "to is 0 bytes", nil},
-		{"long from", rawHello(wire.Magic, wire.Version, wire.KindPeer, "g", strings.Repeat("f", 256), "n1"), "from is 256 bytes", nil},
+		{"kind", rawHello(wire.Magic, wire.Version, 2, "g", "n0", "n1", "127.0.0.1:30911"), "connection kind 2", nil},
+		{"empty group", rawHello(wire.Magic, wire.Version, wire.KindPeer, "", "n0", "n1", "127.0.0.1:30911"), "group is 0 bytes", nil},
+		{"empty to", rawHello(wire.Magic, wire.Version, wire.KindPeer, "g", "n0", "", "127.0.0.1:30911"), "to is 0 bytes", nil},
+		{"long from", rawHello(wire.Magic, wire.Version, wire.KindPeer, "g", strings.Repeat("f", 256), "n1", "127.0.0.1:30911"), "from is 256 bytes", nil},
 		{"length 65535", append([]byte(wire.Magic), wire.Version, wire.KindPeer, 0xff, 0xff), "group is 65535 bytes", nil},
 		{"crc", flip(good, len(good)-1), "hello crc", nil},
 		{"flipped name", flip(good, 8), "hello crc", nil},
