@@ -2,7 +2,7 @@
 GO       ?= go
 PKGS     := ./...
 # Leaf packages must not import any other package of this module.
-LEAVES   := ./segment ./flush ./replication/wire
+LEAVES   := ./segment ./flush ./replication/wire ./client/proto
 MODULE   := github.com/rmqlog/rmqlog
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
@@ -90,7 +90,7 @@ bench-replication:
 
 ## fuzz-smoke: run every fuzz target for FUZZTIME each (the seed corpora already run in `make test`).
 fuzz-smoke:
-	@for pkg in ./segment ./replication/wire; do \
+	@for pkg in ./segment ./replication/wire ./client/proto; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \

@@ -1,0 +1,135 @@
+package proto_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/rmqlog/rmqlog/client/proto"
+)
+
+func TestFrameRoundTrip(t *testing.T) {
+	for _, body := range [][]byte{nil, {}, []byte("x"), bytes.Repeat([]byte{7}, 70000)} {
+		f := proto.Frame(nil, proto.TypeAppend, proto.CodeBusy, 1<<40+3, body)
+		h, got, err := proto.ReadFrame(bytes.NewReader(f), make([]byte, proto.HeaderSize), len(f))
+		if err != nil || h.Type != proto.TypeAppend || h.Code != proto.CodeBusy || h.ID != 1<<40+3 ||
+			int(h.Len) != len(f) || !bytes.Equal(got, body) {
+			t.Fatalf("ReadFrame = %+v, %d bytes, %v", h, len(got), err)
+		}
+	}
+}
+
+func TestReadFrameErrors(t *testing.T) {
+	good := proto.Frame(nil, proto.TypeGet, 0, 9, proto.GetRequest(nil, 5))
+	mod := func(i int, v byte) []byte { b := bytes.Clone(good); b[i] = v; return b }
+	tests := []struct {
+		name  string
+		in    []byte
+		limit int
+		want  error
+		says  string
+	}{
+		{"empty", nil, 100, io.EOF, ""},
+		{"cut header", good[:10], 100, io.ErrUnexpectedEOF, "reading the header"},
+		{"cut body", good[:len(good)-1], 100, io.ErrUnexpectedEOF, "get body"},
+		{"version", mod(8, 2), 100, proto.ErrFrame, "version 2"},
+		{"type", mod(9, 99), 100, proto.ErrFrame, "unknown type 99"},
+		{"code", mod(10, 99), 100, proto.ErrFrame, "unknown code 99"},
+		{"reserved", mod(11, 1), 100, proto.ErrFrame, "reserved byte"},
+		{"short len", mod(0, 19), 100, proto.ErrFrame, "under the 20-byte header"},
+		{"crc", mod(len(good)-1, good[len(good)-1]^1), 100, proto.ErrFrame, "crc"},
+		{"limit", good, len(good) - 1, proto.ErrTooLarge, "the limit is 27"},
+		{"huge len", mod(3, 0xff), 1 << 20, proto.ErrTooLarge, "the limit is 1048576"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := proto.ReadFrame(bytes.NewReader(tt.in), make([]byte, proto.HeaderSize), tt.limit)
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.says) {
+				t.Fatalf("ReadFrame: %v; want %v saying %q", err, tt.want, tt.says)
+			}
+		})
+	}
+}
+
+func TestTooLargeKeepsHeader(t *testing.T) {
+	f := proto.Frame(nil, proto.TypeAppend, 0, 77, make([]byte, 1000))
+	h, _, err := proto.ReadFrame(bytes.NewReader(f), make([]byte, proto.HeaderSize), 100)
+	if !errors.Is(err, proto.ErrTooLarge) || h.ID != 77 || h.Type != proto.TypeAppend || h.Len != 1020 {
+		t.Fatalf("ReadFrame over the limit = %+v, %v; want the header and ErrTooLarge", h, err)
+	}
+}
+
+func TestBodies(t *testing.T) {
+	payloads := [][]byte{{}, []byte("a"), bytes.Repeat([]byte("b"), 300)}
+	got, err := proto.ParseAppendRequest(proto.AppendRequest(nil, payloads), 3)
+	if err != nil || len(got) != 3 || !bytes.Equal(got[2], payloads[2]) || len(got[0]) != 0 {
+		t.Fatalf("append request: %q, %v", got, err)
+	}
+	if first, n, err := proto.ParseAppendResult(proto.AppendResult(nil, 42, 3)); first != 42 || n != 3 || err != nil {
+		t.Fatalf("append result: %d %d %v", first, n, err)
+	}
+	if i, err := proto.ParseGetRequest(proto.GetRequest(nil, 1<<63)); i != 1<<63 || err != nil {
+		t.Fatalf("get: %d %v", i, err)
+	}
+	if f, c, b, err := proto.ParseRangeRequest(proto.RangeRequest(nil, 5, 6, 7)); f != 5 || c != 6 || b != 7 || err != nil {
+		t.Fatalf("range: %d %d %d %v", f, c, b, err)
+	}
+	e := proto.Entry{Index: 3, Term: 2, Type: 1, CRC: 0xdeadbeef, Payload: []byte("xyz")}
+	if g, err := proto.ParseEntry(proto.AppendEntry(nil, e)); err != nil || g.Index != 3 || g.Term != 2 || g.Type != 1 || g.CRC != e.CRC || string(g.Payload) != "xyz" {
+		t.Fatalf("entry: %+v %v", g, err)
+	}
+	rb := []byte{2, 0, 0, 0}
+	rb = proto.AppendEntry(rb, e)
+	e.Index, e.Payload = 4, nil
+	rb = proto.AppendEntry(rb, e)
+	if es, err := proto.ParseRange(rb); err != nil || len(es) != 2 || es[1].Index != 4 || len(es[1].Payload) != 0 {
+		t.Fatalf("range result: %+v %v", es, err)
+	}
+	m := proto.Meta{ID: "n0", Role: "leader", Term: 7, Leader: "n0", LeaderAddr: "127.0.0.1:30911", Writable: true,
+		First: 1, Last: 9, Commit: 8, Durable: 7, MaxMessageSize: 4 << 20}
+	if g, err := proto.ParseMeta(proto.AppendMeta(nil, m)); err != nil || g != m {
+		t.Fatalf("meta: %+v %v", g, err)
+	}
+	if g, err := proto.ParseTransferRequest(proto.TransferRequest(nil, "n2")); g != "n2" || err != nil {
+		t.Fatalf("transfer: %q %v", g, err)
+	}
+	eb := proto.ErrorBody{Message: "not the leader", Leader: "n1", LeaderAddr: "h:1"}
+	if g, err := proto.ParseError(proto.AppendError(nil, eb)); g != eb || err != nil {
+		t.Fatalf("error body: %+v %v", g, err)
+	}
+}
+
+func TestBodyErrors(t *testing.T) {
+	e := proto.AppendEntry(nil, proto.Entry{Index: 5, Payload: []byte("p")})
+	tests := []struct {
+		name string
+		err  func() error
+		says string
+	}{
+		{"append empty", func() error { _, err := proto.ParseAppendRequest(nil, 9); return err }, "payload count needs 4 bytes"},
+		{"append zero", func() error { _, err := proto.ParseAppendRequest([]byte{0, 0, 0, 0}, 9); return err }, "0 payloads"},
+		{"append count", func() error { _, err := proto.ParseAppendRequest([]byte{0xff, 0xff, 0xff, 0xff}, 1<<40); return err }, "cannot fit"},
+		{"append max", func() error { _, err := proto.ParseAppendRequest(proto.AppendRequest(nil, make([][]byte, 3)), 2); return err }, "at most 2"},
+		{"append length", func() error { _, err := proto.ParseAppendRequest([]byte{1, 0, 0, 0, 9, 0, 0, 0, 1}, 9); return err }, "payload needs 9 bytes"},
+		{"append trailing", func() error { _, err := proto.ParseAppendRequest(append(proto.AppendRequest(nil, [][]byte{{1}}), 0), 9); return err }, "1 bytes after"},
+		{"get short", func() error { _, err := proto.ParseGetRequest([]byte{1}); return err }, "index needs 8"},
+		{"range count", func() error { _, err := proto.ParseRange([]byte{0xff, 0xff, 0xff, 0xff}); return err }, "cannot fit"},
+		{"range gap", func() error { _, err := proto.ParseRange(append(append([]byte{2, 0, 0, 0}, e...), e...)); return err }, "entry 5 follows entry 5"},
+		{"meta flag", func() error {
+			b := proto.AppendMeta(nil, proto.Meta{})
+			b[2+2+8+2+2] = 2
+			_, err := proto.ParseMeta(b)
+			return err
+		}, "writable flag 2"},
+		{"long string", func() error { _, err := proto.ParseTransferRequest([]byte{0xff, 0xff}); return err }, "65535 bytes, at most 4096"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.err(); !errors.Is(err, proto.ErrBody) || !strings.Contains(err.Error(), tt.says) {
+				t.Fatalf("got %v; want ErrBody saying %q", err, tt.says)
+			}
+		})
+	}
+}
