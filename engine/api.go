@@ -402,3 +402,29 @@ func (n *Node) clientAddr(id string) string {
 	defer n.advertMu.Unlock()
 	return n.adverts[id]
 }
+
+// Retain applies RocketMQ-style retention at time now: log files other than
+// the newest whose last write is older than maxAge (fileReservedTime), and
+// the oldest files while all of them exceed maxBytes, are deleted through
+// DeletePrefix (so never anything not yet committed or fsynced). Zero
+// disables a limit. It returns the first index after the call.
+func (n *Node) Retain(now time.Time, maxAge time.Duration, maxBytes int64) (uint64, error) {
+	segs, err := n.segments()
+	if err != nil {
+		return 0, err
+	}
+	i := segment.RetentionIndex(segs, now, maxAge, maxBytes)
+	if i <= n.log.FirstIndex() {
+		return n.log.FirstIndex(), nil
+	}
+	return n.DeletePrefix(i)
+}
+
+func (n *Node) segments() ([]segment.SegmentInfo, error) {
+	n.readMu.RLock()
+	defer n.readMu.RUnlock()
+	if n.readClosed {
+		return nil, ErrClosed
+	}
+	return n.log.Segments()
+}
