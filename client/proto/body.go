@@ -14,11 +14,18 @@ const (
 	AppendOverhead = 4
 )
 
+// Entry types in Get and Range responses.
+const (
+	EntryMessage = 0 // a client's payload
+	EntryNoop    = 1 // the empty entry a new leader appends (skip it)
+	EntryConfig  = 2 // reserved for membership changes
+)
+
 // Entry is a committed log entry as Get and Range return it.
 type Entry struct {
 	Index   uint64
 	Term    uint64
-	Type    uint8  // the log's entry type: 0 a message, 1 a leader's no-op, ...
+	Type    uint8  // EntryMessage, EntryNoop or EntryConfig
 	CRC     uint32 // the entry's CRC32C as stored in the log (see segment)
 	Payload []byte // aliases the frame body
 }

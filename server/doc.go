@@ -1,0 +1,32 @@
+// Package server runs an rmqlog node as a service: the engine Node, the
+// client port (package client/proto's protocol on listenPort), retention
+// (fileReservedTime), the Prometheus metrics endpoint, and a graceful
+// shutdown. cmd/rmqlog's serve command is a thin wrapper around Start.
+//
+// # Connections
+//
+// Each client connection has two goroutines: a reader that decodes one
+// frame at a time and starts its work (an append is proposed to the node at
+// once, so appends from every connection share the log's batched writes), and
+// a writer that answers in the order the requests arrived, waiting for each
+// append's commit. The channel between them holds at most MaxInflight
+// requests: when it is full the reader stops reading, and TCP pushes back on
+// the client. A malformed frame closes that connection only, with the reason
+// logged. A frame over the limit (maxMessageSize + 1 MiB) is skipped without
+// being buffered and answered with CodeTooLarge, so the connection survives.
+//
+// # Memory a client can make the node hold
+//
+// Per connection: one read buffer (64 KiB), one request body at a time in the
+// reader (at most the frame limit), MaxInflight answers in flight, and the
+// bodies of its appends until they commit (all connections together are
+// bounded by the engine's MaxPendingBytes, beyond which appends get
+// CodeBusy). Connections are bounded by MaxConnections.
+//
+// # Shutdown
+//
+// Shutdown stops accepting, stops reading new requests, answers every
+// request already read (waiting for in-flight appends to commit), hands
+// leadership to another member if this node leads, then closes the node (its
+// last fsync included).
+package server

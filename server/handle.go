@@ -1,0 +1,223 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rmqlog/rmqlog/client/proto"
+	"github.com/rmqlog/rmqlog/engine"
+	"github.com/rmqlog/rmqlog/segment"
+)
+
+// Range defaults and bounds: a range answer holds at most rangeMaxCount
+// entries and about rangeMaxBytes of payload (at least one entry).
+const (
+	rangeDefCount = 1024
+	rangeMaxCount = 65536
+	rangeDefBytes = 1 << 20
+	rangeMaxBytes = 4 << 20
+	transferLimit = 5 * time.Second
+)
+
+// start begins the work of one request, on the connection's reader: an
+// append is proposed now, a transfer runs on its own goroutine, anything
+// else is answered at once.
+func (s *Server) start(h proto.Header, body []byte) *pending {
+	p := &pending{h: h, start: time.Now()}
+	if h.Code != proto.CodeOK {
+		p.frame = errFrame(h, proto.CodeBadRequest, fmt.Sprintf("a request carries code 0, not %d", h.Code), nil)
+		return p
+	}
+	switch h.Type {
+	case proto.TypeAppend:
+		s.propose(p, body)
+	case proto.TypeGet:
+		p.frame = s.get(h, body)
+	case proto.TypeRange:
+		p.frame = s.rangeOf(h, body)
+	case proto.TypeMeta:
+		p.frame = proto.Frame(nil, h.Type, proto.CodeOK, h.ID, proto.AppendMeta(nil, s.meta()))
+	case proto.TypeStatus:
+		doc, _ := json.Marshal(s.StatusDoc())
+		p.frame = proto.Frame(nil, h.Type, proto.CodeOK, h.ID, doc)
+	case proto.TypeTransfer:
+		p.done = make(chan []byte, 1)
+		go s.transfer(h, body, p.done)
+	}
+	return p
+}
+
+func (s *Server) propose(p *pending, body []byte) {
+	payloads, err := proto.ParseAppendRequest(body, MaxBatch)
+	if err != nil {
+		p.frame = errFrame(p.h, proto.CodeBadRequest, err.Error(), nil)
+		return
+	}
+	p.count = len(payloads)
+	if p.prop, err = s.node.Propose(payloads...); err != nil {
+		p.frame = s.engineErr(p.h, err, false)
+	}
+}
+
+// answer appends p's response frame to buf, waiting for the append's
+// commit or the transfer's end; on the connection's writer.
+func (s *Server) answer(buf []byte, p *pending) []byte {
+	switch {
+	case p.done != nil:
+		p.frame = <-p.done
+	case p.prop != nil:
+		p.frame = s.committed(p)
+	}
+	s.metrics.request(p.h.Type, proto.Code(p.frame[10]), time.Since(p.start))
+	return append(buf, p.frame...)
+}
+
+func (s *Server) committed(p *pending) []byte {
+	err := p.prop.Wait(s.hardCtx)
+	if err != nil {
+		return s.engineErr(p.h, err, true)
+	}
+	s.metrics.commit.Observe(time.Since(p.start).Seconds())
+	first := p.prop.Index() - uint64(p.count) + 1
+	return proto.Frame(nil, p.h.Type, proto.CodeOK, p.h.ID, proto.AppendResult(nil, first, uint32(p.count)))
+}
+
+// engineErr maps an engine error to a response. queued: the append was
+// accepted, so losing track of it makes its outcome unknown.
+func (s *Server) engineErr(h proto.Header, err error, queued bool) []byte {
+	var nl *engine.NotLeaderError
+	switch {
+	case errors.As(err, &nl):
+		return errFrame(h, proto.CodeNotLeader, err.Error(), nl)
+	case errors.Is(err, engine.ErrTooLarge):
+		return errFrame(h, proto.CodeTooLarge, err.Error(), nil)
+	case errors.Is(err, engine.ErrBusy):
+		return errFrame(h, proto.CodeBusy, err.Error(), nil)
+	case errors.Is(err, engine.ErrLeadershipLost), queued && errors.Is(err, engine.ErrClosed),
+		errors.Is(err, context.Canceled):
+		return errFrame(h, proto.CodeUnknown, "outcome unknown: "+err.Error(), nil)
+	case errors.Is(err, engine.ErrClosed):
+		return errFrame(h, proto.CodeClosing, "the node is shutting down", nil)
+	}
+	return errFrame(h, proto.CodeFailed, err.Error(), nil)
+}
+
+func errFrame(h proto.Header, code proto.Code, msg string, nl *engine.NotLeaderError) []byte {
+	eb := proto.ErrorBody{Message: msg}
+	if nl != nil {
+		eb.Leader, eb.LeaderAddr = nl.Leader, nl.LeaderAddr
+	}
+	return proto.Frame(nil, h.Type, code, h.ID, proto.AppendError(nil, eb))
+}
+
+func tooLargeFrame(h proto.Header, limit, maxMessage int) []byte {
+	msg := fmt.Sprintf("request of %d bytes is over the node's frame limit of %d bytes (maxMessageSize %d plus 1 MiB for a batch's headers); send smaller batches",
+		h.Len, limit, maxMessage)
+	return errFrame(h, proto.CodeTooLarge, msg, nil)
+}
+
+func (s *Server) get(h proto.Header, body []byte) []byte {
+	i, err := proto.ParseGetRequest(body)
+	if err != nil {
+		return errFrame(h, proto.CodeBadRequest, err.Error(), nil)
+	}
+	e, err := s.node.Read(i)
+	if err != nil {
+		return s.readErr(h, i, err)
+	}
+	return proto.Frame(nil, h.Type, proto.CodeOK, h.ID, proto.AppendEntry(nil, wireEntry(e)))
+}
+
+func (s *Server) rangeOf(h proto.Header, body []byte) []byte {
+	from, count, maxBytes, err := proto.ParseRangeRequest(body)
+	if err != nil {
+		return errFrame(h, proto.CodeBadRequest, err.Error(), nil)
+	}
+	count = clamp(count, rangeDefCount, rangeMaxCount)
+	maxBytes = clamp(maxBytes, rangeDefBytes, rangeMaxBytes)
+	b, start := proto.Begin(nil, h.Type, proto.CodeOK, h.ID)
+	b = append(b, 0, 0, 0, 0)
+	n, size := uint32(0), 0
+	for i := from; n < count && i <= s.node.CommitIndex(); i++ {
+		e, err := s.node.Read(i)
+		if err != nil {
+			if n == 0 {
+				return s.readErr(h, i, err)
+			}
+			break
+		}
+		if n > 0 && size+len(e.Payload) > int(maxBytes) {
+			break
+		}
+		b = proto.AppendEntry(b, wireEntry(e))
+		n, size = n+1, size+len(e.Payload)
+	}
+	b[start+proto.HeaderSize] = byte(n)
+	b[start+proto.HeaderSize+1] = byte(n >> 8)
+	b[start+proto.HeaderSize+2] = byte(n >> 16)
+	b[start+proto.HeaderSize+3] = byte(n >> 24)
+	return proto.Finish(b, start)
+}
+
+func clamp(v, def, hi uint32) uint32 {
+	if v == 0 {
+		return def
+	}
+	return min(v, hi)
+}
+
+func (s *Server) readErr(h proto.Header, i uint64, err error) []byte {
+	switch {
+	case errors.Is(err, engine.ErrNotCommitted):
+		return errFrame(h, proto.CodeNotFound, err.Error(), nil)
+	case errors.Is(err, segment.ErrOutOfRange):
+		return errFrame(h, proto.CodeNotFound, fmt.Sprintf("index %d is not in the log (first index %d; older entries were deleted by retention)",
+			i, s.node.Status().First), nil)
+	case errors.Is(err, engine.ErrClosed):
+		return errFrame(h, proto.CodeClosing, "the node is shutting down", nil)
+	}
+	s.log.Error("reading a committed entry failed", "index", i, "err", err)
+	return errFrame(h, proto.CodeFailed, err.Error(), nil)
+}
+
+// wireEntry converts a log entry; the payload still aliases the log.
+func wireEntry(e segment.Entry) proto.Entry {
+	t := uint8(proto.EntryConfig)
+	switch e.Type {
+	case segment.TypeNormal:
+		t = proto.EntryMessage
+	case segment.TypeNoop:
+		t = proto.EntryNoop
+	}
+	return proto.Entry{Index: e.Index, Term: e.Term, Type: t, CRC: e.CRC, Payload: e.Payload}
+}
+
+func (s *Server) meta() proto.Meta {
+	st := s.node.Status()
+	return proto.Meta{ID: st.ID, Role: st.Role.String(), Term: st.Term, Leader: st.Leader, LeaderAddr: st.LeaderAddr,
+		Writable: st.Writable, First: st.First, Last: st.Last, Commit: st.Commit, Durable: st.Durable,
+		MaxMessageSize: uint32(s.maxEntry)}
+}
+
+func (s *Server) transfer(h proto.Header, body []byte, done chan<- []byte) {
+	to, err := proto.ParseTransferRequest(body)
+	if err != nil {
+		done <- errFrame(h, proto.CodeBadRequest, err.Error(), nil)
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.hardCtx, transferLimit)
+	defer cancel()
+	err = s.node.TransferLeadership(ctx, to)
+	var nl *engine.NotLeaderError
+	switch {
+	case err == nil:
+		done <- proto.Frame(nil, h.Type, proto.CodeOK, h.ID, nil)
+	case errors.As(err, &nl):
+		done <- errFrame(h, proto.CodeNotLeader, err.Error(), nl)
+	default:
+		done <- errFrame(h, proto.CodeTransfer, fmt.Sprintf("transfer to %s: %v", to, err), nil)
+	}
+}

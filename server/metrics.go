@@ -1,0 +1,141 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rmqlog/rmqlog/client/proto"
+	"github.com/rmqlog/rmqlog/engine"
+)
+
+// metrics are the node's Prometheus metrics, in a registry of its own. The
+// histograms and counters are always kept (they cost an atomic add); they
+// are served only when Config.MetricsAddr is set. docs/metrics.md lists them.
+type metrics struct {
+	reg        *prometheus.Registry
+	append     prometheus.Histogram // request read -> answer ready, appends
+	commit     prometheus.Histogram // request read -> committed, successful appends
+	requests   *prometheus.CounterVec
+	syncs      prometheus.Histogram // entries made durable per fsync
+	syncTime   prometheus.Histogram
+	conns      prometheus.Gauge
+	ln         net.Listener
+	reqCounter [proto.TypeTransfer + 1][proto.CodeOverload + 1]prometheus.Counter
+}
+
+var latencyBuckets = prometheus.ExponentialBuckets(50e-6, 2, 18) // 50 us .. 6.5 s
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.append = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rmqlog_append_latency_seconds",
+		Help: "Client appends on this node: from reading the request to its answer (committed or failed).", Buckets: latencyBuckets})
+	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rmqlog_commit_latency_seconds",
+		Help: "Successful client appends: from reading the request to the commit under the flush mode.", Buckets: latencyBuckets})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rmqlog_client_requests_total",
+		Help: "Client requests answered, by type and outcome."}, []string{"type", "code"})
+	m.syncs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rmqlog_sync_entries",
+		Help: "Entries made durable by one fsync of the log (group commit).", Buckets: prometheus.ExponentialBuckets(1, 2, 14)})
+	m.syncTime = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rmqlog_sync_duration_seconds",
+		Help: "Duration of one fsync of the log.", Buckets: latencyBuckets})
+	m.conns = prometheus.NewGauge(prometheus.GaugeOpts{Name: "rmqlog_client_connections", Help: "Open client connections."})
+	m.reg.MustRegister(m.append, m.commit, m.requests, m.syncs, m.syncTime, m.conns, &statusCollector{s: s},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for t := range m.reqCounter {
+		for c := range m.reqCounter[t] {
+			if t > 0 {
+				m.reqCounter[t][c] = m.requests.WithLabelValues(proto.Type(t).String(), proto.Code(c).String())
+			}
+		}
+	}
+	return m
+}
+
+// request counts one answered request and, for appends, its latency.
+func (m *metrics) request(t proto.Type, c proto.Code, took time.Duration) {
+	if int(t) < len(m.reqCounter) && t > 0 && int(c) < len(m.reqCounter[t]) {
+		m.reqCounter[t][c].Inc()
+	}
+	if t == proto.TypeAppend {
+		m.append.Observe(took.Seconds())
+	}
+}
+
+func (m *metrics) observeSync(entries uint64, took time.Duration) {
+	m.syncs.Observe(float64(entries))
+	m.syncTime.Observe(took.Seconds())
+}
+
+func (s *Server) startMetrics() error {
+	if s.cfg.MetricsAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("server: metrics endpoint (metricsAddr) %s: %w", s.cfg.MetricsAddr, err)
+	}
+	s.metrics.ln = ln
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
+	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Warn("metrics endpoint stopped", "err", err)
+		}
+	}()
+	s.log.Info("metrics endpoint listening", "addr", ln.Addr().String(), "path", "/metrics")
+	return nil
+}
+
+// statusCollector turns the node's Status into gauges at scrape time.
+type statusCollector struct{ s *Server }
+
+var (
+	descIndex = prometheus.NewDesc("rmqlog_index", "Log indexes of this node: first, last, commit, durable.", []string{"kind"}, nil)
+	descTerm  = prometheus.NewDesc("rmqlog_term", "Current Raft term.", nil, nil)
+	descRole  = prometheus.NewDesc("rmqlog_role", "1 for the node's current Raft role.", []string{"role"}, nil)
+	descElect = prometheus.NewDesc("rmqlog_elections_total", "Elections this node started as a candidate.", nil, nil)
+	descLag   = prometheus.NewDesc("rmqlog_follower_lag_entries", "Leader only: last index minus the follower's match index.", []string{"follower"}, nil)
+	descMatch = prometheus.NewDesc("rmqlog_follower_match_index", "Leader only: the follower's match index.", []string{"follower"}, nil)
+	descBatch = prometheus.NewDesc("rmqlog_replication_batches_total", "Append batches sent to followers.", nil, nil)
+	descSent  = prometheus.NewDesc("rmqlog_replication_entries_total", "Entries sent to followers.", nil, nil)
+)
+
+func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descIndex, descTerm, descRole, descElect, descLag, descMatch, descBatch, descSent} {
+		ch <- d
+	}
+}
+
+func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.node.Status()
+	gauge := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
+	}
+	for kind, v := range map[string]uint64{"first": st.First, "last": st.Last, "commit": st.Commit, "durable": st.Durable} {
+		gauge(descIndex, v, kind)
+	}
+	gauge(descTerm, st.Term)
+	for _, r := range []engine.Role{engine.Follower, engine.PreCandidate, engine.Candidate, engine.Leader} {
+		v := uint64(0)
+		if st.Role == r {
+			v = 1
+		}
+		gauge(descRole, v, r.String())
+	}
+	ch <- prometheus.MustNewConstMetric(descElect, prometheus.CounterValue, float64(st.Elections))
+	ch <- prometheus.MustNewConstMetric(descBatch, prometheus.CounterValue, float64(st.BatchesSent))
+	ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(st.EntriesSent))
+	for _, f := range st.Followers {
+		gauge(descLag, f.Lag, f.ID)
+		gauge(descMatch, f.Match, f.ID)
+	}
+}

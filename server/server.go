@@ -1,0 +1,314 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rmqlog/rmqlog/client/proto"
+	"github.com/rmqlog/rmqlog/engine"
+)
+
+// Defaults of Config fields left zero.
+const (
+	DefaultMaxConnections = 1024
+	DefaultMaxInflight    = 1024
+	DefaultRetentionCheck = time.Minute
+	// MaxBatch bounds the payloads of one append request.
+	MaxBatch = 65536
+	// frameSlack is what a request frame may carry beyond one maximal
+	// payload: headers and the lengths of a batch.
+	frameSlack = 1 << 20
+)
+
+// Config configures a Server.
+type Config struct {
+	// Engine configures the node. Engine.ClientAddr defaults to the client
+	// listener's address; Engine.MaxEntrySize is maxMessageSize.
+	Engine engine.Config
+	// ClientAddr is where the client port listens ("host:port"), unless
+	// ClientListener is set.
+	ClientAddr     string
+	ClientListener net.Listener // tests; the server closes it
+	// MetricsAddr serves Prometheus metrics at /metrics; "" disables it.
+	MetricsAddr    string
+	MaxConnections int // client connections; default 1024
+	MaxInflight    int // requests read but not yet answered, per connection; default 1024
+	// FileReserved is fileReservedTime: log files older than this are
+	// deleted (all but the newest). 0 keeps everything.
+	FileReserved   time.Duration
+	RetentionCheck time.Duration // how often retention runs; default 1 minute
+	Logger         *slog.Logger  // default slog.Default()
+}
+
+// Server is a running node with its client port.
+type Server struct {
+	cfg      Config
+	node     *engine.Node
+	ln       net.Listener
+	log      *slog.Logger
+	maxFrame int // client frame limit: maxEntry + frameSlack
+	maxEntry int // maxMessageSize
+	metrics  *metrics
+	httpSrv  *http.Server
+
+	// hardCtx ends when the server must stop waiting for commits (Close,
+	// or Shutdown's deadline).
+	hardCtx    context.Context
+	hardCancel context.CancelFunc
+
+	wg      sync.WaitGroup // accept loop, retention loop, metrics server
+	connsWG sync.WaitGroup // every connection's goroutines
+
+	mu      sync.Mutex
+	closing bool               // guarded by mu: no new connections
+	conns   map[*conn]struct{} // guarded by mu
+	stop    chan struct{}      // closed when closing starts
+	closed  bool               // guarded by mu: the node was closed
+}
+
+// Start opens the node and starts serving. On error nothing keeps running.
+func Start(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, conns: make(map[*conn]struct{}), stop: make(chan struct{})}
+	s.hardCtx, s.hardCancel = context.WithCancel(context.Background())
+	ln, err := s.listen()
+	if err != nil {
+		return nil, err
+	}
+	s.ln = ln
+	ecfg := cfg.Engine
+	if ecfg.ClientAddr == "" {
+		ecfg.ClientAddr = ln.Addr().String()
+	}
+	if ecfg.MaxEntrySize == 0 {
+		ecfg.MaxEntrySize = 4 << 20
+	}
+	s.maxEntry = ecfg.MaxEntrySize
+	s.maxFrame = ecfg.MaxEntrySize + frameSlack
+	s.metrics = newMetrics(s)
+	ecfg.OnSync = s.metrics.observeSync
+	ecfg.Logger = cfg.Logger
+	if s.node, err = engine.Open(ecfg); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := s.startMetrics(); err != nil {
+		ln.Close()
+		s.node.Close()
+		return nil, err
+	}
+	s.wg.Add(2)
+	go s.acceptLoop()
+	go s.retentionLoop()
+	s.log.Info("client port listening", "addr", ln.Addr().String(), "max_frame", s.maxFrame)
+	return s, nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.RetentionCheck == 0 {
+		c.RetentionCheck = DefaultRetentionCheck
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (s *Server) listen() (net.Listener, error) {
+	if s.cfg.ClientListener != nil {
+		return s.cfg.ClientListener, nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.ClientAddr)
+	if err != nil {
+		return nil, fmt.Errorf("server: client port (listenPort) %s: %w", s.cfg.ClientAddr, err)
+	}
+	return ln, nil
+}
+
+// Node is the server's engine node.
+func (s *Server) Node() *engine.Node { return s.node }
+
+// Addr is the client port's address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// MetricsAddr is the metrics endpoint's address, or nil when it is off.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metrics.ln == nil {
+		return nil
+	}
+	return s.metrics.ln.Addr()
+}
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.isClosing() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("client port: accept failed", "err", err)
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-s.stop:
+				return
+			}
+			continue
+		}
+		s.admit(nc)
+	}
+}
+
+// admit starts serving nc, or refuses it when the server is at
+// MaxConnections or closing.
+func (s *Server) admit(nc net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closing:
+		refuse(nc, proto.CodeClosing, "the node is shutting down")
+		return
+	case len(s.conns) >= s.cfg.MaxConnections:
+		s.log.Warn("client port: refusing a connection: too many connections (clientMaxConnections)",
+			"addr", nc.RemoteAddr().String(), "limit", s.cfg.MaxConnections)
+		refuse(nc, proto.CodeOverload, fmt.Sprintf("too many connections: the limit (clientMaxConnections) is %d", s.cfg.MaxConnections))
+		return
+	}
+	c := newConn(s, nc)
+	s.conns[c] = struct{}{}
+	s.metrics.conns.Inc()
+	s.connsWG.Add(2)
+	go c.readLoop()
+	go c.writeLoop()
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.metrics.conns.Dec()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Server) retentionLoop() {
+	defer s.wg.Done()
+	if s.cfg.FileReserved <= 0 {
+		return
+	}
+	t := time.NewTicker(s.cfg.RetentionCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			before := s.node.Status().First
+			first, err := s.node.Retain(now, s.cfg.FileReserved, 0)
+			switch {
+			case err != nil && !errors.Is(err, engine.ErrClosed):
+				s.log.Warn("retention failed", "err", err)
+			case err == nil && first > before:
+				s.log.Info("retention deleted old log files", "first_index", first, "was", before,
+					"fileReservedTime", s.cfg.FileReserved.String())
+			}
+		}
+	}
+}
+
+// Shutdown stops the server gracefully: no new connections or requests,
+// every request already read is answered (appends once committed), then
+// leadership moves to another member if this node leads, and the node
+// closes. When ctx ends first, the rest happens at once as in Close.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.beginClose() {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, s.hardCancel)
+	defer stop()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.stopReading()
+	}
+	s.mu.Unlock()
+	s.connsWG.Wait()
+	s.handOff(ctx)
+	return s.finish()
+}
+
+// Close stops at once: connections are closed, appends waiting for their
+// commit are answered with CodeUnknown (the client retries), the node closes.
+func (s *Server) Close() error {
+	if !s.beginClose() {
+		return nil
+	}
+	s.hardCancel()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.connsWG.Wait()
+	return s.finish()
+}
+
+// beginClose marks the server closing; false if it already was.
+func (s *Server) beginClose() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.closing = true
+	close(s.stop)
+	s.ln.Close()
+	return true
+}
+
+// handOff transfers leadership to the most up-to-date follower, so that the
+// group elects no one and clients are redirected at once.
+func (s *Server) handOff(ctx context.Context) {
+	st := s.node.Status()
+	if st.Role != engine.Leader || len(st.Followers) == 0 {
+		return
+	}
+	best := st.Followers[0]
+	for _, f := range st.Followers[1:] {
+		if f.Match > best.Match {
+			best = f
+		}
+	}
+	tctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := s.node.TransferLeadership(tctx, best.ID); err != nil {
+		s.log.Info("shutdown: leadership hand-off failed; the group will elect a leader", "to", best.ID, "err", err)
+		return
+	}
+	s.log.Info("shutdown: handed leadership off", "to", best.ID)
+}
+
+func (s *Server) finish() error {
+	err := s.node.Close()
+	s.hardCancel()
+	if s.httpSrv != nil {
+		s.httpSrv.Close()
+	}
+	s.wg.Wait()
+	return err
+}

@@ -1,0 +1,62 @@
+package server
+
+import "github.com/rmqlog/rmqlog/engine"
+
+// StatusDoc is a node's status as the TypeStatus request returns it (JSON)
+// and `rmqlog status --json` prints it.
+type StatusDoc struct {
+	Self         string            `json:"self"`
+	Group        string            `json:"group"`
+	Role         string            `json:"role"`
+	Term         uint64            `json:"term"`
+	Leader       string            `json:"leader"`
+	LeaderAddr   string            `json:"leaderAddr"`
+	Writable     bool              `json:"writable"`
+	ClientAddr   string            `json:"clientAddr"`
+	FlushMode    string            `json:"flushMode"`
+	FirstIndex   uint64            `json:"firstIndex"`
+	LastIndex    uint64            `json:"lastIndex"`
+	CommitIndex  uint64            `json:"commitIndex"`
+	DurableIndex uint64            `json:"durableIndex"`
+	Followers    []FollowerDoc     `json:"followers,omitempty"`
+	Elections    uint64            `json:"elections"`
+	Batches      uint64            `json:"batchesSent"`
+	Entries      uint64            `json:"entriesSent"`
+	Error        string            `json:"error,omitempty"`
+	Connections  int               `json:"clientConnections"`
+	Peers        map[string]string `json:"peers"`
+}
+
+// FollowerDoc is what the leader knows of one follower.
+type FollowerDoc struct {
+	ID           string `json:"id"`
+	MatchIndex   uint64 `json:"matchIndex"`
+	DurableIndex uint64 `json:"durableIndex"`
+	NextIndex    uint64 `json:"nextIndex"`
+	State        string `json:"state"`
+	Lag          uint64 `json:"lag"`
+}
+
+// StatusDoc returns the node's status.
+func (s *Server) StatusDoc() StatusDoc {
+	st := s.node.Status()
+	d := StatusDoc{Self: st.ID, Group: s.cfg.Engine.Group, Role: st.Role.String(), Term: st.Term, Leader: st.Leader,
+		LeaderAddr: st.LeaderAddr, Writable: st.Writable, ClientAddr: s.ln.Addr().String(),
+		FlushMode: s.cfg.Engine.FlushMode.String(), FirstIndex: st.First, LastIndex: st.Last,
+		CommitIndex: st.Commit, DurableIndex: st.Durable, Elections: st.Elections,
+		Batches: st.BatchesSent, Entries: st.EntriesSent, Peers: s.cfg.Engine.Peers}
+	if st.Err != nil {
+		d.Error = st.Err.Error()
+	}
+	for _, f := range st.Followers {
+		d.Followers = append(d.Followers, followerDoc(f))
+	}
+	s.mu.Lock()
+	d.Connections = len(s.conns)
+	s.mu.Unlock()
+	return d
+}
+
+func followerDoc(f engine.FollowerStatus) FollowerDoc {
+	return FollowerDoc{ID: f.ID, MatchIndex: f.Match, DurableIndex: f.Durable, NextIndex: f.Next, State: f.State, Lag: f.Lag}
+}
