@@ -1,0 +1,169 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// resolve fills in the defaults that depend on other keys and checks the
+// rules between keys, after every key has been set on its own.
+func (s *state) resolve() error {
+	for _, step := range []func() error{s.membership, s.addresses, s.paths, s.batching, s.relations} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	s.advise()
+	return nil
+}
+
+// membership checks that the self and preferred ids are members.
+func (s *state) membership() error {
+	c := s.c
+	if _, ok := c.Peers[c.SelfID]; !ok {
+		return s.fail("dLegerSelfId", c.SelfID, fmt.Sprintf("not a member of dLegerPeers%s: allowed %s",
+			s.at("dLegerPeers"), orList(c.PeerOrder)))
+	}
+	if p := c.PreferredLeader; p != "" && c.Peers[p] == "" {
+		return s.fail("preferredLeaderId", p, fmt.Sprintf("not a member of dLegerPeers%s: allowed %s, or remove the line",
+			s.at("dLegerPeers"), orList(c.PeerOrder)))
+	}
+	if c.BrokerName == "" {
+		c.BrokerName = c.Group
+	}
+	return nil
+}
+
+// addresses sets ClientAddr (brokerIP1 defaults to the host of this node's
+// own peer address) and checks that no two listeners of this node collide.
+func (s *state) addresses() error {
+	c := s.c
+	self := c.Peers[c.SelfID]
+	if s.brokerIP == "" {
+		s.brokerIP = splitHost(self)
+	}
+	c.ClientAddr = net.JoinHostPort(s.brokerIP, strconv.Itoa(s.listenPort))
+	port := strconv.Itoa(s.listenPort)
+	for _, id := range c.PeerOrder {
+		addr := c.Peers[id]
+		if normalize(addr) == normalize(c.ClientAddr) || id == c.SelfID && clash(addr, c.ClientAddr) {
+			return s.fail("listenPort", port, fmt.Sprintf("the client address %s clashes with %s's peer address %s in dLegerPeers%s: choose another listenPort",
+				c.ClientAddr, id, addr, s.at("dLegerPeers")))
+		}
+	}
+	if m := c.MetricsAddr; m != "" && (clash(m, c.ClientAddr) || clash(m, self)) {
+		return s.fail("metricsAddr", m, fmt.Sprintf("clashes with the client address %s or the peer address %s: choose another port", c.ClientAddr, self))
+	}
+	return nil
+}
+
+// paths defaults the store directories and makes them absolute, relative
+// to the working directory as RocketMQ does.
+func (s *state) paths() error {
+	c := s.c
+	if c.RootDir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return &Error{File: c.File, Key: "storePathRootDir", Msg: "$HOME is not set, so there is no default: set it to the store directory"}
+		}
+		c.RootDir = filepath.Join(home, "store")
+	}
+	if err := s.absolute("storePathRootDir", &c.RootDir); err != nil {
+		return err
+	}
+	if c.LogDir == "" {
+		c.LogDir = filepath.Join(c.RootDir, "commitlog")
+	}
+	return s.absolute("storePathCommitLog", &c.LogDir)
+}
+
+func (s *state) absolute(key string, dir *string) error {
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		return s.fail(key, *dir, fmt.Sprintf("cannot make it absolute (%v): give an absolute path", err))
+	}
+	*dir = abs
+	return nil
+}
+
+// batching makes enableBatchPush=false mean one entry per batch.
+func (s *state) batching() error {
+	c := s.c
+	if c.BatchPush {
+		return nil
+	}
+	if _, set := c.lines["raftMaxBatchCount"]; set && c.MaxBatchCount != 1 {
+		return s.fail("raftMaxBatchCount", strconv.Itoa(c.MaxBatchCount), fmt.Sprintf(
+			"enableBatchPush=false%s sends one entry per batch: allowed 1, or remove one of the two lines", s.at("enableBatchPush")))
+	}
+	c.MaxBatchCount = 1
+	return nil
+}
+
+// relation is a rule between two keys.
+type relation struct {
+	a, b string // the keys; an error is reported on a if the file sets it, else on b
+	ok   func(c *Config) bool
+	rule string
+}
+
+var relations = []relation{
+	{"raftTickIntervalMs", "raftHeartbeatIntervalMs",
+		func(c *Config) bool { return c.TickInterval <= c.HeartbeatInterval },
+		"allowed raftTickIntervalMs <= raftHeartbeatIntervalMs"},
+	{"raftElectionTimeoutMs", "raftHeartbeatIntervalMs",
+		func(c *Config) bool { return c.ElectionTimeout >= 2*c.HeartbeatInterval },
+		"allowed raftElectionTimeoutMs >= 2 x raftHeartbeatIntervalMs, so a follower misses two heartbeats before it campaigns"},
+	{"raftRetransmitTimeoutMs", "raftHeartbeatIntervalMs",
+		func(c *Config) bool { return c.RetransmitTimeout >= c.HeartbeatInterval },
+		"allowed raftRetransmitTimeoutMs >= raftHeartbeatIntervalMs"},
+	{"maxMessageSize", "mappedFileSizeCommitLog",
+		func(c *Config) bool { return int64(c.MaxMessageSize)+entryHeader <= c.SegmentSize },
+		"allowed maxMessageSize + 32 (an entry's header) <= mappedFileSizeCommitLog, so a message fits in one segment"},
+}
+
+// relations checks every relation.
+func (s *state) relations() error {
+	for _, r := range relations {
+		if r.ok(s.c) {
+			continue
+		}
+		blame := r.a
+		if _, set := s.c.lines[r.a]; !set {
+			blame = r.b
+		}
+		msg := fmt.Sprintf("%s (here %s=%s, %s=%s)", r.rule, r.a, s.value(r.a), r.b, s.value(r.b))
+		return s.fail(blame, s.value(blame), msg)
+	}
+	return nil
+}
+
+// advise adds the warnings about a valid but doubtful configuration.
+func (s *state) advise() {
+	c := s.c
+	if len(c.Peers) == 2 {
+		s.warn(c.lines["dLegerPeers"], "dLegerPeers", "two members cannot fail over: a majority of two is both, "+
+			"so losing either stops writes; use three members to survive one failure")
+	}
+	if unspecified(s.brokerIP) {
+		s.warn(c.lines["brokerIP1"], "brokerIP1", "binds every interface, but it is also the address given to "+
+			"clients sent to this node, who cannot use it: set the address clients reach")
+	}
+}
+
+// value shows a key's current value.
+func (s *state) value(name string) string {
+	k, _ := lookup(name)
+	return k.get(s.c)
+}
+
+// at returns " (line N)" for a key set in the file, "" otherwise.
+func (s *state) at(name string) string {
+	if line := s.c.lines[name]; line > 0 {
+		return fmt.Sprintf(" (line %d)", line)
+	}
+	return ""
+}
