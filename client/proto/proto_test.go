@@ -111,9 +111,15 @@ func TestBodyErrors(t *testing.T) {
 		{"append empty", func() error { _, err := proto.ParseAppendRequest(nil, 9); return err }, "payload count needs 4 bytes"},
 		{"append zero", func() error { _, err := proto.ParseAppendRequest([]byte{0, 0, 0, 0}, 9); return err }, "0 payloads"},
 		{"append count", func() error { _, err := proto.ParseAppendRequest([]byte{0xff, 0xff, 0xff, 0xff}, 1<<40); return err }, "cannot fit"},
-		{"append max", func() error { _, err := proto.ParseAppendRequest(proto.AppendRequest(nil, make([][]byte, 3)), 2); return err }, "at most 2"},
+		{"append max", func() error {
+			_, err := proto.ParseAppendRequest(proto.AppendRequest(nil, make([][]byte, 3)), 2)
+			return err
+		}, "at most 2"},
 		{"append length", func() error { _, err := proto.ParseAppendRequest([]byte{1, 0, 0, 0, 9, 0, 0, 0, 1}, 9); return err }, "payload needs 9 bytes"},
-		{"append trailing", func() error { _, err := proto.ParseAppendRequest(append(proto.AppendRequest(nil, [][]byte{{1}}), 0), 9); return err }, "1 bytes after"},
+		{"append trailing", func() error {
+			_, err := proto.ParseAppendRequest(append(proto.AppendRequest(nil, [][]byte{{1}}), 0), 9)
+			return err
+		}, "1 bytes after"},
 		{"get short", func() error { _, err := proto.ParseGetRequest([]byte{1}); return err }, "index needs 8"},
 		{"range count", func() error { _, err := proto.ParseRange([]byte{0xff, 0xff, 0xff, 0xff}); return err }, "cannot fit"},
 		{"range gap", func() error { _, err := proto.ParseRange(append(append([]byte{2, 0, 0, 0}, e...), e...)); return err }, "entry 5 follows entry 5"},
