@@ -266,20 +266,20 @@ type FollowerStatus struct {
 
 // Status is a snapshot of a node.
 type Status struct {
-	ID        string
-	Role      Role
-	Term      uint64
-	Leader    string
+	ID     string
+	Role   Role
+	Term   uint64
+	Leader string
 	// LeaderAddr is the leader's client address, if known (see
 	// Config.ClientAddr).
 	LeaderAddr string
 	Writable   bool // leader with its no-op committed
-	First     uint64
-	Last      uint64
-	Commit    uint64
-	Durable   uint64
-	Followers []FollowerStatus // leader only, ordered by id
-	Err       error            // set once a storage failure stopped the node
+	First      uint64
+	Last       uint64
+	Commit     uint64
+	Durable    uint64
+	Followers  []FollowerStatus // leader only, ordered by id
+	Err        error            // set once a storage failure stopped the node
 	// BatchesSent and EntriesSent count the Append batches this node sent
 	// to followers, and the entries in them, since it started.
 	BatchesSent, EntriesSent uint64

@@ -1,0 +1,129 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rmqlog/rmqlog/client"
+	"github.com/rmqlog/rmqlog/server"
+)
+
+// NodeStatus is one node's status as `rmqlog status` reports it: the node's
+// own document, or the error that kept us from getting it.
+type NodeStatus struct {
+	Addr string `json:"addr"`
+	server.StatusDoc
+	Err string `json:"err,omitempty"`
+	// Lag is this follower's lag as its leader reports it (leader's last
+	// index minus the follower's match index); absent when unknown.
+	Lag *uint64 `json:"lag,omitempty"`
+}
+
+// Status asks every address for its node's status, concurrently, each
+// within timeout.
+func Status(ctx context.Context, addrs []string, timeout time.Duration) []NodeStatus {
+	out := make([]NodeStatus, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = nodeStatus(ctx, a, timeout)
+		}()
+	}
+	wg.Wait()
+	fillLag(out)
+	return out
+}
+
+func nodeStatus(ctx context.Context, addr string, timeout time.Duration) NodeStatus {
+	ns := NodeStatus{Addr: addr}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := client.Dial(ctx, []string{addr}, client.WithPinned())
+	if err != nil {
+		ns.Err = err.Error()
+		return ns
+	}
+	defer c.Close()
+	b, err := c.Status(ctx)
+	if err == nil {
+		err = json.Unmarshal(b, &ns.StatusDoc)
+	}
+	if err != nil {
+		ns.Err = err.Error()
+	}
+	return ns
+}
+
+// fillLag copies each follower's lag from the leader's view.
+func fillLag(nodes []NodeStatus) {
+	for _, l := range nodes {
+		if l.Err != "" || l.Role != "leader" {
+			continue
+		}
+		for _, f := range l.Followers {
+			for i := range nodes {
+				if nodes[i].Self == f.ID && nodes[i].Err == "" {
+					lag := f.Lag
+					nodes[i].Lag = &lag
+				}
+			}
+		}
+		for i := range nodes {
+			if nodes[i].Self == l.Self {
+				zero := uint64(0)
+				nodes[i].Lag = &zero
+			}
+		}
+	}
+}
+
+// WriteStatusTable prints nodes as an aligned table.
+func WriteStatusTable(w io.Writer, nodes []NodeStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDR\tNODE\tROLE\tTERM\tLEADER\tCOMMIT\tLAST\tDURABLE\tLAG\tFLUSH\tNOTE")
+	for _, n := range nodes {
+		if n.Err != "" {
+			fmt.Fprintf(tw, "%s\t-\tunreachable\t-\t-\t-\t-\t-\t-\t-\t%s\n", n.Addr, oneLine(n.Err))
+			continue
+		}
+		lag := "-"
+		if n.Lag != nil {
+			lag = fmt.Sprint(*n.Lag)
+		}
+		note := ""
+		if n.Error != "" {
+			note = "stopped: " + oneLine(n.Error)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", n.Addr, n.Self, n.Role, n.Term,
+			orDash(n.Leader), n.CommitIndex, n.LastIndex, n.DurableIndex, lag, n.FlushMode, note)
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+// Transfer asks the group's leader (found through addrs) to hand
+// leadership to member to, and waits until it has.
+func Transfer(ctx context.Context, addrs []string, to string) error {
+	c, err := client.Dial(ctx, addrs)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Transfer(ctx, to)
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestSeedConfigStartsANode: the seed's own config, unchanged, starts a
+// node (alone it cannot elect a leader, but it serves its client port),
+// and SIGTERM stops it with exit status 0.
+func TestSeedConfigStartsANode(t *testing.T) {
+	const root = "/tmp/rmqstore/node00" // the seed's storePathRootDir
+	os.RemoveAll(root)
+	t.Cleanup(func() { os.RemoveAll(root) })
+	c := &cluster{t: t, clients: map[string]string{"n0": "127.0.0.1:30911"}, procs: map[string]*proc{}}
+	c.procs["n0"] = start(t, "serve", "-c", filepath.Join("..", "..", "conf", "seed-broker-n0.conf"))
+	c.waitServing("n0")
+	out := c.procs["n0"].output()
+	for _, w := range []string{"namesrvAddr", "brokerClusterName"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("no warning about the RocketMQ-only key %s:\n%s", w, out)
+		}
+	}
+	c.procs["n0"].cmd.Process.Signal(syscall.SIGTERM)
+	if code := c.procs["n0"].wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM", code)
+	}
+	if _, err := os.Stat(filepath.Join(root, "commitlog", "checkpoint")); err != nil {
+		t.Fatalf("the node did not create its log under storePathCommitLog: %v", err)
+	}
+}
+
+// TestBadConfigs: start-up fails with the file, the line, the key and what
+// is allowed (docs/config.md shows these messages).
+func TestBadConfigs(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join("..", "..", "conf", "broker-n0.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		set  map[string]string
+		want []string
+	}{
+		{"flush type", map[string]string{"flushDiskType": "SYNC"}, []string{":9: flushDiskType", "SYNC_FLUSH", "ASYNC_FLUSH"}},
+		{"port", map[string]string{"listenPort": "70000"}, []string{":6: listenPort", "70000", "65535"}},
+		{"self id", map[string]string{"dLegerSelfId": "n7"}, []string{"dLegerSelfId", "n7", "n0"}},
+		{"peers", map[string]string{"dLegerPeers": "n0-127.0.0.1:40911;n1"}, []string{"dLegerPeers", "n1"}},
+		{"dledger off", map[string]string{"enableDLegerCommitLog": "false"}, []string{"enableDLegerCommitLog", "true"}},
+		{"size", map[string]string{"maxMessageSize": "-1"}, []string{"maxMessageSize", "-1"}},
+	}
+	dir := t.TempDir()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".conf")
+			if err := os.WriteFile(path, []byte(rewrite(string(good), tt.set)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, code := runCmd(t, "serve", "-c", path)
+			if code != 1 {
+				t.Fatalf("exit status %d, want 1\n%s", code, out)
+			}
+			for _, w := range append(tt.want, path) {
+				if !strings.Contains(out, w) {
+					t.Errorf("error lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	out, code := runCmd(t, "serve", "-c", filepath.Join(dir, "missing.conf"))
+	if code != 1 || !strings.Contains(out, "missing.conf") {
+		t.Fatalf("missing file: exit %d\n%s", code, out)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"status", "--help"}, {"transfer", "--help"},
+		{"dump", "--help"}, {"verify", "--help"}} {
+		out, code := runCmd(t, args...)
+		if code != 0 || !strings.Contains(out, "Usage") {
+			t.Errorf("rmqlog %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	out, code := runCmd(t, "frobnicate")
+	if code != 2 || !strings.Contains(out, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: exit %d\n%s", code, out)
+	}
+	out, code = runCmd(t, "status")
+	if code != 2 || !strings.Contains(out, "--addr is required") {
+		t.Errorf("status without --addr: exit %d\n%s", code, out)
+	}
+	out, code = runCmd(t, "status", "--addr", "127.0.0.1:1")
+	if code != 1 || !strings.Contains(out, "unreachable") {
+		t.Errorf("status of a node that is not running: exit %d\n%s", code, out)
+	}
+}

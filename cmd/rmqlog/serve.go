@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rmqlog/rmqlog/config"
+	"github.com/rmqlog/rmqlog/engine"
+	"github.com/rmqlog/rmqlog/server"
+)
+
+// shutdownLimit bounds a graceful shutdown; a second signal cuts it short.
+const shutdownLimit = 30 * time.Second
+
+func serve(args []string, stdout, stderr io.Writer) error {
+	fs := flags("serve", "serve -c <broker.conf>", stderr)
+	conf := fs.String("c", "", "RocketMQ broker properties file (see docs/config.md and conf/)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *conf == "" {
+		fs.Usage()
+		return &exitError{code: 2, msg: "rmqlog serve: -c is required, e.g. rmqlog serve -c conf/broker-n0.conf"}
+	}
+	cfg, warnings, err := config.Load(*conf)
+	if err != nil {
+		return &exitError{code: 1, msg: "rmqlog serve: " + err.Error()}
+	}
+	log := newLogger(stderr, cfg)
+	for _, w := range warnings {
+		log.Warn("config: " + w.String())
+	}
+	for _, d := range cfg.Describe() {
+		log.Debug("config: " + d)
+	}
+	s, err := server.Start(serverConfig(cfg, log))
+	if err != nil {
+		return &exitError{code: 1, msg: fmt.Sprintf("rmqlog serve: %s: %v", cfg.File, err)}
+	}
+	log.Info("rmqlog node running", "id", cfg.SelfID, "group", cfg.Group, "broker", cfg.BrokerName,
+		"client", s.Addr().String(), "peer", cfg.Peers[cfg.SelfID], "flush", cfg.FlushMode.String(), "log_dir", cfg.LogDir)
+	return waitAndStop(s, log)
+}
+
+// waitAndStop waits for SIGTERM or SIGINT, then shuts down gracefully; a
+// second signal exits at once.
+func waitAndStop(s *server.Server, log *slog.Logger) error {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	got := <-sig
+	log.Info("shutting down: finishing in-flight appends, then sync and close (a second signal exits at once)", "signal", got.String())
+	go func() {
+		got := <-sig
+		log.Warn("second signal: exiting at once", "signal", got.String())
+		os.Exit(1)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownLimit)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		return &exitError{code: 1, msg: fmt.Sprintf("rmqlog serve: shutdown: %v", err)}
+	}
+	log.Info("stopped cleanly")
+	return nil
+}
+
+func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serverConfig maps the broker configuration onto the server's and the
+// engine's (docs/config.md has the key of every field).
+func serverConfig(c *config.Config, log *slog.Logger) server.Config {
+	return server.Config{
+		ClientAddr:     c.ClientAddr,
+		MetricsAddr:    c.MetricsAddr,
+		MaxConnections: c.MaxConnections,
+		MaxInflight:    c.MaxInflight,
+		FileReserved:   c.FileReserved,
+		Logger:         log,
+		Engine: engine.Config{
+			Group: c.Group, ID: c.SelfID, Peers: c.Peers, ClientAddr: c.ClientAddr,
+			Dir: c.RootDir, LogDir: c.LogDir,
+			FlushMode: c.FlushMode, FlushInterval: c.FlushInterval,
+			SegmentSize: c.SegmentSize, IndexEntries: c.IndexEntries,
+			TickInterval: c.TickInterval, HeartbeatInterval: c.HeartbeatInterval,
+			ElectionTimeout: c.ElectionTimeout, RetransmitTimeout: c.RetransmitTimeout,
+			MaxBatchBytes: c.MaxBatchBytes, MaxBatchCount: c.MaxBatchCount,
+			WindowBatches: c.WindowBatches, WindowBytes: c.WindowBytes,
+			MaxEntrySize: c.MaxMessageSize, MaxPendingBytes: c.MaxPendingBytes,
+			PreferredLeader: c.PreferredLeader,
+		},
+	}
+}
