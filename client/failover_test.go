@@ -329,3 +329,25 @@ func repeatCode(c proto.Code, n int) []proto.Code {
 	}
 	return cs
 }
+
+// TestReadFailedNotRetried: a node that answers a read with CodeFailed
+// found a corrupt entry; asking again cannot help, so Get fails at once.
+func TestReadFailedNotRetried(t *testing.T) {
+	l, nodes := group(t, 1)
+	l.append(0, [][]byte{[]byte("p")})
+	nodes[0].set(func(n *testNode) {
+		n.respond = func(h proto.Header, body []byte, nth int) []byte {
+			if h.Type != proto.TypeGet {
+				return nil
+			}
+			return proto.Frame(nil, h.Type, proto.CodeFailed, h.ID, proto.AppendError(nil, proto.ErrorBody{Message: "segment: corrupt entry"}))
+		}
+	})
+	c := dial(t, addrsOf(nodes...))
+	if _, err := c.Get(ctxFor(t, 10*time.Second), 1); !errors.Is(err, ErrFailed) {
+		t.Fatalf("Get answered CodeFailed: %v, want ErrFailed", err)
+	}
+	if got := nodes[0].count(proto.TypeGet); got != 1 {
+		t.Errorf("the node got %d gets, want 1", got)
+	}
+}

@@ -130,7 +130,12 @@ func (c *Client) classify(o *op, cl *call) outcome {
 		return outSearch
 	case proto.CodeBusy:
 		return outBusy
-	case proto.CodeUnknown, proto.CodeClosing, proto.CodeFailed:
+	case proto.CodeFailed:
+		if o.typ == proto.TypeGet || o.typ == proto.TypeRange {
+			return outFinal // a read found a corrupt entry: asking again will not help
+		}
+		return outSearch
+	case proto.CodeUnknown, proto.CodeClosing:
 		return outSearch
 	case proto.CodeOverload:
 		return outReconnect

@@ -93,7 +93,7 @@ func TestHelp(t *testing.T) {
 	if code != 2 || !strings.Contains(out, "--addr is required") {
 		t.Errorf("status without --addr: exit %d\n%s", code, out)
 	}
-	out, code = runCmd(t, "status", "--addr", "127.0.0.1:1")
+	out, code = runCmd(t, "status", "--addr", "127.0.0.1:1", "--timeout", "300ms")
 	if code != 1 || !strings.Contains(out, "unreachable") {
 		t.Errorf("status of a node that is not running: exit %d\n%s", code, out)
 	}
