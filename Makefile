@@ -8,7 +8,11 @@ BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 FUZZTIME ?= 10s
 
-.PHONY: test lint vet fmt-check leaf-check race bench bench-storage bench-replication fuzz-smoke
+.PHONY: test lint vet fmt-check leaf-check race bench bench-storage bench-replication fuzz-smoke build
+
+## build: the binaries, into bin/ (bin/rmqlog: the node daemon and its admin commands).
+build:
+	$(GO) build -o bin/ ./cmd/...
 
 ## test: lint, then every test with the race detector (fuzz seed corpora included).
 test: lint race
@@ -90,7 +94,7 @@ bench-replication:
 
 ## fuzz-smoke: run every fuzz target for FUZZTIME each (the seed corpora already run in `make test`).
 fuzz-smoke:
-	@for pkg in ./segment ./replication/wire ./client/proto; do \
+	@for pkg in ./segment ./replication/wire ./client/proto ./config; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \

@@ -319,7 +319,16 @@ func TestClusterFailover(t *testing.T) {
 	for _, id := range c.ids {
 		acked.checkOn(t, id, c.clients[id])
 	}
-	out, code := runCmd(t, "verify", "--addr", strings.Join(c.addrs(), ","))
+	all := strings.Join(c.addrs(), ",")
+	out, code := runCmd(t, "append", "--addr", all, "from the command line")
+	if code != 0 {
+		t.Fatalf("rmqlog append: exit %d\n%s", code, out)
+	}
+	out, code = runCmd(t, "get", "--addr", all, strings.TrimSpace(out))
+	if code != 0 || out != "from the command line\n" {
+		t.Fatalf("rmqlog get: exit %d\n%s", code, out)
+	}
+	out, code = runCmd(t, "verify", "--addr", all)
 	if code != 0 || !strings.Contains(out, "replicas identical") {
 		t.Fatalf("rmqlog verify: exit %d\n%s", code, out)
 	}

@@ -6,6 +6,8 @@
 //	rmqlog dump <dataDir>                    decode a stopped node's log
 //	rmqlog verify --addr host:port[,...]     compare the replicas' committed prefixes
 //	rmqlog verify --dir d0,d1,d2             the same over stopped nodes' data directories
+//	rmqlog append --addr host:port[,...] msg  append messages, print their indexes once committed
+//	rmqlog get --addr host:port[,...] 2       print committed messages
 //
 // Every command takes --help. docs/config.md lists the configuration keys.
 package main
@@ -36,6 +38,8 @@ var commands = []struct {
 	{"transfer", "move leadership to another member", transfer},
 	{"dump", "decode a stopped node's log", dump},
 	{"verify", "compare the replicas' committed prefixes", verify},
+	{"append", "append messages (arguments, or lines of stdin) and print their indexes", appendCmd},
+	{"get", "print committed messages by index", getCmd},
 }
 
 func main() {
