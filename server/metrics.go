@@ -17,7 +17,7 @@ import (
 
 // metrics are the node's Prometheus metrics, in a registry of its own. The
 // histograms and counters are always kept (they cost an atomic add); they
-// are served only when Config.MetricsAddr is set. docs/metrics.md lists them.
+// are served only when Config.MetricsAddr is set. docs/operations.md lists them.
 type metrics struct {
 	reg        *prometheus.Registry
 	append     prometheus.Histogram // request read -> answer ready, appends
