@@ -37,11 +37,12 @@
 // deadline): on a NotLeaderError the client goes to the leader it names, or
 // if none is named, polls the known nodes' Meta with a backoff (20 ms
 // doubling to 500 ms) until one leads; on a lost connection, ErrClosing,
-// ErrFailed, ErrUnknown or ErrOverload it finds the leader again; on
-// ErrBusy it backs off. Leader addresses learned from redirects join the
-// known addresses. ErrTooLarge (checked before sending against the node's
-// maxMessageSize), ErrBadRequest, ErrProtocol, ErrNotFound and ErrClosed
-// are not retried.
+// ErrFailed (except on Get and Range: there it means the node read a
+// corrupt entry, which asking again does not fix), ErrUnknown or
+// ErrOverload it finds the leader again; on ErrBusy it backs off. Leader
+// addresses learned from redirects join the known addresses. ErrTooLarge
+// (checked before sending against the node's maxMessageSize),
+// ErrBadRequest, ErrProtocol, ErrNotFound and ErrClosed are not retried.
 //
 // Appends are therefore at least once: when the outcome of a sent append
 // is unknown (the connection was lost after it was sent, or the node

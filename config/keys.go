@@ -41,6 +41,7 @@ var (
 	millis   = span{lo: 1, hi: 60000, unit: "milliseconds"}
 	sizes    = span{lo: 1, hi: 1 << 30, unit: "bytes"}
 	counts   = span{lo: 1, hi: 1 << 20}
+	inflight = span{lo: 1, hi: 65536}
 	segments = span{lo: 4096, hi: 4 << 30, step: 4096, unit: "bytes"}
 	indexes  = span{lo: 512, hi: 1 << 30, step: 512, unit: "entries"}
 	hours    = span{lo: 0, hi: 876000, unit: "hours (0 = keep forever)"}
@@ -88,7 +89,7 @@ var ownKeys = []key{
 	number("raftIndexEntries", 4<<20, indexes, 1, func(c *Config) *int64 { return &c.IndexEntries }),
 	text("metricsAddr", "", checkMetricsAddr, func(c *Config) *string { return &c.MetricsAddr }),
 	number("clientMaxConnections", 1024, counts, 1, func(c *Config) *int { return &c.MaxConnections }),
-	number("clientMaxInflight", 1024, counts, 1, func(c *Config) *int { return &c.MaxInflight }),
+	number("clientMaxInflight", 1024, inflight, 1, func(c *Config) *int { return &c.MaxInflight }),
 	logLevelKey(),
 	choice("logFormat", "text", []string{"text", "json"}, func(c *Config) *string { return &c.LogFormat }),
 }

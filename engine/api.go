@@ -61,6 +61,22 @@ func (p *Proposal) Wait(ctx context.Context) error {
 	}
 }
 
+// Ready reports whether the proposal's outcome is known, so that Wait
+// would return at once. Like Wait, it is for the proposal's one owner
+// goroutine.
+func (p *Proposal) Ready() bool {
+	if p.done {
+		return true
+	}
+	select {
+	case p.err = <-p.ch:
+		p.done = true
+		return true
+	default:
+		return false
+	}
+}
+
 // Propose hands payloads to the node to append as consecutive entries and
 // returns at once; Wait on the Proposal for the commit. Proposals from all
 // goroutines are appended together by the node's loop (one write for all
@@ -197,7 +213,8 @@ var ErrNotCommitted = errors.New("engine: entry not committed")
 
 // Read returns committed entry i. The entry (its Payload) aliases the
 // mapped log file: it is valid until retention deletes the entry's file
-// twice over or the node closes; copy it to keep it longer. No-op entries
+// twice over, a follower's log is reset or truncated, or the node closes;
+// copy it to keep it longer, or use View. No-op entries
 // (TypeNoop) are part of the log; skip them.
 func (n *Node) Read(i uint64) (segment.Entry, error) {
 	n.readMu.RLock()
@@ -209,6 +226,27 @@ func (n *Node) Read(i uint64) (segment.Entry, error) {
 		return segment.Entry{}, fmt.Errorf("%w: %d, commit index is %d", ErrNotCommitted, i, c)
 	}
 	return n.log.Read(i)
+}
+
+// View calls fn with committed entry i while the entry's bytes are
+// guaranteed mapped: no truncation, reset or retention can unmap its file
+// until fn returns. fn must be short (it delays those) and must not call
+// back into the node; copy what it needs. Use View rather than Read when
+// another goroutine may change the log meanwhile (a follower serving reads).
+func (n *Node) View(i uint64, fn func(segment.Entry)) error {
+	n.readMu.RLock()
+	defer n.readMu.RUnlock()
+	if n.readClosed {
+		return ErrClosed
+	}
+	if c := n.commit.Load(); i > c {
+		return fmt.Errorf("%w: %d, commit index is %d", ErrNotCommitted, i, c)
+	}
+	e, err := n.log.Read(i)
+	if err == nil {
+		fn(e)
+	}
+	return err
 }
 
 // CommitIndex returns the highest committed index this node knows.
@@ -362,8 +400,8 @@ func (n *Node) transferee() string {
 // later needs a deleted entry has its log restarted at the leader's first
 // index (Reset).
 func (n *Node) DeletePrefix(i uint64) (uint64, error) {
-	n.readMu.RLock()
-	defer n.readMu.RUnlock()
+	n.readMu.Lock() // no View is inside a file that goes
+	defer n.readMu.Unlock()
 	if n.readClosed {
 		return 0, ErrClosed
 	}

@@ -37,8 +37,10 @@ type Node struct {
 	lastRole  RoleChange
 	reported  RoleChange // last role change queued for the embedder
 
-	// readMu: Read holds it shared while it looks the entry up; Close
-	// takes it to set readClosed before the files are unmapped.
+	// readMu: Read holds it shared while it looks the entry up, View while
+	// fn runs; Close, DeletePrefix, truncation and reset take it
+	// exclusively, so no reader is inside a file they unmap. Lock order:
+	// mu, readMu, sendMu.
 	readMu     sync.RWMutex
 	readClosed bool
 
@@ -139,7 +141,7 @@ func (n *Node) openStorage() error {
 		return err
 	}
 	n.log, n.flusher = log, f
-	n.nlog = &nodeLog{Log: log, flusher: f, sendMu: &n.sendMu, sendTerm: &n.sendTerm,
+	n.nlog = &nodeLog{Log: log, flusher: f, sendMu: &n.sendMu, readMu: &n.readMu, sendTerm: &n.sendTerm,
 		term: func() uint64 { return n.core.term }, interrupt: n.interruptSends}
 	return nil
 }

@@ -21,6 +21,9 @@ type nodeLog struct {
 	// sendMu: dispatchers hold it shared while they send mapped bytes;
 	// truncation and reset hold it exclusively.
 	sendMu *sync.RWMutex
+	// readMu: Node.View holds it shared while a caller copies an entry;
+	// truncation and reset hold it exclusively (taken before sendMu).
+	readMu *sync.RWMutex
 	// sendTerm is the core's term as of the last structural change or
 	// after-step; a dispatcher sends a batch only if its term is current.
 	sendTerm *atomic.Uint64
@@ -46,15 +49,19 @@ func (l *nodeLog) Reset(base segment.Position, prevTerm uint64, prevCRC uint32) 
 }
 
 // lockSends publishes the core's term, so no dispatcher starts another
-// batch of the old term, and takes sendMu exclusively. A dispatcher still
+// batch of the old term, and takes readMu and sendMu exclusively. A dispatcher still
 // writing a batch to a slow or dead peer would hold it for up to the write
 // timeout, with the node lock held here: so its write is interrupted (that
 // connection is redialed; the batch is resent or dropped as stale).
 func (l *nodeLog) lockSends() (unlock func()) {
 	l.sendTerm.Store(l.term())
+	l.readMu.Lock() // readers copy for microseconds: just wait for them
 	if !l.sendMu.TryLock() {
 		l.interrupt()
 		l.sendMu.Lock()
 	}
-	return l.sendMu.Unlock
+	return func() {
+		l.sendMu.Unlock()
+		l.readMu.Unlock()
+	}
 }

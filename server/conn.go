@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -24,12 +25,14 @@ type conn struct {
 	out chan *pending
 }
 
-// pending is a request started by the reader, answered by the writer: by
-// waiting for prop (appends), reading from done (transfers), or with the
-// ready frame.
+// pending is a request started by the reader, answered by the writer: with
+// the ready frame (an error found by the reader), by waiting for prop
+// (appends) or done (transfers), or by reading the log (get, range, meta,
+// status: body is the request's).
 type pending struct {
 	h     proto.Header
 	start time.Time
+	body  []byte
 	prop  *engine.Proposal
 	count int
 	done  chan []byte
@@ -57,10 +60,14 @@ func (c *conn) readLoop() {
 				continue // skipped and answered
 			}
 		}
+		if err == nil {
+			err = checkRequest(h)
+		}
 		if err != nil {
 			c.readFailed(err)
 			return
 		}
+		c.s.framesRead.Add(1)
 		c.out <- c.s.start(h, body)
 	}
 }
@@ -74,6 +81,18 @@ func (c *conn) skip(br *bufio.Reader, h proto.Header) error {
 	c.log.Warn("client port: request over the frame limit refused", "type", h.Type.String(), "bytes", h.Len, "limit", c.s.maxFrame)
 	msg := tooLargeFrame(h, c.s.maxFrame, c.s.maxEntry)
 	c.out <- &pending{h: h, start: time.Now(), frame: msg}
+	return nil
+}
+
+// checkRequest refuses what only a response may carry: a code, or id 0
+// (which a node uses for the frame it sends before closing a connection).
+func checkRequest(h proto.Header) error {
+	switch {
+	case h.Code != proto.CodeOK:
+		return fmt.Errorf("%w: a request with code %d (requests carry 0)", proto.ErrFrame, h.Code)
+	case h.ID == 0:
+		return fmt.Errorf("%w: a request with id 0 (ids start at 1; 0 is the node's)", proto.ErrFrame)
+	}
 	return nil
 }
 
@@ -96,10 +115,15 @@ func (c *conn) writeLoop() {
 	var buf []byte
 	var werr error
 	for p := range c.out {
-		buf = c.s.answer(buf[:0], p)
 		if werr != nil {
-			continue
+			continue // nobody will read the answer: do not make it
 		}
+		if bw.Buffered() > 0 && p.blocks() {
+			c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			werr = bw.Flush() // answers already made go out before waiting for this one
+		}
+		buf = c.s.answer(buf[:0], p)
+		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if _, werr = bw.Write(buf); werr == nil && len(c.out) == 0 {
 			werr = bw.Flush()
 		}
@@ -108,8 +132,28 @@ func (c *conn) writeLoop() {
 		}
 	}
 	if werr == nil {
+		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		bw.Flush()
 	}
+}
+
+// writeTimeout bounds one write of answers: a client that stops reading
+// for this long is disconnected (its reader stops, its appends still
+// commit).
+const writeTimeout = 10 * time.Second
+
+// blocks reports whether answering p would wait (for a commit or a
+// transfer).
+func (p *pending) blocks() bool {
+	switch {
+	case p.frame != nil:
+		return false
+	case p.prop != nil:
+		return !p.prop.Ready()
+	case p.done != nil:
+		return len(p.done) == 0
+	}
+	return false
 }
 
 // refuse answers a connection the server will not serve with one frame

@@ -17,11 +17,15 @@
 //
 // # Memory a client can make the node hold
 //
-// Per connection: one read buffer (64 KiB), one request body at a time in the
-// reader (at most the frame limit), MaxInflight answers in flight, and the
-// bodies of its appends until they commit (all connections together are
-// bounded by the engine's MaxPendingBytes, beyond which appends get
-// CodeBusy). Connections are bounded by MaxConnections.
+// Per connection: one read and one write buffer (64 KiB each); one request
+// body at a time in the reader, grown as its bytes arrive (at most the frame
+// limit); up to MaxInflight queued requests, of which only the one being
+// answered has its answer built (reads are answered when their turn comes,
+// at most 4 MiB plus one message for a range); and the bodies of its appends
+// until they commit (all connections together are bounded by the engine's
+// MaxPendingBytes, beyond which appends get CodeBusy). Connections are
+// bounded by MaxConnections. A client that does not read its answers for
+// writeTimeout (10 s) is disconnected.
 //
 // # Shutdown
 //

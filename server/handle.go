@@ -23,31 +23,33 @@ const (
 )
 
 // start begins the work of one request, on the connection's reader: an
-// append is proposed now, a transfer runs on its own goroutine, anything
-// else is answered at once.
+// append is proposed now and a transfer starts on its own goroutine; reads
+// are answered by the writer when their turn comes (so a connection holds
+// at most one read answer at a time, whatever it pipelines).
 func (s *Server) start(h proto.Header, body []byte) *pending {
-	p := &pending{h: h, start: time.Now()}
-	if h.Code != proto.CodeOK {
-		p.frame = errFrame(h, proto.CodeBadRequest, fmt.Sprintf("a request carries code 0, not %d", h.Code), nil)
-		return p
-	}
+	p := &pending{h: h, start: time.Now(), body: body}
 	switch h.Type {
 	case proto.TypeAppend:
 		s.propose(p, body)
-	case proto.TypeGet:
-		p.frame = s.get(h, body)
-	case proto.TypeRange:
-		p.frame = s.rangeOf(h, body)
-	case proto.TypeMeta:
-		p.frame = proto.Frame(nil, h.Type, proto.CodeOK, h.ID, proto.AppendMeta(nil, s.meta()))
-	case proto.TypeStatus:
-		doc, _ := json.Marshal(s.StatusDoc())
-		p.frame = proto.Frame(nil, h.Type, proto.CodeOK, h.ID, doc)
 	case proto.TypeTransfer:
 		p.done = make(chan []byte, 1)
 		go s.transfer(h, body, p.done)
 	}
 	return p
+}
+
+// read answers a get, range, meta or status request.
+func (s *Server) read(h proto.Header, body []byte) []byte {
+	switch h.Type {
+	case proto.TypeGet:
+		return s.get(h, body)
+	case proto.TypeRange:
+		return s.rangeOf(h, body)
+	case proto.TypeMeta:
+		return proto.Frame(nil, h.Type, proto.CodeOK, h.ID, proto.AppendMeta(nil, s.meta()))
+	}
+	doc, _ := json.Marshal(s.StatusDoc())
+	return proto.Frame(nil, h.Type, proto.CodeOK, h.ID, doc)
 }
 
 func (s *Server) propose(p *pending, body []byte) {
@@ -66,10 +68,13 @@ func (s *Server) propose(p *pending, body []byte) {
 // commit or the transfer's end; on the connection's writer.
 func (s *Server) answer(buf []byte, p *pending) []byte {
 	switch {
+	case p.frame != nil:
 	case p.done != nil:
 		p.frame = <-p.done
 	case p.prop != nil:
 		p.frame = s.committed(p)
+	default:
+		p.frame = s.read(p.h, p.body)
 	}
 	s.metrics.request(p.h.Type, proto.Code(p.frame[10]), time.Since(p.start))
 	return append(buf, p.frame...)
@@ -124,11 +129,15 @@ func (s *Server) get(h proto.Header, body []byte) []byte {
 	if err != nil {
 		return errFrame(h, proto.CodeBadRequest, err.Error(), nil)
 	}
-	e, err := s.node.Read(i)
+	var b []byte
+	err = s.node.View(i, func(e segment.Entry) {
+		f, start := proto.Begin(nil, h.Type, proto.CodeOK, h.ID)
+		b = proto.Finish(proto.AppendEntry(f, wireEntry(e)), start)
+	})
 	if err != nil {
 		return s.readErr(h, i, err)
 	}
-	return proto.Frame(nil, h.Type, proto.CodeOK, h.ID, proto.AppendEntry(nil, wireEntry(e)))
+	return b
 }
 
 func (s *Server) rangeOf(h proto.Header, body []byte) []byte {
@@ -141,19 +150,20 @@ func (s *Server) rangeOf(h proto.Header, body []byte) []byte {
 	b, start := proto.Begin(nil, h.Type, proto.CodeOK, h.ID)
 	b = append(b, 0, 0, 0, 0)
 	n, size := uint32(0), 0
-	for i := from; n < count && i <= s.node.CommitIndex(); i++ {
-		e, err := s.node.Read(i)
+	full := false
+	for i := from; n < count && !full && i <= s.node.CommitIndex(); i++ {
+		err := s.node.View(i, func(e segment.Entry) {
+			if full = n > 0 && size+len(e.Payload) > int(maxBytes); !full {
+				b = proto.AppendEntry(b, wireEntry(e))
+				n, size = n+1, size+len(e.Payload)
+			}
+		})
 		if err != nil {
 			if n == 0 {
 				return s.readErr(h, i, err)
 			}
 			break
 		}
-		if n > 0 && size+len(e.Payload) > int(maxBytes) {
-			break
-		}
-		b = proto.AppendEntry(b, wireEntry(e))
-		n, size = n+1, size+len(e.Payload)
 	}
 	b[start+proto.HeaderSize] = byte(n)
 	b[start+proto.HeaderSize+1] = byte(n >> 8)

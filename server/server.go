@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rmqlog/rmqlog/client/proto"
@@ -61,6 +62,8 @@ type Server struct {
 	// or Shutdown's deadline).
 	hardCtx    context.Context
 	hardCancel context.CancelFunc
+
+	framesRead atomic.Uint64 // requests read on every connection (tests)
 
 	wg      sync.WaitGroup // accept loop, retention loop, metrics server
 	connsWG sync.WaitGroup // every connection's goroutines
@@ -240,7 +243,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.beginClose() {
 		return nil
 	}
-	stop := context.AfterFunc(ctx, s.hardCancel)
+	stop := context.AfterFunc(ctx, func() {
+		s.hardCancel()
+		s.closeConns() // a client that does not read must not hold the shutdown
+	})
 	defer stop()
 	s.mu.Lock()
 	for c := range s.conns {
@@ -259,13 +265,17 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.hardCancel()
+	s.closeConns()
+	s.connsWG.Wait()
+	return s.finish()
+}
+
+func (s *Server) closeConns() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for c := range s.conns {
 		c.nc.Close()
 	}
-	s.mu.Unlock()
-	s.connsWG.Wait()
-	return s.finish()
 }
 
 // beginClose marks the server closing; false if it already was.

@@ -158,15 +158,42 @@ func ReadFrame(r io.Reader, hdr []byte, limit int) (Header, []byte, error) {
 	if err != nil {
 		return h, nil, err
 	}
-	body := make([]byte, h.Len-HeaderSize)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return Header{}, nil, fmt.Errorf("%w: reading a %d-byte %v body: %w", ErrFrame, len(body), h.Type, noEOF(err))
+	body, err := readBody(r, int(h.Len-HeaderSize))
+	if err != nil {
+		return Header{}, nil, fmt.Errorf("%w: reading a %d-byte %v body: %w", ErrFrame, h.Len-HeaderSize, h.Type, noEOF(err))
 	}
 	crc := crc32.Update(crc32.Checksum(hdr[8:], castagnoli), castagnoli, body)
 	if want := binary.LittleEndian.Uint32(hdr[4:]); crc != want {
 		return Header{}, nil, fmt.Errorf("%w: crc %08x, frame says %08x (%v, id %d)", ErrFrame, crc, want, h.Type, h.ID)
 	}
 	return h, body, nil
+}
+
+// growStep is the body memory ReadFrame commits to before any of it
+// arrived; beyond it, the buffer doubles as bytes arrive, so a peer that
+// announces a large frame and sends little holds at most twice what it sent.
+const growStep = 64 << 10
+
+// readBody reads exactly n bytes into a slice of exactly n bytes (it may
+// be kept), allocated as the bytes arrive.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	if n <= growStep {
+		b := make([]byte, n)
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	b := make([]byte, growStep)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	for len(b) < n {
+		have := len(b)
+		b = append(b, make([]byte, min(n, 2*have)-have)...)
+		if _, err := io.ReadFull(r, b[have:]); err != nil {
+			return nil, err
+		}
+	}
+	return b[:n:n], nil
 }
 
 func noEOF(err error) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -137,5 +138,25 @@ func TestBodyErrors(t *testing.T) {
 				t.Fatalf("got %v; want ErrBody saying %q", err, tt.says)
 			}
 		})
+	}
+}
+
+// TestReadFrameGrowsWithData: a frame that announces 4 MiB and sends 10
+// bytes makes the reader commit only its first step, not 4 MiB.
+func TestReadFrameGrowsWithData(t *testing.T) {
+	big := proto.Frame(nil, proto.TypeAppend, 0, 1, make([]byte, 4<<20))
+	for _, cut := range []int{proto.HeaderSize + 10, proto.HeaderSize + 200 << 10, len(big)} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, body, err := proto.ReadFrame(bytes.NewReader(big[:cut]), make([]byte, proto.HeaderSize), 8<<20)
+		runtime.ReadMemStats(&after)
+		alloc := after.TotalAlloc - before.TotalAlloc
+		switch {
+		case cut < len(big) && (!errors.Is(err, io.ErrUnexpectedEOF) || alloc > 3*uint64(cut)+128<<10):
+			t.Errorf("frame cut at %d bytes: %v, %d bytes allocated", cut, err, alloc)
+		case cut == len(big) && (err != nil || len(body) != 4<<20):
+			t.Errorf("whole frame: %d-byte body, %v", len(body), err)
+		}
 	}
 }

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 // freePorts returns n distinct ports that were free a moment ago.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var lns []net.Listener
 	var ports []int
@@ -100,7 +100,7 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 	return w.b.Write(b)
 }
 
-func start(t *testing.T, args ...string) *proc {
+func start(t testing.TB, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(binary, args...), out: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1)}
 	p.cmd.Stdout = lockedWriter{p.mu, p.out}
@@ -120,7 +120,7 @@ func start(t *testing.T, args ...string) *proc {
 }
 
 // wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(t *testing.T, d time.Duration) int {
+func (p *proc) wait(t testing.TB, d time.Duration) int {
 	t.Helper()
 	select {
 	case err := <-p.done:
@@ -156,7 +156,7 @@ func runCmd(t *testing.T, args ...string) (string, int) {
 // cluster is three rmqlog processes started from conf/broker-n{0,1,2}.conf
 // with free ports and temporary directories.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	ids     []string
 	confs   map[string]string // id -> config file
 	clients map[string]string // id -> client address
@@ -164,7 +164,7 @@ type cluster struct {
 	procs   map[string]*proc
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB, set map[string]string) *cluster {
 	ports := freePorts(t, 6)
 	c := &cluster{t: t, ids: []string{"n0", "n1", "n2"}, confs: map[string]string{}, clients: map[string]string{},
 		dirs: map[string]string{}, procs: map[string]*proc{}}
@@ -180,7 +180,7 @@ func newCluster(t *testing.T) *cluster {
 		}
 		c.dirs[id] = filepath.Join(tmp, id)
 		c.clients[id] = fmt.Sprintf("127.0.0.1:%d", ports[i])
-		text := rewrite(string(sample), map[string]string{
+		text := rewrite(rewrite(string(sample), set), map[string]string{
 			"listenPort":         fmt.Sprint(ports[i]),
 			"dLegerPeers":        strings.Join(peers, ";"),
 			"storePathRootDir":   c.dirs[id],
@@ -258,7 +258,7 @@ func (c *cluster) leader() string {
 // verify reports the replicas identical, SIGTERM stops every node cleanly,
 // and the stopped logs dump and verify offline.
 func TestClusterFailover(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	for _, id := range c.ids {
 		c.start(id)
 	}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/rmqlog/rmqlog/client"
+)
+
+// BenchmarkGroup measures the whole path a user gets: three rmqlog
+// processes started from the sample configs, appends of 1 KiB through
+// package client over the client port. Two load forms: 64 producers each
+// waiting for its commit (closed loop), and one producer keeping 256
+// AppendAsync calls in flight (pipelined). It reports entries/s, latency
+// percentiles and the CPU time of the three node processes per entry.
+// rmqbench (issue 5) will do the same with live output and results/.
+func BenchmarkGroup(b *testing.B) {
+	for _, mode := range []string{"SYNC_FLUSH", "ASYNC_FLUSH"} {
+		for _, form := range []string{"producers=64", "pipelined=256"} {
+			b.Run(fmt.Sprintf("mode=%s/%s/size=1KiB", mode, form), func(b *testing.B) {
+				benchGroup(b, mode, form)
+			})
+		}
+	}
+}
+
+func benchGroup(b *testing.B, mode, form string) {
+	c := newCluster(b, map[string]string{"flushDiskType": mode, "mappedFileSizeCommitLog": fmt.Sprint(256 << 20)})
+	for _, id := range c.ids {
+		c.start(id)
+	}
+	c.leader()
+	ctx := context.Background()
+	cl, err := client.Dial(ctx, c.addrs())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	payload := make([]byte, 1024)
+	for range 2000 { // warm-up: connections, first files
+		if _, err := cl.Append(ctx, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	hist := hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3)
+	cpu0 := c.cpu(b)
+	b.SetBytes(int64(len(payload)))
+	b.ResetTimer()
+	start := time.Now()
+	if form == "producers=64" {
+		closedLoop(b, cl, payload, 64, hist)
+	} else {
+		pipelined(b, cl, payload, 256, hist)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cpu := c.cpu(b) - cpu0
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "entries/s")
+	b.ReportMetric(float64(hist.ValueAtQuantile(50)), "p50-us")
+	b.ReportMetric(float64(hist.ValueAtQuantile(99)), "p99-us")
+	b.ReportMetric(float64(hist.ValueAtQuantile(99.9)), "p99.9-us")
+	b.ReportMetric(cpu.Seconds()*1e6/float64(b.N), "node-cpu-us/entry")
+	for _, id := range c.ids {
+		c.procs[id].cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, id := range c.ids {
+		c.procs[id].wait(b, 30*time.Second)
+	}
+}
+
+// closedLoop: n producers, each appending and waiting for the commit.
+func closedLoop(b *testing.B, cl *client.Client, payload []byte, n int, hist *hdrhistogram.Histogram) {
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3)
+			for left.Add(-1) >= 0 {
+				t0 := time.Now()
+				if _, err := cl.Append(context.Background(), payload); err != nil {
+					b.Error(err)
+					return
+				}
+				local.RecordValue(time.Since(t0).Microseconds())
+			}
+			mu.Lock()
+			hist.Merge(local)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+}
+
+// pipelined: one producer keeping window appends in flight.
+func pipelined(b *testing.B, cl *client.Client, payload []byte, window int, hist *hdrhistogram.Histogram) {
+	type sent struct {
+		f  *client.Future
+		t0 time.Time
+	}
+	q := make(chan sent, window)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for s := range q {
+			if _, err := s.f.Wait(context.Background()); err != nil {
+				b.Error(err)
+			}
+			hist.RecordValue(time.Since(s.t0).Microseconds())
+		}
+	}()
+	for range b.N {
+		t0 := time.Now()
+		q <- sent{cl.AppendAsync(payload), t0}
+	}
+	close(q)
+	<-done
+}
+
+// cpu returns the CPU time (user and system) the node processes used so far.
+func (c *cluster) cpu(tb testing.TB) time.Duration {
+	var total time.Duration
+	for _, id := range c.ids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.procs[id].cmd.Process.Pid))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		// Fields after the command name (which is in parentheses): utime
+		// and stime are fields 14 and 15, in clock ticks (100 per second).
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		for _, s := range f[11:13] {
+			v, _ := strconv.ParseInt(s, 10, 64)
+			total += time.Duration(v) * 10 * time.Millisecond
+		}
+	}
+	return total
+}
