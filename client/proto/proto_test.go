@@ -145,7 +145,7 @@ func TestBodyErrors(t *testing.T) {
 // bytes makes the reader commit only its first step, not 4 MiB.
 func TestReadFrameGrowsWithData(t *testing.T) {
 	big := proto.Frame(nil, proto.TypeAppend, 0, 1, make([]byte, 4<<20))
-	for _, cut := range []int{proto.HeaderSize + 10, proto.HeaderSize + 200 << 10, len(big)} {
+	for _, cut := range []int{proto.HeaderSize + 10, proto.HeaderSize + 200<<10, len(big)} {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
