@@ -188,12 +188,14 @@ func readBody(r io.Reader, n int) ([]byte, error) {
 	}
 	for len(b) < n {
 		have := len(b)
-		b = append(b, make([]byte, min(n, 2*have)-have)...)
-		if _, err := io.ReadFull(r, b[have:]); err != nil {
+		nb := make([]byte, min(n, 2*have))
+		copy(nb, b)
+		if _, err := io.ReadFull(r, nb[have:]); err != nil {
 			return nil, err
 		}
+		b = nb
 	}
-	return b[:n:n], nil
+	return b, nil
 }
 
 func noEOF(err error) error {
