@@ -8,7 +8,7 @@ BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 FUZZTIME ?= 10s
 
-.PHONY: test lint vet fmt-check leaf-check race bench bench-storage bench-replication fuzz-smoke build
+.PHONY: test lint vet fmt-check leaf-check race bench bench-storage bench-replication bench-node fuzz-smoke build
 
 ## build: the binaries, into bin/ (bin/rmqlog: the node daemon and its admin commands).
 build:
@@ -41,7 +41,7 @@ leaf-check:
 ## bench: until rmqbench exists, the storage and replication benchmarks: medians of BENCHCOUNT
 ## runs and the same-run ratios that back our claims, written to results/storage.md and
 ## results/replication.md (raw output beside them).
-bench: bench-storage bench-replication
+bench: bench-storage bench-replication bench-node
 
 STORAGE_RATIOS := \
 	-ratio "ASYNC append vs memcpy, 64 B (MB/s)=Append/size=64B@MB/s:Memcpy/size=64B@MB/s" \
@@ -91,6 +91,25 @@ bench-replication:
 		-cmd "make bench-replication  (= go test -bench 'Cluster|Independent' -benchtime $(CLUSTER_N) -count $(BENCHCOUNT) ./engine/; -bench Failover -benchtime 5x ./engine/; -bench Send -count $(BENCHCOUNT) ./replication/)" \
 		$(REPLICATION_RATIOS) < results/replication-bench.txt > results/replication.md
 	@cat results/replication.md
+
+NODE_N ?= 50000x
+G := Group/mode=
+NODE_RATIOS := \
+	-ratio "SYNC_FLUSH: 1 producer pipelining 256 vs 64 closed-loop producers (entries/s)=$(G)SYNC_FLUSH/pipelined=256/size=1KiB@entries/s:$(G)SYNC_FLUSH/producers=64/size=1KiB@entries/s" \
+	-ratio "ASYNC_FLUSH: 1 producer pipelining 256 vs 64 closed-loop producers (entries/s)=$(G)ASYNC_FLUSH/pipelined=256/size=1KiB@entries/s:$(G)ASYNC_FLUSH/producers=64/size=1KiB@entries/s" \
+	-ratio "pipelined 256: SYNC_FLUSH vs ASYNC_FLUSH (entries/s)=$(G)SYNC_FLUSH/pipelined=256/size=1KiB@entries/s:$(G)ASYNC_FLUSH/pipelined=256/size=1KiB@entries/s" \
+	-ratio "64 producers: SYNC_FLUSH vs ASYNC_FLUSH p50 latency=$(G)SYNC_FLUSH/producers=64/size=1KiB@p50-us:$(G)ASYNC_FLUSH/producers=64/size=1KiB@p50-us" \
+	-ratio "node CPU per entry: pipelined vs 64 producers, ASYNC_FLUSH=$(G)ASYNC_FLUSH/pipelined=256/size=1KiB@node-cpu-us/entry:$(G)ASYNC_FLUSH/producers=64/size=1KiB@node-cpu-us/entry"
+
+## bench-node: three real rmqlog processes (from conf/) driven through package client over the
+## client port (cmd/rmqlog BenchmarkGroup), written to results/node.md. rmqbench will replace it.
+bench-node:
+	mkdir -p results
+	$(GO) test -run '^$$' -bench Group -benchtime $(NODE_N) -count $(BENCHCOUNT) ./cmd/rmqlog/ | tee results/node-bench.txt
+	$(GO) run ./internal/benchsum -title "A three-process group through the client (cmd/rmqlog BenchmarkGroup)" \
+		-cmd "make bench-node  (= go test -bench Group -benchtime $(NODE_N) -count $(BENCHCOUNT) ./cmd/rmqlog/)" \
+		$(NODE_RATIOS) < results/node-bench.txt > results/node.md
+	@cat results/node.md
 
 ## fuzz-smoke: run every fuzz target for FUZZTIME each (the seed corpora already run in `make test`).
 fuzz-smoke:

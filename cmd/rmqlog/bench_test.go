@@ -35,7 +35,7 @@ func BenchmarkGroup(b *testing.B) {
 }
 
 func benchGroup(b *testing.B, mode, form string) {
-	c := newCluster(b, map[string]string{"flushDiskType": mode, "mappedFileSizeCommitLog": fmt.Sprint(256 << 20)})
+	c := newCluster(b, map[string]string{"flushDiskType": mode, "mappedFileSizeCommitLog": fmt.Sprint(64 << 20)})
 	for _, id := range c.ids {
 		c.start(id)
 	}
