@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/rmqlog/rmqlog/flush"
+	loadgen "github.com/rmqlog/rmqlog/internal/load"
 )
 
 // BenchmarkCluster runs an in-process 3-node group on loopback with real
@@ -40,36 +40,19 @@ func benchCluster(b *testing.B, nodes int, mode flush.Mode, appenders, size int)
 	l := c.leader()
 	term0 := l.Status().Term
 	payload := make([]byte, size)
-	hist := hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3)
-	var histMu sync.Mutex
-	var left atomic.Int64
-	left.Store(int64(b.N))
 	st0 := l.Status()
 	fs0 := l.flusher.Stats()
 	cpu0 := cpuTime()
 	b.SetBytes(int64(size))
 	b.ResetTimer()
 	start := time.Now()
-	var wg sync.WaitGroup
-	for range appenders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			local := hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3)
-			for left.Add(-1) >= 0 {
-				t := time.Now()
-				if _, err := l.Append(context.Background(), payload); err != nil {
-					b.Errorf("append: %v", err)
-					return
-				}
-				local.RecordValue(time.Since(t).Microseconds())
-			}
-			histMu.Lock()
-			hist.Merge(local)
-			histMu.Unlock()
-		}()
+	hist, err := loadgen.ClosedLoop(appenders, b.N, func() error {
+		_, err := l.Append(context.Background(), payload)
+		return err
+	})
+	if err != nil {
+		b.Fatalf("append: %v", err)
 	}
-	wg.Wait()
 	el := time.Since(start)
 	b.StopTimer()
 	cpu := cpuTime() - cpu0

@@ -6,8 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/rmqlog/rmqlog/client"
+	"github.com/rmqlog/rmqlog/internal/load"
 )
 
 // BenchmarkGroup measures the whole path a user gets: three rmqlog
@@ -52,15 +51,21 @@ func benchGroup(b *testing.B, mode, form string) {
 			b.Fatal(err)
 		}
 	}
-	hist := hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3)
 	cpu0 := c.cpu(b)
 	b.SetBytes(int64(len(payload)))
 	b.ResetTimer()
 	start := time.Now()
+	var hist *hdrhistogram.Histogram
 	if form == "producers=64" {
-		closedLoop(b, cl, payload, 64, hist)
+		hist, err = load.ClosedLoop(64, b.N, func() error {
+			_, err := cl.Append(context.Background(), payload)
+			return err
+		})
 	} else {
-		pipelined(b, cl, payload, 256, hist)
+		hist, err = pipelined(b.N, cl, payload, 256)
+	}
+	if err != nil {
+		b.Fatal(err)
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
@@ -78,56 +83,30 @@ func benchGroup(b *testing.B, mode, form string) {
 	}
 }
 
-// closedLoop: n producers, each appending and waiting for the commit.
-func closedLoop(b *testing.B, cl *client.Client, payload []byte, n int, hist *hdrhistogram.Histogram) {
-	var left atomic.Int64
-	left.Store(int64(b.N))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			local := hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3)
-			for left.Add(-1) >= 0 {
-				t0 := time.Now()
-				if _, err := cl.Append(context.Background(), payload); err != nil {
-					b.Error(err)
-					return
-				}
-				local.RecordValue(time.Since(t0).Microseconds())
-			}
-			mu.Lock()
-			hist.Merge(local)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-}
-
-// pipelined: one producer keeping window appends in flight.
-func pipelined(b *testing.B, cl *client.Client, payload []byte, window int, hist *hdrhistogram.Histogram) {
+// pipelined: one producer keeping window appends in flight, n in all.
+func pipelined(n int, cl *client.Client, payload []byte, window int) (*hdrhistogram.Histogram, error) {
 	type sent struct {
 		f  *client.Future
 		t0 time.Time
 	}
+	hist := load.NewHistogram()
 	q := make(chan sent, window)
-	done := make(chan struct{})
+	done := make(chan error, 1)
 	go func() {
-		defer close(done)
+		var first error
 		for s := range q {
-			if _, err := s.f.Wait(context.Background()); err != nil {
-				b.Error(err)
+			if _, err := s.f.Wait(context.Background()); err != nil && first == nil {
+				first = err
 			}
 			hist.RecordValue(time.Since(s.t0).Microseconds())
 		}
+		done <- first
 	}()
-	for range b.N {
-		t0 := time.Now()
-		q <- sent{cl.AppendAsync(payload), t0}
+	for range n {
+		q <- sent{cl.AppendAsync(payload), time.Now()}
 	}
 	close(q)
-	<-done
+	return hist, <-done
 }
 
 // cpu returns the CPU time (user and system) the node processes used so far.
