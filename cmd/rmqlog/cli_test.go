@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rmqlog/rmqlog/client"
+	"github.com/rmqlog/rmqlog/client/proto"
 )
 
 // TestSeedConfigStartsANode: the seed's own config, unchanged, starts a
@@ -96,5 +102,56 @@ func TestHelp(t *testing.T) {
 	out, code = runCmd(t, "status", "--addr", "127.0.0.1:1", "--timeout", "300ms")
 	if code != 1 || !strings.Contains(out, "unreachable") {
 		t.Errorf("status of a node that is not running: exit %d\n%s", code, out)
+	}
+}
+
+// TestSecondSignal: while a graceful shutdown waits (here for a client
+// that does not read its answers), a second signal exits at once, status 1.
+func TestSecondSignal(t *testing.T) {
+	ports := freePorts(t, 2)
+	good, err := os.ReadFile(filepath.Join("..", "..", "conf", "broker-n0.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "n0.conf")
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	os.WriteFile(conf, []byte(rewrite(string(good), map[string]string{
+		"listenPort": fmt.Sprint(ports[0]), "dLegerPeers": fmt.Sprintf("n0-127.0.0.1:%d", ports[1]),
+		"storePathRootDir": dir, "storePathCommitLog": filepath.Join(dir, "commitlog"),
+		"mappedFileSizeCommitLog": fmt.Sprint(8 << 20)})), 0o644)
+	c := &cluster{t: t, ids: []string{"n0"}, clients: map[string]string{"n0": addr}, procs: map[string]*proc{}}
+	c.procs["n0"] = start(t, "serve", "-c", conf)
+	c.waitServing("n0")
+	c.leader()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl, err := client.Dial(ctx, []string{addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for range 60 {
+		if _, err := cl.Append(ctx, make([]byte, 60<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for id := range uint64(200) { // 200 answers of 3.6 MiB, never read
+		nc.Write(proto.Frame(nil, proto.TypeRange, 0, id+1, proto.RangeRequest(nil, 1, 0, 4<<20)))
+	}
+	p := c.procs["n0"]
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.output(), "shutting down") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t, 5*time.Second); code != 1 || !strings.Contains(p.output(), "second signal") {
+		t.Fatalf("exit status %d after a second signal, want 1", code)
 	}
 }
