@@ -119,22 +119,27 @@ func (c *conn) writeLoop() {
 			continue // nobody will read the answer: do not make it
 		}
 		if bw.Buffered() > 0 && p.blocks() {
-			c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-			werr = bw.Flush() // answers already made go out before waiting for this one
+			werr = c.flush(bw) // answers already made go out before waiting for this one
 		}
-		buf = c.s.answer(buf[:0], p)
-		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, werr = bw.Write(buf); werr == nil && len(c.out) == 0 {
-			werr = bw.Flush()
+		if werr == nil {
+			buf = c.s.answer(buf[:0], p)
+			c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if _, werr = bw.Write(buf); werr == nil && len(c.out) == 0 {
+				werr = c.flush(bw)
+			}
 		}
 		if werr != nil {
 			c.nc.Close() // the reader stops too
 		}
 	}
 	if werr == nil {
-		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		bw.Flush()
+		c.flush(bw)
 	}
+}
+
+func (c *conn) flush(bw *bufio.Writer) error {
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return bw.Flush()
 }
 
 // writeTimeout bounds one write of answers: a client that stops reading
