@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -141,8 +142,14 @@ func TestSecondSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	for id := range uint64(200) { // 200 answers of 3.6 MiB, never read
+	for id := range uint64(200) { // 200 answers of 3.6 MiB
 		nc.Write(proto.Frame(nil, proto.TypeRange, 0, id+1, proto.RangeRequest(nil, 1, 0, 4<<20)))
+	}
+	// Read the first answer, so the node has read the requests (they came
+	// before it) and is writing; then read nothing more: its writer blocks.
+	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if h, _, err := proto.ReadFrame(bufio.NewReader(nc), make([]byte, proto.HeaderSize), 8<<20); err != nil || h.Code != proto.CodeOK {
+		t.Fatalf("first range answer: %+v %v", h, err)
 	}
 	p := c.procs["n0"]
 	p.cmd.Process.Signal(syscall.SIGTERM)
