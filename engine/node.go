@@ -165,7 +165,12 @@ func (n *Node) coreConfig() coreConfig {
 		Rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), Logger: c.Logger.With("node", c.ID)}
 }
 
+// startNetwork starts the transport and the dispatchers. It holds mu: a
+// peer's message can arrive as soon as the transport accepts, and its
+// handling (handle, under mu) needs the dispatchers.
 func (n *Node) startNetwork() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	c := n.cfg
 	tr, err := replication.New(replication.Config{Group: c.Group, Self: c.ID, Peers: c.Peers,
 		Listener: c.Listener, Logger: c.Logger.With("node", c.ID),
