@@ -104,9 +104,9 @@ func TestDialFails(t *testing.T) {
 	dead.close()
 	addrs := addrsOf(overloaded, dead)
 	start := time.Now()
-	_, err := Dial(ctxFor(t, 300*time.Millisecond), addrs)
-	if took := time.Since(start); took > 300*time.Millisecond+slack {
-		t.Errorf("Dial took %v with a 300ms deadline", took)
+	_, err := Dial(ctxFor(t, time.Second), addrs)
+	if took := time.Since(start); took > time.Second+slack {
+		t.Errorf("Dial took %v with a 1s deadline", took)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Dial: %v, want a deadline error", err)
