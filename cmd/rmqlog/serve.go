@@ -37,7 +37,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		log.Warn("config: " + w.String())
 	}
 	for _, d := range cfg.Describe() {
-		log.Debug("config: " + d)
+		log.Info("config: " + d)
 	}
 	s, err := server.Start(serverConfig(cfg, log))
 	if err != nil {
