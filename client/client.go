@@ -116,14 +116,22 @@ func Dial(ctx context.Context, addrs []string, opts ...Option) (*Client, error) 
 		defer cancel()
 	}
 	var bo backoff
+	var last error // the last search that asked a node: its reasons are the ones to report
 	for {
 		_, err := c.search(ctx, nil, "")
 		if err == nil {
 			return c, nil
 		}
-		if werr := bo.wait(ctx, c.life); werr != nil {
+		if se, ok := err.(*searchError); last == nil || !ok || se.tried {
+			last = err
+		}
+		werr := bo.wait(ctx, c.life)
+		if werr == nil {
+			werr = ctx.Err() // the wait ended with the deadline: do not start a search that cannot ask anyone
+		}
+		if werr != nil {
 			c.Close()
-			return nil, fmt.Errorf("client: dial %s: %w: %w", strings.Join(addrs, ","), werr, err)
+			return nil, fmt.Errorf("client: dial %s: %w: %w", strings.Join(addrs, ","), werr, last)
 		}
 	}
 }

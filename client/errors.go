@@ -117,7 +117,8 @@ func (e *connError) Unwrap() error { return e.err }
 // searchError lists every address a search for a node tried and why it
 // failed.
 type searchError struct {
-	why []string // "addr: reason"
+	why   []string // "addr: reason"
+	tried bool     // some address was asked (the context did not end first)
 }
 
 func (e *searchError) Error() string {

@@ -133,10 +133,11 @@ func (c *Client) find(ctx context.Context, hint string) (*conn, error) {
 	if best != nil {
 		return best, nil
 	}
+	tried := len(why) > 0
 	if len(queue) > 0 {
 		why = append(why, fmt.Sprintf("%s: not tried: %v", strings.Join(queue, ", "), ctx.Err()))
 	}
-	return nil, &searchError{why: why}
+	return nil, &searchError{why: why, tried: tried}
 }
 
 // candidates returns the addresses a search asks, in order.
