@@ -16,10 +16,7 @@ func status(args []string, stdout, stderr io.Writer) error {
 	addrs := fs.String("addr", "", "client addresses (listenPort) of the nodes, comma-separated")
 	asJSON := fs.Bool("json", false, "print JSON (one object per node) instead of a table")
 	timeout := fs.Duration("timeout", 3*time.Second, "per-node timeout")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	list, err := addrList(*addrs)
+	list, err := parseAddrs(fs, args, addrs)
 	if err != nil {
 		return err
 	}
@@ -46,10 +43,7 @@ func transfer(args []string, stdout, stderr io.Writer) error {
 	addrs := fs.String("addr", "", "client addresses (listenPort) of any nodes of the group, comma-separated")
 	to := fs.String("to", "", "the member (dLegerSelfId) to make leader, e.g. n1")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	list, err := addrList(*addrs)
+	list, err := parseAddrs(fs, args, addrs)
 	if err != nil {
 		return err
 	}

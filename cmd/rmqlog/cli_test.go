@@ -153,10 +153,9 @@ func TestSecondSignal(t *testing.T) {
 	}
 	p := c.procs["n0"]
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(p.output(), "shutting down") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	c.waitFor(10*time.Second, "shutdown under way", func() (bool, error) {
+		return strings.Contains(p.output(), "shutting down"), nil
+	})
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if code := p.wait(t, 5*time.Second); code != 1 || !strings.Contains(p.output(), "second signal") {
 		t.Fatalf("exit status %d after a second signal, want 1", code)

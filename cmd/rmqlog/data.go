@@ -19,10 +19,7 @@ func appendCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flags("append", "append --addr host:port[,...] [message...]   (no message: one entry per line of stdin)", stderr)
 	addrs := fs.String("addr", "", "client addresses (listenPort) of any nodes of the group, comma-separated")
 	timeout := fs.Duration("timeout", 10*time.Second, "per entry: give up after this long (the client retries across a failover meanwhile)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	list, err := addrList(*addrs)
+	list, err := parseAddrs(fs, args, addrs)
 	if err != nil {
 		return err
 	}
@@ -64,10 +61,7 @@ func getCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flags("get", "get --addr host:port[,...] <index>...", stderr)
 	addrs := fs.String("addr", "", "client addresses (listenPort) of any nodes of the group, comma-separated")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	list, err := addrList(*addrs)
+	list, err := parseAddrs(fs, args, addrs)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/client"
+	"github.com/rmqlog/rmqlog/client/proto"
 )
 
 // The end-to-end tests run the rmqlog binary built from this tree as real
@@ -205,20 +206,24 @@ func (c *cluster) start(id string) {
 // waitServing waits until the node answers on its client port.
 func (c *cluster) waitServing(id string) {
 	c.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	c.waitFor(15*time.Second, fmt.Sprintf("node %s answering on %s", id, c.clients[id]), func() (bool, error) {
+		_, err := meta(c.clients[id])
+		return err == nil, err
+	})
+}
+
+// waitFor polls cond every 20 ms until it holds, failing the test with
+// what and cond's last error after d.
+func (c *cluster) waitFor(d time.Duration, what string, cond func() (bool, error)) {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		cl, err := client.Dial(ctx, []string{c.clients[id]}, client.WithPinned())
-		if err == nil {
-			_, err = cl.Meta(ctx)
-			cl.Close()
-		}
-		cancel()
-		if err == nil {
+		ok, err := cond()
+		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("node %s does not answer on %s: %v", id, c.clients[id], err)
+			c.t.Fatalf("no %s within %v (%v)", what, d, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -235,20 +240,20 @@ func (c *cluster) addrs() []string {
 // leader waits for a node that says it leads and is writable.
 func (c *cluster) leader() string {
 	c.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	var lead string
+	c.waitFor(15*time.Second, "writable leader", func() (bool, error) {
 		for _, id := range c.ids {
 			if c.procs[id] == nil {
 				continue
 			}
 			if m, err := meta(c.clients[id]); err == nil && m.Writable {
-				return id
+				lead = id
+				return true, nil
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	c.t.Fatal("no writable leader within 15s")
-	return ""
+		return false, nil
+	})
+	return lead
 }
 
 // TestClusterFailover is the end-to-end scenario: three nodes from
@@ -367,41 +372,25 @@ func TestClusterFailover(t *testing.T) {
 	}
 }
 
-func meta(addr string) (m struct{ Writable bool }, err error) {
+// meta asks the node at addr alone for its Meta.
+func meta(addr string) (proto.Meta, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	cl, err := client.Dial(ctx, []string{addr}, client.WithPinned())
 	if err != nil {
-		return m, err
+		return proto.Meta{}, err
 	}
 	defer cl.Close()
-	mm, err := cl.Meta(ctx)
-	m.Writable = mm.Writable
-	return m, err
+	return cl.Meta(ctx)
 }
 
 // waitCommit waits until node id knows index i committed.
 func (c *cluster) waitCommit(id string, i uint64) {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		cl, err := client.Dial(ctx, []string{c.clients[id]}, client.WithPinned())
-		if err == nil {
-			m, merr := cl.Meta(ctx)
-			cl.Close()
-			if merr == nil && m.Commit >= i {
-				cancel()
-				return
-			}
-			err = merr
-		}
-		cancel()
-		if time.Now().After(deadline) {
-			c.t.Fatalf("node %s has not committed %d within 30s (%v)", id, i, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	c.waitFor(30*time.Second, fmt.Sprintf("commit of %d on node %s", i, id), func() (bool, error) {
+		m, err := meta(c.clients[id])
+		return err == nil && m.Commit >= i, err
+	})
 }
 
 // acks records acknowledged appends.

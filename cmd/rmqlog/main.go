@@ -110,6 +110,14 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseAddrs parses args and returns --addr's list (required).
+func parseAddrs(fs *flag.FlagSet, args []string, addr *string) ([]string, error) {
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	return addrList(*addr)
+}
+
 // addrList splits --addr's comma-separated list.
 func addrList(s string) ([]string, error) {
 	var out []string
