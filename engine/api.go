@@ -219,6 +219,11 @@ var ErrNotCommitted = errors.New("engine: entry not committed")
 func (n *Node) Read(i uint64) (segment.Entry, error) {
 	n.readMu.RLock()
 	defer n.readMu.RUnlock()
+	return n.readCommitted(i)
+}
+
+// readCommitted reads committed entry i; readMu held shared.
+func (n *Node) readCommitted(i uint64) (segment.Entry, error) {
 	if n.readClosed {
 		return segment.Entry{}, ErrClosed
 	}
@@ -236,13 +241,7 @@ func (n *Node) Read(i uint64) (segment.Entry, error) {
 func (n *Node) View(i uint64, fn func(segment.Entry)) error {
 	n.readMu.RLock()
 	defer n.readMu.RUnlock()
-	if n.readClosed {
-		return ErrClosed
-	}
-	if c := n.commit.Load(); i > c {
-		return fmt.Errorf("%w: %d, commit index is %d", ErrNotCommitted, i, c)
-	}
-	e, err := n.log.Read(i)
+	e, err := n.readCommitted(i)
 	if err == nil {
 		fn(e)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,10 +166,7 @@ func (s *Server) rangeOf(h proto.Header, body []byte) []byte {
 			break
 		}
 	}
-	b[start+proto.HeaderSize] = byte(n)
-	b[start+proto.HeaderSize+1] = byte(n >> 8)
-	b[start+proto.HeaderSize+2] = byte(n >> 16)
-	b[start+proto.HeaderSize+3] = byte(n >> 24)
+	binary.LittleEndian.PutUint32(b[start+proto.HeaderSize:], n) // the count, now known
 	return proto.Finish(b, start)
 }
 
