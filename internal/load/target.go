@@ -1,0 +1,52 @@
+package load
+
+import (
+	"context"
+	"encoding/binary"
+)
+
+// Target is the system a load drives: rmqlog through package client, or a
+// peer (bench/peers/nats). Its methods are called from many goroutines at
+// once.
+type Target interface {
+	// Append sends one append and returns once the system acknowledged
+	// it, with the sequence number (log index, stream sequence) it got.
+	Append(ctx context.Context, payload []byte) (uint64, error)
+	// AppendAsync sends one append and returns at once; payload must not
+	// change until the Pending's Wait returned.
+	AppendAsync(payload []byte) Pending
+	// Kind names the class of an error for the report ("not leader",
+	// "timeout", "busy", ...); a few stable words, never the message.
+	Kind(err error) string
+}
+
+// Pending is an append in flight.
+type Pending interface {
+	// Wait returns the sequence number once acknowledged, or the error.
+	Wait(ctx context.Context) (uint64, error)
+}
+
+// IDBytes is how many leading bytes of a payload carry its operation id.
+const IDBytes = 8
+
+// FillPayload writes the payload of operation id into b: the id, big
+// endian, in the first IDBytes bytes (fewer if b is shorter), then a fixed
+// pattern. Every append of a run has a distinct id, so a checker can
+// rebuild the exact bytes an acknowledged append wrote.
+func FillPayload(b []byte, id uint64) {
+	var idb [IDBytes]byte
+	binary.BigEndian.PutUint64(idb[:], id)
+	n := copy(b, idb[:])
+	for i := n; i < len(b); i++ {
+		b[i] = byte('a' + i%26)
+	}
+}
+
+// PayloadID returns the operation id a payload written by FillPayload
+// carries, and false if b is shorter than IDBytes.
+func PayloadID(b []byte) (uint64, bool) {
+	if len(b) < IDBytes {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b), true
+}
