@@ -11,10 +11,20 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
+// MaxLatency is the highest latency a histogram of NewHistogram tracks;
+// Record clamps longer ones to it.
+const MaxLatency = 100 * time.Second
+
 // NewHistogram returns a histogram of latencies in microseconds, from 1 us
-// to 10 s, with 3 significant digits.
+// to MaxLatency, with 3 significant digits.
 func NewHistogram() *hdrhistogram.Histogram {
-	return hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3)
+	return hdrhistogram.New(1, int64(MaxLatency/time.Microsecond), 3)
+}
+
+// Record records latency d in h, clamped to [1 us, MaxLatency].
+func Record(h *hdrhistogram.Histogram, d time.Duration) {
+	us := min(max(d.Microseconds(), 1), int64(MaxLatency/time.Microsecond))
+	h.RecordValue(us)
 }
 
 // ClosedLoop runs total operations on workers goroutines, each calling op
@@ -41,7 +51,7 @@ func ClosedLoop(workers, total int, op func() error) (*hdrhistogram.Histogram, e
 					left.Store(0)
 					break
 				}
-				local.RecordValue(time.Since(t).Microseconds())
+				Record(local, time.Since(t))
 			}
 			mu.Lock()
 			defer mu.Unlock()
