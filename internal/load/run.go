@@ -125,7 +125,7 @@ func (r *run) closed(ctx context.Context) {
 				cancel()
 				r.m.done(sh, t0, id, seq, err)
 				if err != nil {
-					pause(ctx, 10*time.Millisecond) // do not spin on a group that is down
+					Sleep(ctx, 10*time.Millisecond) // do not spin on a group that is down
 				}
 			}
 		})
@@ -198,14 +198,14 @@ func (r *run) schedule(ctx context.Context, i int) (t0 time.Time, ok bool) {
 	if r.s.Count == 0 && !t0.Before(r.end) {
 		return t0, false
 	}
-	if d := time.Until(t0); d > 0 && !pause(ctx, d) {
+	if d := time.Until(t0); d > 0 && !Sleep(ctx, d) {
 		return t0, false
 	}
 	return t0, true
 }
 
-// pause sleeps d, and reports false if ctx ended first.
-func pause(ctx context.Context, d time.Duration) bool {
+// Sleep sleeps d, and reports false if ctx ended first.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -1,0 +1,186 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rmqlog/rmqlog/internal/load"
+)
+
+// Failover runs, per mode on a fresh group: the load, with every
+// acknowledgement recorded; kill -9 of the leader at o.KillAt; a restart
+// of it at o.RestartAt; then, after the load, a wait until every node
+// holds the final commit and a check that every acknowledged append is on
+// every node with its bytes (Group.Check).
+func Failover(ctx context.Context, sys System, o Options) ([]*load.Result, error) {
+	if o.KillAt <= 0 || o.RestartAt <= o.KillAt {
+		return nil, fmt.Errorf("bench: failover needs 0 < kill-at (%v) < restart-at (%v)", o.KillAt, o.RestartAt)
+	}
+	var out []*load.Result
+	for _, mode := range o.Modes {
+		err := withGroup(ctx, sys, mode, o, func(g Group) error {
+			r, err := failoverRun(ctx, g, sys.Name(), mode, o)
+			if r != nil {
+				out = append(out, r)
+			}
+			return err
+		})
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// events is what the fault goroutine did, with times.
+type events struct {
+	old, new         string
+	kill, restart    time.Time
+	caughtUp         time.Duration
+	err              error
+	newLeaderElected time.Time
+}
+
+func failoverRun(ctx context.Context, g Group, system, mode string, o Options) (*load.Result, error) {
+	spec := o.Spec
+	spec.System, spec.Mode, spec.RecordAcks = system, mode, true
+	if o.Warmup > 0 {
+		w := spec
+		w.Duration, w.Count, w.RecordAcks = o.Warmup, 0, false
+		o.printf("   warm-up %v\n", o.Warmup)
+		if _, err := load.Run(ctx, g.Target(), w, nil); err != nil {
+			return nil, err
+		}
+	}
+	old, err := g.Leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o.printf("-- %s: kill -9 of the leader %s at %v, restart at %v\n", Name(spec), old, o.KillAt, o.RestartAt)
+	ev := &events{old: old}
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		ev.err = faults(ctx, g, ev, start, o)
+	}()
+	r, err := load.Run(ctx, g.Target(), spec, o.Live)
+	<-done
+	if err != nil {
+		return nil, err
+	}
+	if ev.err != nil {
+		return r, ev.err
+	}
+	r.Name = Name(spec) + " failover"
+	f := &load.Failover{OldLeader: old, NewLeader: ev.new, KillAt: ev.kill.Sub(r.Start),
+		RestartAt: ev.restart.Sub(r.Start), CatchUp: ev.caughtUp, Acknowledged: r.Acked}
+	f.Outage = Outage(r.Ticks, f.KillAt)
+	r.Failover = f
+	return r, verify(ctx, g, r, o)
+}
+
+// faults kills the leader at o.KillAt after start, finds the new leader,
+// restarts the old one at o.RestartAt, and times its catch-up to the
+// commit index the group had at the restart.
+func faults(ctx context.Context, g Group, ev *events, start time.Time, o Options) error {
+	if !load.Sleep(ctx, time.Until(start.Add(o.KillAt))) {
+		return ctx.Err()
+	}
+	ev.kill = time.Now()
+	if err := g.Kill(ev.old); err != nil {
+		return fmt.Errorf("bench: killing the leader %s: %w", ev.old, err)
+	}
+	o.printf("   killed %s (kill -9)\n", ev.old)
+	lctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	lead, err := g.Leader(lctx)
+	if err != nil {
+		return err
+	}
+	ev.new, ev.newLeaderElected = lead, time.Now()
+	o.printf("   new leader %s, %v after the kill\n", lead, ev.newLeaderElected.Sub(ev.kill).Round(time.Millisecond))
+	if !load.Sleep(ctx, time.Until(start.Add(o.RestartAt))) {
+		return ctx.Err()
+	}
+	ev.restart = time.Now()
+	if err := g.Restart(lctx, ev.old); err != nil {
+		return fmt.Errorf("bench: restarting %s: %w", ev.old, err)
+	}
+	seq, err := g.LastSeq(lctx)
+	if err != nil {
+		return err
+	}
+	if err := g.WaitCaughtUp(lctx, ev.old, seq); err != nil {
+		return err
+	}
+	ev.caughtUp = time.Since(ev.restart)
+	o.printf("   restarted %s; it holds the commit index of its restart (%d) %v later\n", ev.old, seq, ev.caughtUp.Round(time.Millisecond))
+	return nil
+}
+
+// verify waits until every node holds the group's last sequence and checks
+// every acknowledged append.
+func verify(ctx context.Context, g Group, r *load.Result, o Options) error {
+	vctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	last, err := g.LastSeq(vctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range g.Nodes() {
+		if err := g.WaitCaughtUp(vctx, n, last); err != nil {
+			return err
+		}
+	}
+	o.printf("   checking %d acknowledged appends on every node\n", len(r.Acks))
+	t0 := time.Now()
+	lost, dups, detail, err := g.Check(vctx, r.Acks, r.Spec.Payload)
+	if err != nil {
+		return err
+	}
+	f := r.Failover
+	f.Lost, f.Duplicates, f.Detail, f.Verified = lost, dups, detail, true
+	o.printf("   acknowledged: %d, lost: %s (duplicates %d; checked in %v; %s)\n",
+		f.Acknowledged, LostString(lost), dups, time.Since(t0).Round(time.Millisecond), detail)
+	return nil
+}
+
+// LostString prints lost sequences: "0", or their count and the first 20.
+func LostString(lost []uint64) string {
+	if len(lost) == 0 {
+		return "0"
+	}
+	if len(lost) > 20 {
+		return fmt.Sprintf("%d %v...", len(lost), lost[:20])
+	}
+	return fmt.Sprintf("%d %v", len(lost), lost)
+}
+
+// Outage is the write outage around a kill: the longest stretch without
+// an acknowledgement (ticks: acknowledgements per millisecond) that starts
+// within a second of killAt; it runs from the last acknowledgement before
+// to the first after. Answers already on their way when the process died
+// may land just after the kill, hence the window.
+func Outage(ticks []int32, killAt time.Duration) time.Duration {
+	k := int(killAt.Milliseconds())
+	best, run, runStart := 0, 0, -1
+	for i := max(k-1000, 0); i < len(ticks); i++ {
+		if ticks[i] == 0 {
+			if run == 0 {
+				runStart = i
+			}
+			run++
+			if runStart <= k+1000 && run > best {
+				best = run
+			}
+			continue
+		}
+		if runStart > k+1000 {
+			break
+		}
+		run = 0
+	}
+	return time.Duration(best) * time.Millisecond
+}

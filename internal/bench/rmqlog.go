@@ -1,0 +1,297 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rmqlog/rmqlog/client"
+	"github.com/rmqlog/rmqlog/client/proto"
+	"github.com/rmqlog/rmqlog/internal/load"
+)
+
+// Rmqlog is rmqlog as a System: three `rmqlog serve` processes on free
+// 127.0.0.1 ports, configured by RocketMQ-style properties files written
+// into the group's directory.
+type Rmqlog struct {
+	// Binary is the rmqlog executable.
+	Binary string
+	// Set holds properties every node's file gets on top of the defaults
+	// below (e.g. raftElectionTimeoutMs); keys of the group's layout
+	// (ports, peers, directories, flushDiskType) cannot be overridden.
+	Set map[string]string
+}
+
+// Name is "rmqlog".
+func (Rmqlog) Name() string { return "rmqlog" }
+
+// defaultProps are the properties of a benchmark node beyond its layout:
+// 64 MiB segment files (RocketMQ's default of 1 GiB makes each node write
+// 2 GiB of zeroes at start).
+var defaultProps = map[string]string{
+	"mappedFileSizeCommitLog": fmt.Sprint(64 << 20),
+	"enableDLegerCommitLog":   "true",
+	"dLegerGroup":             "RmqBench",
+	"brokerName":              "RmqBench",
+}
+
+var nodeIDs = []string{"n0", "n1", "n2"}
+
+// Start writes the three nodes' properties files into dir, starts the
+// nodes, waits for a writable leader and connects a client.
+func (r Rmqlog) Start(ctx context.Context, mode, dir string) (Group, error) {
+	if _, err := os.Stat(r.Binary); err != nil {
+		return nil, fmt.Errorf("bench: rmqlog binary: %w (run `make build`)", err)
+	}
+	ports, err := FreePorts(2 * len(nodeIDs))
+	if err != nil {
+		return nil, err
+	}
+	g := &rmqGroup{bin: r.Binary, dir: dir, procs: map[string]*Process{}, addrs: map[string]string{}}
+	var peers []string
+	for i, id := range nodeIDs {
+		peers = append(peers, fmt.Sprintf("%s-127.0.0.1:%d", id, ports[len(nodeIDs)+i]))
+	}
+	for i, id := range nodeIDs {
+		g.addrs[id] = fmt.Sprintf("127.0.0.1:%d", ports[i])
+		props := map[string]string{}
+		for k, v := range defaultProps {
+			props[k] = v
+		}
+		for k, v := range r.Set {
+			props[k] = v
+		}
+		for k, v := range map[string]string{
+			"listenPort": fmt.Sprint(ports[i]), "dLegerPeers": strings.Join(peers, ";"), "dLegerSelfId": id,
+			"storePathRootDir": filepath.Join(dir, id), "storePathCommitLog": filepath.Join(dir, id, "commitlog"),
+			"flushDiskType": mode,
+		} {
+			props[k] = v
+		}
+		if err := writeProps(filepath.Join(dir, id+".conf"), props); err != nil {
+			return nil, err
+		}
+	}
+	if err := g.start(ctx); err != nil {
+		g.Stop()
+		return nil, err
+	}
+	return g, nil
+}
+
+func writeProps(path string, props map[string]string) error {
+	keys := make([]string, 0, len(props))
+	for k := range props {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# written by rmqbench\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, props[k])
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// FreePorts returns n distinct 127.0.0.1 ports that were free a moment ago.
+func FreePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("bench: finding a free port: %w", err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// rmqGroup is a running Rmqlog group.
+type rmqGroup struct {
+	bin, dir string
+	addrs    map[string]string // node id -> client address
+	cl       *client.Client
+
+	mu    sync.Mutex // guards procs
+	procs map[string]*Process
+}
+
+func (g *rmqGroup) start(ctx context.Context) error {
+	for _, id := range nodeIDs {
+		if err := g.startNode(id); err != nil {
+			return err
+		}
+	}
+	if _, err := g.Leader(ctx); err != nil {
+		return err
+	}
+	cl, err := client.Dial(ctx, g.addrList())
+	if err != nil {
+		return fmt.Errorf("bench: connecting to the group: %w", err)
+	}
+	g.cl = cl
+	return nil
+}
+
+func (g *rmqGroup) startNode(id string) error {
+	p, err := StartProcess(filepath.Join(g.dir, id+".log"), g.bin, "serve", "-c", filepath.Join(g.dir, id+".conf"))
+	if err != nil {
+		return fmt.Errorf("bench: starting node %s: %w", id, err)
+	}
+	g.mu.Lock()
+	g.procs[id] = p
+	g.mu.Unlock()
+	return nil
+}
+
+func (g *rmqGroup) addrList() []string {
+	var out []string
+	for _, id := range nodeIDs {
+		out = append(out, g.addrs[id])
+	}
+	return out
+}
+
+// Addrs returns the nodes' client addresses.
+func (g *rmqGroup) Addrs() []string { return g.addrList() }
+
+func (g *rmqGroup) Target() load.Target { return ClientTarget{g.cl} }
+func (g *rmqGroup) Nodes() []string     { return nodeIDs }
+
+// Leader waits for a node that says it leads and is writable.
+func (g *rmqGroup) Leader(ctx context.Context) (string, error) {
+	var lead string
+	err := poll(ctx, "a writable leader", func() (bool, error) {
+		var last error
+		for _, id := range nodeIDs {
+			if !g.running(id) {
+				continue
+			}
+			m, err := Meta(ctx, g.addrs[id])
+			if err == nil && m.Writable {
+				lead = id
+				return true, nil
+			}
+			last = err
+		}
+		return false, last
+	})
+	return lead, err
+}
+
+func (g *rmqGroup) running(id string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p := g.procs[id]
+	return p != nil && !p.Exited()
+}
+
+func (g *rmqGroup) Kill(id string) error {
+	g.mu.Lock()
+	p := g.procs[id]
+	g.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("bench: no node %s", id)
+	}
+	return p.Kill()
+}
+
+// Restart starts node id again and waits until it answers.
+func (g *rmqGroup) Restart(ctx context.Context, id string) error {
+	if g.running(id) {
+		return fmt.Errorf("bench: node %s is running", id)
+	}
+	if err := g.startNode(id); err != nil {
+		return err
+	}
+	return poll(ctx, "node "+id+" answering", func() (bool, error) {
+		_, err := Meta(ctx, g.addrs[id])
+		return err == nil, err
+	})
+}
+
+// WaitCaughtUp waits until node id holds seq and knows it committed.
+func (g *rmqGroup) WaitCaughtUp(ctx context.Context, id string, seq uint64) error {
+	return poll(ctx, fmt.Sprintf("node %s committing index %d", id, seq), func() (bool, error) {
+		m, err := Meta(ctx, g.addrs[id])
+		return err == nil && m.Commit >= seq && m.Last >= seq, err
+	})
+}
+
+// LastSeq is the leader's commit index.
+func (g *rmqGroup) LastSeq(ctx context.Context) (uint64, error) {
+	lead, err := g.Leader(ctx)
+	if err != nil {
+		return 0, err
+	}
+	m, err := Meta(ctx, g.addrs[lead])
+	return m.Commit, err
+}
+
+func (g *rmqGroup) CPU() map[string]time.Duration {
+	pids := map[string]int{}
+	g.mu.Lock()
+	for id, p := range g.procs {
+		if !p.Exited() {
+			pids[id] = p.Pid()
+		}
+	}
+	g.mu.Unlock()
+	return CPUOf(pids)
+}
+
+// Stop sends SIGTERM to every node and waits (30 s at most each, then
+// SIGKILL), and closes the client.
+func (g *rmqGroup) Stop() error {
+	if g.cl != nil {
+		g.cl.Close()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var errs []error
+	for _, id := range nodeIDs {
+		if p := g.procs[id]; p != nil && !p.Exited() {
+			if err := p.Stop(30 * time.Second); err != nil {
+				errs = append(errs, fmt.Errorf("node %s: %w (log: %s)", id, err, p.LogPath()))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Meta asks the node at addr for its Meta, within a second.
+func Meta(ctx context.Context, addr string) (proto.Meta, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, []string{addr}, client.WithPinned())
+	if err != nil {
+		return proto.Meta{}, err
+	}
+	defer c.Close()
+	return c.Meta(ctx)
+}
+
+// poll calls cond every 20 ms until it holds or ctx ends; the error then
+// names what was awaited and cond's last error.
+func poll(ctx context.Context, what string, cond func() (bool, error)) error {
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bench: no %s: %w (last: %v)", what, ctx.Err(), err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+

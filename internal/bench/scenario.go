@@ -1,0 +1,202 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rmqlog/rmqlog/client"
+	"github.com/rmqlog/rmqlog/internal/load"
+)
+
+// Options are what every scenario takes.
+type Options struct {
+	// Spec is the load: payload, form, producers, rate, duration or
+	// count. System and Mode are filled per run.
+	Spec load.Spec
+	// Modes are the flush modes to run, in order (SYNC_FLUSH, ASYNC_FLUSH).
+	Modes []string
+	// Warmup is a load of the same shape run first and discarded.
+	Warmup time.Duration
+	// Live gets the progress lines (nil: none).
+	Live io.Writer
+	// Scratch is the directory the groups' data go under; each group gets
+	// a fresh subdirectory, removed after the group stopped.
+	Scratch string
+	// KillAt and RestartAt time the failover scenario, from the start of
+	// the measured load.
+	KillAt, RestartAt time.Duration
+}
+
+// Name is a run's name in reports: system, mode, payload and load form.
+func Name(s load.Spec) string {
+	form := fmt.Sprintf("%s-%d", s.Form, s.Producers)
+	if s.Form == load.Open {
+		form = fmt.Sprintf("open-%d/s", s.Rate)
+	}
+	return fmt.Sprintf("%s %s %s %s", s.System, s.Mode, Size(s.Payload), form)
+}
+
+// Size prints a payload size: "128B", "1KiB", "16KiB".
+func Size(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+func (o Options) printf(format string, args ...any) {
+	if o.Live != nil {
+		fmt.Fprintf(o.Live, format, args...)
+	}
+}
+
+// withGroup starts a group of sys in mode in a fresh scratch directory,
+// calls f, and stops the group and removes the directory.
+func withGroup(ctx context.Context, sys System, mode string, o Options, f func(Group) error) (err error) {
+	dir, err := os.MkdirTemp(o.Scratch, sys.Name()+"-"+mode+"-")
+	if err != nil {
+		return err
+	}
+	o.printf("== %s %s: starting a local 3-node group in %s\n", sys.Name(), mode, dir)
+	t0 := time.Now()
+	g, err := sys.Start(ctx, mode, dir)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w (node logs in %s)", sys.Name(), mode, err, dir)
+	}
+	o.printf("   group up in %v\n", time.Since(t0).Round(time.Millisecond))
+	defer func() {
+		if serr := g.Stop(); serr != nil {
+			o.printf("   warning: stopping the group: %v\n", serr)
+			return // keep the logs
+		}
+		os.RemoveAll(dir)
+	}()
+	return f(g)
+}
+
+// loadable is what measure needs of a group.
+type loadable interface {
+	Target() load.Target
+	CPU() map[string]time.Duration
+}
+
+// measure runs one warm-up and one measured load of spec on g, with the
+// node processes' CPU time over the measured one.
+func measure(ctx context.Context, g loadable, spec load.Spec, o Options) (*load.Result, error) {
+	if o.Warmup > 0 {
+		w := spec
+		w.Duration, w.Count, w.RecordAcks = o.Warmup, 0, false
+		o.printf("   warm-up %v\n", o.Warmup)
+		if _, err := load.Run(ctx, g.Target(), w, nil); err != nil {
+			return nil, err
+		}
+	}
+	o.printf("-- %s\n", Name(spec))
+	cpu0 := g.CPU()
+	r, err := load.Run(ctx, g.Target(), spec, o.Live)
+	if err != nil {
+		return nil, err
+	}
+	r.Name = Name(spec)
+	r.NodeCPU = map[string]time.Duration{}
+	for node, d := range g.CPU() {
+		if d0, ok := cpu0[node]; ok && d >= d0 {
+			r.NodeCPU[node] = d - d0
+		}
+	}
+	return r, ctx.Err()
+}
+
+// Default runs the load once per mode, each on a fresh group.
+func Default(ctx context.Context, sys System, o Options) ([]*load.Result, error) {
+	var out []*load.Result
+	for _, mode := range o.Modes {
+		spec := o.Spec
+		spec.System, spec.Mode = sys.Name(), mode
+		err := withGroup(ctx, sys, mode, o, func(g Group) error {
+			r, err := measure(ctx, g, spec, o)
+			if r != nil {
+				out = append(out, r)
+			}
+			return err
+		})
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// Sweep runs every payload size x producer count in each mode: one fresh
+// group per mode and payload size (so the logs stay a few GiB), the
+// producer counts in turn on it.
+func Sweep(ctx context.Context, sys System, o Options, payloads, producers []int) ([]*load.Result, error) {
+	var out []*load.Result
+	for _, mode := range o.Modes {
+		for _, size := range payloads {
+			err := withGroup(ctx, sys, mode, o, func(g Group) error {
+				for _, p := range producers {
+					spec := o.Spec
+					spec.System, spec.Mode, spec.Payload, spec.Producers = sys.Name(), mode, size, p
+					r, err := measure(ctx, g, spec, o)
+					if r != nil {
+						out = append(out, r)
+					}
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
+}
+
+
+// Remote runs the load once against a group that is already running, at
+// the client addresses addrs. The mode is the one the node reports; node
+// CPU is not measured (the processes are not ours).
+func Remote(ctx context.Context, addrs []string, o Options) ([]*load.Result, error) {
+	cl, err := client.Dial(ctx, addrs)
+	if err != nil {
+		return nil, fmt.Errorf("bench: --target: %w", err)
+	}
+	defer cl.Close()
+	doc, err := cl.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bench: --target: status: %w", err)
+	}
+	var st struct {
+		FlushMode string `json:"flushMode"`
+	}
+	if err := json.Unmarshal(doc, &st); err != nil {
+		return nil, fmt.Errorf("bench: --target: status: %w", err)
+	}
+	spec := o.Spec
+	spec.System, spec.Mode = "rmqlog", st.FlushMode
+	g := remoteGroup{ClientTarget{cl}}
+	r, err := measure(ctx, g, spec, o)
+	if r != nil {
+		r.NodeCPU = nil
+		return []*load.Result{r}, err
+	}
+	return nil, err
+}
+
+// remoteGroup is the part of a Group measure needs, for a group that is
+// not ours.
+type remoteGroup struct{ t ClientTarget }
+
+func (g remoteGroup) Target() load.Target           { return g.t }
+func (g remoteGroup) CPU() map[string]time.Duration { return nil }
