@@ -294,4 +294,3 @@ func poll(ctx context.Context, what string, cond func() (bool, error)) error {
 		}
 	}
 }
-

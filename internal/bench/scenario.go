@@ -163,7 +163,6 @@ func Sweep(ctx context.Context, sys System, o Options, payloads, producers []int
 	return out, nil
 }
 
-
 // Remote runs the load once against a group that is already running, at
 // the client addresses addrs. The mode is the one the node reports; node
 // CPU is not measured (the processes are not ours).
