@@ -89,7 +89,7 @@ func (m *meter) tick(at time.Duration, payload int, live io.Writer) {
 	sec := Second{At: at.Seconds(), Acked: acked, Errors: errs,
 		P50: m.secHist.ValueAtQuantile(50), P99: m.secHist.ValueAtQuantile(99), Max: m.secHist.Max()}
 	m.seconds = append(m.seconds, sec)
-	if live != nil && span > 0 {
+	if live != nil && span >= 0.1 { // a last sliver of a second would print a noisy rate
 		rate := float64(acked) / span
 		fmt.Fprintf(live, "%6.1fs %9.0f msg/s %8.1f MB/s   p50 %8s   p99 %8s   errors %d\n",
 			sec.At, rate, rate*float64(payload)/1e6, FormatUs(sec.P50), FormatUs(sec.P99), errs)

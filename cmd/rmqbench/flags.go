@@ -1,0 +1,152 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rmqlog/rmqlog/internal/load"
+)
+
+// sets collects repeated --set key=value flags.
+type sets map[string]string
+
+func (s sets) String() string { return fmt.Sprint(map[string]string(s)) }
+func (s sets) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || strings.TrimSpace(k) == "" {
+		return fmt.Errorf("%q: want key=value (a property of the nodes' config)", v)
+	}
+	s[strings.TrimSpace(k)] = strings.TrimSpace(val)
+	return nil
+}
+
+// scenario defaults: duration and warm-up unless given.
+var scenarioDefaults = map[string]struct{ duration, warmup time.Duration }{
+	"default":  {20 * time.Second, 3 * time.Second},
+	"failover": {20 * time.Second, 2 * time.Second},
+	"sweep":    {5 * time.Second, time.Second},
+}
+
+func parse(args []string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("rmqbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := &config{set: sets{}, commandArg: strings.Join(append([]string{"rmqbench"}, args...), " ")}
+	var target, modes, form, payloads, producers string
+	fs.StringVar(&cfg.scenario, "scenario", "default", "default, failover or sweep")
+	fs.StringVar(&target, "target", "", "client addresses of a running group (host:port,...): drive it instead of starting one")
+	fs.StringVar(&modes, "modes", "SYNC_FLUSH,ASYNC_FLUSH", "flush modes to run, in order")
+	fs.IntVar(&cfg.spec.Payload, "payload", 1024, "payload bytes per append")
+	fs.IntVar(&cfg.spec.Producers, "producers", 64, "closed: concurrent producers; pipelined: appends in flight; open: cap on appends in flight")
+	fs.StringVar(&form, "form", "closed", "closed (each producer waits for its ack), pipelined (AppendAsync, --producers in flight) or open (needs --rate)")
+	fs.IntVar(&cfg.spec.Rate, "rate", 0, "open loop: appends per second, sent on schedule whatever the answers (implies --form open)")
+	fs.DurationVar(&cfg.spec.Duration, "duration", 0, "how long each run sends (default 20s; sweep 5s per point)")
+	fs.IntVar(&cfg.spec.Count, "count", 0, "send exactly this many appends per run instead of --duration")
+	fs.DurationVar(&cfg.spec.OpTimeout, "op-timeout", load.DefaultOpTimeout, "bound on one append, its retries included")
+	fs.DurationVar(&cfg.warmup, "warmup", -1, "a discarded load of the same shape before each run (default 3s; failover 2s, sweep 1s)")
+	fs.DurationVar(&cfg.killAt, "kill-at", 5*time.Second, "failover: kill -9 the leader this long into the run")
+	fs.DurationVar(&cfg.restartAt, "restart-at", 10*time.Second, "failover: restart it this long into the run")
+	fs.StringVar(&payloads, "payloads", "128,1024,16384", "sweep: payload sizes")
+	fs.StringVar(&producers, "producer-counts", "1,16,64,256", "sweep: producer counts")
+	fs.StringVar(&cfg.results, "results", "results", "root directory of the results (empty: write nothing)")
+	fs.StringVar(&cfg.rmqlog, "rmqlog", "", "the rmqlog binary (default: next to rmqbench, else on $PATH)")
+	fs.Var(sets(cfg.set), "set", "key=value: a property for every node's config (repeatable)")
+	fs.BoolVar(&cfg.quiet, "quiet", false, "no per-second lines")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: rmqbench [flags]\n\nStarts a local 3-node rmqlog group on 127.0.0.1 (or drives --target), runs a load, prints\nlatency percentiles and throughput, and writes results/<date>-<scenario>/.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags only; see --help)", fs.Arg(0))
+	}
+	return cfg, cfg.finish(fs, target, modes, form, payloads, producers)
+}
+
+// finish checks the flags against each other and fills the defaults.
+func (cfg *config) finish(fs *flag.FlagSet, target, modes, form, payloads, producers string) error {
+	d, ok := scenarioDefaults[cfg.scenario]
+	if !ok {
+		return fmt.Errorf("--scenario %q: allowed default, failover, sweep", cfg.scenario)
+	}
+	if cfg.spec.Duration == 0 && cfg.spec.Count == 0 {
+		cfg.spec.Duration = d.duration
+	}
+	if cfg.warmup < 0 {
+		cfg.warmup = d.warmup
+	}
+	cfg.spec.Form = load.Form(form)
+	if cfg.spec.Rate > 0 {
+		cfg.spec.Form = load.Open
+		if !set(fs, "producers") {
+			cfg.spec.Producers = 4096
+		}
+	}
+	for _, m := range strings.Split(modes, ",") {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		if m != "SYNC_FLUSH" && m != "ASYNC_FLUSH" {
+			return fmt.Errorf("--modes %q: allowed SYNC_FLUSH, ASYNC_FLUSH", modes)
+		}
+		cfg.modes = append(cfg.modes, m)
+	}
+	if err := cfg.spec.Check(); err != nil {
+		return err
+	}
+	var err error
+	if cfg.payloads, err = intList(payloads); err != nil {
+		return fmt.Errorf("--payloads %v", err)
+	}
+	if cfg.producers, err = intList(producers); err != nil {
+		return fmt.Errorf("--producer-counts %v", err)
+	}
+	if target != "" {
+		if cfg.scenario != "default" {
+			return fmt.Errorf("--target drives an existing group with the default scenario only (it cannot kill or restart nodes); have --scenario %s", cfg.scenario)
+		}
+		cfg.target = strings.Split(target, ",")
+		return nil
+	}
+	if cfg.scenario == "failover" {
+		if cfg.killAt <= 0 || cfg.restartAt <= cfg.killAt || (cfg.spec.Count == 0 && cfg.restartAt >= cfg.spec.Duration) {
+			return fmt.Errorf("failover needs 0 < --kill-at (%v) < --restart-at (%v) < --duration (%v)", cfg.killAt, cfg.restartAt, cfg.spec.Duration)
+		}
+	}
+	return cfg.findRmqlog()
+}
+
+func set(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
+// findRmqlog resolves the rmqlog binary: --rmqlog, else next to this
+// executable (make build puts both in bin/), else $PATH.
+func (cfg *config) findRmqlog() error {
+	if cfg.rmqlog != "" {
+		if _, err := os.Stat(cfg.rmqlog); err != nil {
+			return fmt.Errorf("--rmqlog: %w", err)
+		}
+		return nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "rmqlog")
+		if _, err := os.Stat(p); err == nil {
+			cfg.rmqlog = p
+			return nil
+		}
+	}
+	p, err := exec.LookPath("rmqlog")
+	if err != nil {
+		return fmt.Errorf("no rmqlog binary next to rmqbench or on $PATH: run `make build` (it puts both in bin/) or pass --rmqlog")
+	}
+	cfg.rmqlog = p
+	return nil
+}
