@@ -8,14 +8,20 @@ BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 FUZZTIME ?= 10s
 
-.PHONY: test lint vet fmt-check leaf-check race bench bench-storage bench-replication bench-node fuzz-smoke build
+.PHONY: test lint vet fmt-check leaf-check race bench bench-failover bench-sweep bench-peers bench-parts bench-storage bench-replication bench-node fuzz-smoke build peer-test
 
-## build: the binaries, into bin/ (bin/rmqlog: the node daemon and its admin commands).
+## build: the binaries, into bin/ (bin/rmqlog: the node daemon and its admin commands;
+## bin/rmqbench: the load generator).
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## test: lint, then every test with the race detector (fuzz seed corpora included).
-test: lint race
+## test: lint, then every test with the race detector (fuzz seed corpora included), then the
+## NATS peer module's own test (bench/peers/nats is a separate Go module).
+test: lint race peer-test
+
+PEER := bench/peers/nats
+peer-test:
+	cd $(PEER) && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
 
 race:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
@@ -38,10 +44,29 @@ leaf-check:
 	if [ -n "$$bad" ]; then echo "leaf packages must not import project packages:"; echo "$$bad"; exit 1; fi; \
 	echo "leaf-check: ok"
 
-## bench: until rmqbench exists, the storage and replication benchmarks: medians of BENCHCOUNT
-## runs and the same-run ratios that back our claims, written to results/storage.md and
-## results/replication.md (raw output beside them).
-bench: bench-storage bench-replication bench-node
+## bench: the main job: rmqbench with its defaults. A local 3-node group of rmqlog processes on
+## 127.0.0.1, 1 KiB appends from 64 producers for 20 s under SYNC_FLUSH, then under ASYNC_FLUSH;
+## a live line per second, a comparison table, and results/<date>-default/ plus results/README.md.
+bench: build
+	bin/rmqbench
+
+## bench-failover: kill -9 of the leader under load, its restart, and the check that every
+## acknowledged append is on every node (results/<date>-failover/).
+bench-failover: build
+	bin/rmqbench --scenario failover
+
+## bench-sweep: 128 B / 1 KiB / 16 KiB x 1 / 16 / 64 / 256 producers x both modes, 5 s each.
+bench-sweep: build
+	bin/rmqbench --scenario sweep
+
+## bench-peers: rmqlog and NATS JetStream (R3, file storage; nats-server built from the peer
+## module's pinned version) alternately in one run, side by side with ratios (results/<date>-peers/).
+bench-peers: build
+	cd $(PEER) && $(GO) run . --rmqlog $(CURDIR)/bin/rmqlog --results $(CURDIR)/results
+
+## bench-parts: the component benchmarks (testing.B): medians of BENCHCOUNT runs and same-run
+## ratios, written to results/storage.md, results/replication.md and results/node.md.
+bench-parts: bench-storage bench-replication bench-node
 
 STORAGE_RATIOS := \
 	-ratio "ASYNC append vs memcpy, 64 B (MB/s)=Append/size=64B@MB/s:Memcpy/size=64B@MB/s" \
@@ -65,7 +90,7 @@ bench-storage:
 	$(GO) test -run '^$$' -bench . -benchmem -short -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./segment/ | tee results/storage-bench.txt
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x -count $(BENCHCOUNT) ./flush/ | tee -a results/storage-bench.txt
 	$(GO) run ./internal/benchsum -title "Storage benchmarks (segment, flush)" \
-		-cmd "make bench  (= go test -bench . -short -count $(BENCHCOUNT) ./segment/ and -benchtime 2000x ./flush/)" \
+		-cmd "make bench-storage  (= go test -bench . -short -count $(BENCHCOUNT) ./segment/ and -benchtime 2000x ./flush/)" \
 		$(STORAGE_RATIOS) < results/storage-bench.txt > results/storage.md
 	@cat results/storage.md
 
@@ -102,7 +127,7 @@ NODE_RATIOS := \
 	-ratio "node CPU per entry: pipelined vs 64 producers, ASYNC_FLUSH=$(G)ASYNC_FLUSH/pipelined=256/size=1KiB@node-cpu-us/entry:$(G)ASYNC_FLUSH/producers=64/size=1KiB@node-cpu-us/entry"
 
 ## bench-node: three real rmqlog processes (from conf/) driven through package client over the
-## client port (cmd/rmqlog BenchmarkGroup), written to results/node.md. rmqbench will replace it.
+## client port (cmd/rmqlog BenchmarkGroup), written to results/node.md.
 bench-node:
 	mkdir -p results
 	$(GO) test -run '^$$' -bench Group -benchtime $(NODE_N) -count $(BENCHCOUNT) ./cmd/rmqlog/ | tee results/node-bench.txt
