@@ -17,20 +17,9 @@ func Failover(ctx context.Context, sys System, o Options) ([]*load.Result, error
 	if o.KillAt <= 0 || o.RestartAt <= o.KillAt {
 		return nil, fmt.Errorf("bench: failover needs 0 < kill-at (%v) < restart-at (%v)", o.KillAt, o.RestartAt)
 	}
-	var out []*load.Result
-	for _, mode := range o.Modes {
-		err := withGroup(ctx, sys, mode, o, func(g Group) error {
-			r, err := failoverRun(ctx, g, sys.Name(), mode, o)
-			if r != nil {
-				out = append(out, r)
-			}
-			return err
-		})
-		if err != nil {
-			return out, err
-		}
-	}
-	return out, nil
+	return eachMode(ctx, sys, o, func(g Group, mode string) (*load.Result, error) {
+		return failoverRun(ctx, g, sys.Name(), mode, o)
+	})
 }
 
 // events is what the fault goroutine did, with times.

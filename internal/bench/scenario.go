@@ -37,18 +37,7 @@ func Name(s load.Spec) string {
 	if s.Form == load.Open {
 		form = fmt.Sprintf("open-%d/s", s.Rate)
 	}
-	return fmt.Sprintf("%s %s %s %s", s.System, s.Mode, Size(s.Payload), form)
-}
-
-// Size prints a payload size: "128B", "1KiB", "16KiB".
-func Size(n int) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%dKiB", n>>10)
-	}
-	return fmt.Sprintf("%dB", n)
+	return fmt.Sprintf("%s %s %s %s", s.System, s.Mode, load.Size(s.Payload), form)
 }
 
 func (o Options) printf(format string, args ...any) {
@@ -116,12 +105,19 @@ func measure(ctx context.Context, g loadable, spec load.Spec, o Options) (*load.
 
 // Default runs the load once per mode, each on a fresh group.
 func Default(ctx context.Context, sys System, o Options) ([]*load.Result, error) {
-	var out []*load.Result
-	for _, mode := range o.Modes {
+	return eachMode(ctx, sys, o, func(g Group, mode string) (*load.Result, error) {
 		spec := o.Spec
 		spec.System, spec.Mode = sys.Name(), mode
+		return measure(ctx, g, spec, o)
+	})
+}
+
+// eachMode calls run on a fresh group per mode and collects the results.
+func eachMode(ctx context.Context, sys System, o Options, run func(g Group, mode string) (*load.Result, error)) ([]*load.Result, error) {
+	var out []*load.Result
+	for _, mode := range o.Modes {
 		err := withGroup(ctx, sys, mode, o, func(g Group) error {
-			r, err := measure(ctx, g, spec, o)
+			r, err := run(g, mode)
 			if r != nil {
 				out = append(out, r)
 			}

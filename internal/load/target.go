@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 )
 
 // Target is the system a load drives: rmqlog through package client, or a
@@ -49,4 +50,15 @@ func PayloadID(b []byte) (uint64, bool) {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(b), true
+}
+
+// Size prints a payload size: "128B", "1KiB", "16KiB", "1MiB".
+func Size(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
 }

@@ -61,7 +61,7 @@ func resultsTable(results []*load.Result) *Table {
 	for _, r := range results {
 		l := r.Latency
 		t.Rows = append(t.Rows, []string{
-			r.Name, r.Spec.System, r.Spec.Mode, sizeLabel(r.Spec.Payload), string(r.Spec.Form),
+			r.Name, r.Spec.System, r.Spec.Mode, load.Size(r.Spec.Payload), string(r.Spec.Form),
 			loadLabel(r.Spec), fmt.Sprintf("%.0f", r.MsgsPerSec), twoDigits(r.MBPerSec),
 			millis(l.P50), millis(l.P90), millis(l.P99), millis(l.P999), millis(l.P9999), millis(l.Max),
 			errorsLabel(r.Errors), cpuSeconds(r), cpuPerMsg(r),

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,7 +113,7 @@ func groupResults(results []*load.Result) []group {
 				members = append(members, i)
 			}
 		}
-		label := sizeLabel(size)
+		label := load.Size(size)
 		gs = append(gs, newGroup(results, label, "-"+Slug(strings.ReplaceAll(label, " ", "")), members))
 	}
 	return gs
@@ -151,15 +150,4 @@ func failoverFiles(results []*load.Result, slugs []string) []failoverFile {
 
 func hasHist(r *load.Result) bool {
 	return r.Hist != nil && r.Hist.TotalCount() > 0
-}
-
-// sizeLabel writes a payload size in bytes as "64 B", "1 KiB", "1 MiB".
-func sizeLabel(n int) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d B", n)
 }
