@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,6 +10,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/rmqlog/rmqlog/client"
+	"github.com/rmqlog/rmqlog/internal/bench"
 	"github.com/rmqlog/rmqlog/internal/load"
 )
 
@@ -113,17 +111,11 @@ func pipelined(n int, cl *client.Client, payload []byte, window int) (*hdrhistog
 func (c *cluster) cpu(tb testing.TB) time.Duration {
 	var total time.Duration
 	for _, id := range c.ids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.procs[id].cmd.Process.Pid))
+		d, err := bench.ProcessCPU(c.procs[id].cmd.Process.Pid)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		// Fields after the command name (which is in parentheses): utime
-		// and stime are fields 14 and 15, in clock ticks (100 per second).
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-		for _, s := range f[11:13] {
-			v, _ := strconv.ParseInt(s, 10, 64)
-			total += time.Duration(v) * 10 * time.Millisecond
-		}
+		total += d
 	}
 	return total
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/client"
 	"github.com/rmqlog/rmqlog/client/proto"
+	"github.com/rmqlog/rmqlog/internal/bench"
 )
 
 // The end-to-end tests run the rmqlog binary built from this tree as real
@@ -46,18 +46,9 @@ func TestMain(m *testing.M) {
 // freePorts returns n distinct ports that were free a moment ago.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
+	ports, err := bench.FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ports
 }
@@ -373,16 +364,7 @@ func TestClusterFailover(t *testing.T) {
 }
 
 // meta asks the node at addr alone for its Meta.
-func meta(addr string) (proto.Meta, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	cl, err := client.Dial(ctx, []string{addr}, client.WithPinned())
-	if err != nil {
-		return proto.Meta{}, err
-	}
-	defer cl.Close()
-	return cl.Meta(ctx)
-}
+func meta(addr string) (proto.Meta, error) { return bench.Meta(context.Background(), addr) }
 
 // waitCommit waits until node id knows index i committed.
 func (c *cluster) waitCommit(id string, i uint64) {
