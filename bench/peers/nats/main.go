@@ -7,12 +7,14 @@
 // against NATS's default interval sync), each on a fresh 3-node group:
 //
 //  1. closed loop: --producers producers, each waiting for its ack; msgs/s;
+//
 //  2. open loop at a fixed rate both sustain (--rate, or half the lower of
 //     the two closed-loop rates just measured); p99 from intended send times;
+//
 //  3. failover: kill -9 of the leader (NATS: of the stream leader) under the
 //     closed-loop load, restart, outage, and the lost-entry check.
 //
-//	go run . --rmqlog ../../../bin/rmqlog --results ../../../results
+//     go run . --rmqlog ../../../bin/rmqlog --results ../../../results
 package main
 
 import (
