@@ -113,12 +113,13 @@ func (r *run) closed(ctx context.Context) {
 		wg.Go(func() {
 			sh := r.m.shards[p%len(r.m.shards)]
 			buf := make([]byte, r.s.Payload)
+			FillPayload(buf, 0)
 			for {
 				id, ok := r.next(ctx)
 				if !ok {
 					return
 				}
-				FillPayload(buf, id)
+				SetID(buf, id)
 				t0 := time.Now()
 				octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opTime)
 				seq, err := r.t.Append(octx, buf)
@@ -152,6 +153,7 @@ func (r *run) async(ctx context.Context) {
 	ring := make([][]byte, n)
 	for i := range ring {
 		ring[i] = make([]byte, r.s.Payload)
+		FillPayload(ring[i], 0)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -180,7 +182,7 @@ func (r *run) async(ctx context.Context) {
 			t0 = time.Now()
 		}
 		buf := ring[i%n]
-		FillPayload(buf, id)
+		SetID(buf, id)
 		q <- inflight{p: r.t.AppendAsync(buf), t0: t0, id: id}
 	}
 	close(q)

@@ -239,3 +239,19 @@ func TestFormatUs(t *testing.T) {
 		}
 	}
 }
+
+func TestFillPayloadPattern(t *testing.T) {
+	for _, n := range []int{0, 5, 8, 9, 26, 1024, 100_000, 200_000} {
+		b := make([]byte, n)
+		FillPayload(b, 7)
+		for i := IDBytes; i < n; i++ {
+			if b[i] != byte('a'+i%26) {
+				t.Fatalf("%d bytes: byte %d = %q", n, i, b[i])
+			}
+		}
+		SetID(b, 9)
+		if id, ok := PayloadID(b); ok && id != 9 {
+			t.Fatalf("%d bytes: id %d after SetID(9)", n, id)
+		}
+	}
+}

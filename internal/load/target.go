@@ -33,15 +33,33 @@ const IDBytes = 8
 // FillPayload writes the payload of operation id into b: the id, big
 // endian, in the first IDBytes bytes (fewer if b is shorter), then a fixed
 // pattern. Every append of a run has a distinct id, so a checker can
-// rebuild the exact bytes an acknowledged append wrote.
+// rebuild the exact bytes an acknowledged append wrote. A buffer filled
+// once can be given another id with SetID.
 func FillPayload(b []byte, id uint64) {
+	for i := IDBytes; i < len(b); i += copy(b[i:], pattern[i%patternPeriod:]) {
+	}
+	SetID(b, id)
+}
+
+// SetID writes operation id into a buffer FillPayload filled.
+func SetID(b []byte, id uint64) {
 	var idb [IDBytes]byte
 	binary.BigEndian.PutUint64(idb[:], id)
-	n := copy(b, idb[:])
-	for i := n; i < len(b); i++ {
-		b[i] = byte('a' + i%26)
-	}
+	copy(b, idb[:])
 }
+
+// pattern is the filler: byte i of a payload is 'a' + i%26, precomputed so
+// that filling a payload is a few copies, not a loop per byte (the load
+// generator shares the machine with the nodes it measures).
+var pattern = func() []byte {
+	b := make([]byte, 64<<10)
+	for i := range b {
+		b[i] = byte('a' + i%patternPeriod)
+	}
+	return b
+}()
+
+const patternPeriod = 26
 
 // PayloadID returns the operation id a payload written by FillPayload
 // carries, and false if b is shorter than IDBytes.
