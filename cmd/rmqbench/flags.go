@@ -39,6 +39,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	cfg := &config{set: sets{}, commandArg: strings.Join(append([]string{"rmqbench"}, args...), " ")}
 	var target, modes, form, payloads, producers string
 	fs.StringVar(&cfg.scenario, "scenario", "default", "default, failover or sweep")
+	fs.IntVar(&cfg.rounds, "rounds", 1, "run the scenario this many times (fresh groups each time) and add the medians")
 	fs.StringVar(&target, "target", "", "client addresses of a running group (host:port,...): drive it instead of starting one")
 	fs.StringVar(&modes, "modes", "SYNC_FLUSH,ASYNC_FLUSH", "flush modes to run, in order")
 	fs.IntVar(&cfg.spec.Payload, "payload", 1024, "payload bytes per append")
@@ -75,6 +76,9 @@ func (cfg *config) finish(fs *flag.FlagSet, target, modes, form, payloads, produ
 	d, ok := scenarioDefaults[cfg.scenario]
 	if !ok {
 		return fmt.Errorf("--scenario %q: allowed default, failover, sweep", cfg.scenario)
+	}
+	if cfg.rounds < 1 {
+		return fmt.Errorf("--rounds %d: must be >= 1", cfg.rounds)
 	}
 	if cfg.spec.Duration == 0 && cfg.spec.Count == 0 {
 		cfg.spec.Duration = d.duration

@@ -48,16 +48,17 @@ func rmqbench(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-// TestSmoke is a short real run: a local group of three rmqlog
-// processes, both flush modes, a tiny load; the files it writes parse and
+// TestSmoke is a short real run: local groups of three rmqlog processes,
+// both flush modes, two rounds, a tiny load; the files it writes parse and
 // their counts add up.
 func TestSmoke(t *testing.T) {
 	root := t.TempDir()
-	code, out, errs := rmqbench(t, "--duration", "1500ms", "--warmup", "200ms", "--producers", "4", "--payload", "128", "--results", root)
+	code, out, errs := rmqbench(t, "--duration", "1s", "--warmup", "200ms", "--producers", "4", "--payload", "128",
+		"--rounds", "2", "--results", root)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
-	for _, want := range []string{"msg/s", "rmqlog SYNC_FLUSH 128B closed-4", "rmqlog ASYNC_FLUSH 128B closed-4", "ASYNC_FLUSH vs SYNC_FLUSH"} {
+	for _, want := range []string{"msg/s", "rmqlog SYNC_FLUSH 128B closed-4 #1", "rmqlog ASYNC_FLUSH 128B closed-4 #2", "Medians over the rounds"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -66,15 +67,15 @@ func TestSmoke(t *testing.T) {
 	if len(dirs) != 1 {
 		t.Fatalf("result directories %v, want one *-default", dirs)
 	}
-	m, results, _, err := report.Load(filepath.Join(dirs[0], "summary.json"))
+	m, results, medians, err := report.Load(filepath.Join(dirs[0], "summary.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m.Scenario != "default" || !strings.Contains(m.Command, "--payload 128") || m.Machine.Cores < 1 {
 		t.Errorf("meta %+v", m)
 	}
-	if len(results) != 2 {
-		t.Fatalf("%d results, want 2", len(results))
+	if len(results) != 4 || medians == nil || len(medians.Rows) != 2 || medians.Rows[0][1] != "2" {
+		t.Fatalf("%d results (want 4), medians %+v (want 2 rows of 2 rounds)", len(results), medians)
 	}
 	for _, r := range results {
 		checkResult(t, dirs[0], r)
@@ -188,6 +189,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--scenario", "sweep", "--payloads", "1,x"}, "--payloads"},
 		{[]string{"--set", "novalue"}, "key=value"},
 		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"--rounds", "0"}, "--rounds"},
 	} {
 		code, _, errs := rmqbench(t, c.args...)
 		if code != 2 || !strings.Contains(errs, c.want) {

@@ -69,7 +69,10 @@ type Latency struct {
 
 // Result is what one run measured.
 type Result struct {
-	Name    string           `json:"name"` // unique within a results directory; file names derive from it
+	Name string `json:"name"` // unique within a results directory; file names derive from it
+	// Round is the repetition this run belongs to when a scenario runs
+	// several rounds (1, 2, ...); 0 when it ran once.
+	Round   int              `json:"round,omitempty"`
 	Spec    Spec             `json:"spec"`
 	Start   time.Time        `json:"start"`
 	Elapsed time.Duration    `json:"elapsed_ns"` // first send to last answer

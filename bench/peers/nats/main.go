@@ -52,6 +52,7 @@ type config struct {
 	failover                   bool
 	killAt, restartAt          time.Duration
 	quiet                      bool
+	rounds                     int
 	command                    string
 }
 
@@ -73,6 +74,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.killAt, "kill-at", 5*time.Second, "failover: kill -9 of the leader this long into the run")
 	fs.DurationVar(&cfg.restartAt, "restart-at", 10*time.Second, "failover: its restart")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no per-second lines")
+	fs.IntVar(&cfg.rounds, "rounds", 1, "repeat the whole comparison this many times; the table holds medians")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -89,6 +91,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		cfg.modes = append(cfg.modes, m)
 	}
 	cfg.spec.Form = load.Closed
+	if cfg.rounds < 1 {
+		return nil, fmt.Errorf("--rounds %d: must be >= 1", cfg.rounds)
+	}
 	if cfg.failover && (cfg.killAt <= 0 || cfg.restartAt <= cfg.killAt || cfg.restartAt >= cfg.spec.Duration) {
 		return nil, fmt.Errorf("failover needs 0 < --kill-at < --restart-at < --duration")
 	}
@@ -135,21 +140,41 @@ func compare(ctx context.Context, cfg *config, stdout io.Writer) ([]*load.Result
 	if !cfg.quiet {
 		o.Live = stdout
 	}
-	c := &comparison{table: &report.Table{Title: "rmqlog vs NATS JetStream R3, side by side (same run, same machine)",
-		Header: []string{"mode", "measure", "rmqlog", "NATS", "ratio", "goal", "met"}}}
-	for _, mode := range cfg.modes {
-		o.Modes = []string{mode}
-		if err := c.mode(ctx, systems, o, cfg); err != nil {
-			return c.results, c.table, err
+	c := &comparison{rounds: cfg.rounds, rates: map[string]int{}, lost: map[string]*lostCount{}}
+	for k := 1; k <= cfg.rounds; k++ {
+		c.round = k
+		for _, mode := range cfg.modes {
+			o.Modes = []string{mode}
+			if err := c.mode(ctx, systems, o, cfg); err != nil {
+				return c.results, c.table(), err
+			}
 		}
 	}
-	return c.results, c.table, nil
+	return c.results, c.table(), nil
 }
 
-// comparison collects the results and the side-by-side rows.
+// comparison collects the results and, per measure, each round's values.
 type comparison struct {
-	results []*load.Result
-	table   *report.Table
+	rounds, round int
+	results       []*load.Result
+	measures      []*measure
+	rates         map[string]int        // open-loop rate per mode, fixed in round 1
+	lost          map[string]*lostCount // failover check per mode, summed over rounds
+	modes         []string              // modes with a failover count, in order
+}
+
+// measure is one compared quantity with its values in each round.
+type measure struct {
+	mode, what, format, goal string
+	met                      func(ratio float64) bool
+	rmq, nats, ratio         []float64
+}
+
+// lostCount sums the failover checks of one mode over the rounds.
+type lostCount struct {
+	ackedR, ackedN int64
+	lostR, lostN   []uint64
+	verified       bool
 }
 
 // pair runs one scenario on both systems and keeps the results.
@@ -164,6 +189,9 @@ func (c *comparison) pair(ctx context.Context, systems []bench.System, o bench.O
 		}
 		if len(rs) != 1 {
 			return out, fmt.Errorf("%s: %d results, want 1", sys.Name(), len(rs))
+		}
+		if c.rounds > 1 {
+			rs[0].Round, rs[0].Name = c.round, fmt.Sprintf("%s #%d", rs[0].Name, c.round)
 		}
 		out[i] = rs[0]
 	}
@@ -180,8 +208,12 @@ func (c *comparison) mode(ctx context.Context, systems []bench.System, o bench.O
 		closed[0].MsgsPerSec, closed[1].MsgsPerSec, "%.0f", ">= 3", func(r float64) bool { return r >= 3 })
 	rate := cfg.rate
 	if rate == 0 {
+		rate = c.rates[mode]
+	}
+	if rate == 0 {
 		rate = int(min(closed[0].MsgsPerSec, closed[1].MsgsPerSec)/2) / 1000 * 1000
 		rate = max(rate, 1000)
+		c.rates[mode] = rate
 	}
 	open := o
 	open.Spec.Form, open.Spec.Rate, open.Spec.Producers = load.Open, rate, 4096
@@ -202,27 +234,68 @@ func (c *comparison) mode(ctx context.Context, systems []bench.System, o bench.O
 	}
 	c.row(mode, "failover: write outage after kill -9 of the leader (ms)",
 		float64(fo[0].Failover.Outage.Milliseconds()), float64(fo[1].Failover.Outage.Milliseconds()), "%.0f", "<= 0.1", func(r float64) bool { return r <= 0.1 })
-	c.table.Rows = append(c.table.Rows, []string{mode, "failover: acknowledged / lost",
-		lostCell(fo[0].Failover), lostCell(fo[1].Failover), "", "0 lost", yes(len(fo[0].Failover.Lost) == 0 && fo[0].Failover.Verified)})
+	l := c.lost[mode]
+	if l == nil {
+		l = &lostCount{verified: true}
+		c.lost[mode] = l
+		c.modes = append(c.modes, mode)
+	}
+	l.ackedR += fo[0].Failover.Acknowledged
+	l.ackedN += fo[1].Failover.Acknowledged
+	l.lostR = append(l.lostR, fo[0].Failover.Lost...)
+	l.lostN = append(l.lostN, fo[1].Failover.Lost...)
+	l.verified = l.verified && fo[0].Failover.Verified
 	return nil
 }
 
-func lostCell(f *load.Failover) string {
-	return fmt.Sprintf("%d / %s", f.Acknowledged, bench.LostString(f.Lost))
-}
-
-// row adds one measure with the ratio rmqlog / NATS and whether it meets
-// the goal.
+// row records one round's value of a measure for both systems.
 func (c *comparison) row(mode, what string, rmq, nats float64, format, goal string, met func(float64) bool) {
-	ratio, ok := "-", ""
-	if nats > 0 {
-		r := rmq / nats
-		ratio = fmt.Sprintf("%.2f", r)
-		if met != nil {
-			ok = yes(met(r))
+	var m *measure
+	for _, x := range c.measures {
+		if x.mode == mode && x.what == what {
+			m = x
 		}
 	}
-	c.table.Rows = append(c.table.Rows, []string{mode, what, fmt.Sprintf(format, rmq), fmt.Sprintf(format, nats), ratio, goal, ok})
+	if m == nil {
+		m = &measure{mode: mode, what: what, format: format, goal: goal, met: met}
+		c.measures = append(c.measures, m)
+	}
+	m.rmq, m.nats = append(m.rmq, rmq), append(m.nats, nats)
+	if nats > 0 {
+		m.ratio = append(m.ratio, rmq/nats)
+	}
+}
+
+// table is the side-by-side table: per measure the medians over the
+// rounds, the median ratio rmqlog / NATS and each round's ratio, the goal
+// and whether the median ratio meets it; then the failover checks.
+func (c *comparison) table() *report.Table {
+	t := &report.Table{Title: fmt.Sprintf("rmqlog vs NATS JetStream R3, side by side (same run, same machine; medians of %d rounds)", c.rounds),
+		Header: []string{"mode", "measure", "rmqlog", "NATS", "ratio", "ratio per round", "goal", "met"}}
+	for _, m := range c.measures {
+		ratio, per, ok := "-", "", ""
+		if len(m.ratio) > 0 {
+			r := report.Median(m.ratio)
+			ratio = fmt.Sprintf("%.2f", r)
+			if m.met != nil {
+				ok = yes(m.met(r))
+			}
+			var ps []string
+			for _, x := range m.ratio {
+				ps = append(ps, fmt.Sprintf("%.2f", x))
+			}
+			per = strings.Join(ps, " ")
+		}
+		t.Rows = append(t.Rows, []string{m.mode, m.what, fmt.Sprintf(m.format, report.Median(m.rmq)),
+			fmt.Sprintf(m.format, report.Median(m.nats)), ratio, per, m.goal, ok})
+	}
+	for _, mode := range c.modes {
+		l := c.lost[mode]
+		t.Rows = append(t.Rows, []string{mode, "failover: acknowledged / lost (all rounds)",
+			fmt.Sprintf("%d / %s", l.ackedR, bench.LostString(l.lostR)), fmt.Sprintf("%d / %s", l.ackedN, bench.LostString(l.lostN)),
+			"", "", "0 lost", yes(len(l.lostR) == 0 && l.verified)})
+	}
+	return t
 }
 
 func yes(b bool) string {
@@ -235,7 +308,7 @@ func yes(b bool) string {
 func printTable(w io.Writer, t *report.Table) {
 	fmt.Fprintf(w, "\n%s\n", t.Title)
 	for _, r := range append([][]string{t.Header}, t.Rows...) {
-		fmt.Fprintf(w, "%-12s %-58s %12s %12s %7s %7s %4s\n", r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+		fmt.Fprintf(w, "%-12s %-58s %14s %14s %6s %-18s %7s %4s\n", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
 	}
 }
 
