@@ -47,22 +47,23 @@ leaf-check:
 ## bench: the main job: rmqbench with its defaults. A local 3-node group of rmqlog processes on
 ## 127.0.0.1, 1 KiB appends from 64 producers for 20 s under SYNC_FLUSH, then under ASYNC_FLUSH;
 ## a live line per second, a comparison table, and results/<date>-default/ plus results/README.md.
+## BENCH_ARGS adds rmqbench flags, e.g. make bench BENCH_ARGS="--rounds 3" (medians of 3 rounds).
 bench: build
-	bin/rmqbench
+	bin/rmqbench $(BENCH_ARGS)
 
 ## bench-failover: kill -9 of the leader under load, its restart, and the check that every
 ## acknowledged append is on every node (results/<date>-failover/).
 bench-failover: build
-	bin/rmqbench --scenario failover
+	bin/rmqbench --scenario failover $(BENCH_ARGS)
 
 ## bench-sweep: 128 B / 1 KiB / 16 KiB x 1 / 16 / 64 / 256 producers x both modes, 5 s each.
 bench-sweep: build
-	bin/rmqbench --scenario sweep
+	bin/rmqbench --scenario sweep $(BENCH_ARGS)
 
 ## bench-peers: rmqlog and NATS JetStream (R3, file storage; nats-server built from the peer
 ## module's pinned version) alternately in one run, side by side with ratios (results/<date>-peers/).
 bench-peers: build
-	cd $(PEER) && $(GO) run . --rmqlog $(CURDIR)/bin/rmqlog --results $(CURDIR)/results
+	cd $(PEER) && $(GO) run . --rmqlog $(CURDIR)/bin/rmqlog --results $(CURDIR)/results $(BENCH_ARGS)
 
 ## bench-parts: the component benchmarks (testing.B): medians of BENCHCOUNT runs and same-run
 ## ratios, written to results/storage.md, results/replication.md and results/node.md.
