@@ -110,14 +110,15 @@ func osName(osRelease string) string {
 	return s
 }
 
-// GitCommit returns the short hash of dir's HEAD, with "+dirty" if
-// `git status --porcelain` lists anything, or "unknown" if git fails.
+// GitCommit returns the short hash of dir's HEAD, with "+dirty" if a
+// tracked file has changes (untracked files, such as the results of the
+// runs before, do not count), or "unknown" if git fails.
 func GitCommit(dir string) string {
 	head, err := exec.Command("git", "-C", dir, "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "unknown"
 	}
-	st, err := exec.Command("git", "-C", dir, "status", "--porcelain").Output()
+	st, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output()
 	if err != nil {
 		return "unknown"
 	}
