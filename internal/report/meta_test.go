@@ -83,6 +83,13 @@ func TestGitCommit(t *testing.T) {
 	if got := GitCommit(dir); got != short {
 		t.Errorf("GitCommit(clean) = %q, want %q", got, short)
 	}
+	// An untracked file (a run's results) leaves it clean.
+	if err := os.WriteFile(filepath.Join(dir, "new"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := GitCommit(dir); got != short {
+		t.Errorf("GitCommit(untracked file) = %q, want %q", got, short)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("2"), 0o644); err != nil {
 		t.Fatal(err)
 	}
