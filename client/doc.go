@@ -36,7 +36,7 @@
 // until its context ends (or WithRetryTimeout, if the context has no
 // deadline): on a NotLeaderError the client goes to the leader it names, or
 // if none is named, polls the known nodes' Meta with a backoff (20 ms
-// doubling to 500 ms) until one leads; on a lost connection, ErrClosing,
+// doubling to 100 ms) until one leads; on a lost connection, ErrClosing,
 // ErrFailed (except on Get and Range: there it means the node read a
 // corrupt entry, which asking again does not fix), ErrUnknown or
 // ErrOverload it finds the leader again; on ErrBusy it backs off. Leader
