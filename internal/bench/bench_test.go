@@ -1,0 +1,110 @@
+package bench
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rmqlog/rmqlog/internal/load"
+)
+
+func TestOutage(t *testing.T) {
+	ticks := func(spec string) []int32 { // '.' no ack in that ms, '#' an ack
+		out := make([]int32, len(spec))
+		for i, c := range spec {
+			if c == '#' {
+				out[i] = 1
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name   string
+		ticks  string
+		killAt time.Duration
+		want   time.Duration
+	}{
+		{"gap at the kill", "####.....####", 4 * time.Millisecond, 5 * time.Millisecond},
+		{"acks landing just after the kill", "#####..#.......##", 4 * time.Millisecond, 7 * time.Millisecond},
+		{"no gap", "##########", 5 * time.Millisecond, 0},
+		{"no ack after the kill", "###.......", 3 * time.Millisecond, 7 * time.Millisecond},
+	} {
+		if got := Outage(ticks(c.ticks), c.killAt); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	// A gap far from the kill (more than a second away) is not the outage.
+	far := make([]int32, 5000)
+	for i := range far {
+		far[i] = 1
+	}
+	for i := 3000; i < 3500; i++ {
+		far[i] = 0
+	}
+	if got := Outage(far, 100*time.Millisecond); got != 0 {
+		t.Errorf("a gap 2.9 s after the kill counted: %v", got)
+	}
+}
+
+// TestCheck runs a real group and shows that Check finds what it must:
+// nothing on an honest history; an acknowledged index whose bytes are not
+// the append's, and one beyond the log, as lost; an operation id written
+// twice as a duplicate.
+func TestCheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three rmqlog processes")
+	}
+	bin := filepath.Join(t.TempDir(), "rmqlog")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/rmqlog").CombinedOutput(); err != nil {
+		t.Fatalf("building rmqlog: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	g, err := Rmqlog{Binary: bin, Set: map[string]string{"raftElectionTimeoutMs": "600"}}.Start(ctx, "SYNC_FLUSH", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := g.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	var acks []load.Ack
+	buf := make([]byte, 64)
+	for id := uint64(1); id <= 200; id++ {
+		load.FillPayload(buf, id)
+		seq, err := g.Target().Append(ctx, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acks = append(acks, load.Ack{Seq: seq, ID: id})
+	}
+	load.FillPayload(buf, 7) // id 7 a second time
+	if _, err := g.Target().Append(ctx, buf); err != nil {
+		t.Fatal(err)
+	}
+	last, err := g.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range g.Nodes() {
+		if err := g.WaitCaughtUp(ctx, n, last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lost, dups, detail, err := g.Check(ctx, acks, len(buf))
+	if err != nil || len(lost) != 0 || dups != 1 {
+		t.Fatalf("honest history: lost %v, duplicates %d (want 1), %s, %v", lost, dups, detail, err)
+	}
+	bad := slices.Clone(acks)
+	bad[10].ID = 9999                                        // the entry holds id 11's bytes
+	bad = append(bad, load.Ack{Seq: last + 1000, ID: 12345}) // never written
+	lost, _, _, err = g.Check(ctx, bad, len(buf))
+	if want := []uint64{bad[10].Seq, last + 1000}; err != nil || !slices.Equal(lost, want) {
+		t.Fatalf("tampered acks: lost %v, %v; want %v", lost, err, want)
+	}
+}
