@@ -17,6 +17,7 @@ func Failover(ctx context.Context, sys System, o Options) ([]*load.Result, error
 	if o.KillAt <= 0 || o.RestartAt <= o.KillAt {
 		return nil, fmt.Errorf("bench: failover needs 0 < kill-at (%v) < restart-at (%v)", o.KillAt, o.RestartAt)
 	}
+	o = o.locked()
 	return eachMode(ctx, sys, o, func(g Group, mode string) (*load.Result, error) {
 		return failoverRun(ctx, g, sys.Name(), mode, o)
 	})

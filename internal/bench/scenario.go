@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/rmqlog/rmqlog/client"
@@ -21,7 +22,9 @@ type Options struct {
 	Modes []string
 	// Warmup is a load of the same shape run first and discarded.
 	Warmup time.Duration
-	// Live gets the progress lines (nil: none).
+	// Live gets the progress lines (nil: none). The scenarios write to it
+	// from several goroutines (the load's once-a-second line, the fault
+	// injector) and serialize those writes themselves.
 	Live io.Writer
 	// Scratch is the directory the groups' data go under; each group gets
 	// a fresh subdirectory, removed after the group stopped.
@@ -38,6 +41,26 @@ func Name(s load.Spec) string {
 		form = fmt.Sprintf("open-%d/s", s.Rate)
 	}
 	return fmt.Sprintf("%s %s %s %s", s.System, s.Mode, load.Size(s.Payload), form)
+}
+
+// lockedWriter serializes the writes to Options.Live.
+type lockedWriter struct {
+	mu sync.Mutex // guards w
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// locked returns o with Live safe for concurrent writes.
+func (o Options) locked() Options {
+	if _, ok := o.Live.(*lockedWriter); !ok && o.Live != nil {
+		o.Live = &lockedWriter{w: o.Live}
+	}
+	return o
 }
 
 func (o Options) printf(format string, args ...any) {
@@ -105,6 +128,7 @@ func measure(ctx context.Context, g loadable, spec load.Spec, o Options) (*load.
 
 // Default runs the load once per mode, each on a fresh group.
 func Default(ctx context.Context, sys System, o Options) ([]*load.Result, error) {
+	o = o.locked()
 	return eachMode(ctx, sys, o, func(g Group, mode string) (*load.Result, error) {
 		spec := o.Spec
 		spec.System, spec.Mode = sys.Name(), mode
@@ -134,6 +158,7 @@ func eachMode(ctx context.Context, sys System, o Options, run func(g Group, mode
 // group per mode and payload size (so the logs stay a few GiB), the
 // producer counts in turn on it.
 func Sweep(ctx context.Context, sys System, o Options, payloads, producers []int) ([]*load.Result, error) {
+	o = o.locked()
 	var out []*load.Result
 	for _, mode := range o.Modes {
 		for _, size := range payloads {
@@ -163,6 +188,7 @@ func Sweep(ctx context.Context, sys System, o Options, payloads, producers []int
 // the client addresses addrs. The mode is the one the node reports; node
 // CPU is not measured (the processes are not ours).
 func Remote(ctx context.Context, addrs []string, o Options) ([]*load.Result, error) {
+	o = o.locked()
 	cl, err := client.Dial(ctx, addrs)
 	if err != nil {
 		return nil, fmt.Errorf("bench: --target: %w", err)
