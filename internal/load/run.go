@@ -90,16 +90,23 @@ func Run(ctx context.Context, t Target, s Spec, live io.Writer) (*Result, error)
 	return res, nil
 }
 
-// next reports whether another append may start, and takes its id.
-func (r *run) next(ctx context.Context) (uint64, bool) {
+// next reports whether another append may start, and takes its id. due
+// is the append's intended send time in an open loop (zero otherwise):
+// an append due before the end is sent even if the in-flight cap held it
+// back past the end, or a stall at the end of a run would vanish from the
+// percentiles (coordinated omission).
+func (r *run) next(ctx context.Context, due time.Time) (uint64, bool) {
 	if ctx.Err() != nil {
 		return 0, false
+	}
+	if due.IsZero() {
+		due = time.Now()
 	}
 	if r.s.Count > 0 {
 		if r.left.Add(-1) < 0 {
 			return 0, false
 		}
-	} else if !time.Now().Before(r.end) {
+	} else if !due.Before(r.end) {
 		return 0, false
 	}
 	r.m.sent.Add(1)
@@ -115,7 +122,7 @@ func (r *run) closed(ctx context.Context) {
 			buf := make([]byte, r.s.Payload)
 			FillPayload(buf, 0)
 			for {
-				id, ok := r.next(ctx)
+				id, ok := r.next(ctx, time.Time{})
 				if !ok {
 					return
 				}
@@ -173,7 +180,7 @@ func (r *run) async(ctx context.Context) {
 			break
 		}
 		slots <- struct{}{}
-		id, ok := r.next(ctx)
+		id, ok := r.next(ctx, t0)
 		if !ok {
 			<-slots
 			break

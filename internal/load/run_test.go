@@ -158,6 +158,33 @@ func TestOpenLoopCountsStalls(t *testing.T) {
 	}
 }
 
+// A stall that lasts past the end of a timed open loop still counts: the
+// appends due before the end are sent late and measured from their due
+// time, not dropped.
+func TestOpenLoopStallAtTheEnd(t *testing.T) {
+	f := newFake()
+	f.gate = make(chan struct{})
+	time.AfterFunc(500*time.Millisecond, func() {
+		f.mu.Lock()
+		f.gate = make(chan struct{}) // appends sent from now on wait too
+		g := f.gate
+		f.mu.Unlock()
+		time.AfterFunc(time.Second, func() { close(g) })
+	})
+	first := f.gate
+	close(first) // the first half second answers at once
+	r, err := Run(context.Background(), f, Spec{Payload: 16, Form: Open, Rate: 1000, Producers: 10, Duration: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Sent < 990 || r.Acked != r.Sent {
+		t.Fatalf("sent %d, acked %d; want the ~1000 due in the second", r.Sent, r.Acked)
+	}
+	if slow := r.Hist.TotalCount() - countBelow(r, 100*time.Millisecond); slow < 300 {
+		t.Fatalf("%d appends measured over 100 ms; want about 500 (the stall at the end)", slow)
+	}
+}
+
 func countBelow(r *Result, d time.Duration) int64 {
 	var n int64
 	for _, b := range r.Hist.Distribution() {
