@@ -85,8 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, r := range results {
-		if f := r.Failover; f != nil && (len(f.Lost) > 0 || !f.Verified) {
-			fmt.Fprintf(stderr, "rmqbench: %s: acknowledged entries lost: %s\n", r.Name, bench.LostString(f.Lost))
+		if f := r.Failover; f != nil && f.Failed() {
+			fmt.Fprintf(stderr, "rmqbench: %s: the check failed: lost %s, diverged %q, verified %v\n", r.Name, bench.LostString(f.Lost), f.Diverged, f.Verified)
 			return 1
 		}
 	}

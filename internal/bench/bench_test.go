@@ -5,9 +5,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/rmqlog/rmqlog/client/proto"
 	"github.com/rmqlog/rmqlog/internal/load"
 )
 
@@ -96,15 +98,30 @@ func TestCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	lost, dups, detail, err := g.Check(ctx, acks, len(buf))
-	if err != nil || len(lost) != 0 || dups != 1 {
-		t.Fatalf("honest history: lost %v, duplicates %d (want 1), %s, %v", lost, dups, detail, err)
+	rep, err := g.Check(ctx, acks, len(buf))
+	if err != nil || len(rep.Lost) != 0 || rep.Duplicates != 1 || rep.Diverged != "" {
+		t.Fatalf("honest history: %+v, %v; want nothing lost, 1 duplicate, no divergence", rep, err)
 	}
 	bad := slices.Clone(acks)
 	bad[10].ID = 9999                                        // the entry holds id 11's bytes
 	bad = append(bad, load.Ack{Seq: last + 1000, ID: 12345}) // never written
-	lost, _, _, err = g.Check(ctx, bad, len(buf))
-	if want := []uint64{bad[10].Seq, last + 1000}; err != nil || !slices.Equal(lost, want) {
-		t.Fatalf("tampered acks: lost %v, %v; want %v", lost, err, want)
+	rep, err = g.Check(ctx, bad, len(buf))
+	if want := []uint64{bad[10].Seq, last + 1000}; err != nil || !slices.Equal(rep.Lost, want) {
+		t.Fatalf("tampered acks: lost %v, %v; want %v", rep.Lost, err, want)
+	}
+}
+
+// The checker reports the first entry that differs between two nodes.
+func TestCheckerDivergence(t *testing.T) {
+	c := &checker{ids: map[uint64]int{}, ref: map[uint64]entryMark{}}
+	c.entry("n0", proto.Entry{Index: 5, Term: 2, CRC: 0xabc, Type: proto.EntryMessage}, true)
+	c.entry("n1", proto.Entry{Index: 5, Term: 2, CRC: 0xabc, Type: proto.EntryMessage}, false)
+	if c.diff != "" {
+		t.Fatalf("equal entries reported: %s", c.diff)
+	}
+	// A CRC that differs only where the type would have been mixed in.
+	c.entry("n2", proto.Entry{Index: 5, Term: 2, CRC: 0xabd, Type: proto.EntryMessage}, false)
+	if !strings.Contains(c.diff, "index 5") || !strings.Contains(c.diff, "n2") {
+		t.Fatalf("divergence not reported: %q", c.diff)
 	}
 }

@@ -22,10 +22,10 @@ import (
 // first difference goes to detail). Duplicates counts operation ids found
 // at more than one index (appends are at least once: a retry after an
 // unknown outcome may commit twice).
-func (g *rmqGroup) Check(ctx context.Context, acks []load.Ack, payload int) ([]uint64, int64, string, error) {
+func (g *rmqGroup) Check(ctx context.Context, acks []load.Ack, payload int) (CheckReport, error) {
 	last, err := g.LastSeq(ctx)
 	if err != nil {
-		return nil, 0, "", err
+		return CheckReport{}, err
 	}
 	sorted := slices.Clone(acks)
 	slices.SortFunc(sorted, func(a, b load.Ack) int { return cmp.Compare(a.Seq, b.Seq) })
@@ -33,11 +33,8 @@ func (g *rmqGroup) Check(ctx context.Context, acks []load.Ack, payload int) ([]u
 	var notes []string
 	for i, id := range nodeIDs {
 		if err := c.node(ctx, id, g.addrs[id], last, i == 0); err != nil {
-			return nil, 0, "", err
+			return CheckReport{}, err
 		}
-	}
-	if c.diff != "" {
-		notes = append(notes, c.diff)
 	}
 	if c.before > 0 {
 		notes = append(notes, fmt.Sprintf("%d acknowledged indexes lie before a node's first index (retention) and were not read there", c.before))
@@ -54,7 +51,7 @@ func (g *rmqGroup) Check(ctx context.Context, acks []load.Ack, payload int) ([]u
 		}
 	}
 	notes = append(notes, fmt.Sprintf("read indexes %d..%d from %d nodes", c.from, last, len(nodeIDs)))
-	return lost, dups, strings.Join(notes, "; "), nil
+	return CheckReport{Lost: lost, Duplicates: dups, Diverged: c.diff, Detail: strings.Join(notes, "; ")}, nil
 }
 
 // checker is Check's state across the nodes.
@@ -62,8 +59,8 @@ type checker struct {
 	acks   []load.Ack // by Seq
 	want   []byte
 	lost   map[uint64]bool
-	ids    map[uint64]int    // operation id -> indexes holding it (first node)
-	ref    map[uint64]uint64 // index -> term<<32 ^ crc<<1 ^ type, first node
+	ids    map[uint64]int       // operation id -> indexes holding it (first node)
+	ref    map[uint64]entryMark // index -> the first node's entry
 	diff   string
 	from   uint64
 	before int
@@ -84,7 +81,7 @@ func (c *checker) node(ctx context.Context, id, addr string, last uint64, first 
 		return fmt.Errorf("bench: check: node %s has committed %d, the leader %d: wait for it first", id, m.Commit, last)
 	}
 	if first {
-		c.ref, c.from = map[uint64]uint64{}, m.First
+		c.ref, c.from = map[uint64]entryMark{}, m.First
 	}
 	a := 0
 	for a < len(c.acks) && c.acks[a].Seq < m.First {
@@ -123,9 +120,17 @@ func (c *checker) node(ctx context.Context, id, addr string, last uint64, first 
 	return nil
 }
 
+// entryMark is what is compared of an entry across nodes (the CRC covers
+// the payload).
+type entryMark struct {
+	term uint64
+	crc  uint32
+	typ  uint8
+}
+
 // entry compares one entry with the first node's and counts its id.
 func (c *checker) entry(id string, e proto.Entry, first bool) {
-	sum := e.Term<<32 ^ uint64(e.CRC)<<1 ^ uint64(e.Type)
+	sum := entryMark{e.Term, e.CRC, e.Type}
 	if first {
 		c.ref[e.Index] = sum
 		if pid, ok := load.PayloadID(e.Payload); ok && e.Type == proto.EntryMessage {

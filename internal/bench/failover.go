@@ -126,14 +126,17 @@ func verify(ctx context.Context, g Group, r *load.Result, o Options) error {
 	}
 	o.printf("   checking %d acknowledged appends on every node\n", len(r.Acks))
 	t0 := time.Now()
-	lost, dups, detail, err := g.Check(vctx, r.Acks, r.Spec.Payload)
+	rep, err := g.Check(vctx, r.Acks, r.Spec.Payload)
 	if err != nil {
 		return err
 	}
 	f := r.Failover
-	f.Lost, f.Duplicates, f.Detail, f.Verified = lost, dups, detail, true
+	f.Lost, f.Duplicates, f.Diverged, f.Detail, f.Verified = rep.Lost, rep.Duplicates, rep.Diverged, rep.Detail, true
 	o.printf("   acknowledged: %d, lost: %s (duplicates %d; checked in %v; %s)\n",
-		f.Acknowledged, LostString(lost), dups, time.Since(t0).Round(time.Millisecond), detail)
+		f.Acknowledged, LostString(rep.Lost), rep.Duplicates, time.Since(t0).Round(time.Millisecond), rep.Detail)
+	if rep.Diverged != "" {
+		o.printf("   REPLICAS DIVERGE: %s\n", rep.Diverged)
+	}
 	return nil
 }
 

@@ -41,10 +41,9 @@ type Group interface {
 	// far; a restarted node counts from its restart.
 	CPU() map[string]time.Duration
 	// Check reads back every acknowledged append from every node that can
-	// serve it and reports the sequences missing or holding other bytes
-	// (lost), and how many operation ids appear at more than one sequence.
-	// payload is the run's payload size (load.FillPayload).
-	Check(ctx context.Context, acks []load.Ack, payload int) (lost []uint64, duplicates int64, detail string, err error)
+	// serve it and reports what it found. payload is the run's payload
+	// size (load.FillPayload).
+	Check(ctx context.Context, acks []load.Ack, payload int) (CheckReport, error)
 	// Stop stops every node (gracefully where the system has a way) and
 	// releases the group's resources.
 	Stop() error
@@ -60,4 +59,20 @@ func CPUOf(pids map[string]int) map[string]time.Duration {
 		}
 	}
 	return out
+}
+
+// CheckReport is what Group.Check found.
+type CheckReport struct {
+	// Lost lists the acknowledged sequences that some node lacks or holds
+	// with other bytes than the append wrote.
+	Lost []uint64
+	// Duplicates counts operation ids found at more than one sequence
+	// (appends are at least once).
+	Duplicates int64
+	// Diverged names the first entry that differs between two nodes
+	// where no ack names it ("" if none, or if the system cannot compare
+	// such entries).
+	Diverged string
+	// Detail says what was read and how.
+	Detail string
 }

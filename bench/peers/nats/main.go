@@ -244,7 +244,7 @@ func (c *comparison) mode(ctx context.Context, systems []bench.System, o bench.O
 	l.ackedN += fo[1].Failover.Acknowledged
 	l.lostR = append(l.lostR, fo[0].Failover.Lost...)
 	l.lostN = append(l.lostN, fo[1].Failover.Lost...)
-	l.verified = l.verified && fo[0].Failover.Verified
+	l.verified = l.verified && !fo[0].Failover.Failed()
 	return nil
 }
 

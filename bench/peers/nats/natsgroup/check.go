@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rmqlog/rmqlog/internal/bench"
 	"github.com/rmqlog/rmqlog/internal/load"
 )
 
@@ -44,23 +45,25 @@ var checkConsumers atomic.Int64
 // from the store of the server that hosts it, and Check creates one
 // (AckNone, memory state) until the cluster places it on the node it
 // wants, then deletes it after reading. A node not running is not read;
-// detail says which nodes were read and what each held.
-func (g *Group) Check(ctx context.Context, acks []load.Ack, payload int) (lost []uint64, duplicates int64, detail string, err error) {
+// detail says which nodes were read and what each held. Entries no ack
+// names are not compared across nodes (Diverged stays empty): a stream
+// message carries no term or CRC to compare cheaply.
+func (g *Group) Check(ctx context.Context, acks []load.Ack, payload int) (bench.CheckReport, error) {
 	info, err := g.waitCurrent(ctx)
 	if err != nil {
-		return nil, 0, "", err
+		return bench.CheckReport{}, err
 	}
 	last := info.State.LastSeq
 	if err := g.waitReplicasHold(ctx, last); err != nil {
-		return nil, 0, "", err
+		return bench.CheckReport{}, err
 	}
 	scans, err := g.readAll(ctx, acks, payload, last)
 	if err != nil {
-		return nil, 0, "", err
+		return bench.CheckReport{}, err
 	}
 	lost, duplicates, lines := g.summarize(scans)
 	head := fmt.Sprintf("stream %s 1..%d, leader %s; read from each node through a consumer on it:", StreamName, last, info.Cluster.Leader)
-	return lost, duplicates, head + "\n" + lines, nil
+	return bench.CheckReport{Lost: lost, Duplicates: duplicates, Detail: head + "\n" + lines}, nil
 }
 
 // summarize merges the nodes' verifiers: the sequences lost on any node,

@@ -135,12 +135,12 @@ func check(ctx context.Context, t *testing.T, g bench.Group, acks []load.Ack, wa
 	if len(acks) != want {
 		t.Fatalf("%d acknowledgements, want %d", len(acks), want)
 	}
-	lost, dups, detail, err := g.Check(ctx, acks, testPayload)
+	rep, err := g.Check(ctx, acks, testPayload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("Check:\n%s", detail)
-	if len(lost) != 0 || dups != 0 {
-		t.Fatalf("Check: lost %v, duplicate ids %d\n%s", lost, dups, detail)
+	t.Logf("Check:\n%s", rep.Detail)
+	if len(rep.Lost) != 0 || rep.Duplicates != 0 {
+		t.Fatalf("Check: lost %v, duplicate ids %d\n%s", rep.Lost, rep.Duplicates, rep.Detail)
 	}
 }
