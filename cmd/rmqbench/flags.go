@@ -88,6 +88,9 @@ func (cfg *config) finish(fs *flag.FlagSet, target, modes, form, payloads, produ
 	}
 	cfg.spec.Form = load.Form(form)
 	if cfg.spec.Rate > 0 {
+		if set(fs, "form") && form != string(load.Open) {
+			return fmt.Errorf("--rate %d sends on a schedule (the open form); --form %s cannot have one", cfg.spec.Rate, form)
+		}
 		cfg.spec.Form = load.Open
 		if !set(fs, "producers") {
 			cfg.spec.Producers = 4096
@@ -118,8 +121,13 @@ func (cfg *config) finish(fs *flag.FlagSet, target, modes, form, payloads, produ
 		return nil
 	}
 	if cfg.scenario == "failover" {
-		if cfg.killAt <= 0 || cfg.restartAt <= cfg.killAt || (cfg.spec.Count == 0 && cfg.restartAt >= cfg.spec.Duration) {
+		switch {
+		case cfg.spec.Count > 0:
+			return fmt.Errorf("--scenario failover runs for a --duration (the kill and restart are timed), not a --count")
+		case cfg.killAt <= 0 || cfg.restartAt <= cfg.killAt || cfg.restartAt >= cfg.spec.Duration:
 			return fmt.Errorf("failover needs 0 < --kill-at (%v) < --restart-at (%v) < --duration (%v)", cfg.killAt, cfg.restartAt, cfg.spec.Duration)
+		case cfg.spec.Payload < load.IDBytes:
+			return fmt.Errorf("--scenario failover needs --payload >= %d: each append carries its id there for the lost-entry check", load.IDBytes)
 		}
 	}
 	return cfg.findRmqlog()

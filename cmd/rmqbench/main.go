@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		printTable(stdout, results)
 		medians := report.MedianTable(results)
 		printMedians(stdout, medians)
-		if werr := write(cfg, results, medians, stdout); werr != nil {
+		if werr := write(cfg, results, medians, err, stdout); werr != nil {
 			fmt.Fprintf(stderr, "rmqbench: writing results: %v\n", werr)
 			if err == nil {
 				err = werr
@@ -138,7 +138,13 @@ func runScenario(ctx context.Context, cfg *config, stdout io.Writer) ([]*load.Re
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(scratch)
+	defer func() {
+		// Each group removes its own directory after a clean stop and keeps
+		// it (with the node logs) otherwise; so remove scratch only if empty.
+		if os.Remove(scratch) != nil {
+			fmt.Fprintf(stdout, "node data and logs kept in %s\n", scratch)
+		}
+	}()
 	o.Scratch = scratch
 	sys := bench.Rmqlog{Binary: cfg.rmqlog, Set: cfg.set}
 	switch cfg.scenario {
@@ -152,15 +158,21 @@ func runScenario(ctx context.Context, cfg *config, stdout io.Writer) ([]*load.Re
 }
 
 // write records the run in results/ and regenerates results/README.md.
-func write(cfg *config, results []*load.Result, medians *report.Table, stdout io.Writer) error {
+// write records the run in results/ and, if it completed, regenerates
+// results/README.md; runErr is the run's error (an incomplete run is
+// written with the reason, and never becomes the headline).
+func write(cfg *config, results []*load.Result, medians *report.Table, runErr error, stdout io.Writer) error {
 	if cfg.results == "" {
 		return nil
+	}
+	if err := os.MkdirAll(cfg.results, 0o755); err != nil {
+		return err
 	}
 	m := report.Meta{
 		Title:    title(cfg),
 		Scenario: cfg.scenario,
 		Command:  cfg.commandArg,
-		Commit:   report.GitCommit("."),
+		Commit:   report.GitCommit(cfg.results), // the repository the results go into
 		Start:    results[0].Start,
 		Machine:  report.ProbeMachine(),
 	}

@@ -190,6 +190,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--set", "novalue"}, "key=value"},
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"--rounds", "0"}, "--rounds"},
+		{[]string{"--rate", "100", "--form", "closed"}, "open form"},
+		{[]string{"--scenario", "failover", "--count", "3000"}, "not a --count"},
+		{[]string{"--scenario", "failover", "--payload", "4"}, "--payload >= 8"},
 	} {
 		code, _, errs := rmqbench(t, c.args...)
 		if code != 2 || !strings.Contains(errs, c.want) {

@@ -28,17 +28,22 @@ func TestOutage(t *testing.T) {
 		ticks  string
 		killAt time.Duration
 		want   time.Duration
+		ok     bool
 	}{
-		{"gap at the kill", "####.....####", 4 * time.Millisecond, 5 * time.Millisecond},
-		{"acks landing just after the kill", "#####..#.......##", 4 * time.Millisecond, 7 * time.Millisecond},
-		{"no gap", "##########", 5 * time.Millisecond, 0},
-		{"no ack after the kill", "###.......", 3 * time.Millisecond, 7 * time.Millisecond},
+		{"gap at the kill", "####.....####", 4 * time.Millisecond, 5 * time.Millisecond, true},
+		{"acks landing just after the kill", "#####..#.......##", 4 * time.Millisecond, 7 * time.Millisecond, true},
+		{"gap containing the kill", "##.......##", 5 * time.Millisecond, 7 * time.Millisecond, true},
+		{"a longer stall before the kill is not the outage", "#.........###...##", 13 * time.Millisecond, 3 * time.Millisecond, true},
+		{"no gap", "##########", 5 * time.Millisecond, 0, true},
+		{"no ack after the kill", "###.......", 3 * time.Millisecond, 7 * time.Millisecond, false},
+		{"kill after the load", "#####", 9 * time.Millisecond, 0, false},
 	} {
-		if got := Outage(ticks(c.ticks), c.killAt); got != c.want {
-			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		got, ok := Outage(ticks(c.ticks), c.killAt)
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s: %v, %v; want %v, %v", c.name, got, ok, c.want, c.ok)
 		}
 	}
-	// A gap far from the kill (more than a second away) is not the outage.
+	// A gap far from the kill (more than a second after it) is not the outage.
 	far := make([]int32, 5000)
 	for i := range far {
 		far[i] = 1
@@ -46,8 +51,38 @@ func TestOutage(t *testing.T) {
 	for i := 3000; i < 3500; i++ {
 		far[i] = 0
 	}
-	if got := Outage(far, 100*time.Millisecond); got != 0 {
-		t.Errorf("a gap 2.9 s after the kill counted: %v", got)
+	if got, ok := Outage(far, 100*time.Millisecond); got != 0 || !ok {
+		t.Errorf("a gap 2.9 s after the kill counted: %v, %v", got, ok)
+	}
+}
+
+// buildRmqlog builds the rmqlog binary of this tree into a temporary
+// directory.
+func buildRmqlog(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "rmqlog")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/rmqlog").CombinedOutput(); err != nil {
+		t.Fatalf("building rmqlog: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// A group whose nodes cannot start fails at once, quoting a node's log,
+// instead of waiting for a leader forever.
+func TestStartFailsWhenEveryNodeExits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs rmqlog processes")
+	}
+	bin := buildRmqlog(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	_, err := Rmqlog{Binary: bin, Set: map[string]string{"mappedFileSizeCommitLog": "abc"}}.Start(ctx, "SYNC_FLUSH", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "every node exited") || !strings.Contains(err.Error(), "mappedFileSizeCommitLog") {
+		t.Fatalf("err = %v; want every node exited and the config line", err)
+	}
+	if d := time.Since(t0); d > 30*time.Second {
+		t.Fatalf("took %v", d)
 	}
 }
 
@@ -59,10 +94,7 @@ func TestCheck(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three rmqlog processes")
 	}
-	bin := filepath.Join(t.TempDir(), "rmqlog")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/rmqlog").CombinedOutput(); err != nil {
-		t.Fatalf("building rmqlog: %v\n%s", err, out)
-	}
+	bin := buildRmqlog(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

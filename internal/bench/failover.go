@@ -60,14 +60,20 @@ func failoverRun(ctx context.Context, g Group, system, mode string, o Options) (
 	if err != nil {
 		return nil, err
 	}
+	r.Name = Name(spec) + " failover"
 	if ev.err != nil {
 		return r, ev.err
 	}
-	r.Name = Name(spec) + " failover"
 	f := &load.Failover{OldLeader: old, NewLeader: ev.new, KillAt: ev.kill.Sub(r.Start),
 		RestartAt: ev.restart.Sub(r.Start), CatchUp: ev.caughtUp, Acknowledged: r.Acked}
-	f.Outage = Outage(r.Ticks, f.KillAt)
 	r.Failover = f
+	if r.Elapsed <= f.KillAt {
+		return r, fmt.Errorf("bench: the load ended (%v) before the kill (%v): no outage to measure", r.Elapsed.Round(time.Millisecond), f.KillAt.Round(time.Millisecond))
+	}
+	var ok bool
+	if f.Outage, ok = Outage(r.Ticks, f.KillAt); !ok {
+		return r, fmt.Errorf("bench: no append was acknowledged after the kill of %s (the writes stopped for at least %v)", old, f.Outage)
+	}
 	return r, verify(ctx, g, r, o)
 }
 
@@ -94,13 +100,13 @@ func faults(ctx context.Context, g Group, ev *events, start time.Time, o Options
 	if !load.Sleep(ctx, time.Until(start.Add(o.RestartAt))) {
 		return ctx.Err()
 	}
+	seq, err := g.LastSeq(lctx) // the commit index at the restart: the catch-up's target
+	if err != nil {
+		return err
+	}
 	ev.restart = time.Now()
 	if err := g.Restart(lctx, ev.old); err != nil {
 		return fmt.Errorf("bench: restarting %s: %w", ev.old, err)
-	}
-	seq, err := g.LastSeq(lctx)
-	if err != nil {
-		return err
 	}
 	if err := g.WaitCaughtUp(lctx, ev.old, seq); err != nil {
 		return err
@@ -151,29 +157,37 @@ func LostString(lost []uint64) string {
 	return fmt.Sprintf("%d %v", len(lost), lost)
 }
 
-// Outage is the write outage around a kill: the longest stretch without
-// an acknowledgement (ticks: acknowledgements per millisecond) that starts
-// within a second of killAt; it runs from the last acknowledgement before
-// to the first after. Answers already on their way when the process died
-// may land just after the kill, hence the window.
-func Outage(ticks []int32, killAt time.Duration) time.Duration {
+// Outage is the write outage around a kill (ticks: acknowledgements per
+// millisecond of the run): the longest stretch without an
+// acknowledgement that contains the kill or starts within a second after
+// it (answers already on their way when the process died may land just
+// after the kill); it runs from the last acknowledgement before to the
+// first after. ok is false if no acknowledgement came after the stretch:
+// the writes never resumed within the run, and the outage is at least
+// the duration returned.
+func Outage(ticks []int32, killAt time.Duration) (d time.Duration, ok bool) {
 	k := int(killAt.Milliseconds())
-	best, run, runStart := 0, 0, -1
-	for i := max(k-1000, 0); i < len(ticks); i++ {
-		if ticks[i] == 0 {
-			if run == 0 {
-				runStart = i
-			}
-			run++
-			if runStart <= k+1000 && run > best {
-				best = run
-			}
+	if k >= len(ticks) {
+		return 0, false
+	}
+	start := k // the stretch containing the kill starts after the last ack at or before it
+	for start > 0 && ticks[start-1] == 0 && ticks[start] == 0 {
+		start--
+	}
+	best, bestEnd := 0, -1
+	for i := start; i < len(ticks) && i <= k+1000; {
+		if ticks[i] != 0 {
+			i++
 			continue
 		}
-		if runStart > k+1000 {
-			break
+		j := i
+		for j < len(ticks) && ticks[j] == 0 {
+			j++
 		}
-		run = 0
+		if j-i > best && j > k { // a stretch ending before the kill is not the outage
+			best, bestEnd = j-i, j
+		}
+		i = j
 	}
-	return time.Duration(best) * time.Millisecond
+	return time.Duration(best) * time.Millisecond, best == 0 || bestEnd < len(ticks)
 }

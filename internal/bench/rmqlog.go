@@ -166,15 +166,18 @@ func (g *rmqGroup) Addrs() []string { return g.addrList() }
 func (g *rmqGroup) Target() load.Target { return ClientTarget{g.cl} }
 func (g *rmqGroup) Nodes() []string     { return nodeIDs }
 
-// Leader waits for a node that says it leads and is writable.
+// Leader waits for a node that says it leads and is writable. It fails
+// at once if no node is running, quoting the end of a node's log.
 func (g *rmqGroup) Leader(ctx context.Context) (string, error) {
 	var lead string
-	err := poll(ctx, "a writable leader", func() (bool, error) {
+	err := poll(ctx, "writable leader", func() (bool, error) {
 		var last error
+		running := 0
 		for _, id := range nodeIDs {
 			if !g.running(id) {
 				continue
 			}
+			running++
 			m, err := Meta(ctx, g.addrs[id])
 			if err == nil && m.Writable {
 				lead = id
@@ -182,10 +185,41 @@ func (g *rmqGroup) Leader(ctx context.Context) (string, error) {
 			}
 			last = err
 		}
+		if running == 0 {
+			return false, g.allExited()
+		}
 		return false, last
 	})
 	return lead, err
 }
+
+// allExited is the error for a group whose processes all exited: it
+// quotes the last lines of the first node's log.
+func (g *rmqGroup) allExited() error {
+	g.mu.Lock()
+	p := g.procs[nodeIDs[0]]
+	g.mu.Unlock()
+	if p == nil {
+		return &stopError{errors.New("no node is running")}
+	}
+	return &stopError{fmt.Errorf("every node exited; the end of %s:\n%s", p.LogPath(), tail(p.LogPath(), 5))}
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
+}
+
+// stopError ends a poll at once.
+type stopError struct{ err error }
+
+func (e *stopError) Error() string { return e.err.Error() }
+func (e *stopError) Unwrap() error { return e.err }
 
 func (g *rmqGroup) running(id string) bool {
 	g.mu.Lock()
@@ -286,6 +320,9 @@ func poll(ctx context.Context, what string, cond func() (bool, error)) error {
 		ok, err := cond()
 		if ok {
 			return nil
+		}
+		if se := (*stopError)(nil); errors.As(err, &se) {
+			return fmt.Errorf("bench: no %s: %w", what, se.err)
 		}
 		select {
 		case <-ctx.Done():

@@ -69,6 +69,10 @@ func (o Options) printf(format string, args ...any) {
 	}
 }
 
+// StartTimeout bounds starting a group: its processes up and a leader
+// elected.
+const StartTimeout = time.Minute
+
 // withGroup starts a group of sys in mode in a fresh scratch directory,
 // calls f, and stops the group and removes the directory.
 func withGroup(ctx context.Context, sys System, mode string, o Options, f func(Group) error) (err error) {
@@ -78,7 +82,9 @@ func withGroup(ctx context.Context, sys System, mode string, o Options, f func(G
 	}
 	o.printf("== %s %s: starting a local 3-node group in %s\n", sys.Name(), mode, dir)
 	t0 := time.Now()
-	g, err := sys.Start(ctx, mode, dir)
+	sctx, cancel := context.WithTimeout(ctx, StartTimeout)
+	g, err := sys.Start(sctx, mode, dir)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("%s %s: %w (node logs in %s)", sys.Name(), mode, err, dir)
 	}

@@ -32,6 +32,9 @@ func failoverList(f *load.Failover) string {
 		fmt.Sprintf("duplicates: %d", f.Duplicates),
 		"verified: " + verifiedLabel(f.Verified),
 	}
+	if f.Diverged != "" {
+		lines = append(lines, "REPLICAS DIVERGE: "+f.Diverged)
+	}
 	if f.Detail != "" {
 		lines = append(lines, "detail: "+f.Detail)
 	}

@@ -83,6 +83,9 @@ func scanRuns(root string) ([]run, error) {
 		if err != nil {
 			return nil, err
 		}
+		if m.Incomplete != "" {
+			continue
+		}
 		runs = append(runs, run{dir: e.Name(), meta: m, results: rs, extra: extra})
 	}
 	return runs, nil

@@ -43,6 +43,12 @@ func TestHeadline(t *testing.T) {
 	writeRun(t, root, "failover", t0, nil)
 	peers := writeRun(t, root, "peers", t0, &report.Table{Title: "rmqlog vs nats", Header: []string{"what", "ratio"}, Rows: [][]string{{"msgs/s", "1.7"}}})
 	report.Dir(root, report.Meta{Scenario: "default", Start: t0.Add(2 * time.Hour)}) // claimed, never written
+	// The newest default run was interrupted: written, never the headline.
+	im := testMeta("default", t0.Add(3*time.Hour))
+	im.Title, im.Incomplete = "title of an interrupted run", "interrupted"
+	if err := report.Write(report.Dir(root, im), im, []*load.Result{synth("rmqlog x", "SYNC_FLUSH", 1024, 10, 5, 2, 1)}, nil); err != nil {
+		t.Fatal(err)
+	}
 	if err := report.Headline(root); err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +67,8 @@ func TestHeadline(t *testing.T) {
 			t.Errorf("README.md lacks %q:\n%s", want, readme)
 		}
 	}
-	if strings.Contains(readme, "title of default at 03:04:05") {
-		t.Errorf("README.md shows the older default run as a headline")
+	if strings.Contains(readme, "title of default at 03:04:05") || strings.Contains(readme, "interrupted") {
+		t.Errorf("README.md shows the older or the interrupted default run as a headline")
 	}
 	checkLinks(t, root, readme)
 	for name, body := range parts {

@@ -23,6 +23,9 @@ var resultHeader = []string{
 func renderSummary(m Meta, results []*load.Result, extra *Table, files []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", orUnknown(m.Title))
+	if m.Incomplete != "" {
+		fmt.Fprintf(&b, "**Incomplete run** (not used for results/README.md): %s\n\n", m.Incomplete)
+	}
 	b.WriteString(resultsTable(results).markdown())
 	if fo := failoverBlocks(results); fo != "" {
 		b.WriteString("\n## Failover\n\n" + fo)

@@ -23,6 +23,9 @@ type Meta struct {
 	Start    time.Time `json:"start"`
 	Machine  Machine   `json:"machine"`
 	Notes    []string  `json:"notes,omitempty"` // free lines printed under the table
+	// Incomplete, if set, says why the run did not finish (an error, an
+	// interrupt); such a run is written but never becomes the headline.
+	Incomplete string `json:"incomplete,omitempty"`
 }
 
 // Machine is what a run ran on.

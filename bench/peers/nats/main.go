@@ -85,6 +85,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--rmqlog: %w", err)
 	}
 	for _, m := range strings.Split(modes, ",") {
+		m = strings.ToUpper(strings.TrimSpace(m))
 		if m != "SYNC_FLUSH" && m != "ASYNC_FLUSH" {
 			return nil, fmt.Errorf("--modes %q: allowed SYNC_FLUSH, ASYNC_FLUSH", modes)
 		}
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	results, table, err := compare(ctx, cfg, stdout)
 	if len(results) > 0 {
 		printTable(stdout, table)
-		if werr := write(cfg, results, table, stdout); werr != nil && err == nil {
+		if werr := write(cfg, results, table, err, stdout); werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -134,7 +135,11 @@ func compare(ctx context.Context, cfg *config, stdout io.Writer) ([]*load.Result
 	if err != nil {
 		return nil, nil, err
 	}
-	defer os.RemoveAll(scratch)
+	defer func() {
+		if os.Remove(scratch) != nil { // a group that did not stop cleanly kept its logs
+			fmt.Fprintf(stdout, "node data and logs kept in %s\n", scratch)
+		}
+	}()
 	systems := []bench.System{bench.Rmqlog{Binary: cfg.rmqlog}, natsgroup.New(natsBin)}
 	o := bench.Options{Spec: cfg.spec, Warmup: cfg.warmup, Scratch: scratch, KillAt: cfg.killAt, RestartAt: cfg.restartAt}
 	if !cfg.quiet {
@@ -312,27 +317,39 @@ func printTable(w io.Writer, t *report.Table) {
 	}
 }
 
-func write(cfg *config, results []*load.Result, t *report.Table, stdout io.Writer) error {
+// write records the run in results/ and, if it completed, regenerates
+// results/README.md (an incomplete run is written with its reason).
+func write(cfg *config, results []*load.Result, t *report.Table, runErr error, stdout io.Writer) error {
 	if cfg.results == "" {
 		return nil
+	}
+	if err := os.MkdirAll(cfg.results, 0o755); err != nil {
+		return err
 	}
 	m := report.Meta{
 		Title:    "rmqlog vs NATS JetStream (R3, file storage): the same loads, alternately, in one run",
 		Scenario: "peers",
 		Command:  cfg.command,
-		Commit:   report.GitCommit("."),
+		Commit:   report.GitCommit(cfg.results),
 		Start:    results[0].Start,
 		Machine:  report.ProbeMachine(),
 		Notes: []string{
 			"Ratios are rmqlog / NATS of the same measure in this run. SYNC_FLUSH is compared with NATS `sync_interval: always` (fsync per write); ASYNC_FLUSH with NATS's default (interval sync).",
-			"Both systems get the same load shape: one client connection shared by all producers, 1 KiB payloads, acks awaited the same way; NATS publishes go to one R3 file stream.",
+			"Both systems get the same load shape: one client connection shared by all producers, " + load.Size(cfg.spec.Payload) + " payloads, acks awaited the same way; NATS publishes go to one R3 file stream.",
 			"Open loop: latencies count from each append's intended send time (no coordinated omission); the rate is half the lower closed-loop rate of the mode unless --rate is given.",
 			"Failover: kill -9 of the leader (NATS: of the stream leader) under the closed-loop load; outage = longest gap between acks around the kill.",
 		},
 	}
+	if runErr != nil {
+		m.Incomplete = runErr.Error()
+	}
 	dir := report.Dir(cfg.results, m)
 	if err := report.Write(dir, m, results, t); err != nil {
 		return err
+	}
+	if runErr != nil {
+		fmt.Fprintf(stdout, "results of the incomplete run: %s (results/README.md unchanged)\n", dir)
+		return nil
 	}
 	if err := report.Headline(cfg.results); err != nil {
 		return err
