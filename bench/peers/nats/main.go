@@ -166,6 +166,27 @@ type comparison struct {
 	rates         map[string]int        // open-loop rate per mode, fixed in round 1
 	lost          map[string]*lostCount // failover check per mode, summed over rounds
 	modes         []string              // modes with a failover count, in order
+	// errors[mode][system] counts the appends that failed in the closed
+	// and open loops, over the rounds: a failed append is in no
+	// percentile, so a table without them could flatter either system.
+	errors     map[string]*[2]int64
+	errorModes []string
+}
+
+// countErrors adds the failed appends of result r of system i.
+func (c *comparison) countErrors(mode string, i int, r *load.Result) {
+	if c.errors == nil {
+		c.errors = map[string]*[2]int64{}
+	}
+	e := c.errors[mode]
+	if e == nil {
+		e = &[2]int64{}
+		c.errors[mode] = e
+		c.errorModes = append(c.errorModes, mode)
+	}
+	for _, n := range r.Errors {
+		e[i] += n
+	}
 }
 
 // measure is one compared quantity with its values in each round.
@@ -197,6 +218,9 @@ func (c *comparison) pair(ctx context.Context, systems []bench.System, o bench.O
 		}
 		if c.rounds > 1 {
 			rs[0].Round, rs[0].Name = c.round, fmt.Sprintf("%s #%d", rs[0].Name, c.round)
+		}
+		if rs[0].Failover == nil { // a failover's retried appends are expected
+			c.countErrors(o.Modes[0], i, rs[0])
 		}
 		out[i] = rs[0]
 	}
@@ -293,6 +317,11 @@ func (c *comparison) table() *report.Table {
 		}
 		t.Rows = append(t.Rows, []string{m.mode, m.what, fmt.Sprintf(m.format, report.Median(m.rmq)),
 			fmt.Sprintf(m.format, report.Median(m.nats)), ratio, per, m.goal, ok})
+	}
+	for _, mode := range c.errorModes {
+		e := c.errors[mode]
+		t.Rows = append(t.Rows, []string{mode, "appends failed in the closed and open loops (all rounds; in no percentile)",
+			fmt.Sprint(e[0]), fmt.Sprint(e[1]), "", "", "", ""})
 	}
 	for _, mode := range c.modes {
 		l := c.lost[mode]

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/rmqlog/rmqlog/internal/load"
 )
 
 // The side-by-side table holds the medians over the rounds, the median
@@ -17,10 +19,12 @@ func TestComparisonTable(t *testing.T) {
 	c.row("ASYNC_FLUSH", "p50", 1, 0, "%.2f", "", nil) // NATS 0: no ratio
 	c.lost["ASYNC_FLUSH"] = &lostCount{ackedR: 10, ackedN: 5, lostN: []uint64{4}, verified: true}
 	c.modes = []string{"ASYNC_FLUSH"}
+	c.countErrors("ASYNC_FLUSH", 1, &load.Result{Errors: map[string]int64{"timeout": 3, "no responders": 2}})
 	tab := c.table()
 	want := [][]string{
 		{"ASYNC_FLUSH", "msgs/s", "60000", "20000", "3.00", "3.00 4.50 2.00", ">= 3", "yes"},
 		{"ASYNC_FLUSH", "p50", "1.00", "0.00", "-", "", "", ""},
+		{"ASYNC_FLUSH", "appends failed in the closed and open loops (all rounds; in no percentile)", "0", "5", "", "", "", ""},
 		{"ASYNC_FLUSH", "failover: acknowledged / lost (all rounds)", "10 / 0", "5 / 1 [4]", "", "", "0 lost", "yes"},
 	}
 	if len(tab.Rows) != len(want) {
