@@ -165,14 +165,10 @@ func write(cfg *config, results []*load.Result, medians *report.Table, runErr er
 	if cfg.results == "" {
 		return nil
 	}
-	if err := os.MkdirAll(cfg.results, 0o755); err != nil {
-		return err
-	}
 	m := report.Meta{
 		Title:    title(cfg),
 		Scenario: cfg.scenario,
 		Command:  cfg.commandArg,
-		Commit:   report.GitCommit(cfg.results), // the repository the results go into
 		Start:    results[0].Start,
 		Machine:  report.ProbeMachine(),
 	}
@@ -183,17 +179,18 @@ func write(cfg *config, results []*load.Result, medians *report.Table, runErr er
 	if cfg.spec.Form == load.Open {
 		m.Notes = append(m.Notes, "Open loop: every latency counts from the append's intended send time (no coordinated omission).")
 	}
-	dir := report.Dir(cfg.results, m)
 	if medians != nil {
 		m.Notes = append(m.Notes, fmt.Sprintf("%d rounds, each on fresh groups, the modes alternating; the medians table is the claim, single runs move by 10-20%% on this machine.", cfg.rounds))
 	}
-	if err := report.Write(dir, m, results, medians); err != nil {
+	dir, err := report.Record(cfg.results, m, results, medians, runErr)
+	switch {
+	case err != nil:
 		return err
+	case runErr != nil:
+		fmt.Fprintf(stdout, "results of the incomplete run: %s (results/README.md unchanged)\n", dir)
+	default:
+		fmt.Fprintf(stdout, "results: %s (and %s)\n", dir, filepath.Join(cfg.results, "README.md"))
 	}
-	if err := report.Headline(cfg.results); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "results: %s (and %s)\n", dir, filepath.Join(cfg.results, "README.md"))
 	return nil
 }
 

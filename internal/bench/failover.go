@@ -35,13 +35,8 @@ type events struct {
 func failoverRun(ctx context.Context, g Group, system, mode string, o Options) (*load.Result, error) {
 	spec := o.Spec
 	spec.System, spec.Mode, spec.RecordAcks = system, mode, true
-	if o.Warmup > 0 {
-		w := spec
-		w.Duration, w.Count, w.RecordAcks = o.Warmup, 0, false
-		o.printf("   warm-up %v\n", o.Warmup)
-		if _, err := load.Run(ctx, g.Target(), w, nil); err != nil {
-			return nil, err
-		}
+	if err := warmUp(ctx, g, spec, o); err != nil {
+		return nil, err
 	}
 	old, err := g.Leader(ctx)
 	if err != nil {

@@ -105,16 +105,23 @@ type loadable interface {
 	CPU() map[string]time.Duration
 }
 
+// warmUp runs o.Warmup of spec's load and discards it.
+func warmUp(ctx context.Context, g loadable, spec load.Spec, o Options) error {
+	if o.Warmup <= 0 {
+		return nil
+	}
+	w := spec
+	w.Duration, w.Count, w.RecordAcks = o.Warmup, 0, false
+	o.printf("   warm-up %v\n", o.Warmup)
+	_, err := load.Run(ctx, g.Target(), w, nil)
+	return err
+}
+
 // measure runs one warm-up and one measured load of spec on g, with the
 // node processes' CPU time over the measured one.
 func measure(ctx context.Context, g loadable, spec load.Spec, o Options) (*load.Result, error) {
-	if o.Warmup > 0 {
-		w := spec
-		w.Duration, w.Count, w.RecordAcks = o.Warmup, 0, false
-		o.printf("   warm-up %v\n", o.Warmup)
-		if _, err := load.Run(ctx, g.Target(), w, nil); err != nil {
-			return nil, err
-		}
+	if err := warmUp(ctx, g, spec, o); err != nil {
+		return nil, err
 	}
 	o.printf("-- %s\n", Name(spec))
 	cpu0 := g.CPU()

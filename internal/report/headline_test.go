@@ -1,6 +1,7 @@
 package report_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -137,5 +138,28 @@ func TestHeadlineEmpty(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "README.md")); !strings.Contains(string(b), "No rmqbench run yet") {
 		t.Errorf("README.md of an empty root:\n%s", b)
+	}
+}
+
+// Record writes every run, and regenerates the headline only for a
+// complete one.
+func TestRecord(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "results")
+	rs := []*load.Result{synth("rmqlog r", "SYNC_FLUSH", 1024, 10, 5, 2, 1)}
+	dir, err := report.Record(root, testMeta("default", t0), rs, nil, errors.New("interrupted"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _, _, err := report.Load(filepath.Join(dir, "summary.json")); err != nil || m.Incomplete != "interrupted" || m.Commit == "" {
+		t.Fatalf("incomplete run: %+v, %v", m, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "README.md")); err == nil {
+		t.Fatal("an incomplete run wrote the headline")
+	}
+	if _, err := report.Record(root, testMeta("default", t0.Add(time.Hour)), rs, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "README.md")); err != nil {
+		t.Fatal("a complete run did not write the headline:", err)
 	}
 }

@@ -124,3 +124,27 @@ func writeFile(path string, b []byte) error {
 	}
 	return nil
 }
+
+// Record writes a run into a new directory under root (Dir) and, if the
+// run completed (runErr nil), regenerates root/README.md (Headline). An
+// incomplete run is written with runErr as m.Incomplete and leaves the
+// headline alone. It returns the run's directory.
+func Record(root string, m Meta, results []*load.Result, extra *Table, runErr error) (string, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("report: %w", err)
+	}
+	if m.Commit == "" {
+		m.Commit = GitCommit(root) // the repository the results go into
+	}
+	if runErr != nil {
+		m.Incomplete = runErr.Error()
+	}
+	dir := Dir(root, m)
+	if err := Write(dir, m, results, extra); err != nil {
+		return dir, err
+	}
+	if runErr != nil {
+		return dir, nil
+	}
+	return dir, Headline(root)
+}

@@ -352,14 +352,10 @@ func write(cfg *config, results []*load.Result, t *report.Table, runErr error, s
 	if cfg.results == "" {
 		return nil
 	}
-	if err := os.MkdirAll(cfg.results, 0o755); err != nil {
-		return err
-	}
 	m := report.Meta{
 		Title:    "rmqlog vs NATS JetStream (R3, file storage): the same loads, alternately, in one run",
 		Scenario: "peers",
 		Command:  cfg.command,
-		Commit:   report.GitCommit(cfg.results),
 		Start:    results[0].Start,
 		Machine:  report.ProbeMachine(),
 		Notes: []string{
@@ -369,18 +365,8 @@ func write(cfg *config, results []*load.Result, t *report.Table, runErr error, s
 			"Failover: kill -9 of the leader (NATS: of the stream leader) under the closed-loop load; outage = longest gap between acks around the kill.",
 		},
 	}
-	if runErr != nil {
-		m.Incomplete = runErr.Error()
-	}
-	dir := report.Dir(cfg.results, m)
-	if err := report.Write(dir, m, results, t); err != nil {
-		return err
-	}
-	if runErr != nil {
-		fmt.Fprintf(stdout, "results of the incomplete run: %s (results/README.md unchanged)\n", dir)
-		return nil
-	}
-	if err := report.Headline(cfg.results); err != nil {
+	dir, err := report.Record(cfg.results, m, results, t, runErr)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "results: %s\n", dir)
