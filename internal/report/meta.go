@@ -113,15 +113,24 @@ func osName(osRelease string) string {
 	return s
 }
 
-// GitCommit returns the short hash of dir's HEAD, with "+dirty" if a
-// tracked file has changes (untracked files, such as the results of the
-// runs before, do not count), or "unknown" if git fails.
+// GitCommit returns the short hash of the HEAD of the repository holding
+// dir, with "+dirty" if a tracked file has changes, or "unknown" if git
+// fails. Untracked files do not count, and neither does anything under dir
+// when dir is not the repository's top: the results root itself changes
+// with every run (results/README.md), so a run after another would
+// otherwise always look dirty.
 func GitCommit(dir string) string {
 	head, err := exec.Command("git", "-C", dir, "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "unknown"
 	}
-	st, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output()
+	args := []string{"-C", dir, "status", "--porcelain", "--untracked-files=no"}
+	if top, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel").Output(); err == nil {
+		if abs, err := filepath.Abs(dir); err == nil && filepath.Clean(strings.TrimSpace(string(top))) != abs {
+			args = append(args, "--", ":/", ":!.") // the whole repository but dir
+		}
+	}
+	st, err := exec.Command("git", args...).Output()
 	if err != nil {
 		return "unknown"
 	}

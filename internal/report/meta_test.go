@@ -96,6 +96,28 @@ func TestGitCommit(t *testing.T) {
 	if got := GitCommit(dir); got != short+"+dirty" {
 		t.Errorf("GitCommit(dirty) = %q, want %q", got, short+"+dirty")
 	}
+	// Changes under a results directory inside the repository do not make
+	// its commit dirty; changes elsewhere do.
+	git("checkout", "f")
+	res := filepath.Join(dir, "results")
+	if err := os.MkdirAll(res, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(res, "README.md"), []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git("add", "results/README.md")
+	git("commit", "-q", "-m", "two")
+	short = git("rev-parse", "--short", "HEAD")
+	if err := os.WriteFile(filepath.Join(res, "README.md"), []byte("2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := GitCommit(res); got != short {
+		t.Errorf("GitCommit(results changed) = %q, want %q", got, short)
+	}
+	if got := GitCommit(dir); got != short+"+dirty" {
+		t.Errorf("GitCommit(top, results changed) = %q, want %q", got, short+"+dirty")
+	}
 }
 
 func TestDir(t *testing.T) {
