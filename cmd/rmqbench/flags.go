@@ -58,12 +58,16 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.rmqlog, "rmqlog", "", "the rmqlog binary (default: next to rmqbench, else on $PATH)")
 	fs.Var(sets(cfg.set), "set", "key=value: a property for every node's config (repeatable)")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no per-second lines")
+	fs.BoolVar(&cfg.headline, "headline", false, "only regenerate <results>/README.md from the runs in <results> (e.g. after deleting some) and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: rmqbench [flags]\n\nStarts a local 3-node rmqlog group on 127.0.0.1 (or drives --target), runs a load, prints\nlatency percentiles and throughput, and writes results/<date>-<scenario>/.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if cfg.headline {
+		return cfg, nil
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags only; see --help)", fs.Arg(0))

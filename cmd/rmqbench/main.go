@@ -53,6 +53,7 @@ type config struct {
 	rmqlog     string
 	set        map[string]string
 	quiet      bool
+	headline   bool
 	commandArg string
 }
 
@@ -67,6 +68,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "rmqbench: %v\n", err)
 		return 2
+	}
+	if cfg.headline {
+		if err := report.Headline(cfg.results); err != nil {
+			fmt.Fprintf(stderr, "rmqbench: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "regenerated %s\n", filepath.Join(cfg.results, "README.md"))
+		return 0
 	}
 	results, err := runRounds(ctx, cfg, stdout)
 	if len(results) > 0 {
