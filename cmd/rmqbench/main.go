@@ -57,9 +57,6 @@ type config struct {
 	commandArg string
 }
 
-// errUsage marks a usage error (exit status 2).
-var errUsage = errors.New("usage")
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
