@@ -72,23 +72,6 @@ func hostPort(port int) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
-// freePorts returns n distinct ports free on 127.0.0.1 now: it holds n
-// listeners at once, then closes them. Another process may take one
-// before the node binds it; the node then fails to start, and Start's
-// error names its log.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("natsgroup: finding a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // groupConfigs lays out n nodes on ports (3 per node: client, route,
 // HTTP) with their store directories under dir.
 func groupConfigs(dir string, ports []int, sync bool) []nodeConfig {

@@ -61,7 +61,7 @@ func (s *System) Start(ctx context.Context, mode, dir string) (bench.Group, erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("natsgroup: %w", err)
 	}
-	ports, err := freePorts(3 * nodeCount)
+	ports, err := bench.FreePorts(3 * nodeCount)
 	if err != nil {
 		return nil, err
 	}
