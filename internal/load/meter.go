@@ -18,8 +18,8 @@ const maxTicks = 10 * 60 * 1000
 // shard's lock in turn.
 type shard struct {
 	mu     sync.Mutex // guards the fields below
-	total  *hdrhistogram.Histogram
-	second *hdrhistogram.Histogram
+	total  *hdrhistogram.Histogram // every second closed so far
+	second *hdrhistogram.Histogram // the current second
 	acked  int64 // in the current second
 	errors int64 // in the current second
 	kinds  map[string]int64
@@ -60,8 +60,7 @@ func (m *meter) done(s *shard, t0 time.Time, id, seq uint64, err error) {
 		s.kinds[m.t.Kind(err)]++
 		return
 	}
-	Record(s.total, now.Sub(t0))
-	Record(s.second, now.Sub(t0))
+	Record(s.second, now.Sub(t0)) // folded into total once a second (tick)
 	s.acked++
 	if m.record {
 		s.acks = append(s.acks, Ack{Seq: seq, ID: id})
@@ -79,6 +78,7 @@ func (m *meter) tick(at time.Duration, payload int, live io.Writer) {
 	for _, s := range m.shards {
 		s.mu.Lock()
 		m.secHist.Merge(s.second)
+		s.total.Merge(s.second)
 		s.second.Reset()
 		acked, errs = acked+s.acked, errs+s.errors
 		s.acked, s.errors = 0, 0
@@ -102,6 +102,7 @@ func (m *meter) result(r *Result) {
 	for _, s := range m.shards {
 		s.mu.Lock()
 		r.Hist.Merge(s.total)
+		r.Hist.Merge(s.second) // recorded after the last tick, if any
 		for k, v := range s.kinds {
 			r.Errors[k] += v
 		}
