@@ -17,11 +17,11 @@ const maxTicks = 10 * 60 * 1000
 // producers do not share a lock; the once-a-second reporter takes each
 // shard's lock in turn.
 type shard struct {
-	mu     sync.Mutex // guards the fields below
+	mu     sync.Mutex              // guards the fields below
 	total  *hdrhistogram.Histogram // every second closed so far
 	second *hdrhistogram.Histogram // the current second
-	acked  int64 // in the current second
-	errors int64 // in the current second
+	acked  int64                   // in the current second
+	errors int64                   // in the current second
 	kinds  map[string]int64
 	acks   []Ack
 }
