@@ -28,11 +28,13 @@ type Position struct {
 //	| crc32c| magic | version | seq | base idx, off, term  | segsize  |
 //	| 4     | 4     | 4       | 8   | 8, 8, 8              | 8        |
 //	+-------+-------+---------+-----+----------------------+----------+
-//	| index slots | scan idx, off | durable idx, off | base crc | zeros  |
-//	| 8           | 8, 8          | 8, 8             | 8        | to 128 |
-//	+-------------+---------------+------------------+----------------+
+//	| index slots | scan idx, off | durable idx, off | base crc | synced idx, off | zeros |
+//	| 8           | 8, 8          | 8, 8             | 8        | 8, 8            | to 128|
+//	+-------------+---------------+------------------+----------+-----------------+-------+
 //
-// The crc covers bytes [4, 128) of the slot.
+// The crc covers bytes [4, 128) of the slot. "synced" is a hint rewritten
+// into the current slot after every Sync without an fsync of its own (see
+// Log.Sync); a slot written before it existed holds zeros there.
 type checkpoint struct {
 	seq        uint64
 	base       Position // the first entry of the log
@@ -46,6 +48,13 @@ type checkpoint struct {
 	// durable bounds the entries known to be on disk: a bad entry below it
 	// is corruption, at or above it a torn tail.
 	durable Position
+	// synced is where the last Sync ended (>= durable): written after each
+	// Sync without an fsync, so it survives a process crash and may be lost
+	// to a power cut (then this slot fails its CRC and the other one, with
+	// its older positions, is used). Entries below it were acknowledged as
+	// durable: recovery treats a bad entry below it as damage, not a torn
+	// tail.
+	synced Position
 }
 
 const (
@@ -62,7 +71,8 @@ func (c *checkpoint) encode() []byte {
 	le.PutUint32(b[4:], ckptMagic)
 	le.PutUint32(b[8:], ckptVersion)
 	for i, v := range []uint64{c.seq, c.base.Index, c.base.Offset, c.baseTerm, c.segSize,
-		c.indexSlots, c.scan.Index, c.scan.Offset, c.durable.Index, c.durable.Offset, uint64(c.baseCRC)} {
+		c.indexSlots, c.scan.Index, c.scan.Offset, c.durable.Index, c.durable.Offset, uint64(c.baseCRC),
+		c.synced.Index, c.synced.Offset} {
 		le.PutUint64(b[12+8*i:], v)
 	}
 	le.PutUint32(b[0:], crc32.Checksum(b[4:], castagnoli))
@@ -75,12 +85,17 @@ func decodeCheckpoint(b []byte) (checkpoint, bool) {
 		le.Uint32(b[4:]) != ckptMagic || le.Uint32(b[8:]) != ckptVersion {
 		return checkpoint{}, false
 	}
-	v := make([]uint64, 11)
+	v := make([]uint64, 13)
 	for i := range v {
 		v[i] = le.Uint64(b[12+8*i:])
 	}
-	return checkpoint{seq: v[0], base: Position{v[1], v[2]}, baseTerm: v[3], segSize: v[4],
-		indexSlots: v[5], scan: Position{v[6], v[7]}, durable: Position{v[8], v[9]}, baseCRC: uint32(v[10])}, true
+	c := checkpoint{seq: v[0], base: Position{v[1], v[2]}, baseTerm: v[3], segSize: v[4],
+		indexSlots: v[5], scan: Position{v[6], v[7]}, durable: Position{v[8], v[9]}, baseCRC: uint32(v[10]),
+		synced: Position{v[11], v[12]}}
+	if c.synced.Index < c.durable.Index {
+		c.synced = c.durable // no hint (an older slot), or one the durable position passed
+	}
+	return c, true
 }
 
 // valid checks the invariants recovery relies on.
@@ -177,6 +192,16 @@ func openCheckpoint(fs FS, dir string) (*ckptFile, error) {
 		return nil, fmt.Errorf("segment: open %s: %w", path, err)
 	}
 	return &ckptFile{f: f, path: path}, nil
+}
+
+// hint rewrites c's slot (seq%2, the current one) with its synced
+// position, without an fsync: see checkpoint.synced.
+func (k *ckptFile) hint(c checkpoint) error {
+	off := int64(c.seq%2) * ckptSlotGap
+	if _, err := k.f.WriteAt(c.encode(), off); err != nil {
+		return fmt.Errorf("segment: write %s: %w", k.path, err)
+	}
+	return nil
 }
 
 // write stores c (whose seq the caller has advanced) in slot seq%2 and

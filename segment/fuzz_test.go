@@ -347,8 +347,9 @@ func (rc *fuzzRecoverCase) check() {
 	}
 	corrupt := rc.firstDamaged(verifyFrom) < rc.durable
 	// Rebuilding the term runs reads (and verifies) a few entries anywhere
-	// in the log, so damage below scan may also stop Open.
-	mayFail := corrupt || rc.firstDamaged(rc.first) < rc.scan
+	// in the log, so damage below scan may also stop Open. Below the synced
+	// position damage is corruption if the unsynced hint survived the crash.
+	mayFail := corrupt || rc.firstDamaged(rc.first) < rc.scan || rc.firstDamaged(verifyFrom) < rc.synced
 	l, err := Open("/log", rc.reopenOpts())
 	if err != nil {
 		if !errors.Is(err, ErrCorrupt) || !mayFail {

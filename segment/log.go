@@ -36,6 +36,25 @@ type Options struct {
 	WriteThrough bool
 	// Logger receives recovery reports. Default slog.Default().
 	Logger *slog.Logger
+	// VerifyAll makes recovery verify every entry of the log (CRC, index,
+	// term, CRC chain) instead of only those written since the last
+	// checkpoints, so that damage anywhere in the files is found at start.
+	// It reads the whole log once.
+	VerifyAll bool
+	// OnDamage, if set, is called when recovery finds damage: an entry that
+	// fails its checks where the log is known to have had entries (below
+	// the synced position, or followed by a valid entry). If it returns nil,
+	// the log is cut before the damaged entry, durably, and Open succeeds
+	// with the shorter log; the caller must get the lost entries back from a
+	// replica. If OnDamage is nil or returns an error, Open fails.
+	OnDamage func(Damage) error
+	// CheckUnsynced makes recovery also call a bad entry damage when it lies
+	// above the synced position but a valid entry follows it. Set it when
+	// entries are acknowledged before they are synced (ASYNC_FLUSH): a bit
+	// flip there is otherwise taken for a torn tail. A write torn by a
+	// power cut that left a later page intact is then taken for damage too
+	// (the node resyncs what it did not need to).
+	CheckUnsynced bool
 
 	// inlinePrepare prepares files on the caller's goroutine, so a test's
 	// fault injection sees a deterministic sequence of operations.
@@ -95,6 +114,8 @@ type Log struct {
 	toSync []*mfile   // scratch for Sync and Checkpoint
 	ckpt   checkpoint // the last checkpoint written
 	ckf    *ckptFile
+	// damaged: recovery found damage and OnDamage accepted the cut (Open only).
+	damaged bool
 
 	// mu serialises appends and guards every field below it.
 	mu       sync.Mutex
@@ -672,6 +693,14 @@ func (l *Log) Sync() (uint64, error) {
 	}
 	l.synced = target
 	l.durable.Store(target.Index - 1)
+	if l.ckf != nil && target != l.ckpt.synced {
+		c := l.ckpt
+		c.synced = target
+		if err := l.ckf.hint(c); err != nil {
+			return target.Index - 1, l.fail(err)
+		}
+		l.ckpt.synced = target
+	}
 	return target.Index - 1, nil
 }
 

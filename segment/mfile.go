@@ -91,12 +91,18 @@ func create(fs FS, dir string, start uint64, ext string, size int64, prewrite, p
 }
 
 // open maps an existing file of the log, checking it has the expected size.
-func open(fs FS, path string, start uint64, size int64) (*mfile, error) {
+// If extend, a file shorter than size (truncated by damage) is extended with
+// zeros, so recovery finds where its entries end.
+func open(fs FS, path string, start uint64, size int64, extend bool) (*mfile, error) {
 	f, err := fs.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("segment: open %s: %w", path, err)
 	}
 	n, err := f.Size()
+	if err == nil && n < size && extend {
+		err = f.Allocate(size)
+		n = size
+	}
 	if err == nil && n != size {
 		err = fmt.Errorf("%w: file is %d bytes, the configured size is %d; "+
 			"start with the segment size the log was created with", ErrCorrupt, n, size)

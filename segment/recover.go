@@ -14,12 +14,15 @@ import (
 //  2. map the data and index files, checking sizes and contiguity;
 //  3. scan forward from the checkpoint's scan position, verifying every
 //     entry's CRC, index, term and CRC chain, rebuilding the index;
-//  4. where the scan stops: below the checkpoint's durable position the log
-//     is corrupt and Open fails naming the file and offset; at or above it
-//     the rest is a torn tail and is dropped, with the files after it;
+//  4. where the scan stops: below the checkpoint's synced position, or
+//     where a valid entry follows the bad one, the log is damaged: Open
+//     fails naming the file and offset, or, if Options.OnDamage accepts
+//     it, cuts the log there durably; otherwise the rest is a torn tail and
+//     is dropped, with the files after it;
 //  5. rebuild the term runs by bisection over the index.
 //
-// Recovery reads only what was written since the last two checkpoints.
+// Recovery reads only what was written since the last two checkpoints,
+// or the whole log with Options.VerifyAll.
 func Open(dir string, opts Options) (*Log, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -67,7 +70,13 @@ func (l *Log) open() error {
 			return err
 		}
 	}
+	if c.synced.Index < c.durable.Index {
+		c.synced = c.durable
+	}
 	l.ckpt, l.synced = c, c.durable
+	if l.opts.VerifyAll {
+		c.scan = c.base // scan (and re-index) everything
+	}
 	return l.recover(c, found)
 }
 
@@ -123,7 +132,12 @@ func (l *Log) recover(c checkpoint, found dirFiles) error {
 		return err
 	}
 	l.publish()
-	l.durable.Store(c.durable.Index - 1)
+	if l.damaged {
+		if err := l.cutDamage(); err != nil {
+			return err
+		}
+	}
+	l.durable.Store(l.synced.Index - 1)
 	if l.nextData == nil {
 		l.nextData = l.prepare(l.data[len(l.data)-1].start+l.seg, dataExt, int64(l.seg))
 	}
@@ -153,7 +167,7 @@ func (l *Log) openRun(starts []uint64, first, step uint64, ext string, needed bo
 				return run, nil, fmt.Errorf("segment: remove %s below the log's start: %w", path, err)
 			}
 		case s == first+uint64(len(run))*step && len(extra) == 0:
-			m, err := open(l.fs, path, s, size)
+			m, err := open(l.fs, path, s, size, l.opts.OnDamage != nil && ext == dataExt)
 			if err != nil {
 				return run, nil, err
 			}
@@ -252,16 +266,92 @@ func (l *Log) stop(c checkpoint, pos Position, why error) error {
 	if f != nil {
 		where = fmt.Sprintf("%s at file offset %d", f.path, pos.Offset-f.start)
 	}
-	if pos.Index < c.durable.Index {
-		return fmt.Errorf("%w: %s: entry %d: %v, but the checkpoint says entries up to %d are durable; "+
-			"the log is damaged: inspect it with `rmqlog dump %s`, then restore this node's directory "+
-			"from a replica (or remove it and let the node resync)",
-			ErrCorrupt, where, pos.Index, why, c.durable.Index-1, l.dir)
+	had := c.synced.Index - 1
+	if l.followedByEntry(pos, why) {
+		had = max(had, pos.Index+1)
+	}
+	if pos.Index <= had {
+		d := Damage{Index: pos.Index, Had: had, Dir: l.dir, Where: where, Reason: why.Error()}
+		if l.opts.OnDamage == nil {
+			return fmt.Errorf("%w: %s", ErrCorrupt, d)
+		}
+		if err := l.opts.OnDamage(d); err != nil {
+			return err
+		}
+		l.damaged = true
+		l.opts.Logger.Error("segment: damaged log cut before the bad entry; the node must get the entries after it from a replica",
+			"dir", l.dir, "at", where, "entry", pos.Index, "had", had, "reason", why.Error())
+		return nil
 	}
 	if f != nil && !errors.Is(why, errEnd) && pos.Offset+HeaderSize <= f.start+l.seg &&
 		!allZero(f.b[pos.Offset-f.start:][:HeaderSize]) {
 		l.opts.Logger.Warn("segment: dropped a torn tail", "dir", l.dir, "at", where,
 			"lastIndex", pos.Index-1, "reason", why.Error())
+	}
+	return nil
+}
+
+// Damage is what recovery reports about a damaged log: entries the log is
+// known to have held fail their checks (a flipped bit, a file truncated or
+// rolled back, a lost write).
+type Damage struct {
+	Index  uint64 // the first entry that fails its checks: the log is cut before it
+	Had    uint64 // the highest index the log is known to have held
+	Dir    string // the log directory
+	Where  string // file and offset of the bad entry
+	Reason string // what is wrong with it
+}
+
+func (d Damage) String() string {
+	return fmt.Sprintf("%s: entry %d: %s, but the log held entries up to %d; "+
+		"the log is damaged: inspect it with `rmqlog dump %s`, then restore this node's directory "+
+		"from a replica (or remove it and let the node resync)", d.Where, d.Index, d.Reason, d.Had, d.Dir)
+}
+
+// followedByEntry reports whether the scan stopped at pos on an entry that
+// fails its CRC or framing although a valid entry (the next index) follows
+// it: a damaged entry inside the log, not the torn end of a write.
+func (l *Log) followedByEntry(pos Position, why error) bool {
+	if !l.opts.CheckUnsynced || errors.Is(why, errEnd) || errors.Is(why, ErrNotContiguous) {
+		return false
+	}
+	f, ok := l.dataIn(l.view.Load(), pos.Offset)
+	if !ok || pos.Offset+HeaderSize > f.start+l.seg {
+		return false
+	}
+	b := f.b[pos.Offset-f.start:]
+	_, _, n, err := Peek(b)
+	if err != nil {
+		return false
+	}
+	e, _, err := Decode(b[n:])
+	return err == nil && e.Index == pos.Index+1
+}
+
+// cutDamage makes the end recovery found on a damaged log durable:
+//  1. lower the checkpoint to the new end (it claimed more);
+//  2. zero the rest of the file the log ends in, fdatasync, so nothing of
+//     the damaged region can be read as entries again.
+//
+// The files after it were removed by dropBeyond.
+func (l *Log) cutDamage() error {
+	pos := l.next
+	if err := l.lowerCheckpoint(pos); err != nil {
+		return err
+	}
+	if l.synced.Index > pos.Index {
+		l.synced = pos
+	}
+	f, ok := l.dataIn(l.view.Load(), pos.Offset)
+	if !ok {
+		return nil
+	}
+	p := pos.Offset - f.start
+	if err := writeZeros(f.f, int64(p), int64(l.seg-p)); err != nil {
+		return fmt.Errorf("segment: zero the damaged tail of %s: %w", f.path, err)
+	}
+	if err := f.f.Sync(); err != nil {
+		return fmt.Errorf("segment: fdatasync %s: %w", f.path, err)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ func (l *Log) Reset(base Position, prevTerm uint64, prevCRC uint32) error {
 	}
 	c := l.ckpt
 	c.seq++
-	c.base, c.baseTerm, c.baseCRC, c.scan, c.durable = base, prevTerm, prevCRC, base, base
+	c.base, c.baseTerm, c.baseCRC, c.scan, c.durable, c.synced = base, prevTerm, prevCRC, base, base, base
 	if err := l.ckf.write(c); err != nil {
 		return l.fail(err)
 	}

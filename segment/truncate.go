@@ -75,7 +75,7 @@ func (l *Log) boundary(i uint64) (Position, uint64, uint32, error) {
 // lowerCheckpoint makes the checkpoint claim nothing at or after pos.
 func (l *Log) lowerCheckpoint(pos Position) error {
 	c := l.ckpt
-	if c.scan.Index <= pos.Index && c.durable.Index <= pos.Index {
+	if c.scan.Index <= pos.Index && c.durable.Index <= pos.Index && c.synced.Index <= pos.Index {
 		return nil
 	}
 	c.seq++
@@ -84,6 +84,9 @@ func (l *Log) lowerCheckpoint(pos Position) error {
 	}
 	if c.durable.Index > pos.Index {
 		c.durable = pos
+	}
+	if c.synced.Index > pos.Index {
+		c.synced = pos
 	}
 	if err := l.ckf.write(c); err != nil {
 		return err
@@ -198,6 +201,9 @@ func (l *Log) DeletePrefix(i uint64) (uint64, error) {
 	}
 	if c.durable.Index <= base.Index {
 		c.durable = base
+	}
+	if c.synced.Index <= base.Index {
+		c.synced = base
 	}
 	if err := l.ckf.write(c); err != nil {
 		return 0, l.fail(err)
