@@ -7,7 +7,7 @@ import "github.com/rmqlog/rmqlog/replication/wire"
 // cannot inflate terms), or directly a vote when a leadership transfer
 // asked for it.
 func (r *raft) campaign(transfer bool) {
-	if r.stopped != nil {
+	if r.stopped != nil || r.repairing() {
 		return
 	}
 	if transfer {
@@ -63,7 +63,7 @@ func (r *raft) handleVote(m *wire.Msg) {
 		can = r.vote == m.From || (r.vote == "" && r.lead == "")
 	}
 	resp := wire.Msg{Type: respType(m.Type), To: m.From}
-	if !can || !r.upToDate(m.LogTerm, m.Index) {
+	if !can || r.repairing() || !r.upToDate(m.LogTerm, m.Index) {
 		resp.Flags = wire.FlagReject
 		r.send(resp)
 		return

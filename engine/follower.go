@@ -105,6 +105,7 @@ func (r *raft) ackLeader(t wire.Type) {
 func (r *raft) advanceCommit(c uint64) {
 	if c > r.commit {
 		r.commit = c
+		r.checkRepaired()
 	}
 }
 

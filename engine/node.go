@@ -131,7 +131,13 @@ func (n *Node) openStorage() error {
 		// a sync. Under ASYNC_FLUSH no ack waits for one, and the zeros
 		// doubled the bytes written and halved the throughput of
 		// BenchmarkCluster (results/replication.md).
-		NoPrewrite: c.FlushMode == flush.AsyncFlush})
+		NoPrewrite: c.FlushMode == flush.AsyncFlush,
+		// Damage anywhere in the log is found at start (a full read of the
+		// log), and cut: the node then repairs it from the leader, neither
+		// voting nor campaigning meanwhile (raft.repairing). Under
+		// ASYNC_FLUSH entries count before they are synced, so a bad entry
+		// followed by a good one is damage even above the synced position.
+		VerifyAll: true, CheckUnsynced: c.FlushMode == flush.AsyncFlush, OnDamage: n.recordDamage})
 	if err != nil {
 		return err
 	}
@@ -143,6 +149,23 @@ func (n *Node) openStorage() error {
 	n.log, n.flusher = log, f
 	n.nlog = &nodeLog{Log: log, flusher: f, sendMu: &n.sendMu, readMu: &n.readMu, sendTerm: &n.sendTerm,
 		term: func() uint64 { return n.core.term }, interrupt: n.interruptSends}
+	return nil
+}
+
+// recordDamage persists, before the log cuts its damaged part, that this
+// node must repair its log before it votes again (see raft.repairing).
+func (n *Node) recordDamage(d segment.Damage) error {
+	hs, err := loadState(n.cfg.FS, n.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	hs.RepairTo = max(hs.RepairTo, d.Had)
+	hs.RepairTerm = max(hs.RepairTerm, hs.Term)
+	if err := saveState(n.cfg.FS, n.cfg.Dir, hs); err != nil {
+		return fmt.Errorf("engine: recording the repair of a damaged log: %w", err)
+	}
+	n.cfg.Logger.Error("damaged log: this node will not vote or campaign until the leader has repaired it",
+		"id", n.cfg.ID, "damage", d.String(), "repairTo", hs.RepairTo, "term", hs.Term)
 	return nil
 }
 

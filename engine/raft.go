@@ -50,10 +50,15 @@ func (r Role) String() string {
 	return [...]string{"follower", "pre-candidate", "candidate", "leader"}[r]
 }
 
-// HardState is what a node persists before it answers: its term and vote.
+// HardState is what a node persists before it answers: its term and vote,
+// and whether it is repairing a damaged log.
 type HardState struct {
 	Term uint64
 	Vote string
+	// RepairTo is set while the node repairs a damaged log (see repairing):
+	// the highest index the log is known to have held before the damage.
+	// RepairTerm is the node's term when the damage was found.
+	RepairTo, RepairTerm uint64
 }
 
 // coreConfig configures the Raft core. Times are in ticks.
@@ -104,15 +109,17 @@ type raft struct {
 	// durable is the local log's fsynced index, as the flusher reports it.
 	durable uint64
 	// matched (follower): the last index known to match the current leader's log.
-	matched      uint64
-	sentDurable  uint64 // follower: last durable index reported to the leader
-	hsDirty      bool
-	stopped      error
-	elections    uint64 // elections started as a candidate (Status)
-	electionTick int
-	heartTick    int
-	timeout      int // randomized election timeout
-	votes        map[string]bool
+	matched     uint64
+	sentDurable uint64 // follower: last durable index reported to the leader
+	hsDirty     bool
+	stopped     error
+	elections   uint64 // elections started as a candidate (Status)
+	// repairTo, repairTerm: see HardState and repairing.
+	repairTo, repairTerm uint64
+	electionTick         int
+	heartTick            int
+	timeout              int // randomized election timeout
+	votes                map[string]bool
 
 	// leader state
 	prs           map[string]*progress
@@ -127,7 +134,7 @@ type raft struct {
 }
 
 func newRaft(cfg coreConfig, log Log, hs HardState) *raft {
-	r := &raft{cfg: cfg, log: log, term: hs.Term, vote: hs.Vote}
+	r := &raft{cfg: cfg, log: log, term: hs.Term, vote: hs.Vote, repairTo: hs.RepairTo, repairTerm: hs.RepairTerm}
 	for _, p := range cfg.Peers {
 		if p != cfg.ID {
 			r.peers = append(r.peers, p)
@@ -145,7 +152,34 @@ func (r *raft) takeMsgs() []wire.Msg {
 	return m
 }
 
-func (r *raft) hardState() HardState { return HardState{Term: r.term, Vote: r.vote} }
+func (r *raft) hardState() HardState {
+	return HardState{Term: r.term, Vote: r.vote, RepairTo: r.repairTo, RepairTerm: r.repairTerm}
+}
+
+// repairing reports whether this node's log lost entries to damage and has
+// not got them back. Such a node may have acknowledged entries it no longer
+// holds; if it voted, a candidate missing a committed entry could win with
+// its vote. So it neither votes nor campaigns until its log holds every
+// entry that may have been committed with its help:
+//   - its commit index (learned from a leader, within what its log matches
+//     with that leader's) reaches the highest index it held, or
+//   - it holds a committed entry of a term above the one it had when the
+//     damage was found: that term's leader held every entry committed
+//     before it (Leader Completeness), and they precede it in this log.
+func (r *raft) repairing() bool { return r.repairTo != 0 }
+
+// checkRepaired ends the repair once the commit index shows the log whole
+// again; see repairing.
+func (r *raft) checkRepaired() {
+	if r.repairTo == 0 || r.commit == 0 {
+		return
+	}
+	if r.commit >= r.repairTo || r.termAt(r.commit) > r.repairTerm {
+		r.cfg.Logger.Info("raft: damaged log repaired from the leader; voting again",
+			"commit", r.commit, "held", r.repairTo, "leader", r.lead)
+		r.repairTo, r.repairTerm, r.hsDirty = 0, 0, true
+	}
+}
 
 func (r *raft) send(m wire.Msg) {
 	m.From = r.cfg.ID
@@ -228,6 +262,9 @@ func (r *raft) tick() {
 	}
 	if r.electionTick >= r.timeout {
 		r.electionTick = 0
+		if r.repairing() {
+			return // see repairing: wait for a leader to repair the log
+		}
 		r.campaign(false)
 	}
 }

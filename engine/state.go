@@ -18,15 +18,17 @@ import (
 // file without fsync and deleted it before the rename: a crash could allow
 // a second vote in one term).
 //
-//	0      4   5   6        14     16        16+n
-//	+------+---+---+--------+------+---------+--------+
-//	| RMQS |ver|rsv|  term  | vlen |  vote   | crc32c |
-//	+------+---+---+--------+------+---------+--------+
+//	0      4   5   6        14     16        16+n        24+n          32+n
+//	+------+---+---+--------+------+---------+-----------+-------------+--------+
+//	| RMQS |ver|rsv|  term  | vlen |  vote   | repair to | repair term | crc32c |
+//	+------+---+---+--------+------+---------+-----------+-------------+--------+
+//
+// Version 1 files (no repair fields) are read as not repairing.
 const (
 	stateFile    = "raft-state"
 	stateTmp     = "raft-state.tmp"
 	stateMagic   = "RMQS"
-	stateVersion = 1
+	stateVersion = 2
 	maxVoteLen   = 255
 )
 
@@ -36,12 +38,14 @@ var ErrState = errors.New("engine: bad hard state file")
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func encodeState(hs HardState) []byte {
-	b := make([]byte, 0, 20+len(hs.Vote))
+	b := make([]byte, 0, 36+len(hs.Vote))
 	b = append(b, stateMagic...)
 	b = append(b, stateVersion, 0)
 	b = binary.LittleEndian.AppendUint64(b, hs.Term)
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(hs.Vote)))
 	b = append(b, hs.Vote...)
+	b = binary.LittleEndian.AppendUint64(b, hs.RepairTo)
+	b = binary.LittleEndian.AppendUint64(b, hs.RepairTerm)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -49,17 +53,28 @@ func decodeState(b []byte) (HardState, error) {
 	if len(b) < 20 || string(b[:4]) != stateMagic {
 		return HardState{}, fmt.Errorf("%w: %d bytes, no %q header", ErrState, len(b), stateMagic)
 	}
-	if b[4] != stateVersion {
-		return HardState{}, fmt.Errorf("%w: version %d, this build reads %d", ErrState, b[4], stateVersion)
+	extra := 0 // bytes between the vote and the crc
+	switch b[4] {
+	case 1:
+	case stateVersion:
+		extra = 16
+	default:
+		return HardState{}, fmt.Errorf("%w: version %d, this build reads 1 and %d", ErrState, b[4], stateVersion)
 	}
 	n := int(binary.LittleEndian.Uint16(b[14:]))
-	if n > maxVoteLen || len(b) != 20+n {
+	if n > maxVoteLen || len(b) != 20+n+extra {
 		return HardState{}, fmt.Errorf("%w: vote of %d bytes in a %d-byte file", ErrState, n, len(b))
 	}
-	if c := crc32.Checksum(b[:16+n], castagnoli); c != binary.LittleEndian.Uint32(b[16+n:]) {
+	end := 16 + n + extra
+	if c := crc32.Checksum(b[:end], castagnoli); c != binary.LittleEndian.Uint32(b[end:]) {
 		return HardState{}, fmt.Errorf("%w: crc mismatch", ErrState)
 	}
-	return HardState{Term: binary.LittleEndian.Uint64(b[6:]), Vote: string(b[16 : 16+n])}, nil
+	hs := HardState{Term: binary.LittleEndian.Uint64(b[6:]), Vote: string(b[16 : 16+n])}
+	if extra > 0 {
+		hs.RepairTo = binary.LittleEndian.Uint64(b[16+n:])
+		hs.RepairTerm = binary.LittleEndian.Uint64(b[24+n:])
+	}
+	return hs, nil
 }
 
 // loadState reads the hard state in dir; a missing file is the zero state
@@ -78,7 +93,7 @@ func loadState(fsys segment.FS, dir string) (HardState, error) {
 	if err != nil {
 		return HardState{}, err
 	}
-	if size > 20+maxVoteLen {
+	if size > 36+maxVoteLen {
 		return HardState{}, fmt.Errorf("%w: %s is %d bytes", ErrState, path, size)
 	}
 	b := make([]byte, size)

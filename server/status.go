@@ -5,26 +5,29 @@ import "github.com/rmqlog/rmqlog/engine"
 // StatusDoc is a node's status as the TypeStatus request returns it (JSON)
 // and `rmqlog status --json` prints it.
 type StatusDoc struct {
-	Self         string            `json:"self"`
-	Group        string            `json:"group"`
-	Role         string            `json:"role"`
-	Term         uint64            `json:"term"`
-	Leader       string            `json:"leader"`
-	LeaderAddr   string            `json:"leaderAddr"`
-	Writable     bool              `json:"writable"`
-	ClientAddr   string            `json:"clientAddr"`
-	FlushMode    string            `json:"flushMode"`
-	FirstIndex   uint64            `json:"firstIndex"`
-	LastIndex    uint64            `json:"lastIndex"`
-	CommitIndex  uint64            `json:"commitIndex"`
-	DurableIndex uint64            `json:"durableIndex"`
-	Followers    []FollowerDoc     `json:"followers,omitempty"`
-	Elections    uint64            `json:"elections"`
-	Batches      uint64            `json:"batchesSent"`
-	Entries      uint64            `json:"entriesSent"`
-	Error        string            `json:"error,omitempty"`
-	Connections  int               `json:"clientConnections"`
-	Peers        map[string]string `json:"peers"`
+	Self         string        `json:"self"`
+	Group        string        `json:"group"`
+	Role         string        `json:"role"`
+	Term         uint64        `json:"term"`
+	Leader       string        `json:"leader"`
+	LeaderAddr   string        `json:"leaderAddr"`
+	Writable     bool          `json:"writable"`
+	ClientAddr   string        `json:"clientAddr"`
+	FlushMode    string        `json:"flushMode"`
+	FirstIndex   uint64        `json:"firstIndex"`
+	LastIndex    uint64        `json:"lastIndex"`
+	CommitIndex  uint64        `json:"commitIndex"`
+	DurableIndex uint64        `json:"durableIndex"`
+	Followers    []FollowerDoc `json:"followers,omitempty"`
+	Elections    uint64        `json:"elections"`
+	// RepairTo is set while the node repairs a damaged log (it neither votes
+	// nor campaigns meanwhile); see docs/durability.md.
+	RepairTo    uint64            `json:"repairTo,omitempty"`
+	Batches     uint64            `json:"batchesSent"`
+	Entries     uint64            `json:"entriesSent"`
+	Error       string            `json:"error,omitempty"`
+	Connections int               `json:"clientConnections"`
+	Peers       map[string]string `json:"peers"`
 }
 
 // FollowerDoc is what the leader knows of one follower.
@@ -43,7 +46,7 @@ func (s *Server) StatusDoc() StatusDoc {
 	d := StatusDoc{Self: st.ID, Group: s.cfg.Engine.Group, Role: st.Role.String(), Term: st.Term, Leader: st.Leader,
 		LeaderAddr: st.LeaderAddr, Writable: st.Writable, ClientAddr: s.ln.Addr().String(),
 		FlushMode: s.cfg.Engine.FlushMode.String(), FirstIndex: st.First, LastIndex: st.Last,
-		CommitIndex: st.Commit, DurableIndex: st.Durable, Elections: st.Elections,
+		CommitIndex: st.Commit, DurableIndex: st.Durable, Elections: st.Elections, RepairTo: st.RepairTo,
 		Batches: st.BatchesSent, Entries: st.EntriesSent, Peers: s.cfg.Engine.Peers}
 	if st.Err != nil {
 		d.Error = st.Err.Error()

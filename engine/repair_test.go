@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rmqlog/rmqlog/flush"
+	"github.com/rmqlog/rmqlog/replication/wire"
+)
+
+// TestDamagedMinorityKeepsCommitted is the bit-flip-on-a-minority loss:
+// entry 2 is committed by n0 and n1 only (n2 was cut off); n1's copy is
+// damaged and cut; n0 dies. If n1 voted, n2 (which never had entry 2)
+// would be elected with n1's vote and entry 2 would be lost. A repairing
+// n1 votes for nobody, so n2 cannot win; when n0 returns it wins, repairs
+// n1, and n1 votes again.
+func TestDamagedMinorityKeepsCommitted(t *testing.T) {
+	s := newManual(t, 3, true)
+	s.campaign("n0")
+	s.settle(true, nil)
+	l := s.mustLead("n0")
+	s.isolate("n2")
+	s.propose(s.node("n0"))
+	s.settle(true, nil)
+	if l.commit != 2 {
+		t.Fatalf("entry 2 not committed by n0 and n1: %s", s.describe())
+	}
+
+	// n1 stops; its log is damaged at entry 2 and cut; it restarts in repair.
+	n1 := s.node("n1")
+	n1.up = false
+	if err := n1.log.TruncateSuffix(2); err != nil {
+		t.Fatal(err)
+	}
+	n1.log.sync()
+	n1.hs.RepairTo, n1.hs.RepairTerm = 2, n1.hs.Term
+	s.node("n0").up = false
+	clear(s.cut)
+	s.isolate("n0")
+	s.net = nil
+	s.start(n1, s.ids())
+	if !n1.r.repairing() {
+		t.Fatal("n1 restarted without its repair state")
+	}
+
+	// n2 campaigns again and again: n1 never grants, n1 never campaigns.
+	for range 5 {
+		s.tickN("n2", 2*s.node("n2").r.cfg.ElectionTicks)
+		s.tickN("n1", 2*n1.r.cfg.ElectionTicks)
+		s.settle(true, nil)
+		if r := s.node("n2").r; r.role == Leader {
+			t.Fatalf("n2 elected without entry 2 (committed): %s", s.describe())
+		}
+		if n1.r.role != Follower || n1.r.vote != "" && n1.r.vote != "n0" {
+			t.Fatalf("repairing n1 is %v and voted for %q", n1.r.role, n1.r.vote)
+		}
+	}
+
+	// n0 returns: it is elected (n2 votes for it), repairs n1.
+	n0 := s.node("n0")
+	clear(s.cut)
+	s.start(n0, s.ids())
+	for range 10 {
+		if n0.r.role == Leader && n0.r.writable() {
+			break
+		}
+		s.tickN("n0", 2*n0.r.cfg.ElectionTicks)
+		s.settle(true, nil)
+	}
+	if n0.r.role != Leader || !n0.r.writable() {
+		t.Fatalf("n0 not leader after its return: %s", s.describe())
+	}
+	s.settle(true, nil)
+	s.tickN("n0", n0.r.cfg.HeartbeatTicks)
+	s.settle(true, nil)
+	if n1.r.repairing() || n1.hs.RepairTo != 0 {
+		t.Fatalf("n1 still repairing (commit %d, repairTo %d): %s", n1.r.commit, n1.r.repairTo, s.describe())
+	}
+	if n1.log.LastIndex() < 2 || n1.r.termAt(2) != n0.r.termAt(2) {
+		t.Fatalf("n1 lacks entry 2 after the repair: %s", s.describe())
+	}
+}
+
+// TestRepairingRefusesVotes: a repairing node rejects votes and pre-votes
+// of up-to-date candidates, ignores TimeoutNow and never campaigns; the
+// repair ends when a newer term's entry commits even if the log never
+// reaches the index it held (that tail was never committed).
+func TestRepairingRefusesVotes(t *testing.T) {
+	s := newManual(t, 3, false)
+	n := s.node("n1")
+	n.hs = HardState{Term: 5, RepairTo: 50, RepairTerm: 5}
+	s.start(n, s.ids())
+	for _, typ := range []wire.Type{wire.TypePreVote, wire.TypeVote} {
+		n.r.step(&wire.Msg{Type: typ, From: "n0", To: "n1", Term: 6, Index: 100, LogTerm: 5})
+		msgs := n.r.takeMsgs()
+		if len(msgs) != 1 || !msgs[0].Reject() {
+			t.Fatalf("%v: answered %+v, want a reject", typ, msgs)
+		}
+	}
+	n.r.step(&wire.Msg{Type: wire.TypeTimeoutNow, From: "n0", To: "n1", Term: n.r.term})
+	s.tickN("n1", 10*n.r.cfg.ElectionTicks)
+	if n.r.role != Follower || n.r.elections != 0 {
+		t.Fatalf("repairing node is %v after %d elections", n.r.role, n.r.elections)
+	}
+	// A leader of term 7 appends its no-op (index 1) and commits it.
+	n.r.step(&wire.Msg{Type: wire.TypeHeartbeat, From: "n0", To: "n1", Term: 7})
+	s.after(n)
+	n.log.Append(7, 2, nil)
+	n.r.matched = 1
+	n.r.advanceCommit(1)
+	if n.r.repairing() {
+		t.Fatal("still repairing after a term-7 entry committed")
+	}
+	if !n.r.hsDirty {
+		t.Fatal("the end of the repair is not persisted")
+	}
+}
+
+// TestClusterRepairsDamagedFollower: real files. A stopped follower's log
+// gets a flipped bit in an entry it had fsynced; at start it finds the
+// damage, cuts its log there, refuses to vote until the leader has sent
+// the entries back, and ends with a log identical to the others.
+func TestClusterRepairsDamagedFollower(t *testing.T) {
+	for _, mode := range []flush.Mode{flush.SyncFlush, flush.AsyncFlush} {
+		t.Run(mode.String(), func(t *testing.T) {
+			c := newTestCluster(t, 3, mode)
+			var logs syncBuffer
+			c.startAll()
+			l := c.leader()
+			f := c.follower(l)
+			acked := load(t, c, 2000, 8, "before")
+			last := l.log.LastIndex()
+			c.converge(last)
+			c.stop(f)
+			path := filepath.Join(c.dirs[f], "commitlog", "00000000000000000000.log")
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := int64(len(data) / 8) // well inside the written entries (256 KiB files, ~2000 x ~110 B)
+			fh, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fh.WriteAt([]byte{data[at] ^ 0x40}, at); err != nil {
+				t.Fatal(err)
+			}
+			fh.Close()
+			c.tweak = func(cfg *Config) {
+				if cfg.ID == f {
+					cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+				}
+			}
+			c.start(f)
+			if !strings.Contains(logs.String(), "damaged log") {
+				t.Fatalf("%s did not report the damage:\n%s", f, logs.String())
+			}
+			more := load(t, c, 200, 4, "after")
+			for i, p := range more {
+				acked[i] = p
+			}
+			c.settled(c.leader().log.LastIndex(), acked)
+			c.waitFor(10*time.Second, "the end of the repair", func() bool { return c.nodes[f].Status().RepairTo == 0 })
+			if !strings.Contains(logs.String(), "repaired") {
+				t.Fatalf("%s did not log the end of the repair:\n%s", f, logs.String())
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
