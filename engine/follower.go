@@ -96,10 +96,14 @@ func (r *raft) rejectAppend(m *wire.Msg, hint uint64) {
 
 // ackLeader tells the leader how far this log matches its own and how much
 // of that is fsynced.
-func (r *raft) ackLeader(t wire.Type) {
+func (r *raft) ackLeader(t wire.Type) { r.ackLeaderRead(t, 0) }
+
+// ackLeaderRead is ackLeader echoing a heartbeat's read round (see
+// raft.requestRead).
+func (r *raft) ackLeaderRead(t wire.Type, read uint64) {
 	d := min(r.durable, r.matched)
 	r.sentDurable = d
-	r.send(wire.Msg{Type: t, To: r.lead, Index: r.matched, Durable: d})
+	r.send(wire.Msg{Type: t, To: r.lead, Index: r.matched, Durable: d, Hint: read})
 }
 
 func (r *raft) advanceCommit(c uint64) {
@@ -111,7 +115,7 @@ func (r *raft) advanceCommit(c uint64) {
 
 func (r *raft) handleHeartbeat(m *wire.Msg) {
 	r.advanceCommit(min(m.Commit, r.matched))
-	r.ackLeader(wire.TypeHeartbeatResp)
+	r.ackLeaderRead(wire.TypeHeartbeatResp, m.Hint)
 }
 
 // handleReset restarts the log at the leader's base: this follower lacks

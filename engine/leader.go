@@ -21,6 +21,7 @@ func (r *raft) becomeLeader() {
 		r.prs[p] = &progress{id: p, next: last + 1, active: true,
 			inflight: newInflights(r.cfg.WindowBatches, r.cfg.WindowBytes)}
 	}
+	r.readDone = r.readSeq // nothing pending from an earlier term
 	r.cfg.Logger.Info("raft: elected leader", "term", r.term, "last", last)
 	i, err := r.log.Append(r.term, segment.TypeNoop, nil)
 	if err != nil {
@@ -81,7 +82,7 @@ func (r *raft) checkQuorum() bool {
 // timer: batches in flight without any ack for RetransmitTicks are resent
 // from its match index; a probe left unanswered is sent again.
 func (r *raft) heartbeat(pr *progress) {
-	r.send(wire.Msg{Type: wire.TypeHeartbeat, To: pr.id, Commit: min(r.commit, pr.match)})
+	r.send(wire.Msg{Type: wire.TypeHeartbeat, To: pr.id, Commit: min(r.commit, pr.match), Hint: r.readSeq})
 	switch {
 	case pr.state == stateProbe:
 		pr.probeSent = false
@@ -247,6 +248,10 @@ func (r *raft) handleAck(m *wire.Msg) {
 	pr.active = true
 	switch {
 	case m.Type == wire.TypeHeartbeatResp:
+		if m.Hint > pr.readAck && m.Hint <= r.readSeq {
+			pr.readAck = m.Hint
+			r.confirmReads()
+		}
 		if pr.acked(m.Index, m.Durable) {
 			r.maybeCommit()
 		}

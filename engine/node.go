@@ -32,6 +32,7 @@ type Node struct {
 	mu        sync.Mutex
 	core      *raft
 	waiters   waitQueue
+	reads     []readWait // ReadIndex calls waiting for their round
 	closed    bool
 	requested uint64 // highest index handed to flusher.Request
 	lastRole  RoleChange
@@ -303,6 +304,7 @@ func (n *Node) afterLocked() {
 		n.flusher.Request(last)
 	}
 	n.publishCommit()
+	n.releaseReads()
 	n.reportRole()
 	n.leading.Store(r.role == Leader && r.transferee == "" && r.stopped == nil)
 }
@@ -358,6 +360,7 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	n.waiters.fail(ErrClosed)
+	n.releaseReads()
 	n.propMu.Lock()
 	for _, p := range n.props {
 		p.ch <- ErrClosed

@@ -37,6 +37,9 @@ type progress struct {
 	sentCommit uint64
 	// resetBase is the base of the last Reset sent (for logging once).
 	resetBase uint64
+	// readAck is the highest read round (Heartbeat hint) the follower
+	// answered in this term.
+	readAck uint64
 }
 
 type progressState uint8

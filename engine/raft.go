@@ -129,6 +129,9 @@ type raft struct {
 	preferredWait int
 	scratch       []uint64
 	counted       []uint64
+	// Read confirmation (ReadIndex): readSeq numbers the rounds asked for,
+	// readDone is the highest one a majority answered in this term.
+	readSeq, readDone uint64
 
 	msgs []wire.Msg
 }

@@ -131,15 +131,41 @@ func (s *Server) get(h proto.Header, body []byte) []byte {
 		return errFrame(h, proto.CodeBadRequest, err.Error(), nil)
 	}
 	var b []byte
-	err = s.node.View(i, func(e segment.Entry) {
+	view := func(e segment.Entry) {
 		f, start := proto.Begin(nil, h.Type, proto.CodeOK, h.ID)
 		b = proto.Finish(proto.AppendEntry(f, wireEntry(e)), start)
-	})
+	}
+	err = s.node.View(i, view)
+	if errors.Is(err, engine.ErrNotCommitted) {
+		// "Not committed" is an answer about the present: only a leader that
+		// confirmed it still leads may give it, or a deposed leader that has
+		// not heard of its successor would deny entries the successor
+		// committed. Followers send the client to the leader.
+		ctx, cancel := context.WithTimeout(s.hardCtx, readConfirmLimit)
+		ri, rerr := s.node.ReadIndex(ctx)
+		cancel()
+		var nl *engine.NotLeaderError
+		switch {
+		case errors.As(rerr, &nl):
+			return errFrame(h, proto.CodeNotLeader, fmt.Sprintf("index %d is not committed on this node (commit index %d), which is not the leader; ask the leader",
+				i, s.node.CommitIndex()), nl)
+		case rerr != nil:
+			return errFrame(h, proto.CodeUnknown, fmt.Sprintf("index %d: could not confirm leadership to answer: %v", i, rerr), nil)
+		case i <= ri:
+			err = s.node.View(i, view) // committed meanwhile
+		default:
+			err = fmt.Errorf("%w: %d, commit index is %d (leadership confirmed by a majority)", engine.ErrNotCommitted, i, ri)
+		}
+	}
 	if err != nil {
 		return s.readErr(h, i, err)
 	}
 	return b
 }
+
+// readConfirmLimit bounds the wait for a majority to confirm this node's
+// leadership before it answers that an index is not committed.
+const readConfirmLimit = 2 * time.Second
 
 func (s *Server) rangeOf(h proto.Header, body []byte) []byte {
 	from, count, maxBytes, err := proto.ParseRangeRequest(body)
