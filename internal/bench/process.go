@@ -22,12 +22,21 @@ type Process struct {
 // StartProcess starts bin with args, its stdout and stderr appended to
 // logPath.
 func StartProcess(logPath, bin string, args ...string) (*Process, error) {
+	return StartProcessEnv(logPath, nil, bin, args...)
+}
+
+// StartProcessEnv is StartProcess with env ("KEY=value") added to this
+// process's environment.
+func StartProcessEnv(logPath string, env []string, bin string, args ...string) (*Process, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, err
@@ -53,6 +62,14 @@ func (p *Process) Exited() bool { return p.exited.Load() }
 
 // Done is closed when the process exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Signal sends sig (e.g. SIGSTOP, SIGCONT) unless the process has exited.
+func (p *Process) Signal(sig os.Signal) error {
+	if p.Exited() {
+		return fmt.Errorf("bench: process %d has exited", p.Pid())
+	}
+	return p.cmd.Process.Signal(sig)
+}
 
 // Kill sends SIGKILL and waits for the exit.
 func (p *Process) Kill() error {
