@@ -149,3 +149,25 @@ func countMarkers(as []arrival) int {
 	}
 	return k
 }
+
+// TestCutDropsDelayedFrames: frames still held by a delay when a cut
+// begins are dropped when they fall due, as frames in flight would be.
+func TestCutDropsDelayedFrames(t *testing.T) {
+	n, nodes := testNet(t, netfault.Options{Seed: 1}, "a", "b")
+	ab := netfault.Link{From: "a", To: "b"}
+	n.SetLinkFaults("a", "b", netfault.Faults{Delay: time.Second})
+	s := dial(t, n, "a", "b")
+	s.send(1, 2, 3)
+	waitFrames(t, n, ab, 3)
+	n.Block("a", "b")
+	if got := nodes["b"].arrivals("a"); len(got) != 0 {
+		t.Fatalf("frames %v arrived before their delay", indexes(got))
+	}
+	waitFor(t, 10*time.Second, "the delayed frames blackholed", func() bool { return n.Stats().Links[ab].Blackholed == 3 })
+	n.Heal()
+	s.send(marker)
+	waitFor(t, 10*time.Second, "the marker at b", func() bool { return hasMarker(nodes["b"].arrivals("a")) })
+	if got := indexes(nodes["b"].arrivals("a")); !slices.Equal(got, []uint64{marker}) {
+		t.Fatalf("b got %v, want only the marker", got)
+	}
+}

@@ -27,6 +27,7 @@ type item struct {
 	at    time.Time // not written before
 	frame bool      // a frame (a late cut drops it), not handshake bytes
 	hold  bool      // reorder: write it after the next frame
+	twice bool      // duplicate: write it twice in a row
 }
 
 // direction is one byte stream of a pair, from src to dst, carrying the
@@ -121,16 +122,10 @@ func (d *direction) route(frame []byte) bool {
 	}
 	at = latest(at, d.last) // a delay holds the stream: never overtake
 	d.last = at
-	it := item{b: slices.Clone(frame), at: at, frame: true, hold: hold}
-	if !d.push(it) {
-		return false
+	if dup {
+		d.c.duplicated.Add(1)
 	}
-	if !dup {
-		return true
-	}
-	d.c.duplicated.Add(1)
-	it.hold = false
-	return d.push(it)
+	return d.push(item{b: slices.Clone(frame), at: at, frame: true, hold: hold, twice: dup})
 }
 
 func (d *direction) chance(p float64) bool { return p > 0 && d.rng.Float64() < p }
@@ -223,19 +218,25 @@ func (d *direction) sleepUntil(t time.Time) bool {
 	}
 }
 
-// send writes one item to dst, unless it is a frame of a direction cut
-// meanwhile. It reports false once the pair is aborted.
+// send writes one item to dst (twice if duplicated), unless it is a frame
+// of a direction cut meanwhile. It reports false once the pair is aborted.
 func (d *direction) send(it item) bool {
 	if it.frame && d.p.n.policy.Load().cut(d.link) {
 		d.c.blackholed.Add(1)
 		return true
 	}
-	if _, err := d.dst.Write(it.b); err != nil {
-		d.p.fail(d.link, err)
-		return false
+	copies := 1
+	if it.twice {
+		copies = 2
 	}
-	if it.frame {
-		d.c.forwarded.Add(1)
+	for range copies {
+		if _, err := d.dst.Write(it.b); err != nil {
+			d.p.fail(d.link, err)
+			return false
+		}
+		if it.frame {
+			d.c.forwarded.Add(1)
+		}
 	}
 	return true
 }

@@ -90,6 +90,15 @@ func TestFaults(t *testing.T) {
 				t.Fatalf("got %v, stats %+v; want 1 0 3 2 ...", indexes(r.got), r.stats)
 			}
 		}},
+		{"duplicate and reorder", netfault.Faults{Duplicate: 1, Reorder: 1}, netfault.Options{ReorderWindow: time.Minute}, 20, 0, func(t *testing.T, r result) {
+			var want []uint64
+			for i := uint64(0); i < 20; i += 2 {
+				want = append(want, i+1, i+1, i, i)
+			}
+			if !slices.Equal(indexes(r.got), want) || r.stats.Reordered != 10 || r.stats.Duplicated != 20 {
+				t.Fatalf("got %v, stats %+v; want 1 1 0 0 3 3 2 2 ...", indexes(r.got), r.stats)
+			}
+		}},
 		{"reorder flushes a lone frame", netfault.Faults{Reorder: 1}, netfault.Options{ReorderWindow: 100 * time.Millisecond}, 1, 1, func(t *testing.T, r result) {
 			if lo, _ := latencies(r); len(r.got) != 1 || lo < 100*time.Millisecond || r.stats.Reordered != 0 {
 				t.Fatalf("got %v after %v, stats %+v; want frame 0 after the 100ms window", indexes(r.got), lo, r.stats)

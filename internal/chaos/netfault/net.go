@@ -58,7 +58,8 @@ type Net struct {
 	policy   atomic.Pointer[policy] // the cuts and faults in force
 	policyMu sync.Mutex             // serializes policy updates
 
-	wg sync.WaitGroup // accept loops and proxied connections
+	wg   sync.WaitGroup // accept loops and proxied connections
+	done chan struct{}  // closed by Close: ends the accept loops' retry waits
 
 	mu     sync.Mutex
 	closed bool            // guarded by mu
@@ -76,7 +77,7 @@ func New(peers map[string]string, opts Options) (*Net, error) {
 	n := &Net{
 		peers: map[string]string{}, opts: opts.withDefaults(),
 		links: map[Link]net.Listener{}, counters: map[Link]*counters{},
-		conns: map[*pair]bool{}, seq: map[Link]uint64{},
+		conns: map[*pair]bool{}, seq: map[Link]uint64{}, done: make(chan struct{}),
 	}
 	for id, addr := range peers {
 		if _, _, err := net.SplitHostPort(addr); err != nil || id == "" {
@@ -172,18 +173,34 @@ func (n *Net) Peers(from string) map[string]string {
 // acceptLoop accepts the connections of link l until Close.
 func (n *Net) acceptLoop(l Link, ln net.Listener) {
 	defer n.wg.Done()
+	var delay time.Duration
 	for {
 		c, err := ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				n.log.Warn("netfault: accept failed; link stops", "link", l.String(), "err", err)
-			}
+		if err == nil {
+			delay = 0
+			n.counters[l].connections.Add(1)
+			n.start(l, c)
+			continue
+		}
+		if errors.Is(err, net.ErrClosed) {
 			return
 		}
-		n.counters[l].connections.Add(1)
-		n.start(l, c)
+		delay = min(max(2*delay, acceptRetryMin), acceptRetryMax)
+		n.log.Warn("netfault: accept failed", "link", l.String(), "err", err, "retry_in", delay)
+		select {
+		case <-n.done:
+			return
+		case <-time.After(delay):
+		}
 	}
 }
+
+// Accept retry delays after an error other than the listener's closing
+// (e.g. out of file descriptors).
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+)
 
 // start registers the proxied connection of c and runs it, unless Close
 // has begun.
@@ -230,6 +247,7 @@ func (n *Net) Close() error {
 		ps = append(ps, p)
 	}
 	n.mu.Unlock()
+	close(n.done)
 	n.closeListeners()
 	for _, p := range ps {
 		p.abort()
