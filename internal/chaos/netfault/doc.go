@@ -14,6 +14,13 @@
 //	n0 ──dials Addr(n0,n1)──▶ [link n0->n1] ──▶ n1's peer listener
 //	n1 ──dials Addr(n1,n0)──▶ [link n1->n0] ──▶ n0's peer listener
 //
+// A campaign builds each node's peer list with Peers(id):
+//
+//	n, err := netfault.New(map[string]string{"n0": "127.0.0.1:40911", ...}, netfault.Options{Seed: seed})
+//	peers := n.Peers("n0") // n0: its own address; n1, n2: links n0->n1, n0->n2
+//	...
+//	n.Isolate("n0") // later n.Heal(); n.Stats() says what was done
+//
 // # Directions and answers
 //
 // The peer protocol (docs/protocol.md) makes every connection one-way: the
