@@ -79,5 +79,7 @@
 // parsed, so the campaign runs without peer TLS (rmqlog's peer links have
 // none today). Connection-level events are not faults it injects: a node's
 // close or reset reaches the other node even across a partition. The
-// network between the proxy and the nodes is the loopback.
+// nodes' real addresses are fixed by New: a restarted node must listen on
+// the same address again. The network between the proxy and the nodes is
+// the loopback.
 package netfault
