@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -205,7 +207,14 @@ func (fs *FS) drop(b string) {
 	}
 }
 
-func (fs *FS) List(dir string) ([]string, error) { return fs.base.List(dir) }
+// List hides the links Remove and Rename keep.
+func (fs *FS) List(dir string) ([]string, error) {
+	names, err := fs.base.List(dir)
+	if err != nil || fs.journal == nil {
+		return names, err
+	}
+	return slices.DeleteFunc(names, func(n string) bool { return strings.HasPrefix(n, keepPrefix) }), nil
+}
 
 // MkdirAll is not journaled: directories count as durable at once.
 func (fs *FS) MkdirAll(dir string) error { return fs.base.MkdirAll(dir) }

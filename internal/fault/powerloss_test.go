@@ -317,3 +317,40 @@ func TestPowerLossReport(t *testing.T) {
 		t.Errorf("second power loss: %v, %v; want nothing", rep, err)
 	}
 }
+
+// TestKeepLinks: Remove and Rename over a file keep a hard link to it,
+// hidden from List, until a SyncDir makes the change durable.
+func TestKeepLinks(t *testing.T) {
+	tests := []struct {
+		name string
+		ops  []op
+	}{
+		{"remove", []op{remove("x")}},
+		{"rename over", []op{create("y"), rename("y", "x")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScript(t, map[string]string{"x": "keep"})
+			for _, o := range tc.ops {
+				o(s)
+			}
+			links := func() (n int) {
+				for name := range dirContents(t, s.dir) {
+					if strings.HasPrefix(name, keepPrefix) {
+						n++
+					}
+				}
+				return n
+			}
+			names, err := s.fs.List(s.dir)
+			s.check(err)
+			if links() != 1 || slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, keepPrefix) }) {
+				t.Fatalf("%d links on disk, List shows %q; want 1 link, hidden", links(), names)
+			}
+			syncDir()(s)
+			if links() != 0 {
+				t.Errorf("%d links after SyncDir, want 0", links())
+			}
+		})
+	}
+}
