@@ -3,6 +3,7 @@ package fault
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rmqlog/rmqlog/engine"
@@ -130,6 +131,7 @@ type ticker struct {
 	done chan struct{}  // closed when run returns
 	once sync.Once
 	seen time.Duration // guarded by c.mu: the jumps delivered
+	now  atomic.Int64  // the current period, for tests
 }
 
 func (t *ticker) C() <-chan time.Time { return t.ch }
@@ -149,11 +151,13 @@ func (t *ticker) run(period time.Duration) {
 	defer close(t.done)
 	base := time.NewTicker(period)
 	defer base.Stop()
+	t.now.Store(int64(period))
 	retime := func(now time.Time) bool {
 		p, frozen := t.c.at(t.d, now)
 		if p != period {
 			period = p
 			base.Reset(p)
+			t.now.Store(int64(p))
 		}
 		return frozen
 	}
