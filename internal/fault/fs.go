@@ -79,6 +79,8 @@ func (fs *FS) Create(name string) (segment.File, error) {
 	return fs.journalOpen(f, name, opCreate, 0)
 }
 
+// Open journals the size it finds: for a file the journal has not seen
+// before, the size at the start of the epoch.
 func (fs *FS) Open(name string) (segment.File, error) {
 	f, err := fs.base.Open(name)
 	if err != nil || fs.journal == nil {
@@ -103,8 +105,7 @@ func (fs *FS) journalOpen(f segment.File, name string, op byte, size int64) (seg
 		_ = f.Close()
 		return nil, err
 	}
-	w := fs.wrap(f, name, h)
-	return w, nil
+	return fs.wrap(f, name, h), nil
 }
 
 // wrap returns f as a File of fs; a nil f stays a nil interface.
