@@ -12,6 +12,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/config"
 	"github.com/rmqlog/rmqlog/engine"
+	"github.com/rmqlog/rmqlog/internal/fault"
 	"github.com/rmqlog/rmqlog/server"
 )
 
@@ -39,7 +40,21 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	for _, d := range cfg.Describe() {
 		log.Info("config: " + d)
 	}
-	s, err := server.Start(serverConfig(cfg, log))
+	// Test-only fault seams (power loss journal, disk full, clock), off
+	// unless RMQLOG_FAULT_* is set: see internal/fault and `make chaos`.
+	faultFS, faultClock, stopFault, err := fault.FromEnv(log)
+	if err != nil {
+		return &exitError{code: 1, msg: "rmqlog serve: " + err.Error()}
+	}
+	defer stopFault()
+	sc := serverConfig(cfg, log)
+	if faultFS != nil {
+		sc.Engine.FS = faultFS
+	}
+	if faultClock != nil {
+		sc.Engine.Clock = faultClock
+	}
+	s, err := server.Start(sc)
 	if err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("rmqlog serve: %s: %v", cfg.File, err)}
 	}
