@@ -234,7 +234,7 @@ func (c *checker) acked(p int, o Op) {
 		c.r.Unverifiable++
 		return
 	}
-	l := Lost{Op: p, Client: o.Client, ID: o.ID, Index: o.Index, Elsewhere: c.f.ids[o.ID]}
+	l := Lost{Op: p, Client: o.Client, ID: o.ID, Index: o.Index}
 	held := false
 	for _, n := range c.f.logs {
 		if len(n.Entries) == 0 || o.Index < n.Entries[0].Index || o.Index-n.Entries[0].Index >= uint64(len(n.Entries)) {
@@ -247,6 +247,7 @@ func (c *checker) acked(p int, o Op) {
 		}
 	}
 	if !held || l.Node != "" {
+		l.Elsewhere = slices.Clone(c.f.ids[o.ID])
 		capped(&c.r.Lost, &c.r.Counts.Lost, c.max, l)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -256,18 +257,26 @@ func TestVisualize(t *testing.T) {
 
 func TestInconclusive(t *testing.T) {
 	s := simulate(simConfig{clients: 4, ops: 400, seed: 1, reads: 0.3, gap: ms(1) / 10, dur: ms(1)})
+	late := slices.Clone(s.history) // after an illegal pair of appends
+	for k := range late {
+		late[k].Call, late[k].Return = late[k].Call+ms(10), late[k].Return+ms(10)
+	}
+	late = append(late, ack(9, 1, 2, 0, 1), ack(9, 2, 1, 2, 3))
 	tests := []struct {
-		name   string
-		opts   Options
-		reason string
+		name    string
+		history []Op
+		opts    Options
+		want    porcupine.CheckResult
+		reason  string
 	}{
-		{"timeout", Options{Timeout: time.Nanosecond}, "ran out of"},
-		{"window over MaxWindow", Options{MaxWindow: 10}, "over MaxWindow (10)"},
+		{"timeout", s.history, Options{Timeout: time.Nanosecond}, porcupine.Unknown, "ran out of its 1ns"},
+		{"window over MaxWindow", s.history, Options{MaxWindow: 10}, porcupine.Unknown, "over MaxWindow (10)"},
+		{"an illegal window beside one over MaxWindow", late, Options{MaxWindow: 10, WindowOps: 1}, porcupine.Illegal, "window 1 [2ms, 3ms] is not linearizable"},
 	}
 	for _, tt := range tests {
-		r := Check(s.history, s.nodes(3), tt.opts)
-		if r.Linearizable.Result != porcupine.Unknown || r.OK() || !strings.Contains(r.String(), tt.reason) {
-			t.Errorf("%s: %v, OK %v; want Unknown (%q) and not OK", tt.name, r.Linearizable, r.OK(), tt.reason)
+		r := Check(tt.history, s.nodes(3), tt.opts)
+		if r.Linearizable.Result != tt.want || r.OK() || !strings.Contains(r.String(), tt.reason) {
+			t.Errorf("%s: %v, OK %v; want %s (%q), not OK", tt.name, r.Linearizable, r.OK(), tt.want, tt.reason)
 		}
 	}
 }

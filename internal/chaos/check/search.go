@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -84,21 +85,16 @@ func linearize(h *hist, f *final, opts Options) (Linearizability, *visual) {
 	}
 	wg.Wait()
 	var vis *visual
-	for k, r := range s.results { // every window before the first illegal one ran
-		switch {
-		case r == porcupine.Illegal:
-			res.Result, res.Window = r, k
-			res.From, res.To = time.Duration(ws[k].ops[0].call), time.Duration(ws[k].end())
-			vis = ws[k].explain(opts.Timeout)
-		case r == porcupine.Unknown && len(ws[k].ops) > opts.MaxWindow:
-			res.Result = r
+	if k := slices.Index(s.results, porcupine.Illegal); k >= 0 { // every window before it ran
+		res.Result, res.Window = porcupine.Illegal, k
+		res.From, res.To = time.Duration(ws[k].ops[0].call), time.Duration(ws[k].end())
+		vis = ws[k].explain(opts.Timeout)
+	} else if k := slices.Index(s.results, porcupine.Unknown); k >= 0 {
+		res.Result = porcupine.Unknown
+		res.Reason = fmt.Sprintf("the search ran out of its %v (Options.Timeout)", opts.Timeout)
+		if res.Largest > opts.MaxWindow {
 			res.Reason = fmt.Sprintf("a stretch of %d operations without a quiescent point is over MaxWindow (%d): not searched",
-				len(ws[k].ops), opts.MaxWindow)
-		case r == porcupine.Unknown && res.Reason == "":
-			res.Result, res.Reason = r, fmt.Sprintf("the search ran out of its %v (Options.Timeout)", opts.Timeout)
-		}
-		if res.Result == porcupine.Illegal {
-			break
+				res.Largest, opts.MaxWindow)
 		}
 	}
 	res.Took = time.Since(t0)

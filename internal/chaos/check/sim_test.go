@@ -26,6 +26,7 @@ type simConfig struct {
 type sim struct {
 	history []Op
 	log     []Entry
+	diverge int // if not 0, the last node's entry at this index has another term
 }
 
 // simOp is an operation being generated, with the instant it takes effect.
@@ -124,6 +125,9 @@ func (s sim) nodes(n int) []NodeLog {
 	logs := make([]NodeLog, n)
 	for k := range logs {
 		logs[k] = NodeLog{Node: fmt.Sprintf("n%d", k+1), Entries: slices.Clone(s.log)}
+	}
+	if s.diverge > 0 {
+		logs[n-1].Entries[s.diverge-1].Term++
 	}
 	return logs
 }
