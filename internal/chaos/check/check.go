@@ -203,6 +203,8 @@ func malformed(o Op) string {
 		return "returned before its call"
 	case o.Kind == Append && o.Outcome == OK && (o.Found || o.ReadID != 0):
 		return "append with a read's result"
+	case o.Kind == Read && o.Outcome == OK && !o.Found && o.ReadID != 0:
+		return "absent read with an id"
 	}
 	return ""
 }

@@ -156,8 +156,9 @@ func TestCheck(t *testing.T) {
 			Options{}, want{lin: porcupine.Ok, ok: true}},
 		{"acked below every node's first index", []Op{ack(0, 11, 1, 0, 1), ack(0, 12, 2, 2, 3), found(1, 1, 11, 4, 5)},
 			group(2, 12), Options{}, want{lin: porcupine.Ok, ok: true, unverif: 2}},
-		{"malformed operations", []Op{{Kind: Append, ID: 11}, {Kind: 9, Outcome: OK}, ack(0, 0, 1, 0, 1), ack(0, 12, 0, 0, 1), ack(0, 13, 1, 5, 4)},
-			nil, Options{}, want{counts: Counts{Malformed: 5}, lin: porcupine.Ok}},
+		{"malformed operations", []Op{{Kind: Append, ID: 11}, {Kind: 9, Outcome: OK}, ack(0, 0, 1, 0, 1), ack(0, 12, 0, 0, 1),
+			ack(0, 13, 1, 5, 4), {Kind: Append, ID: 14, Index: 1, Outcome: OK, Found: true}, {Kind: Read, Index: 1, Outcome: OK, ReadID: 3}},
+			nil, Options{}, want{counts: Counts{Malformed: 7}, lin: porcupine.Ok}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
