@@ -1,0 +1,78 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var rmqlogBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "rmqchaos-test-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	rmqlogBin = filepath.Join(dir, "rmqlog")
+	if out, err := exec.Command("go", "build", "-o", rmqlogBin, "../../cmd/rmqlog").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building rmqlog: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestCampaignShort is the short form of `make chaos` that `make test`
+// runs: one short run per fault class, alternating the flush modes, on
+// real processes. Every run must pass the checker.
+func TestCampaignShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real node groups")
+	}
+	modes := []string{"SYNC_FLUSH", "ASYNC_FLUSH"}
+	work := Workload{Writers: 2, Readers: 1, Interval: 3 * time.Millisecond, OpTimeout: 3 * time.Second, PayloadSize: 64}
+	for i, f := range Faults {
+		mode := modes[i%2]
+		if f.LossAllowed != nil {
+			mode = "SYNC_FLUSH" // the mode that must lose nothing
+		}
+		t.Run(f.Name+"/"+mode, func(t *testing.T) {
+			dir := t.TempDir()
+			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+			if os.Getenv("RMQLOG_TEST_LOG") != "" {
+				logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+			}
+			res := Run(context.Background(), RunConfig{Binary: rmqlogBin, Dir: dir, Fault: f, Mode: mode,
+				Duration: 4 * time.Second, Cycle: time.Second, Seed: uint64(i + 1), Workload: work,
+				Logger: logger, CheckTimeout: 30 * time.Second})
+			t.Log(res.String())
+			for _, e := range res.Injections {
+				t.Log("  ", e)
+			}
+			if !res.Pass() {
+				keep(t, dir)
+				t.Fatalf("%s\n%s", res.String(), res.Report)
+			}
+			if res.Acked == 0 {
+				t.Fatalf("no append was acknowledged: %s", res.String())
+			}
+		})
+	}
+}
+
+// keep copies a failed run's node logs next to the test's output.
+func keep(t *testing.T, dir string) {
+	out := filepath.Join(os.TempDir(), "rmqchaos-failed-"+filepath.Base(t.Name()))
+	_ = os.RemoveAll(out)
+	if err := os.CopyFS(out, os.DirFS(dir)); err == nil {
+		t.Logf("node logs kept in %s", out)
+	}
+}

@@ -1,0 +1,434 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rmqlog/rmqlog/client"
+	"github.com/rmqlog/rmqlog/internal/bench"
+	"github.com/rmqlog/rmqlog/internal/chaos/netfault"
+	"github.com/rmqlog/rmqlog/internal/fault"
+)
+
+// Config describes a group for a campaign run.
+type Config struct {
+	Binary string // the rmqlog executable
+	Dir    string // scratch directory: data, properties, logs, fault files
+	Nodes  int    // 3 or 5
+	Mode   string // SYNC_FLUSH or ASYNC_FLUSH
+	// Props are extra node properties (e.g. a smaller segment size).
+	Props  map[string]string
+	Seed   uint64
+	Logger *slog.Logger
+}
+
+// nodeProps are the campaign's node settings: small segments so that
+// rollovers (and a full disk) happen within seconds, timers as shipped.
+var nodeProps = map[string]string{
+	"mappedFileSizeCommitLog": fmt.Sprint(1 << 20),
+	"enableDLegerCommitLog":   "true",
+	"dLegerGroup":             "RmqChaos",
+	"brokerName":              "RmqChaos",
+	"flushIntervalCommitLog":  "200",
+	"maxMessageSize":          "65536",
+}
+
+// Cluster is a group of real `rmqlog serve` processes on 127.0.0.1 whose
+// peer links all go through a fault proxy (netfault.Net), each node with
+// the fault seams of package fault switched on: a write journal (power
+// loss) and a control file (disk full, clock).
+type Cluster struct {
+	cfg     Config
+	ids     []string
+	clients map[string]string // id -> client address
+	net     *netfault.Net
+	log     *slog.Logger
+
+	mu     sync.Mutex // guards procs and paused
+	procs  map[string]*bench.Process
+	paused map[string]bool
+}
+
+// Start writes the nodes' properties and starts them; it returns once a
+// leader is writable.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.Nodes == 0 {
+		cfg.Nodes = 3
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if _, err := os.Stat(cfg.Binary); err != nil {
+		return nil, fmt.Errorf("chaos: rmqlog binary: %w (run `make build`)", err)
+	}
+	ports, err := bench.FreePorts(2 * cfg.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{cfg: cfg, clients: map[string]string{}, log: cfg.Logger,
+		procs: map[string]*bench.Process{}, paused: map[string]bool{}}
+	peers := map[string]string{}
+	for i := range cfg.Nodes {
+		id := fmt.Sprintf("n%d", i)
+		c.ids = append(c.ids, id)
+		c.clients[id] = fmt.Sprintf("127.0.0.1:%d", ports[i])
+		peers[id] = fmt.Sprintf("127.0.0.1:%d", ports[cfg.Nodes+i])
+	}
+	c.net, err = netfault.New(peers, netfault.Options{Seed: cfg.Seed, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range c.ids {
+		if err := c.writeProps(id, peers); err != nil {
+			c.Stop()
+			return nil, err
+		}
+		if err := c.start(id); err != nil {
+			c.Stop()
+			return nil, err
+		}
+	}
+	if _, err := c.Leader(ctx); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) nodeDir(id string) string { return filepath.Join(c.cfg.Dir, id) }
+func (c *Cluster) journal(id string) string { return filepath.Join(c.cfg.Dir, id+".journal") }
+func (c *Cluster) control(id string) string { return filepath.Join(c.cfg.Dir, id+".control") }
+
+// LogDir is node id's commit log directory.
+func (c *Cluster) LogDir(id string) string { return filepath.Join(c.nodeDir(id), "commitlog") }
+
+// NodeLog is the path of node id's output.
+func (c *Cluster) NodeLog(id string) string { return filepath.Join(c.cfg.Dir, id+".log") }
+
+func (c *Cluster) writeProps(id string, real map[string]string) error {
+	var list []string
+	for _, p := range c.ids {
+		addr := real[p]
+		if p != id {
+			addr = c.net.Addr(id, p) // every peer through its proxy link
+		}
+		list = append(list, p+"-"+addr)
+	}
+	props := map[string]string{}
+	for k, v := range nodeProps {
+		props[k] = v
+	}
+	for k, v := range c.cfg.Props {
+		props[k] = v
+	}
+	_, port, _ := strings.Cut(c.clients[id], ":")
+	for k, v := range map[string]string{
+		"listenPort": port, "dLegerPeers": strings.Join(list, ";"), "dLegerSelfId": id,
+		"storePathRootDir": c.nodeDir(id), "storePathCommitLog": c.LogDir(id), "flushDiskType": c.cfg.Mode,
+	} {
+		props[k] = v
+	}
+	keys := make([]string, 0, len(props))
+	for k := range props {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# written by the rmqlog fault campaign\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, props[k])
+	}
+	return os.WriteFile(filepath.Join(c.cfg.Dir, id+".conf"), []byte(b.String()), 0o644)
+}
+
+// start starts node id's process with the fault seams on.
+func (c *Cluster) start(id string) error {
+	env := []string{fault.EnvJournal + "=" + c.journal(id), fault.EnvControl + "=" + c.control(id)}
+	p, err := bench.StartProcessEnv(c.NodeLog(id), env, c.cfg.Binary, "serve", "-c", filepath.Join(c.cfg.Dir, id+".conf"))
+	if err != nil {
+		return fmt.Errorf("chaos: starting %s: %w", id, err)
+	}
+	c.mu.Lock()
+	c.procs[id] = p
+	c.paused[id] = false
+	c.mu.Unlock()
+	return nil
+}
+
+// IDs are the node ids.
+func (c *Cluster) IDs() []string { return slices.Clone(c.ids) }
+
+// Addrs are the nodes' client addresses.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, id := range c.ids {
+		out = append(out, c.clients[id])
+	}
+	return out
+}
+
+// Addr is node id's client address.
+func (c *Cluster) Addr(id string) string { return c.clients[id] }
+
+// Net is the fault proxy between the nodes' peer ports.
+func (c *Cluster) Net() *netfault.Net { return c.net }
+
+// Running reports whether node id's process is alive (paused or not).
+func (c *Cluster) Running(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.procs[id]
+	return p != nil && !p.Exited()
+}
+
+func (c *Cluster) proc(id string) *bench.Process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.procs[id]
+}
+
+// Kill kills node id with SIGKILL (a crash: its page cache survives).
+func (c *Cluster) Kill(id string) error {
+	p := c.proc(id)
+	if p == nil {
+		return nil
+	}
+	c.log.Info("chaos: kill -9", "node", id)
+	return p.Kill()
+}
+
+// Restart starts node id again if it is not running.
+func (c *Cluster) Restart(id string) error {
+	if c.Running(id) {
+		return nil
+	}
+	c.log.Info("chaos: restart", "node", id)
+	return c.start(id)
+}
+
+// Pause stops node id with SIGSTOP; Resume continues it.
+func (c *Cluster) Pause(id string) error { return c.signal(id, syscall.SIGSTOP, true) }
+
+// Resume sends SIGCONT to a paused node.
+func (c *Cluster) Resume(id string) error { return c.signal(id, syscall.SIGCONT, false) }
+
+func (c *Cluster) signal(id string, sig syscall.Signal, paused bool) error {
+	p := c.proc(id)
+	if p == nil || p.Exited() {
+		return nil
+	}
+	c.log.Info("chaos: signal", "node", id, "signal", sig.String())
+	if err := p.Signal(sig); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.paused[id] = paused
+	c.mu.Unlock()
+	return nil
+}
+
+// PowerLoss cuts node id's power: SIGKILL, then every write it had not
+// synced is lost (fault.PowerLoss over its journal). It stays down.
+func (c *Cluster) PowerLoss(id string) (fault.LossReport, error) {
+	if err := c.Kill(id); err != nil {
+		return fault.LossReport{}, err
+	}
+	r, err := fault.PowerLoss(c.journal(id))
+	c.log.Info("chaos: power loss", "node", id, "report", fmt.Sprintf("%+v", r), "err", err)
+	return r, err
+}
+
+// Control sends node id's fault seams a command (see package fault).
+func (c *Cluster) Control(id string, cmds ...string) error {
+	c.log.Info("chaos: control", "node", id, "cmds", cmds)
+	return fault.WriteControl(c.control(id), cmds...)
+}
+
+// Meta is one node's view, from its client port.
+type Meta struct {
+	ID                   string
+	Role                 string
+	Term                 uint64
+	Leader               string
+	Writable             bool
+	Last, Commit, Repair uint64
+}
+
+// Status asks node id for its status.
+func (c *Cluster) Status(ctx context.Context, id string) (Meta, error) {
+	cl, err := client.Dial(ctx, []string{c.clients[id]}, client.WithPinned(), client.WithDialTimeout(time.Second))
+	if err != nil {
+		return Meta{}, err
+	}
+	defer cl.Close()
+	b, err := cl.Status(ctx)
+	if err != nil {
+		return Meta{}, err
+	}
+	var d struct {
+		Self     string `json:"self"`
+		Role     string `json:"role"`
+		Term     uint64 `json:"term"`
+		Leader   string `json:"leader"`
+		Writable bool   `json:"writable"`
+		Last     uint64 `json:"lastIndex"`
+		Commit   uint64 `json:"commitIndex"`
+		Repair   uint64 `json:"repairTo"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return Meta{}, fmt.Errorf("chaos: status of %s: %w", id, err)
+	}
+	return Meta{ID: d.Self, Role: d.Role, Term: d.Term, Leader: d.Leader, Writable: d.Writable,
+		Last: d.Last, Commit: d.Commit, Repair: d.Repair}, nil
+}
+
+// Leader waits for a writable leader (the one of the highest term if two
+// claim it) and returns its id.
+func (c *Cluster) Leader(ctx context.Context) (string, error) {
+	var lead string
+	err := poll(ctx, "a writable leader", func() (bool, error) {
+		if err := c.allExited(); err != nil {
+			return false, err
+		}
+		lead = ""
+		var term uint64
+		for _, id := range c.ids {
+			if !c.Running(id) || c.isPaused(id) {
+				continue
+			}
+			sctx, cancel := context.WithTimeout(ctx, time.Second)
+			m, err := c.Status(sctx, id)
+			cancel()
+			if err == nil && m.Role == "leader" && m.Writable && m.Term >= term {
+				lead, term = id, m.Term
+			}
+		}
+		return lead != "", nil
+	})
+	return lead, err
+}
+
+func (c *Cluster) isPaused(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paused[id]
+}
+
+// allExited fails if no node process is alive: nothing will ever lead.
+func (c *Cluster) allExited() error {
+	for _, id := range c.ids {
+		if c.Running(id) {
+			return nil
+		}
+	}
+	return fmt.Errorf("chaos: every node has exited; see %s", c.NodeLog(c.ids[0]))
+}
+
+// Control commands of package fault's control file.
+const (
+	cmdDiskFull = "disk full"
+	cmdDiskOK   = "disk ok"
+)
+
+// Heal ends every fault: the network is healed, paused nodes continue,
+// disks have room, and stopped nodes start again (clock faults end by
+// themselves: each lasts a given time).
+func (c *Cluster) Heal() error {
+	c.net.Heal()
+	var errs []error
+	for _, id := range c.ids {
+		if c.isPaused(id) {
+			errs = append(errs, c.Resume(id))
+		}
+		errs = append(errs, c.Control(id, cmdDiskOK))
+		errs = append(errs, c.Restart(id))
+	}
+	return errors.Join(errs...)
+}
+
+// Converge waits until every node runs, none is repairing, and all hold
+// and have committed the same last index (the load must have stopped).
+func (c *Cluster) Converge(ctx context.Context) (uint64, error) {
+	var last uint64
+	var why string
+	err := poll(ctx, "every node committed the same log", func() (bool, error) {
+		if err := c.allExited(); err != nil {
+			return false, err
+		}
+		lead, err := c.Leader(ctx)
+		if err != nil {
+			return false, err
+		}
+		lm, err := c.Status(ctx, lead)
+		if err != nil {
+			why = err.Error()
+			return false, nil
+		}
+		for _, id := range c.ids {
+			m, err := c.Status(ctx, id)
+			switch {
+			case err != nil:
+				why = fmt.Sprintf("%s: %v", id, err)
+				return false, nil
+			case m.Commit != lm.Commit || m.Last != lm.Last:
+				why = fmt.Sprintf("%s at commit %d last %d, leader %s at %d/%d", id, m.Commit, m.Last, lead, lm.Commit, lm.Last)
+				return false, nil
+			case m.Repair != 0:
+				why = fmt.Sprintf("%s still repairing (to %d)", id, m.Repair)
+				return false, nil
+			}
+		}
+		last = lm.Commit
+		return true, nil
+	})
+	if err != nil && why != "" {
+		err = fmt.Errorf("%w (last seen: %s)", err, why)
+	}
+	return last, err
+}
+
+// Stop stops every node (SIGTERM, then SIGKILL) and the proxy.
+func (c *Cluster) Stop() error {
+	var errs []error
+	for _, id := range c.ids {
+		if c.isPaused(id) {
+			_ = c.Resume(id)
+		}
+		if p := c.proc(id); p != nil && !p.Exited() {
+			if err := p.Stop(10 * time.Second); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", id, err))
+			}
+		}
+	}
+	if c.net != nil {
+		errs = append(errs, c.net.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// poll calls cond every 50 ms until it reports true, fails, or ctx ends.
+func poll(ctx context.Context, what string, cond func() (bool, error)) error {
+	for {
+		ok, err := cond()
+		if err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("chaos: waiting for %s: %w", what, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
