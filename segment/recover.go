@@ -77,7 +77,23 @@ func (l *Log) open() error {
 	if l.opts.VerifyAll {
 		c.scan = c.base // scan (and re-index) everything
 	}
-	return l.recover(c, found)
+	if err := l.recover(c, found); err != nil {
+		return err
+	}
+	if !ok {
+		return nil
+	}
+	// Write the checkpoint again, durably, into the other slot: the slot
+	// recovery used may be the only valid one (the other torn or lost), and
+	// Sync's hints overwrite the current slot without an fsync; from now
+	// on the slot they overwrite always has a durable twin.
+	nc := l.ckpt
+	nc.seq++
+	if err := l.ckf.write(nc); err != nil {
+		return err
+	}
+	l.ckpt = nc
+	return nil
 }
 
 // list finds the log's files, creating dir and removing temporary files.
