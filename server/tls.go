@@ -49,14 +49,22 @@ func closeListener(ln net.Listener) {
 }
 
 // startHandshake runs nc's TLS handshake on a goroutine of its own (a slow
-// client must not hold up the accept loop), then admits it. beginClose
+// client must not hold up the accept loop), then admits it; connections in
+// their handshake count against MaxConnections. beginClose
 // closes the connections still in their handshake; s.wg waits for the
 // goroutines.
 func (s *Server) startHandshake(nc net.Conn) {
 	tc := tls.Server(nc, s.tls)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	switch {
+	case s.closing:
+		nc.Close()
+		return
+	case len(s.conns)+len(s.handshaking) >= s.cfg.MaxConnections:
+		// Before a handshake there is no way to answer: close.
+		s.log.Warn("client port: refusing a connection: too many connections (clientMaxConnections), counting those in their TLS handshake",
+			"addr", nc.RemoteAddr().String(), "limit", s.cfg.MaxConnections, "handshaking", len(s.handshaking))
 		nc.Close()
 		return
 	}

@@ -266,3 +266,26 @@ func TestPeerTLSWrongCertificate(t *testing.T) {
 		t.Fatalf("Start = %v", err)
 	}
 }
+
+// TestTLSHandshakesCount: connections stalled in their TLS handshake count
+// against clientMaxConnections, so they cannot pile up without bound.
+func TestTLSHandshakesCount(t *testing.T) {
+	c := newCerts(t, "n0", "client:admin")
+	g, logs := tlsGroup(t, 1, c)
+	s := g.leader()
+	s.mu.Lock()
+	s.cfg.MaxConnections = 2 // read under mu
+	s.mu.Unlock()
+	for range 2 {
+		nc, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+	}
+	waitHandshaking(t, s, 2)
+	if _, err := dialTLS(t, s, c, "client:admin"); err == nil {
+		t.Fatal("a third connection was served")
+	}
+	logs["n0"].waitLine(t, "level=WARN", "too many connections", "handshaking=2")
+}
