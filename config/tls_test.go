@@ -266,3 +266,52 @@ func TestTLSRelativePaths(t *testing.T) {
 	check(t, "TLSCertFile", c.TLSCertFile, f["n0"])
 	check(t, "TLSKeyFile", c.TLSKeyFile, f["n0-key"])
 }
+
+// TestTLSSamples: conf/tls/ loads once `rmqlog certs --dir certs` has run
+// in the working directory.
+func TestTLSSamples(t *testing.T) {
+	confDir, err := filepath.Abs(filepath.Join("..", "conf", "tls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "certs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.NewCA("rmqlog development CA", time.Now(), 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _, err := ca.PEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) {
+		if err := os.WriteFile(filepath.Join(dir, "certs", name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ca.pem", caPEM)
+	ids := []string{"n0", "n1", "n2"}
+	for _, id := range ids {
+		certPEM, keyPEM, err := ca.Issue(pki.NodeIdentity(id), []string{"127.0.0.1"}, time.Now(), 365*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(id+".pem", certPEM)
+		write(id+"-key.pem", keyPEM)
+	}
+	t.Chdir(dir)
+	for _, id := range ids {
+		c, warns, err := config.Load(filepath.Join(confDir, "broker-"+id+".conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(warns) > 0 {
+			t.Errorf("%s: warnings %v", id, warns)
+		}
+		if c.PeerTLS == nil || c.ClientTLS == nil || c.SelfID != id || c.TLSCertFile != filepath.Join(dir, "certs", id+".pem") {
+			t.Errorf("%s: PeerTLS %v, ClientTLS %v, self %s, cert %s", id, c.PeerTLS != nil, c.ClientTLS != nil, c.SelfID, c.TLSCertFile)
+		}
+	}
+}
