@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,7 @@ type Client struct {
 type Option func(*options)
 
 type options struct {
+	tls          *tls.Config // nil: plain TCP
 	pinned       bool
 	maxFrame     int
 	dialTimeout  time.Duration
@@ -96,9 +98,12 @@ func WithLogger(l *slog.Logger) Option {
 // ("host:port") include addrs. It asks the reachable ones for their Meta
 // and follows their leader addresses to the leader; it connects to a
 // follower if no node leads (an election: the first append finds the
-// leader). It fails only when ctx ends (or WithRetryTimeout passes, if ctx
-// has no deadline) with no node reachable; the error names every address
-// tried and why it failed.
+// leader). It fails when ctx ends (or WithRetryTimeout passes, if ctx has
+// no deadline) with no node reachable, and at once when every node refused
+// this client's setup (a TLS handshake failed on a certificate, or a node
+// requires TLS this client does not use); the error names every address
+// tried and why it failed. Options attached to ctx by ContextWithOptions
+// apply before opts.
 func Dial(ctx context.Context, addrs []string, opts ...Option) (*Client, error) {
 	if len(addrs) == 0 {
 		return nil, errors.New("client: Dial needs at least one address")
@@ -106,7 +111,7 @@ func Dial(ctx context.Context, addrs []string, opts ...Option) (*Client, error) 
 	c := &Client{conns: map[*conn]struct{}{}, addrs: append([]string(nil), addrs...),
 		opts: options{maxFrame: 64<<20 + 1<<20, dialTimeout: 2 * time.Second, retryTimeout: 30 * time.Second,
 			log: slog.New(slog.DiscardHandler)}}
-	for _, o := range opts {
+	for _, o := range append(contextOptions(ctx), opts...) {
 		o(&c.opts)
 	}
 	c.life, c.kill = context.WithCancel(context.Background())
@@ -122,8 +127,13 @@ func Dial(ctx context.Context, addrs []string, opts ...Option) (*Client, error) 
 		if err == nil {
 			return c, nil
 		}
-		if se, ok := err.(*searchError); last == nil || !ok || se.tried {
+		se, ok := err.(*searchError)
+		if last == nil || !ok || se.tried {
 			last = err
+		}
+		if ok && se.setup {
+			c.Close()
+			return nil, fmt.Errorf("client: dial %s: %w", strings.Join(addrs, ","), err)
 		}
 		werr := bo.wait(ctx, c.life)
 		if werr == nil {

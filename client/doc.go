@@ -61,6 +61,15 @@
 // appends is not kept; an append issued after its predecessor returned
 // (Append, or Wait before the next AppendAsync) is always ordered after it.
 //
+// # TLS
+//
+// A node started with tlsClientEnable=true speaks TLS 1.3 only and
+// requires a client certificate of its client CA (docs/security.md).
+// WithTLS dials every node, redirects included, with a *tls.Config that
+// holds the CA of the nodes' certificates (RootCAs) and this client's
+// certificate. A handshake that fails on a certificate is not retried:
+// Dial returns it at once.
+//
 // # Reads
 //
 // Get, Range, Meta and Status go to the node the client is connected to:

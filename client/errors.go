@@ -119,8 +119,14 @@ func (e *connError) Unwrap() error { return e.err }
 type searchError struct {
 	why   []string // "addr: reason"
 	tried bool     // some address was asked (the context did not end first)
+	// setup: every address was asked and refused this client's setup
+	// (refusedSetup); errs are those refusals. Retrying will not help.
+	setup bool
+	errs  []error
 }
 
 func (e *searchError) Error() string {
 	return "client: no node reachable: " + strings.Join(e.why, "; ")
 }
+
+func (e *searchError) Unwrap() []error { return e.errs }

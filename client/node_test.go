@@ -102,6 +102,11 @@ func newNode(t testing.TB, id string, l *testLog, leader bool) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newNodeOn(t, ln, id, l, leader)
+}
+
+// newNodeOn is newNode serving on ln (e.g. a TLS listener).
+func newNodeOn(t testing.TB, ln net.Listener, id string, l *testLog, leader bool) *testNode {
 	n := &testNode{t: t, id: id, addr: ln.Addr().String(), ln: ln, log: l, stop: make(chan struct{}),
 		reqs: map[proto.Type]int{}, changed: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	n.meta = proto.Meta{ID: id, Role: "follower", Term: 1}

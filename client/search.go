@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 
 	"github.com/rmqlog/rmqlog/client/proto"
@@ -107,6 +106,7 @@ func (c *Client) find(ctx context.Context, hint string) (*conn, error) {
 	queue, seen := c.candidates(hint), map[string]bool{}
 	var best *conn
 	var why []string
+	var refusals []error // every error so far refused this client's setup, if len(refusals) == len(why)
 	for len(queue) > 0 && ctx.Err() == nil {
 		addr := queue[0]
 		queue = queue[1:]
@@ -118,6 +118,9 @@ func (c *Client) find(ctx context.Context, hint string) (*conn, error) {
 		switch {
 		case err != nil:
 			why = append(why, fmt.Sprintf("%s: %v", addr, err))
+			if refusedSetup(err) {
+				refusals = append(refusals, err)
+			}
 			continue
 		case m.Writable || c.opts.pinned:
 			c.discard(best)
@@ -134,10 +137,15 @@ func (c *Client) find(ctx context.Context, hint string) (*conn, error) {
 		return best, nil
 	}
 	tried := len(why) > 0
+	se := &searchError{tried: tried}
+	if tried && len(queue) == 0 && len(refusals) == len(why) {
+		se.setup, se.errs = true, refusals
+	}
 	if len(queue) > 0 {
 		why = append(why, fmt.Sprintf("%s: not tried: %v", strings.Join(queue, ", "), ctx.Err()))
 	}
-	return nil, &searchError{why: why, tried: tried}
+	se.why = why
+	return nil, se
 }
 
 // candidates returns the addresses a search asks, in order.
@@ -211,8 +219,7 @@ func (c *Client) probe(ctx context.Context, addr string) (*conn, proto.Meta, err
 	c.mu.Unlock()
 	fresh := cn == nil || cn.addr != addr || cn.gone.Load()
 	if fresh {
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, "tcp", addr)
+		nc, err := c.opts.dial(ctx, addr)
 		if err != nil {
 			return nil, proto.Meta{}, err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/magiconair/properties"
 
 	"github.com/rmqlog/rmqlog/flush"
+	"github.com/rmqlog/rmqlog/replication/pki"
 )
 
 // Config is a node's configuration, every field defaulted and validated.
@@ -58,6 +59,20 @@ type Config struct {
 	MaxInflight       int           // clientMaxInflight: requests in flight per client connection; default 1024
 	LogLevel          slog.Level    // logLevel: debug, info, warn or error; default info
 	LogFormat         string        // logFormat: text or json; default text
+
+	// Security (docs/security.md). The file paths are absolute.
+	TLSPeerEnable   bool   // tlsPeerEnable: mutual TLS on the peer links; default false
+	TLSClientEnable bool   // tlsClientEnable: TLS with client certificates on the client port; default false
+	TLSCAFile       string // tlsCaFile: the CA(s) the members' certificates chain to
+	TLSCertFile     string // tlsCertFile: this node's certificate (identity rmqlog-node:<dLegerSelfId>)
+	TLSKeyFile      string // tlsKeyFile: its private key
+	TLSClientCAFile string // tlsClientCaFile: the CA(s) client certificates chain to; default tlsCaFile
+	// PeerTLS is loaded from tlsCaFile, tlsCertFile and tlsKeyFile when
+	// tlsPeerEnable is true; nil otherwise.
+	PeerTLS *pki.Creds
+	// ClientTLS is this node's certificate and tlsClientCaFile's CAs when
+	// tlsClientEnable is true; nil otherwise.
+	ClientTLS *pki.Creds
 
 	lines map[string]int // key -> line of its effective definition, for Describe
 }

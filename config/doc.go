@@ -18,14 +18,20 @@
 // dLegerPeers entry, the store paths from $HOME, raftMaxBatchCount from
 // enableBatchPush) and checks the rules between keys (self and preferred
 // leader are members, ports do not collide, timers are ordered, a message
-// fits in a segment).
+// fits in a segment). With tlsPeerEnable or tlsClientEnable it loads the
+// TLS files (tls.go) and refuses, on the key at fault, a file that is
+// missing or unreadable, a key that is not the certificate's, and a
+// certificate that does not chain to tlsCaFile, has expired or names
+// another node than dLegerSelfId.
 //
 // Findings come in two kinds:
 //
 //   - Warning: the file is usable. An unknown key (every RocketMQ key
 //     rmqlog has no use for, such as namesrvAddr) is ignored with one
 //     warning; a key defined twice keeps its last value with one warning
-//     naming the lines; two members are allowed but cannot fail over.
+//     naming the lines; two members are allowed but cannot fail over;
+//     peer or client traffic that leaves the machine without TLS is
+//     warned about in capitals.
 //   - *Error: the node must not start. It names the file, the line, the
 //     key, the value and what is allowed, e.g.
 //     broker-n0.conf:9: flushDiskType = "SYNC": allowed SYNC_FLUSH or ASYNC_FLUSH

@@ -92,6 +92,12 @@ var ownKeys = []key{
 	number("clientMaxInflight", 1024, inflight, 1, func(c *Config) *int { return &c.MaxInflight }),
 	logLevelKey(),
 	choice("logFormat", "text", []string{"text", "json"}, func(c *Config) *string { return &c.LogFormat }),
+	boolean("tlsPeerEnable", false, func(c *Config) *bool { return &c.TLSPeerEnable }),
+	boolean("tlsClientEnable", false, func(c *Config) *bool { return &c.TLSClientEnable }),
+	text("tlsCaFile", "", nil, func(c *Config) *string { return &c.TLSCAFile }),
+	text("tlsCertFile", "", nil, func(c *Config) *string { return &c.TLSCertFile }),
+	text("tlsKeyFile", "", nil, func(c *Config) *string { return &c.TLSKeyFile }),
+	text("tlsClientCaFile", "", nil, func(c *Config) *string { return &c.TLSClientCAFile }),
 }
 
 // table is every key rmqlog reads, in the order Describe lists them.

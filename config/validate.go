@@ -11,7 +11,7 @@ import (
 // resolve fills in the defaults that depend on other keys and checks the
 // rules between keys, after every key has been set on its own.
 func (s *state) resolve() error {
-	for _, step := range []func() error{s.membership, s.addresses, s.paths, s.batching, s.relations} {
+	for _, step := range []func() error{s.membership, s.addresses, s.paths, s.batching, s.relations, s.security} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -152,6 +152,7 @@ func (s *state) advise() {
 		s.warn(c.lines["brokerIP1"], "brokerIP1", "binds every interface, but it is also the address given to "+
 			"clients sent to this node, who cannot use it: set the address clients reach")
 	}
+	s.advisePlaintext()
 }
 
 // value shows a key's current value.

@@ -44,7 +44,8 @@ type Config struct {
 	Peers map[string]string // every member, Self included: id -> "host:port"
 	// Listener is optional: accept on it instead of listening on
 	// Peers[Self] (tests use 127.0.0.1:0). New takes ownership of it on
-	// success: Close closes it.
+	// success: Close closes it. A *TLSListener secures the links both
+	// ways: the Transport then also dials its peers over mutual TLS.
 	Listener      net.Listener
 	MaxFrame      int           // bound on an inbound frame; default wire.DefaultMaxFrame
 	DialTimeout   time.Duration // default 1s (dial + handshake, both directions)
@@ -119,6 +120,9 @@ func New(cfg Config, h Handler) (*Transport, error) {
 		dial:    dialTCP,
 		now:     time.Now,
 	}
+	if sl, ok := ln.(*TLSListener); ok {
+		t.dial = sl.dialer(t.log, cfg.Peers)
+	}
 	for id, addr := range cfg.Peers {
 		if id != cfg.Self {
 			t.peers[id] = newPeer(t, id, addr)
@@ -150,6 +154,11 @@ func (c *Config) check() error {
 	}
 	for id, addr := range c.Peers {
 		if err := c.checkPeer(id, addr); err != nil {
+			return err
+		}
+	}
+	if sl, ok := c.Listener.(*TLSListener); ok {
+		if err := sl.check(c); err != nil {
 			return err
 		}
 	}

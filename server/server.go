@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/client/proto"
 	"github.com/rmqlog/rmqlog/engine"
+	"github.com/rmqlog/rmqlog/replication/pki"
 )
 
 // Defaults of Config fields left zero.
@@ -45,6 +47,14 @@ type Config struct {
 	FileReserved   time.Duration
 	RetentionCheck time.Duration // how often retention runs; default 1 minute
 	Logger         *slog.Logger  // default slog.Default()
+	// PeerTLS, if set, secures the peer links with mutual TLS
+	// (tlsPeerEnable): its certificate must be Engine.ID's node
+	// certificate, and peers' certificates must chain to its Roots.
+	PeerTLS *pki.Creds
+	// ClientTLS, if set, serves the client port over TLS 1.3 only
+	// (tlsClientEnable): with its certificate, to clients that present a
+	// certificate chaining to its Roots (tlsClientCaFile).
+	ClientTLS *pki.Creds
 }
 
 // Server is a running node with its client port.
@@ -52,6 +62,7 @@ type Server struct {
 	cfg      Config
 	node     *engine.Node
 	ln       net.Listener
+	tls      *tls.Config // the client port's, nil without ClientTLS
 	log      *slog.Logger
 	maxFrame int // client frame limit: maxEntry + frameSlack
 	maxEntry int // maxMessageSize
@@ -68,24 +79,37 @@ type Server struct {
 	wg      sync.WaitGroup // accept loop, retention loop, metrics server
 	connsWG sync.WaitGroup // every connection's goroutines
 
-	mu      sync.Mutex
-	closing bool               // guarded by mu: no new connections
-	conns   map[*conn]struct{} // guarded by mu
-	stop    chan struct{}      // closed when closing starts
-	closed  bool               // guarded by mu: the node was closed
+	mu          sync.Mutex
+	closing     bool                  // guarded by mu: no new connections
+	conns       map[*conn]struct{}    // guarded by mu
+	handshaking map[net.Conn]struct{} // guarded by mu: client connections in their TLS handshake
+	stop        chan struct{}         // closed when closing starts
+	closed      bool                  // guarded by mu: the node was closed
 }
 
 // Start opens the node and starts serving. On error nothing keeps running.
 func Start(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, conns: make(map[*conn]struct{}), stop: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, conns: make(map[*conn]struct{}), stop: make(chan struct{}),
+		handshaking: make(map[net.Conn]struct{})}
 	s.hardCtx, s.hardCancel = context.WithCancel(context.Background())
-	ln, err := s.listen()
+	ecfg := cfg.Engine
+	peerLn, err := listenPeers(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if peerLn != nil {
+		ecfg.Listener = peerLn
+	}
+	ln, err := s.listen()
+	if err != nil {
+		closeListener(peerLn)
+		return nil, err
+	}
 	s.ln = ln
-	ecfg := cfg.Engine
+	if cfg.ClientTLS != nil {
+		s.tls = pki.ServerConfig(*cfg.ClientTLS)
+	}
 	if ecfg.ClientAddr == "" {
 		ecfg.ClientAddr = ln.Addr().String()
 	}
@@ -99,6 +123,7 @@ func Start(cfg Config) (*Server, error) {
 	ecfg.Logger = cfg.Logger
 	if s.node, err = engine.Open(ecfg); err != nil {
 		ln.Close()
+		closeListener(peerLn)
 		return nil, err
 	}
 	if err := s.startMetrics(); err != nil {
@@ -109,7 +134,8 @@ func Start(cfg Config) (*Server, error) {
 	s.wg.Add(2)
 	go s.acceptLoop()
 	go s.retentionLoop()
-	s.log.Info("client port listening", "addr", ln.Addr().String(), "max_frame", s.maxFrame)
+	s.log.Info("client port listening", "addr", ln.Addr().String(), "max_frame", s.maxFrame,
+		"tls", cfg.ClientTLS != nil, "peer_tls", cfg.PeerTLS != nil)
 	return s, nil
 }
 
@@ -168,6 +194,10 @@ func (s *Server) acceptLoop() {
 			case <-s.stop:
 				return
 			}
+			continue
+		}
+		if s.tls != nil {
+			s.startHandshake(nc)
 			continue
 		}
 		s.admit(nc)
@@ -288,6 +318,9 @@ func (s *Server) beginClose() bool {
 	s.closing = true
 	close(s.stop)
 	s.ln.Close()
+	for c := range s.handshaking {
+		c.Close()
+	}
 	return true
 }
 

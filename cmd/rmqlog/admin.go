@@ -16,11 +16,16 @@ func status(args []string, stdout, stderr io.Writer) error {
 	addrs := fs.String("addr", "", "client addresses (listenPort) of the nodes, comma-separated")
 	asJSON := fs.Bool("json", false, "print JSON (one object per node) instead of a table")
 	timeout := fs.Duration("timeout", 3*time.Second, "per-node timeout")
+	tf := addTLSFlags(fs, "status")
 	list, err := parseAddrs(fs, args, addrs)
 	if err != nil {
 		return err
 	}
-	nodes := admin.Status(context.Background(), list, *timeout)
+	ctx, err := tf.context(context.Background())
+	if err != nil {
+		return err
+	}
+	nodes := admin.Status(ctx, list, *timeout)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -43,6 +48,7 @@ func transfer(args []string, stdout, stderr io.Writer) error {
 	addrs := fs.String("addr", "", "client addresses (listenPort) of any nodes of the group, comma-separated")
 	to := fs.String("to", "", "the member (dLegerSelfId) to make leader, e.g. n1")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
+	tf := addTLSFlags(fs, "transfer")
 	list, err := parseAddrs(fs, args, addrs)
 	if err != nil {
 		return err
@@ -50,7 +56,11 @@ func transfer(args []string, stdout, stderr io.Writer) error {
 	if *to == "" {
 		return &exitError{code: 2, msg: "rmqlog transfer: --to is required: the id of the member to make leader (as in dLegerPeers), e.g. --to n1"}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	base, err := tf.context(context.Background())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(base, *timeout)
 	defer cancel()
 	if err := admin.Transfer(ctx, list, *to); err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("rmqlog transfer: %v", err)}
@@ -84,6 +94,7 @@ func verify(args []string, stdout, stderr io.Writer) error {
 	addrs := fs.String("addr", "", "client addresses of the running nodes to compare, comma-separated")
 	dirs := fs.String("dir", "", "data directories of stopped nodes to compare, comma-separated")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	tf := addTLSFlags(fs, "verify")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -92,7 +103,11 @@ func verify(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case *addrs != "" && *dirs == "":
 		list, _ := addrList(*addrs)
-		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+		base, terr := tf.context(context.Background())
+		if terr != nil {
+			return terr
+		}
+		ctx, cancel := context.WithTimeout(base, *timeout)
 		defer cancel()
 		r, err = admin.Verify(ctx, list)
 	case *dirs != "" && *addrs == "":

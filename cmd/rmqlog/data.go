@@ -19,11 +19,12 @@ func appendCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flags("append", "append --addr host:port[,...] [message...]   (no message: one entry per line of stdin)", stderr)
 	addrs := fs.String("addr", "", "client addresses (listenPort) of any nodes of the group, comma-separated")
 	timeout := fs.Duration("timeout", 10*time.Second, "per entry: give up after this long (the client retries across a failover meanwhile)")
+	tf := addTLSFlags(fs, "append")
 	list, err := parseAddrs(fs, args, addrs)
 	if err != nil {
 		return err
 	}
-	c, err := dialGroup(list, *timeout)
+	c, err := dialGroup(list, *timeout, tf)
 	if err != nil {
 		return err
 	}
@@ -61,6 +62,7 @@ func getCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flags("get", "get --addr host:port[,...] <index>...", stderr)
 	addrs := fs.String("addr", "", "client addresses (listenPort) of any nodes of the group, comma-separated")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
+	tf := addTLSFlags(fs, "get")
 	list, err := parseAddrs(fs, args, addrs)
 	if err != nil {
 		return err
@@ -69,7 +71,7 @@ func getCmd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return &exitError{code: 2, msg: "rmqlog get: give at least one index, e.g. rmqlog get --addr 127.0.0.1:30911 2"}
 	}
-	c, err := dialGroup(list, *timeout)
+	c, err := dialGroup(list, *timeout, tf)
 	if err != nil {
 		return err
 	}
@@ -94,10 +96,14 @@ func getCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func dialGroup(addrs []string, timeout time.Duration) (*client.Client, error) {
+func dialGroup(addrs []string, timeout time.Duration, tf *tlsFlags) (*client.Client, error) {
+	opts, err := tf.options()
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	c, err := client.Dial(ctx, addrs)
+	c, err := client.Dial(ctx, addrs, opts...)
 	if err != nil {
 		return nil, &exitError{code: 1, msg: fmt.Sprintf("rmqlog: no node reachable: %v", err)}
 	}

@@ -8,7 +8,10 @@
 //	rmqlog verify --dir d0,d1,d2             the same over stopped nodes' data directories
 //	rmqlog append --addr host:port[,...] msg  append messages, print their indexes once committed
 //	rmqlog get --addr host:port[,...] 2       print committed messages
+//	rmqlog certs --dir certs --nodes n0,n1,n2 --clients admin   a development CA and certificates
 //
+// status, transfer, verify --addr, append and get take --tls-ca, --tls-cert
+// and --tls-key for nodes with tlsClientEnable=true (docs/security.md).
 // Every command takes --help. docs/config.md lists the configuration keys.
 package main
 
@@ -40,6 +43,7 @@ var commands = []struct {
 	{"verify", "compare the replicas' committed prefixes", verify},
 	{"append", "append messages (arguments, or lines of stdin) and print their indexes", appendCmd},
 	{"get", "print committed messages by index", getCmd},
+	{"certs", "write a development CA and node and client certificates for TLS", certsCmd},
 }
 
 func main() {

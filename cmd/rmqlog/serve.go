@@ -34,12 +34,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 1, msg: "rmqlog serve: " + err.Error()}
 	}
 	log := newLogger(stderr, cfg)
-	for _, w := range warnings {
-		log.Warn("config: " + w.String())
-	}
-	for _, d := range cfg.Describe() {
-		log.Info("config: " + d)
-	}
+	logConfig(log, cfg, warnings)
 	// Test-only fault seams (power loss journal, disk full, clock), off
 	// unless RMQLOG_FAULT_* is set: see internal/fault and `make chaos`.
 	faultFS, faultClock, stopFault, err := fault.FromEnv(log)
@@ -61,6 +56,17 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	log.Info("rmqlog node running", "id", cfg.SelfID, "group", cfg.Group, "broker", cfg.BrokerName,
 		"client", s.Addr().String(), "peer", cfg.Peers[cfg.SelfID], "flush", cfg.FlushMode.String(), "log_dir", cfg.LogDir)
 	return waitAndStop(s, log)
+}
+
+// logConfig logs the configuration's warnings (each at Warn, the security
+// ones among them) and then the effective configuration.
+func logConfig(log *slog.Logger, cfg *config.Config, warnings []config.Warning) {
+	for _, w := range warnings {
+		log.Warn("config: " + w.String())
+	}
+	for _, d := range cfg.Describe() {
+		log.Info("config: " + d)
+	}
 }
 
 // waitAndStop waits for SIGTERM or SIGINT, then shuts down gracefully; a
@@ -102,6 +108,8 @@ func serverConfig(c *config.Config, log *slog.Logger) server.Config {
 		MaxInflight:    c.MaxInflight,
 		FileReserved:   c.FileReserved,
 		Logger:         log,
+		PeerTLS:        c.PeerTLS,
+		ClientTLS:      c.ClientTLS,
 		Engine: engine.Config{
 			Group: c.Group, ID: c.SelfID, Peers: c.Peers, ClientAddr: c.ClientAddr,
 			Dir: c.RootDir, LogDir: c.LogDir,
