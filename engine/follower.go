@@ -58,6 +58,12 @@ func (r *raft) storeBatch(m *wire.Msg) (uint64, error) {
 			return r.appendRest(m, b, k)
 		}
 		if r.termAt(i) != t {
+			// Only verified entries may truncate the log or stop the node:
+			// Peek does not check the CRC, and a corrupt or forged batch
+			// must be refused, not acted on.
+			if err := verifyEntries(b, m.Count-k); err != nil {
+				return 0, fmt.Errorf("entry %d of %d conflicts with the log: %w", k+1, m.Count, err)
+			}
 			if i <= r.commit {
 				panic(fmt.Sprintf("engine: leader %s sent entry %d term %d conflicting with committed entry of term %d (commit %d)",
 					m.From, i, t, r.termAt(i), r.commit))
@@ -74,6 +80,18 @@ func (r *raft) storeBatch(m *wire.Msg) (uint64, error) {
 		return 0, fmt.Errorf("%d bytes after the %d entries", len(b), m.Count)
 	}
 	return m.Index + uint64(m.Count), nil
+}
+
+// verifyEntries checks the CRCs of the n framed entries at the start of b.
+func verifyEntries(b []byte, n uint32) error {
+	for range n {
+		_, size, err := segment.Decode(b)
+		if err != nil {
+			return err
+		}
+		b = b[size:]
+	}
+	return nil
 }
 
 // appendRest stores b, entries k+1.. of m, verbatim.

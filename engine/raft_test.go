@@ -418,6 +418,45 @@ func TestAppendIdempotent(t *testing.T) {
 	}
 }
 
+// TestCorruptConflictRefused: an Append whose entry conflicts with the
+// follower's log (a committed entry, or an uncommitted one) but fails its
+// CRC is refused: no panic, no truncation. internal/hostile's peer cases
+// found it: 147 bytes from a connection claiming to be the leader stopped
+// a follower with "conflicting with committed entry".
+func TestCorruptConflictRefused(t *testing.T) {
+	s := newManual(t, 3, false)
+	s.campaign("n0")
+	s.settle(true, nil)
+	l := s.node("n0")
+	for range 3 {
+		s.propose(l)
+	}
+	s.settle(true, nil)
+	f := s.node("n1")
+	last, commit := f.log.LastIndex(), f.r.commit
+	if commit != last || last < 3 {
+		t.Fatalf("follower last %d commit %d", last, commit)
+	}
+	for _, at := range []uint64{commit, last + 1} { // a committed index, then one past the log
+		prev := at - 1
+		prevTerm, _ := f.log.Term(prev)
+		prevCRC, _ := f.log.crcAt(prev)
+		e := segment.Entry{Index: at, Term: 0, Type: segment.TypeNormal, Payload: []byte("forged"), PrevCRC: prevCRC}
+		framed := segment.Encode(nil, &e)
+		framed[len(framed)-1] ^= 0xff // breaks its CRC
+		m := wire.Msg{Type: wire.TypeAppend, From: "n0", To: "n1", Term: f.r.term, Index: prev, LogTerm: prevTerm,
+			Commit: commit, Count: 1, Entries: framed}
+		f.r.step(&m)
+		s.after(f)
+		if f.log.LastIndex() != last || f.r.commit != commit {
+			t.Fatalf("forged entry at %d: log last %d commit %d, want %d and %d", at, f.log.LastIndex(), f.r.commit, last, commit)
+		}
+		if term, _ := f.log.Term(commit); term == 0 {
+			t.Fatalf("forged entry stored at %d", commit)
+		}
+	}
+}
+
 func TestQuorumIndex(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 2000 {

@@ -132,6 +132,9 @@ func (t *Transport) accept(c net.Conn) (string, bool) {
 		return "", false // Close interrupted the handshake: nothing to report
 	}
 	st, reason := t.judge(h, err)
+	// The answer gets its own time: a dialer that sent nothing until the
+	// deadline (an idle connection) is still told why it is refused.
+	c.SetWriteDeadline(time.Now().Add(t.cfg.DialTimeout))
 	if err := wire.WriteAnswer(c, st, reason); err != nil && st == wire.StatusOK {
 		t.log.Info("replication: inbound peer left during the handshake", "peer", h.From, "addr", c.RemoteAddr(), "err", err)
 		return "", false

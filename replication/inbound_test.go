@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rmqlog/rmqlog/replication"
 	"github.com/rmqlog/rmqlog/replication/wire"
@@ -61,6 +62,27 @@ func TestHandshakeRefused(t *testing.T) {
 	}
 	// The legitimate peer is unaffected.
 	sendUntilReceived(t, nodes["n1"].tr.Peer("n0"), n0, 7)
+}
+
+// TestIdleDialerTold: a connection that sends no hello within DialTimeout
+// gets a malformed answer naming the time-out before it is closed (the
+// answer used to share the hello's expired deadline, so the node closed
+// without a word). Found by internal/hostile's peer idle-connections case.
+func TestIdleDialerTold(t *testing.T) {
+	nodes := startNodes(t, []string{"n0", "n1"}, nil, func(_ string, c *replication.Config) {
+		c.DialTimeout = 100 * time.Millisecond
+	})
+	c := rawDial(t, nodes["n0"].tr)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	st, reason, err := wire.ReadAnswer(c)
+	if err != nil || st != wire.StatusMalformed || !strings.Contains(reason, "timeout") {
+		t.Fatalf("answer to an idle dialer: %v %q %v; want malformed, i/o timeout", st, reason, err)
+	}
+	waitClosed(t, c)
+	rec := nodes["n0"].logs.waitLog(t, slog.LevelWarn, "refused inbound connection")
+	if rec.attrs["addr"] != c.LocalAddr().String() {
+		t.Fatalf("refusal logged as %v", rec.attrs)
+	}
 }
 
 func TestSendRefused(t *testing.T) {

@@ -2,12 +2,14 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/rmqlog/rmqlog/client/proto"
@@ -23,6 +25,47 @@ type conn struct {
 	// out carries the started requests from the reader to the writer; its
 	// capacity (MaxInflight) is the back-pressure. The reader closes it.
 	out chan *pending
+	// held bounds the request bytes read and not yet answered: the other
+	// back-pressure, for large requests.
+	held budget
+	// refusals counts the requests refused for their content (bad
+	// request, too large); only the first is logged at Warn. Writer only.
+	refusals int
+	// bw buffers the answers of a burst of requests; nil between bursts.
+	// Writer only.
+	bw *bufio.Writer
+}
+
+// heldLimit bounds the request bytes one connection holds between its
+// reader and its writer (a frame is taken whole even over it when nothing
+// is held). A client that pipelines large requests and reads no answers
+// makes its reader wait, not the node's memory grow: before the bound,
+// MaxInflight frames of the frame limit each (5 GiB by default) could pile
+// up behind one answer the client did not read.
+const heldLimit = 8 << 20
+
+// budget counts bytes taken by a reader and given back by a writer; take
+// waits while the bytes held would go over the limit.
+type budget struct {
+	mu   sync.Mutex
+	cond sync.Cond // L is &mu; signaled when bytes are given back
+	held int       // guarded by mu
+}
+
+func (b *budget) take(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.held > 0 && b.held+n > heldLimit {
+		b.cond.Wait()
+	}
+	b.held += n
+}
+
+func (b *budget) give(n int) {
+	b.mu.Lock()
+	b.held -= n
+	b.mu.Unlock()
+	b.cond.Broadcast()
 }
 
 // pending is a request started by the reader, answered by the writer: with
@@ -32,6 +75,7 @@ type conn struct {
 type pending struct {
 	h     proto.Header
 	start time.Time
+	held  int // the request bytes taken from the connection's budget
 	body  []byte
 	prop  *engine.Proposal
 	count int
@@ -40,8 +84,10 @@ type pending struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	return &conn{s: s, nc: nc, log: s.log.With("client", nc.RemoteAddr().String()),
+	c := &conn{s: s, nc: nc, log: s.log.With("client", nc.RemoteAddr().String()),
 		out: make(chan *pending, s.cfg.MaxInflight)}
+	c.held.cond.L = &c.held.mu
+	return c
 }
 
 // stopReading makes the reader stop at the next frame boundary or at once
@@ -51,10 +97,16 @@ func (c *conn) stopReading() { c.nc.SetReadDeadline(time.Now()) }
 func (c *conn) readLoop() {
 	defer c.s.connsWG.Done()
 	defer close(c.out)
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	in := &lazyReader{nc: c.nc}
+	defer in.release()
 	hdr := make([]byte, proto.HeaderSize)
 	for {
-		h, body, err := proto.ReadFrame(br, hdr, c.s.maxFrame)
+		br, err := in.next()
+		var h proto.Header
+		var body []byte
+		if err == nil {
+			h, body, err = proto.ReadFrame(br, hdr, c.s.maxFrame)
+		}
 		if errors.Is(err, proto.ErrTooLarge) {
 			if err = c.skip(br, h); err == nil {
 				continue // skipped and answered
@@ -68,20 +120,80 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.s.framesRead.Add(1)
-		c.out <- c.s.start(h, body)
+		c.held.take(len(body))
+		p := c.s.start(h, body)
+		p.held = len(body)
+		c.out <- p
 	}
 }
 
-// skip discards the body of a frame over the limit and answers it with
-// CodeTooLarge; the stream stays in sync, so the connection survives.
-func (c *conn) skip(br *bufio.Reader, h proto.Header) error {
-	if _, err := io.CopyN(io.Discard, br, int64(h.Len)-proto.HeaderSize); err != nil {
-		return err
+// ioBufSize is the size of a connection's read and write buffers. Both
+// come from pools and are held only while bytes flow: an idle connection
+// holds neither (1,024 idle connections would otherwise pin 128 MiB).
+const ioBufSize = 64 << 10
+
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, ioBufSize) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, ioBufSize) }}
+)
+
+// lazyReader is a connection's input, owned by its reader goroutine.
+type lazyReader struct {
+	nc    net.Conn
+	br    *bufio.Reader // a pooled buffer reading from the lazyReader; nil while idle
+	first [1]byte       // the byte that ended the idle wait
+	have  bool          // first is not yet read
+}
+
+// next returns the buffered reader to read a frame from. With nothing
+// buffered (a frame boundary), it gives the buffer back, waits for the
+// next byte with no buffer held, and takes one again. Its errors are the
+// connection's: io.EOF is a close between frames.
+func (l *lazyReader) next() (*bufio.Reader, error) {
+	if l.br != nil && l.br.Buffered() > 0 {
+		return l.br, nil
 	}
-	c.log.Warn("client port: request over the frame limit refused", "type", h.Type.String(), "bytes", h.Len, "limit", c.s.maxFrame)
-	msg := tooLargeFrame(h, c.s.maxFrame, c.s.maxEntry)
-	c.out <- &pending{h: h, start: time.Now(), frame: msg}
-	return nil
+	l.release()
+	if _, err := io.ReadFull(l.nc, l.first[:]); err != nil {
+		return nil, err
+	}
+	l.have = true
+	l.br = readers.Get().(*bufio.Reader)
+	l.br.Reset(l)
+	return l.br, nil
+}
+
+// Read gives the buffered reader the byte the idle wait read, then the
+// connection's bytes.
+func (l *lazyReader) Read(p []byte) (int, error) {
+	if l.have && len(p) > 0 {
+		p[0], l.have = l.first[0], false
+		return 1, nil
+	}
+	return l.nc.Read(p)
+}
+
+func (l *lazyReader) release() {
+	if l.br != nil {
+		l.br.Reset(nil)
+		readers.Put(l.br)
+		l.br = nil
+	}
+}
+
+// skip answers a frame over the limit with CodeTooLarge at once, then
+// discards its body as it arrives (never buffering it): the stream stays
+// in sync, so the connection survives. A stream that ends inside the body
+// is a truncated frame.
+func (c *conn) skip(br *bufio.Reader, h proto.Header) error {
+	c.out <- &pending{h: h, start: time.Now(), frame: tooLargeFrame(h, c.s.maxFrame, c.s.maxEntry)}
+	want := int64(h.Len) - proto.HeaderSize
+	n, err := io.CopyN(io.Discard, br, want)
+	if err == io.EOF {
+		return fmt.Errorf("%w: a %v request of %d bytes over the frame limit, cut short after %d body bytes: %w",
+			proto.ErrFrame, h.Type, h.Len, n, io.ErrUnexpectedEOF)
+	}
+	return err
 }
 
 // checkRequest refuses what only a response may carry: a code, or id 0
@@ -111,41 +223,98 @@ func (c *conn) writeLoop() {
 	defer c.s.connsWG.Done()
 	defer c.s.forget(c)
 	defer c.nc.Close()
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	var buf []byte
+	defer c.releaseWriter()
 	var werr error
 	for p := range c.out {
-		if werr != nil {
-			continue // nobody will read the answer: do not make it
-		}
-		if bw.Buffered() > 0 && p.blocks() {
-			werr = c.flush(bw) // answers already made go out before waiting for this one
-		}
-		if werr == nil {
-			buf = c.s.answer(buf[:0], p)
-			c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if _, werr = bw.Write(buf); werr == nil && len(c.out) == 0 {
-				werr = c.flush(bw)
+		if werr == nil { // else nobody will read the answer: do not make it
+			if werr = c.write(p); werr != nil {
+				c.writeFailed(werr) // the reader stops too
 			}
 		}
-		if werr != nil {
-			c.nc.Close() // the reader stops too
-		}
+		c.held.give(p.held)
 	}
-	if werr == nil {
-		c.flush(bw)
+	if werr == nil && c.bw != nil {
+		c.flush()
 	}
 }
 
-func (c *conn) flush(bw *bufio.Writer) error {
+// write answers p. The answers of a burst of requests share one pooled
+// buffer, flushed (and given back) when no request is left to answer.
+func (c *conn) write(p *pending) error {
+	if c.bw != nil && c.bw.Buffered() > 0 && p.blocks() {
+		if err := c.flush(); err != nil { // answers already made go out before waiting for this one
+			return err
+		}
+	}
+	c.s.answer(p)
+	c.noteRefusal(p)
+	if c.bw == nil {
+		c.bw = writers.Get().(*bufio.Writer)
+		c.bw.Reset(c.nc)
+	}
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	return bw.Flush()
+	if _, err := c.bw.Write(p.frame); err != nil || len(c.out) > 0 {
+		return err
+	}
+	if err := c.flush(); err != nil {
+		return err
+	}
+	c.releaseWriter()
+	return nil
+}
+
+func (c *conn) releaseWriter() {
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		writers.Put(c.bw)
+		c.bw = nil
+	}
+}
+
+// noteRefusal logs the first request of the connection refused for its
+// content (bad request, too large) at Warn with its reason; later ones at
+// Debug, so that a client repeating a bad request cannot flood the log.
+func (c *conn) noteRefusal(p *pending) {
+	code := proto.Code(p.frame[10])
+	if code != proto.CodeBadRequest && code != proto.CodeTooLarge {
+		return
+	}
+	c.refusals++
+	level := slog.LevelWarn
+	if c.refusals > 1 {
+		level = slog.LevelDebug
+	}
+	eb, _ := proto.ParseError(p.frame[proto.HeaderSize:])
+	c.log.Log(context.Background(), level, "client port: refused a request", "type", p.h.Type.String(), "id", p.h.ID,
+		"code", code.String(), "reason", eb.Message, "refused_so_far", c.refusals)
+}
+
+// writeFailed closes the connection after a failed write, saying why once.
+// A client that did not read its answers within writeTimeout is reset: a
+// plain close would queue its FIN behind the unsent answers, and the
+// kernel would hold them (up to its send buffer) while the client never
+// learns it was dropped.
+func (c *conn) writeFailed(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.log.Warn("client port: disconnecting a client that did not read its answers", "for", writeTimeout.String())
+		if tc, ok := c.nc.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+	} else if !errors.Is(err, net.ErrClosed) {
+		c.log.Info("client port: writing answers failed, closing the connection", "err", err.Error())
+	}
+	c.nc.Close()
+}
+
+func (c *conn) flush() error {
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return c.bw.Flush()
 }
 
 // writeTimeout bounds one write of answers: a client that stops reading
 // for this long is disconnected (its reader stops, its appends still
 // commit).
-const writeTimeout = 10 * time.Second
+var writeTimeout = 10 * time.Second // a variable for tests
 
 // blocks reports whether answering p would wait (for a commit or a
 // transfer).

@@ -17,15 +17,18 @@
 //
 // # Memory a client can make the node hold
 //
-// Per connection: one read and one write buffer (64 KiB each); one request
-// body at a time in the reader, grown as its bytes arrive (at most the frame
-// limit); up to MaxInflight queued requests, of which only the one being
-// answered has its answer built (reads are answered when their turn comes,
-// at most 4 MiB plus one message for a range); and the bodies of its appends
-// until they commit (all connections together are bounded by the engine's
+// Per connection: a read and a write buffer (64 KiB each, pooled, held only
+// while bytes flow: an idle connection holds neither); one request body at a
+// time in the reader, grown as its bytes arrive (at most the frame limit);
+// up to MaxInflight queued requests holding at most heldLimit (8 MiB) of
+// request bytes (or one larger frame), of which only the one being answered
+// has its answer built (reads are answered when their turn comes, at most
+// 4 MiB plus one message for a range); and the bodies of its appends until
+// they commit (all connections together are bounded by the engine's
 // MaxPendingBytes, beyond which appends get CodeBusy). Connections are
 // bounded by MaxConnections. A client that does not read its answers for
-// writeTimeout (10 s) is disconnected.
+// writeTimeout (10 s) is logged and reset. internal/hostile measures these
+// bounds against a running node.
 //
 // # Shutdown
 //

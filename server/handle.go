@@ -65,9 +65,9 @@ func (s *Server) propose(p *pending, body []byte) {
 	}
 }
 
-// answer appends p's response frame to buf, waiting for the append's
+// answer makes p's response frame (p.frame), waiting for the append's
 // commit or the transfer's end; on the connection's writer.
-func (s *Server) answer(buf []byte, p *pending) []byte {
+func (s *Server) answer(p *pending) {
 	switch {
 	case p.frame != nil:
 	case p.done != nil:
@@ -78,7 +78,6 @@ func (s *Server) answer(buf []byte, p *pending) []byte {
 		p.frame = s.read(p.h, p.body)
 	}
 	s.metrics.request(p.h.Type, proto.Code(p.frame[10]), time.Since(p.start))
-	return append(buf, p.frame...)
 }
 
 func (s *Server) committed(p *pending) []byte {

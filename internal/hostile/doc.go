@@ -1,0 +1,52 @@
+// Package hostile runs a campaign of bad input against both ports of a
+// running rmqlog node and reports what the node did with each case.
+//
+// Run takes a Target (the node's client and peer addresses, its pid, its
+// log file and the group's client addresses) and runs a table of named
+// cases one after the other. During every case a bystander, a healthy
+// client of the whole group (package client), appends and reads back,
+// again and again. Each case opens its own connections, sends its input,
+// records what the node answered and closes them; then the case is
+// checked:
+//
+//	the node          still running (/proc/<pid>/status), answered as the
+//	                  protocol says (docs/protocol.md)
+//	memory            VmRSS, sampled every 25 ms, never more than
+//	                  Options.RSSBound (64 MiB) above its value at the
+//	                  case's start, nor twice that above the baseline
+//	                  taken when Run starts; the rows also give RssAnon,
+//	                  since most of a node's VmRSS is its mapped log files
+//	descriptors       /proc/<pid>/fd back near the count before the case
+//	bystander         no error but transient ones, no call stuck past 5 s,
+//	                  and a good append and read after the case started
+//	log               every connection the case expects to be refused
+//	                  logged with the case's reason (matched by address),
+//	                  none logged more than 3 times (no flooding)
+//
+// The client port's cases: random bytes; a CRC that lies; a length that
+// lies (bigger than what follows, left idle; smaller); frames over the
+// limit (by one byte, and 4 GiB - 1); frames cut short, then closed;
+// append bodies whose counts lie; a range of a huge count; id 0 and a
+// request with a code; unknown types; connections left idle up to and
+// beyond clientMaxConnections; a slow reader (pipelines gets of a large
+// entry and large appends, never reads: bounded, then dropped after the
+// node's 10 s write deadline); clients idle after one large answer each;
+// a slowloris (a request a byte per 100 ms).
+//
+// The peer port's cases: random bytes before the hello; a hello of a wrong
+// group; a hello of a non-member; a hello claiming a real member followed
+// by garbage frames, frames whose lengths lie, an Append of a huge count,
+// an Append whose entry fails its CRC (extending the log, and in place of
+// its last committed entry): the node must refuse it and its log stay
+// unchanged, read back through the client port; many idle connections.
+// The peer cases are meant for a follower: the peer port trusts member ids,
+// so a forged Append of the current term deposes a leader.
+//
+// Options.Long selects the long form (more connections, longer holds, more
+// random inputs; minutes) for chaos runs. Format renders a Report as a
+// Markdown table. The package's test starts three real rmqlog processes and
+// runs the short form of every case:
+//
+//	go test ./internal/hostile/                       # short form, ~30 s
+//	go test ./internal/hostile/ -timeout 30m -hostile.long -hostile.report=results/hostile.md
+package hostile
