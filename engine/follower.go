@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/rmqlog/rmqlog/replication/wire"
@@ -98,7 +99,9 @@ func verifyEntries(b []byte, n uint32) error {
 func (r *raft) appendRest(m *wire.Msg, b []byte, k uint32) (uint64, error) {
 	end := m.Index + uint64(m.Count)
 	if _, err := r.log.AppendFramed(b); err != nil {
-		r.storageErr("append", err)
+		if !errors.Is(err, segment.ErrCorrupt) && !errors.Is(err, segment.ErrShortEntry) && !errors.Is(err, segment.ErrNotContiguous) {
+			r.storageErr("append", err) // the disk, not the batch: corrupt batches are only refused
+		}
 		return 0, fmt.Errorf("entries %d..%d: %w", m.Index+uint64(k)+1, end, err)
 	}
 	if got := r.log.LastIndex(); got != end {
