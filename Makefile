@@ -51,7 +51,8 @@ leaf-check:
 ## 15 minutes. CHAOS_ARGS adds rmqchaos flags (e.g. --faults kill-leader --rounds 5). `make test`
 ## runs a short form (internal/chaos TestCampaignShort).
 chaos: build
-	bin/rmqchaos $(CHAOS_ARGS)
+	$(GO) test -count=1 -timeout 30m -run TestHostile ./internal/hostile/ -hostile.long -hostile.report=$(CURDIR)/results/hostile.md
+	bin/rmqchaos --include "Bad input against both ports (internal/hostile, long form)=results/hostile.md" $(CHAOS_ARGS)
 
 ## bench: the main job: rmqbench with its defaults. A local 3-node group of rmqlog processes on
 ## 127.0.0.1, 1 KiB appends from 64 producers for 20 s under SYNC_FLUSH, then under ASYNC_FLUSH;

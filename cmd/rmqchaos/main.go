@@ -47,6 +47,7 @@ type config struct {
 	verbose  bool
 	work     chaos.Workload
 	command  string
+	include  []chaos.Section // Markdown files to add to the report
 }
 
 func parse(args []string, stderr io.Writer) (config, error) {
@@ -68,6 +69,18 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.work.Interval, "interval", 2*time.Millisecond, "pause between one client's operations")
 	fs.DurationVar(&c.work.OpTimeout, "op-timeout", 3*time.Second, "timeout of one operation (then its outcome is unknown)")
 	fs.IntVar(&c.work.PayloadSize, "payload", 128, "payload bytes")
+	fs.Func("include", "add a Markdown file to the report as a section: title=path (repeatable; make chaos adds the bad-input campaign)", func(v string) error {
+		title, path, ok := strings.Cut(v, "=")
+		if !ok || title == "" || path == "" {
+			return fmt.Errorf("want title=path, got %q", v)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		c.include = append(c.include, chaos.Section{Title: title, Body: strings.TrimSpace(string(b))})
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -138,7 +151,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	camp := chaos.Campaign{Command: c.command + fmt.Sprintf(" (seed %d)", c.seed)}
+	camp := chaos.Campaign{Command: c.command + fmt.Sprintf(" (seed %d)", c.seed), Sections: c.include}
 	start := time.Now()
 	seed := c.seed
 	for _, f := range c.faults {
