@@ -32,9 +32,21 @@ type Position struct {
 //	| 8           | 8, 8          | 8, 8             | 8        | 8, 8            | to 128|
 //	+-------------+---------------+------------------+----------+-----------------+-------+
 //
-// The crc covers bytes [4, 128) of the slot. "synced" is a hint rewritten
-// into the current slot after every Sync without an fsync of its own (see
-// Log.Sync); a slot written before it existed holds zeros there.
+// The crc covers bytes [4, 128) of the slot. "synced" is where the last
+// Sync before this slot was written ended.
+//
+// After every Sync the log also writes a hint, without an fsync of its own,
+// into a third place that is never a slot (file offset 1024), so that a
+// torn or lost hint can never cost a slot:
+//
+//	hint (32 bytes, little endian, at file offset 1024)
+//	+--------+-------+-----+------------------+
+//	| crc32c | magic | seq | synced idx, off  |
+//	| 4      | 4     | 8   | 8, 8             |
+//	+--------+-------+-----+------------------+
+//
+// The hint counts only with the slot of the same seq: a slot written after
+// it (a checkpoint, a truncation, a reset) supersedes it.
 type checkpoint struct {
 	seq        uint64
 	base       Position // the first entry of the log
@@ -48,22 +60,45 @@ type checkpoint struct {
 	// durable bounds the entries known to be on disk: a bad entry below it
 	// is corruption, at or above it a torn tail.
 	durable Position
-	// synced is where the last Sync ended (>= durable): written after each
-	// Sync without an fsync, so it survives a process crash and may be lost
-	// to a power cut (then this slot fails its CRC and the other one, with
-	// its older positions, is used). Entries below it were acknowledged as
-	// durable: recovery treats a bad entry below it as damage, not a torn
-	// tail.
+	// synced is where the last Sync ended (>= durable), from the slot or
+	// from the hint of the same seq (written after each Sync without an
+	// fsync: it survives a process crash, a power cut may lose it). Entries
+	// below it were acknowledged as durable: recovery treats a bad entry
+	// below it as damage, not a torn tail.
 	synced Position
 }
 
 const (
-	ckptName     = "checkpoint"
-	ckptSlotSize = 128
-	ckptSlotGap  = 512        // the second slot's offset: another sector
-	ckptMagic    = 0x434d5152 // "RQMC"
-	ckptVersion  = 1
+	ckptName      = "checkpoint"
+	ckptSlotSize  = 128
+	ckptSlotGap   = 512        // the second slot's offset: another sector
+	ckptMagic     = 0x434d5152 // "RQMC"
+	ckptVersion   = 1
+	ckptHintOff   = 1024 // the hint: a third sector, never a slot
+	ckptHintSize  = 32
+	ckptHintMagic = 0x484d5152 // "RQMH"
+	ckptFileSize  = ckptHintOff + ckptHintSize
 )
+
+func encodeHint(seq uint64, p Position) []byte {
+	b := make([]byte, ckptHintSize)
+	le := binary.LittleEndian
+	le.PutUint32(b[4:], ckptHintMagic)
+	le.PutUint64(b[8:], seq)
+	le.PutUint64(b[16:], p.Index)
+	le.PutUint64(b[24:], p.Offset)
+	le.PutUint32(b[0:], crc32.Checksum(b[4:], castagnoli))
+	return b
+}
+
+func decodeHint(b []byte) (seq uint64, p Position, ok bool) {
+	le := binary.LittleEndian
+	if len(b) < ckptHintSize || le.Uint32(b[0:]) != crc32.Checksum(b[4:ckptHintSize], castagnoli) ||
+		le.Uint32(b[4:]) != ckptHintMagic {
+		return 0, Position{}, false
+	}
+	return le.Uint64(b[8:]), Position{le.Uint64(b[16:]), le.Uint64(b[24:])}, true
+}
 
 func (c *checkpoint) encode() []byte {
 	b := make([]byte, ckptSlotSize)
@@ -133,15 +168,18 @@ func readCheckpoint(fs FS, dir string) (c checkpoint, ok bool, err error) {
 		return checkpoint{}, false, fmt.Errorf("segment: open %s: %w", path, err)
 	}
 	defer f.Close()
-	buf := make([]byte, ckptSlotGap+ckptSlotSize)
+	buf := make([]byte, ckptFileSize)
 	n, err := f.ReadAt(buf, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return checkpoint{}, false, fmt.Errorf("segment: read %s: %w", path, err)
 	}
 	a, aok := decodeCheckpoint(buf[:n])
-	b, bok := decodeCheckpoint(buf[min(n, ckptSlotGap):n])
+	b, bok := decodeCheckpoint(buf[min(n, ckptSlotGap):min(n, ckptSlotGap+ckptSlotSize)])
 	if bok && (!aok || b.seq > a.seq) {
 		a, aok = b, true
+	}
+	if seq, p, ok := decodeHint(buf[min(n, ckptHintOff):n]); ok && aok && seq == a.seq && p.Index > a.synced.Index {
+		a.synced = p
 	}
 	if !aok {
 		return checkpoint{}, false, fmt.Errorf("%w: %s has no valid slot; "+
@@ -168,7 +206,7 @@ func createCheckpoint(fs FS, dir string, c checkpoint) (*ckptFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("segment: create %s: %w", tmp, noSpace(err))
 	}
-	buf := make([]byte, ckptSlotGap+ckptSlotSize)
+	buf := make([]byte, ckptFileSize) // the hint's place written too: hints never grow the file
 	copy(buf, c.encode())
 	copy(buf[ckptSlotGap:], c.encode())
 	if _, err = f.WriteAt(buf, 0); err == nil {
@@ -194,11 +232,10 @@ func openCheckpoint(fs FS, dir string) (*ckptFile, error) {
 	return &ckptFile{f: f, path: path}, nil
 }
 
-// hint rewrites c's slot (seq%2, the current one) with its synced
-// position, without an fsync: see checkpoint.synced.
-func (k *ckptFile) hint(c checkpoint) error {
-	off := int64(c.seq%2) * ckptSlotGap
-	if _, err := k.f.WriteAt(c.encode(), off); err != nil {
+// hint writes the synced position for the slot of seq into the hint's
+// place, without an fsync: see checkpoint.synced.
+func (k *ckptFile) hint(seq uint64, p Position) error {
+	if _, err := k.f.WriteAt(encodeHint(seq, p), ckptHintOff); err != nil {
 		return fmt.Errorf("segment: write %s: %w", k.path, err)
 	}
 	return nil

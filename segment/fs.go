@@ -131,8 +131,13 @@ func (o *osFile) Allocate(size int64) error {
 	err := unix.Fallocate(int(o.f.Fd()), 0, 0, size)
 	if errors.Is(err, unix.EOPNOTSUPP) {
 		// File systems without fallocate: extend with zeros written for real,
-		// which still surfaces ENOSPC as an error rather than a SIGBUS.
-		return o.writeZeros(0, size)
+		// which still surfaces ENOSPC as an error rather than a SIGBUS. Only
+		// beyond the current size: a file extended in recovery keeps its data.
+		cur, err := o.Size()
+		if err != nil {
+			return err
+		}
+		return o.writeZeros(cur, size-cur)
 	}
 	if err != nil {
 		return &os.PathError{Op: "fallocate", Path: o.f.Name(), Err: err}

@@ -694,9 +694,7 @@ func (l *Log) Sync() (uint64, error) {
 	l.synced = target
 	l.durable.Store(target.Index - 1)
 	if l.ckf != nil && target != l.ckpt.synced {
-		c := l.ckpt
-		c.synced = target
-		if err := l.ckf.hint(c); err != nil {
+		if err := l.ckf.hint(l.ckpt.seq, target); err != nil {
 			return target.Index - 1, l.fail(err)
 		}
 		l.ckpt.synced = target

@@ -77,23 +77,7 @@ func (l *Log) open() error {
 	if l.opts.VerifyAll {
 		c.scan = c.base // scan (and re-index) everything
 	}
-	if err := l.recover(c, found); err != nil {
-		return err
-	}
-	if !ok {
-		return nil
-	}
-	// Write the checkpoint again, durably, into the other slot: the slot
-	// recovery used may be the only valid one (the other torn or lost), and
-	// Sync's hints overwrite the current slot without an fsync; from now
-	// on the slot they overwrite always has a durable twin.
-	nc := l.ckpt
-	nc.seq++
-	if err := l.ckf.write(nc); err != nil {
-		return err
-	}
-	l.ckpt = nc
-	return nil
+	return l.recover(c, found)
 }
 
 // list finds the log's files, creating dir and removing temporary files.
@@ -282,10 +266,7 @@ func (l *Log) stop(c checkpoint, pos Position, why error) error {
 	if f != nil {
 		where = fmt.Sprintf("%s at file offset %d", f.path, pos.Offset-f.start)
 	}
-	had := c.synced.Index - 1
-	if l.followedByEntry(pos, why) {
-		had = max(had, pos.Index+1)
-	}
+	had := max(c.synced.Index-1, l.validAfter(pos, why))
 	if pos.Index <= had {
 		d := Damage{Index: pos.Index, Had: had, Dir: l.dir, Where: where, Reason: why.Error()}
 		if l.opts.OnDamage == nil {
@@ -324,24 +305,53 @@ func (d Damage) String() string {
 		"from a replica (or remove it and let the node resync)", d.Where, d.Index, d.Reason, d.Had, d.Dir)
 }
 
-// followedByEntry reports whether the scan stopped at pos on an entry that
-// fails its CRC or framing although a valid entry (the next index) follows
-// it: a damaged entry inside the log, not the torn end of a write.
-func (l *Log) followedByEntry(pos Position, why error) bool {
+// validAfter looks, with CheckUnsynced, for valid entries after the bad
+// entry at pos (a damaged entry inside the log rather than the torn end of
+// a write) and returns the last index of the valid chain it finds there,
+// or 0. The next entry is looked for where the bad entry's header says it
+// ends and where the index slot of pos.Index+1 points (a flipped length or
+// type byte defeats the first).
+func (l *Log) validAfter(pos Position, why error) uint64 {
 	if !l.opts.CheckUnsynced || errors.Is(why, errEnd) || errors.Is(why, ErrNotContiguous) {
-		return false
+		return 0
 	}
-	f, ok := l.dataIn(l.view.Load(), pos.Offset)
-	if !ok || pos.Offset+HeaderSize > f.start+l.seg {
-		return false
+	v := l.view.Load()
+	var cands []uint64
+	if f, ok := l.dataIn(v, pos.Offset); ok && pos.Offset+HeaderSize <= f.start+l.seg {
+		if _, _, n, err := Peek(f.b[pos.Offset-f.start:]); err == nil {
+			cands = append(cands, pos.Offset+uint64(n))
+		}
 	}
-	b := f.b[pos.Offset-f.start:]
-	_, _, n, err := Peek(b)
-	if err != nil {
-		return false
+	if off, ok := l.offsetIn(v, pos.Index+1); ok && off > pos.Offset {
+		cands = append(cands, off)
 	}
-	e, _, err := Decode(b[n:])
-	return err == nil && e.Index == pos.Index+1
+	for _, off := range cands {
+		if last := l.chainFrom(off, pos.Index+1); last > 0 {
+			return last
+		}
+	}
+	return 0
+}
+
+// chainFrom follows valid entries from entry index at global offset off
+// and returns the last index of the chain, or 0 if none starts there.
+func (l *Log) chainFrom(off, index uint64) uint64 {
+	f, ok := l.dataIn(l.view.Load(), off)
+	if !ok || off+HeaderSize > f.start+l.seg {
+		return 0
+	}
+	e, n, err := Decode(f.b[off-f.start:])
+	if err != nil || e.Index != index {
+		return 0
+	}
+	pos, term, crc := Position{Index: index + 1, Offset: off + uint64(n)}, e.Term, e.CRC
+	for {
+		e, at, err := l.validAt(pos, term, crc)
+		if err != nil {
+			return pos.Index - 1
+		}
+		pos, term, crc = Position{Index: e.Index + 1, Offset: at + uint64(e.Size())}, e.Term, e.CRC
+	}
 }
 
 // cutDamage makes the end recovery found on a damaged log durable:

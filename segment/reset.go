@@ -50,8 +50,8 @@ func (l *Log) Reset(base Position, prevTerm uint64, prevCRC uint32) error {
 // the term and CRC of the entry before it. A leader sends them to a
 // follower that must Reset because it lacks entries the leader deleted.
 func (l *Log) Base() (Position, uint64, uint32) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.syncMu.Lock() // ckpt is written under syncMu (Checkpoint), not mu
+	defer l.syncMu.Unlock()
 	return l.ckpt.base, l.ckpt.baseTerm, l.ckpt.baseCRC
 }
 
