@@ -136,6 +136,10 @@ func (r *raft) advanceCommit(c uint64) {
 
 func (r *raft) handleHeartbeat(m *wire.Msg) {
 	r.advanceCommit(min(m.Commit, r.matched))
+	if r.repairing() && m.Index > 0 && r.matched >= m.Index {
+		// This log holds the leader's whole log: every committed entry.
+		r.endRepair("it holds the leader's whole log")
+	}
 	r.ackLeaderRead(wire.TypeHeartbeatResp, m.Hint)
 }
 

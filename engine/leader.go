@@ -82,7 +82,8 @@ func (r *raft) checkQuorum() bool {
 // timer: batches in flight without any ack for RetransmitTicks are resent
 // from its match index; a probe left unanswered is sent again.
 func (r *raft) heartbeat(pr *progress) {
-	r.send(wire.Msg{Type: wire.TypeHeartbeat, To: pr.id, Commit: min(r.commit, pr.match), Hint: r.readSeq})
+	r.send(wire.Msg{Type: wire.TypeHeartbeat, To: pr.id, Commit: min(r.commit, pr.match), Hint: r.readSeq,
+		Index: r.log.LastIndex()})
 	switch {
 	case pr.state == stateProbe:
 		pr.probeSent = false

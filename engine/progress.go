@@ -97,9 +97,13 @@ func (p *progress) acked(index, durable uint64) bool {
 	changed := false
 	if index > p.match {
 		p.match, changed = index, true
-		if p.state == stateProbe {
-			p.becomeReplicate()
-		}
+	}
+	if p.state == stateProbe && index >= p.match {
+		// The probe matched, even if at the old match index (a follower
+		// that restarted holding everything): stream from here. Staying in
+		// probe sent an empty Append per answer, a busy loop in an idle
+		// group (found by TestRepairEndsWhenHoldingLeaderLog).
+		p.becomeReplicate()
 	}
 	if p.next <= p.match {
 		p.next = p.match + 1

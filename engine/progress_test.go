@@ -133,3 +133,20 @@ func TestWindowAndRetransmit(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeAckAtMatch: a probe answered at the match index the leader
+// already had (a follower that restarted holding everything) ends the
+// probe; staying in probe sent an empty Append per answer, forever, in an
+// idle group.
+func TestProbeAckAtMatch(t *testing.T) {
+	p := &progress{match: 5, inflight: newInflights(4, 1<<20)}
+	p.becomeProbe()
+	p.sent(5, 0)
+	if !p.paused() {
+		t.Fatal("probe not paused after its send")
+	}
+	p.acked(5, 5)
+	if p.state != stateReplicate || p.next != 6 || p.paused() {
+		t.Fatalf("after an ack at the match index: state %v next %d paused %v; want replicate from 6", p.state, p.next, p.paused())
+	}
+}

@@ -164,6 +164,8 @@ func (r *raft) hardState() HardState {
 // holds; if it voted, a candidate missing a committed entry could win with
 // its vote. So it neither votes nor campaigns until its log holds every
 // entry that may have been committed with its help:
+//   - its log holds the current leader's whole log (a heartbeat carries the
+//     leader's last index), which holds every committed entry, or
 //   - its commit index (learned from a leader, within what its log matches
 //     with that leader's) reaches the highest index it held, or
 //   - it holds a committed entry of a term above the one it had when the
@@ -178,10 +180,15 @@ func (r *raft) checkRepaired() {
 		return
 	}
 	if r.commit >= r.repairTo || r.termAt(r.commit) > r.repairTerm {
-		r.cfg.Logger.Info("raft: damaged log repaired from the leader; voting again",
-			"commit", r.commit, "held", r.repairTo, "leader", r.lead)
-		r.repairTo, r.repairTerm, r.hsDirty = 0, 0, true
+		r.endRepair("its commit index covers what it held")
 	}
+}
+
+// endRepair: the log is whole again; the node votes and campaigns again.
+func (r *raft) endRepair(why string) {
+	r.cfg.Logger.Info("raft: damaged log repaired from the leader; voting again", "why", why,
+		"commit", r.commit, "matched", r.matched, "held", r.repairTo, "leader", r.lead)
+	r.repairTo, r.repairTerm, r.hsDirty = 0, 0, true
 }
 
 func (r *raft) send(m wire.Msg) {

@@ -31,7 +31,8 @@ func (r *raft) requestRead() (uint64, error) {
 	}
 	r.readSeq++
 	for _, p := range r.peers {
-		r.send(wire.Msg{Type: wire.TypeHeartbeat, To: p, Commit: min(r.commit, r.prs[p].match), Hint: r.readSeq})
+		r.send(wire.Msg{Type: wire.TypeHeartbeat, To: p, Commit: min(r.commit, r.prs[p].match), Hint: r.readSeq,
+			Index: r.log.LastIndex()})
 	}
 	r.confirmReads()
 	return r.readSeq, nil

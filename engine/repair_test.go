@@ -191,3 +191,33 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestRepairEndsWhenHoldingLeaderLog: a repairing node whose RepairTo lies
+// beyond the leader's log (an old uncommitted tail), in the leader's own
+// term, in an idle group: it ends the repair once it holds the leader's
+// whole log, which a heartbeat's index tells it.
+func TestRepairEndsWhenHoldingLeaderLog(t *testing.T) {
+	s := newManual(t, 3, false)
+	s.campaign("n0")
+	s.settle(true, nil)
+	l := s.mustLead("n0")
+	s.propose(s.node("n0"))
+	s.settle(true, nil)
+	n1 := s.node("n1")
+	n1.up = false
+	n1.hs.RepairTo, n1.hs.RepairTerm = 50, l.term // held 50 once; the leader has 2
+	s.net = nil
+	s.start(n1, s.ids())
+	if !n1.r.repairing() {
+		t.Fatal("not repairing")
+	}
+	l.unreachable("n1") // its connection broke with the restart: the leader probes it again
+	for range 3 {
+		s.tickN("n0", l.cfg.HeartbeatTicks)
+		s.settle(true, nil)
+	}
+	if n1.r.repairing() {
+		t.Fatalf("still repairing with the leader's whole log (matched %d, leader last %d): %s",
+			n1.r.matched, l.log.LastIndex(), s.describe())
+	}
+}

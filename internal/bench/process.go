@@ -37,6 +37,9 @@ func StartProcessEnv(logPath string, env []string, bin string, args ...string) (
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)
 	}
+	// A node must not outlive the program that started it (a killed
+	// benchmark or campaign would leave it holding ports and disk).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, err
@@ -62,6 +65,14 @@ func (p *Process) Exited() bool { return p.exited.Load() }
 
 // Done is closed when the process exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
+
+// ExitErr is the process's exit status once it exited (nil: status 0).
+func (p *Process) ExitErr() error {
+	if !p.Exited() {
+		return nil
+	}
+	return p.err
+}
 
 // Signal sends sig (e.g. SIGSTOP, SIGCONT) unless the process has exited.
 func (p *Process) Signal(sig os.Signal) error {

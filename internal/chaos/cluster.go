@@ -56,9 +56,14 @@ type Cluster struct {
 	net     *netfault.Net
 	log     *slog.Logger
 
-	mu     sync.Mutex // guards procs and paused
+	mu     sync.Mutex // guards procs, paused, killed and unexpected
 	procs  map[string]*bench.Process
 	paused map[string]bool
+	// killed marks processes the driver killed; any other exit is a finding
+	// (a node's own safety check, a refusal to start), recorded in
+	// unexpected with the tail of its log.
+	killed     map[*bench.Process]bool
+	unexpected []string
 }
 
 // Start writes the nodes' properties and starts them; it returns once a
@@ -78,7 +83,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{cfg: cfg, clients: map[string]string{}, log: cfg.Logger,
-		procs: map[string]*bench.Process{}, paused: map[string]bool{}}
+		procs: map[string]*bench.Process{}, paused: map[string]bool{}, killed: map[*bench.Process]bool{}}
 	peers := map[string]string{}
 	for i := range cfg.Nodes {
 		id := fmt.Sprintf("n%d", i)
@@ -206,7 +211,43 @@ func (c *Cluster) Kill(id string) error {
 		return nil
 	}
 	c.log.Info("chaos: kill -9", "node", id)
+	c.mu.Lock()
+	c.killed[p] = true
+	c.mu.Unlock()
 	return p.Kill()
+}
+
+// Unexpected lists the nodes that exited without the driver killing them,
+// each with the end of its log.
+func (c *Cluster) Unexpected() []string {
+	for _, id := range c.ids {
+		c.checkExit(id)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.unexpected)
+}
+
+// checkExit records node id's process if it exited by itself.
+func (c *Cluster) checkExit(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.procs[id]
+	if p == nil || !p.Exited() || c.killed[p] {
+		return
+	}
+	c.killed[p] = true // report once
+	c.unexpected = append(c.unexpected, fmt.Sprintf("%s exited (%v): %s", id, p.ExitErr(), tail(c.NodeLog(id), 3)))
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], " | ")
 }
 
 // Restart starts node id again if it is not running.
@@ -214,6 +255,7 @@ func (c *Cluster) Restart(id string) error {
 	if c.Running(id) {
 		return nil
 	}
+	c.checkExit(id)
 	c.log.Info("chaos: restart", "node", id)
 	return c.start(id)
 }
@@ -406,7 +448,11 @@ func (c *Cluster) Stop() error {
 		if c.isPaused(id) {
 			_ = c.Resume(id)
 		}
+		c.checkExit(id)
 		if p := c.proc(id); p != nil && !p.Exited() {
+			c.mu.Lock()
+			c.killed[p] = true
+			c.mu.Unlock()
 			if err := p.Stop(10 * time.Second); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", id, err))
 			}

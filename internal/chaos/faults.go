@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -37,8 +38,10 @@ type Faulter struct {
 	mu     sync.Mutex
 	events []string
 	start  time.Time
-	// Lost is what power cuts zeroed (bytes), when the fault cuts power.
+	// LostBytes is what power cuts zeroed, when the fault cuts power.
 	LostBytes int64
+	// Cuts are the times of power cuts of every node (see Result.Pass).
+	Cuts []time.Time
 }
 
 func (f *Faulter) note(format string, args ...any) {
@@ -237,6 +240,7 @@ var single = []Fault{
 		Inject: func(ctx context.Context, f *Faulter) error {
 			return f.cycles(ctx, func(ctx context.Context) error {
 				var lost int64
+				cut := time.Now()
 				for _, id := range f.C.IDs() {
 					r, err := f.C.PowerLoss(id)
 					if err != nil {
@@ -245,6 +249,7 @@ var single = []Fault{
 					lost += r.BytesZeroed
 				}
 				f.LostBytes += lost
+				f.Cuts = append(f.Cuts, cut)
 				f.note("power loss of every node: %d unsynced bytes lost", lost)
 				return nil
 			})
@@ -363,14 +368,28 @@ func FaultByName(name string) (Fault, bool) {
 	return Fault{}, false
 }
 
-// activeFile is the newest data file of a log directory.
+// activeFile is the newest data file of a log directory that holds
+// entries: the log keeps the next file prepared (zero-filled) under its
+// real name, and every file's first entry starts at its first byte.
 func activeFile(dir string) (string, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "*.log"))
 	if err != nil || len(names) == 0 {
 		return "", fmt.Errorf("chaos: no data file in %s: %v", dir, err)
 	}
 	slices.Sort(names)
-	return names[len(names)-1], nil
+	for i := len(names) - 1; i >= 0; i-- {
+		f, err := os.Open(names[i])
+		if err != nil {
+			return "", err
+		}
+		head := make([]byte, 32)
+		_, err = io.ReadFull(f, head)
+		f.Close()
+		if err == nil && slices.ContainsFunc(head, func(b byte) bool { return b != 0 }) {
+			return names[i], nil
+		}
+	}
+	return "", fmt.Errorf("chaos: no data file in %s holds an entry", dir)
 }
 
 // snapshot is a copy of a data file taken while the node runs, to roll the

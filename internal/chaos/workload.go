@@ -122,13 +122,10 @@ func (w Workload) run(ctx context.Context, addrs []string, seed uint64) (*histor
 	if w.Quiesce <= 0 {
 		w.Quiesce = 500 * time.Millisecond
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); h.quiesce(ctx, w.Quiesce) }()
 	var clients []*client.Client
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for k := range w.Writers + w.Readers {
+	for range w.Writers + w.Readers { // every connection first: nothing to stop on an error
 		cl, err := client.Dial(dctx, addrs, client.WithRetryTimeout(w.OpTimeout))
 		if err != nil {
 			for _, c := range clients {
@@ -137,6 +134,11 @@ func (w Workload) run(ctx context.Context, addrs []string, seed uint64) (*histor
 			return nil, err
 		}
 		clients = append(clients, cl)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); h.quiesce(ctx, w.Quiesce) }()
+	for k, cl := range clients {
 		wg.Add(1)
 		if k < w.Writers {
 			go func() { defer wg.Done(); w.write(ctx, cl, k, h) }()
