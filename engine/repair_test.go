@@ -12,6 +12,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/flush"
 	"github.com/rmqlog/rmqlog/replication/wire"
+	"github.com/rmqlog/rmqlog/segment"
 )
 
 // TestDamagedMinorityKeepsCommitted is the bit-flip-on-a-minority loss:
@@ -219,5 +220,22 @@ func TestRepairEndsWhenHoldingLeaderLog(t *testing.T) {
 	if n1.r.repairing() {
 		t.Fatalf("still repairing with the leader's whole log (matched %d, leader last %d): %s",
 			n1.r.matched, l.log.LastIndex(), s.describe())
+	}
+}
+
+// TestClearRepair: the operator's override ends a repair on disk and keeps
+// term and vote.
+func TestClearRepair(t *testing.T) {
+	dir := t.TempDir()
+	if err := saveState(segment.OSFS{}, dir, HardState{Term: 7, Vote: "n2", RepairTo: 90, RepairTerm: 6}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := ClearRepair(dir)
+	if err != nil || before.RepairTo != 90 {
+		t.Fatalf("ClearRepair = %+v, %v", before, err)
+	}
+	after, err := ReadHardState(dir)
+	if err != nil || after != (HardState{Term: 7, Vote: "n2"}) {
+		t.Fatalf("after: %+v, %v", after, err)
 	}
 }

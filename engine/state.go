@@ -138,3 +138,23 @@ func saveState(fsys segment.FS, dir string, hs HardState) error {
 	}
 	return fsys.SyncDir(dir)
 }
+
+// ReadHardState reads the hard state of the node whose data directory
+// (storePathRootDir) is dir: its term, vote, and repair state.
+func ReadHardState(dir string) (HardState, error) { return loadState(segment.OSFS{}, dir) }
+
+// ClearRepair ends, by hand, the repair of a stopped node's damaged log
+// (see raft.repairing): the node will vote and campaign again at once. It
+// is for a group that cannot elect a leader because a majority is
+// repairing (a power cut that tore writes on most nodes under
+// ASYNC_FLUSH, say): entries those nodes had acknowledged may be lost.
+// It returns the state before the change.
+func ClearRepair(dir string) (HardState, error) {
+	hs, err := loadState(segment.OSFS{}, dir)
+	if err != nil || hs.RepairTo == 0 {
+		return hs, err
+	}
+	cleared := hs
+	cleared.RepairTo, cleared.RepairTerm = 0, 0
+	return hs, saveState(segment.OSFS{}, dir, cleared)
+}
