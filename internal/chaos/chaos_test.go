@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"testing"
 	"time"
 )
@@ -64,8 +66,19 @@ func TestCampaignShort(t *testing.T) {
 			if res.Acked == 0 {
 				t.Fatalf("no append was acknowledged: %s", res.String())
 			}
+			// The fault must have taken effect, not only been attempted.
+			if want, ok := evidence[f.Name]; ok && !slices.ContainsFunc(res.Injections, func(e string) bool { return want.MatchString(e) }) {
+				t.Fatalf("%s: no injection shows the fault took effect (want %q)", f.Name, want)
+			}
 		})
 	}
+}
+
+// evidence is what a fault's injection log must show at least once.
+var evidence = map[string]*regexp.Regexp{
+	"damage-minority": regexp.MustCompile(`damage detected at start: true`),
+	"disk-full":       regexp.MustCompile(`: [1-9][0-9]* log lines about the full disk`),
+	"power-loss-all":  regexp.MustCompile(`power loss of every node: [1-9][0-9]* unsynced bytes lost`),
 }
 
 // keep copies a failed run's node logs next to the test's output.

@@ -37,12 +37,15 @@ type Config struct {
 // nodeProps are the campaign's node settings: small segments so that
 // rollovers (and a full disk) happen within seconds, timers as shipped.
 var nodeProps = map[string]string{
-	"mappedFileSizeCommitLog": fmt.Sprint(1 << 20),
+	// 64 KiB segments: a run rolls over to a new file every few hundred
+	// appends, so a full disk (which fails only the allocation of the next
+	// file: files are preallocated) bites within a cycle.
+	"mappedFileSizeCommitLog": fmt.Sprint(64 << 10),
 	"enableDLegerCommitLog":   "true",
 	"dLegerGroup":             "RmqChaos",
 	"brokerName":              "RmqChaos",
 	"flushIntervalCommitLog":  "200",
-	"maxMessageSize":          "65536",
+	"maxMessageSize":          "4096",
 }
 
 // Cluster is a group of real `rmqlog serve` processes on 127.0.0.1 whose
@@ -238,6 +241,16 @@ func (c *Cluster) checkExit(id string) {
 	}
 	c.killed[p] = true // report once
 	c.unexpected = append(c.unexpected, fmt.Sprintf("%s exited (%v): %s", id, p.ExitErr(), tail(c.NodeLog(id), 3)))
+}
+
+// LogCount counts the lines of node id's output that contain s (the
+// evidence that a fault took effect: "disk full", "damaged log").
+func (c *Cluster) LogCount(id, s string) int {
+	b, err := os.ReadFile(c.NodeLog(id))
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), s)
 }
 
 // tail returns the last n lines of a file.

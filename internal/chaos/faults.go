@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -280,7 +281,7 @@ var single = []Fault{
 			if err != nil {
 				return err
 			}
-			wait(ctx, f.Cycle/2) // more entries go into the file after the snapshot
+			wait(ctx, 200*time.Millisecond) // more entries go into the file after the copy
 			if err := f.C.Kill(v); err != nil {
 				return err
 			}
@@ -291,9 +292,18 @@ var single = []Fault{
 				return err
 			}
 			f.note("%s: %s", v, what)
+			before := f.C.LogCount(v, "damaged log:")
 			if err := f.C.Restart(v); err != nil {
 				return err
 			}
+			// The node reports the damage at start (a truncation above its
+			// synced position is a torn tail, not damage).
+			found := false
+			for k := 0; k < 40 && !found; k++ {
+				found = f.C.LogCount(v, "damaged log:") > before
+				wait(ctx, 50*time.Millisecond)
+			}
+			f.note("%s: damage detected at start: %v", v, found)
 			f.note("kill -9 leader %s while %s repairs", l, v)
 			if err := f.C.Kill(l); err != nil {
 				return err
@@ -309,10 +319,12 @@ var single = []Fault{
 				v = f.other()
 			}
 			f.note("disk full on %s", v)
+			before := f.C.LogCount(v, "disk full")
 			if err := f.C.Control(v, cmdDiskFull); err != nil {
 				return err
 			}
 			wait(ctx, f.Cycle)
+			f.note("%s: %d log lines about the full disk", v, f.C.LogCount(v, "disk full")-before)
 			return nil
 		})
 	}},
@@ -413,10 +425,10 @@ func snapshotActive(dir string) (snapshot, error) {
 // written) or rollback (a file replaced by its earlier copy).
 func damage(dir, kind string, snap snapshot, rng *rand.Rand) (string, error) {
 	if kind == "rollback" {
-		if _, err := os.Stat(snap.path); err == nil {
+		if now, err := os.ReadFile(snap.path); err == nil && !bytes.Equal(now, snap.data) {
 			return "rolled back " + filepath.Base(snap.path), os.WriteFile(snap.path, snap.data, 0o644)
 		}
-		kind = "flip" // the file was removed meanwhile (retention): damage otherwise
+		kind = "flip" // nothing was written to it since the copy (or it is gone): damage otherwise
 	}
 	p, err := activeFile(dir)
 	if err != nil {
