@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/rmqlog/rmqlog/flush"
 	"github.com/rmqlog/rmqlog/replication"
@@ -76,6 +77,10 @@ type Node struct {
 	wg       sync.WaitGroup
 	roles    *notifier
 	stateDir string
+	// stateFull: the hard state could not be saved for lack of space; the
+	// core is halted (it sends nothing, so nothing depends on the unsaved
+	// term or vote) and the save is retried every tick. Guarded by mu.
+	stateFull bool
 }
 
 // Open starts a node: it recovers the log and the hard state from
@@ -240,7 +245,7 @@ func (n *Node) run() {
 		case <-n.stop:
 			return
 		case <-t.C():
-			n.locked(n.core.tick)
+			n.locked(n.tick)
 		case <-n.kick:
 			n.locked(func() {
 				n.appendProposals()
@@ -249,6 +254,23 @@ func (n *Node) run() {
 		case <-changed:
 		}
 	}
+}
+
+// tick advances the core's clock; while the hard state could not be saved
+// for lack of space, it retries the save instead and resumes the core once
+// it succeeds (a full disk stops the node from taking part; it does not
+// stop it for good).
+func (n *Node) tick() {
+	if !n.stateFull {
+		n.core.tick()
+		return
+	}
+	if err := saveState(n.cfg.FS, n.stateDir, n.core.hardState()); err != nil {
+		return
+	}
+	n.stateFull = false
+	n.core.resume()
+	n.cfg.Logger.Warn("raft: the hard state is saved again (the disk has room); this node takes part again", "node", n.cfg.ID, "term", n.core.term)
 }
 
 // syncDurable tells the core the flusher's durable index if it moved, and
@@ -290,8 +312,9 @@ func (n *Node) afterLocked() {
 	r := n.core
 	if r.hsDirty {
 		if err := saveState(n.cfg.FS, n.stateDir, r.hardState()); err != nil {
-			r.msgs = nil
+			r.msgs = nil // nothing that depends on the unsaved state leaves
 			r.halt(fmt.Errorf("saving term and vote: %w", err))
+			n.stateFull = errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 		}
 		r.hsDirty = false
 	}

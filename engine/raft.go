@@ -247,6 +247,13 @@ func (r *raft) halt(err error) {
 	r.becomeFollower(r.term, "")
 }
 
+// resume undoes a halt whose cause is gone (the hard state could not be
+// saved for lack of space, and now is): the node rejoins as a follower.
+func (r *raft) resume() {
+	r.stopped = nil
+	r.becomeFollower(r.term, "")
+}
+
 // storageErr handles a log error: fail-stop for a sticky failure, step
 // down for anything else (a full disk), so nothing unwritten is promised.
 func (r *raft) storageErr(op string, err error) {

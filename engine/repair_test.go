@@ -2,11 +2,14 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -237,5 +240,61 @@ func TestClearRepair(t *testing.T) {
 	after, err := ReadHardState(dir)
 	if err != nil || after != (HardState{Term: 7, Vote: "n2"}) {
 		t.Fatalf("after: %+v, %v", after, err)
+	}
+}
+
+// fullStateFS fails the creation of the hard state's temporary file with
+// ENOSPC while full is set, as a full disk does.
+type fullStateFS struct {
+	segment.FS
+	full atomic.Bool
+}
+
+func (f *fullStateFS) Create(name string) (segment.File, error) {
+	if f.full.Load() && strings.HasSuffix(name, stateTmp) {
+		return nil, &os.PathError{Op: "open", Path: name, Err: syscall.ENOSPC}
+	}
+	return f.FS.Create(name)
+}
+
+// TestStateDiskFullResumes: a node that cannot save its term or vote for
+// lack of space stops taking part, and takes part again once the disk has
+// room (found by the fault campaign: it used to stop for good, and with two
+// nodes of three so stopped the group never elected a leader again).
+func TestStateDiskFullResumes(t *testing.T) {
+	c := newTestCluster(t, 3, flush.SyncFlush)
+	fss := map[string]*fullStateFS{}
+	c.tweak = func(cfg *Config) {
+		fs := &fullStateFS{FS: segment.OSFS{}}
+		fss[cfg.ID] = fs
+		cfg.FS = fs
+	}
+	c.startAll()
+	l := c.leader()
+	for id, fs := range fss {
+		if id != l.ID() {
+			fs.full.Store(true)
+		}
+	}
+	old := l.ID()
+	c.stop(old) // the others must change term to elect: neither can save it
+	c.waitFor(10*time.Second, "a follower halted on the full disk", func() bool {
+		for id, n := range c.nodes {
+			if id != old && n.Status().Err != nil {
+				return true
+			}
+		}
+		return false
+	})
+
+	for _, fs := range fss {
+		fs.full.Store(false)
+	}
+	nl := c.leader()
+	if nl.ID() == old {
+		t.Fatalf("%s leads again although it was stopped", old)
+	}
+	if _, err := nl.Append(context.Background(), []byte("after the disk has room")); err != nil {
+		t.Fatal(err)
 	}
 }

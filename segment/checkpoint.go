@@ -229,6 +229,19 @@ func openCheckpoint(fs FS, dir string) (*ckptFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("segment: open %s: %w", path, err)
 	}
+	// A file written before the hint existed is 640 bytes: give the hint its
+	// place now, so that a hint never grows the file (and never meets a full
+	// disk later).
+	if size, err := f.Size(); err == nil && size < ckptFileSize {
+		if _, err := f.WriteAt(make([]byte, ckptFileSize-size), size); err != nil {
+			_ = f.Close()
+			return nil, fmt.Errorf("segment: extend %s for the sync hint: %w", path, noSpace(err))
+		}
+		if err := f.Sync(); err != nil {
+			_ = f.Close()
+			return nil, fmt.Errorf("segment: sync %s: %w", path, err)
+		}
+	}
 	return &ckptFile{f: f, path: path}, nil
 }
 

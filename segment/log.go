@@ -694,10 +694,12 @@ func (l *Log) Sync() (uint64, error) {
 	l.synced = target
 	l.durable.Store(target.Index - 1)
 	if l.ckf != nil && target != l.ckpt.synced {
-		if err := l.ckf.hint(l.ckpt.seq, target); err != nil {
+		switch err := l.ckf.hint(l.ckpt.seq, target); {
+		case err == nil:
+			l.ckpt.synced = target
+		case !isNoSpace(err): // the hint is advisory, but an I/O error is not
 			return target.Index - 1, l.fail(err)
 		}
-		l.ckpt.synced = target
 	}
 	return target.Index - 1, nil
 }

@@ -305,6 +305,28 @@ func (c *Cluster) PowerLoss(id string) (fault.LossReport, error) {
 	return r, err
 }
 
+// PowerLossAll cuts every node's power at once: all are killed first
+// (none acknowledges anything after the cut), then each loses what it had
+// not synced. It returns the time of the cut and the bytes lost.
+func (c *Cluster) PowerLossAll() (time.Time, int64, error) {
+	for _, id := range c.ids {
+		if err := c.Kill(id); err != nil {
+			return time.Time{}, 0, err
+		}
+	}
+	cut := time.Now()
+	var lost int64
+	for _, id := range c.ids {
+		r, err := fault.PowerLoss(c.journal(id))
+		if err != nil {
+			return cut, lost, fmt.Errorf("chaos: power loss of %s: %w", id, err)
+		}
+		lost += r.BytesZeroed
+	}
+	c.log.Info("chaos: power loss of every node", "bytes", lost)
+	return cut, lost, nil
+}
+
 // Control sends node id's fault seams a command (see package fault).
 func (c *Cluster) Control(id string, cmds ...string) error {
 	c.log.Info("chaos: control", "node", id, "cmds", cmds)

@@ -240,14 +240,9 @@ var single = []Fault{
 	{Name: "power-loss-all", Desc: "every node loses power at once: unsynced writes are lost everywhere", LossAllowed: func(mode string) bool { return mode == "ASYNC_FLUSH" },
 		Inject: func(ctx context.Context, f *Faulter) error {
 			return f.cycles(ctx, func(ctx context.Context) error {
-				var lost int64
-				cut := time.Now()
-				for _, id := range f.C.IDs() {
-					r, err := f.C.PowerLoss(id)
-					if err != nil {
-						return err
-					}
-					lost += r.BytesZeroed
+				cut, lost, err := f.C.PowerLossAll()
+				if err != nil {
+					return err
 				}
 				f.LostBytes += lost
 				f.Cuts = append(f.Cuts, cut)
