@@ -87,13 +87,19 @@ func (r Rmqlog) Start(ctx context.Context, mode, dir string) (Group, error) {
 }
 
 func writeProps(path string, props map[string]string) error {
+	return WriteProps(path, "written by rmqbench", props)
+}
+
+// WriteProps writes a node's properties file: a comment line, then the
+// properties sorted by key.
+func WriteProps(path, comment string, props map[string]string) error {
 	keys := make([]string, 0, len(props))
 	for k := range props {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	b.WriteString("# written by rmqbench\n")
+	b.WriteString("# " + comment + "\n")
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s=%s\n", k, props[k])
 	}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -148,17 +147,7 @@ func (c *Cluster) writeProps(id string, real map[string]string) error {
 	} {
 		props[k] = v
 	}
-	keys := make([]string, 0, len(props))
-	for k := range props {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString("# written by the rmqlog fault campaign\n")
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%s\n", k, props[k])
-	}
-	return os.WriteFile(filepath.Join(c.cfg.Dir, id+".conf"), []byte(b.String()), 0o644)
+	return bench.WriteProps(filepath.Join(c.cfg.Dir, id+".conf"), "written by the rmqlog fault campaign", props)
 }
 
 // start starts node id's process with the fault seams on.

@@ -45,7 +45,11 @@ type Result struct {
 	ReadMismatch                        int // reads the final log contradicts
 	// LostOutside counts lost appends acknowledged outside the window a
 	// power cut of every node may lose (see lossWindow).
-	LostOutside  int
+	LostOutside int
+	// Cuts counts power cuts of every node; LostAge is the longest time
+	// between a lost append's acknowledgement and the cut that lost it.
+	Cuts         int
+	LostAge      time.Duration
 	Linearizable string // "yes", "NO", or "unknown (...)"
 	Outage       time.Duration
 	LostBytes    int64 // unsynced bytes power cuts zeroed
@@ -84,22 +88,26 @@ func (r Result) Pass() bool {
 const lossWindow = 700 * time.Millisecond
 
 // lostOutside counts the lost appends acknowledged outside every cut's
-// window: a loss the mode's documented risk does not explain.
-func lostOutside(rep check.Report, h *history, cuts []time.Time) int {
+// window (a loss the mode's documented risk does not explain) and returns
+// the longest time from a lost append's acknowledgement to the next cut.
+func lostOutside(rep check.Report, h *history, cuts []time.Time) (int, time.Duration) {
 	n := 0
+	var age time.Duration
 	for _, l := range rep.Lost {
 		at := h.start.Add(h.ops[l.Op].Return)
 		ok := false
 		for _, c := range cuts {
 			if !at.Before(c.Add(-lossWindow)) && !at.After(c) {
 				ok = true
+				age = max(age, c.Sub(at))
+				break
 			}
 		}
 		if !ok {
 			n++
 		}
 	}
-	return n
+	return n, age
 }
 
 // Run starts a group, runs the workload while the fault is injected, heals,
@@ -181,7 +189,8 @@ func Run(ctx context.Context, rc RunConfig) Result {
 	cancel()
 	rep := check.Check(ld.h.ops, logs, check.Options{Timeout: rc.CheckTimeout, MaxReported: 1 << 20})
 	res.fill(rep)
-	res.LostOutside = lostOutside(rep, ld.h, f.Cuts)
+	res.LostOutside, res.LostAge = lostOutside(rep, ld.h, f.Cuts)
+	res.Cuts = len(f.Cuts)
 	if res.Err == "" {
 		if bad := c.Unexpected(); len(bad) > 0 {
 			res.Err = "nodes exited by themselves: " + strings.Join(bad, "; ")
