@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -106,18 +107,57 @@ func WriteProps(path, comment string, props map[string]string) error {
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-// FreePorts returns n distinct 127.0.0.1 ports that were free a moment ago.
+// FreePorts returns n distinct 127.0.0.1 ports that were free a moment ago,
+// chosen below the kernel's ephemeral range: a node that is restarted on
+// its port (failover, the fault campaign) must find it free, and a port in
+// the ephemeral range can meanwhile become the local end of any outbound
+// connection (the fault campaign lost a node this way: "bind: address
+// already in use" on every restart).
 func FreePorts(n int) ([]int, error) {
+	lo := ephemeralLow()
 	var ports []int
-	for range n {
+	var held []net.Listener
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
+		}
+	}()
+	for tries := 0; len(ports) < n && tries < 1000 && lo > minPort+n; tries++ {
+		p := minPort + rand.IntN(lo-minPort)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue // in use
+		}
+		held = append(held, ln)
+		ports = append(ports, p)
+	}
+	for len(ports) < n { // no room below the ephemeral range: any free port
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("bench: finding a free port: %w", err)
 		}
-		defer ln.Close()
+		held = append(held, ln)
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// minPort is the lowest port FreePorts picks: above the well-known and
+// most registered services' ports.
+const minPort = 10000
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768 if
+// it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil || lo <= 0 {
+		return 32768
+	}
+	return lo
 }
 
 // rmqGroup is a running Rmqlog group.
