@@ -276,7 +276,10 @@ func (n *Node) tick() {
 // syncDurable tells the core the flusher's durable index if it moved, and
 // stops the node if the flusher failed (a failed fsync is fail-stop).
 func (n *Node) syncDurable() {
-	if err := n.flusher.Err(); err != nil && n.core.stopped == nil {
+	if err := n.flusher.Err(); err != nil && (n.core.stopped == nil || n.stateFull) {
+		// Fail-stop for good, even if halted for a full disk meanwhile: that
+		// halt would end once the hard state is saved, this one never does.
+		n.stateFull, n.core.stopped = false, nil
 		n.core.halt(fmt.Errorf("flush: %w", err))
 		return
 	}
