@@ -48,7 +48,7 @@ leaf-check:
 ## chaos, power loss, storage damage, disk full, clock) under both flush modes, on real rmqlog
 ## processes behind a fault proxy; every history checked (lost, duplicates, divergence,
 ## non-monotonic reads, unknown entries, linearizability). Writes results/reliability.md; about
-## 15 minutes. CHAOS_ARGS adds rmqchaos flags (e.g. --faults kill-leader --rounds 5). `make test`
+## 10 minutes here. CHAOS_ARGS adds rmqchaos flags (e.g. --faults kill-leader --rounds 5). `make test`
 ## runs a short form (internal/chaos TestCampaignShort).
 chaos: build
 	$(GO) test -count=1 -timeout 30m -run TestHostile ./internal/hostile/ -hostile.long -hostile.report=$(CURDIR)/results/hostile.md
