@@ -269,12 +269,15 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 	l := g.leader()
 	c := dialRaw(t, l)
 	const n = 200
+	base := l.Node().Status().Last // the no-op(s) of the leader's term(s)
 	for i := range n {
 		c.send(proto.TypeAppend, proto.AppendRequest(nil, [][]byte{fmt.Appendf(nil, "m%d", i)}))
 	}
-	// Shut down once the leader has read (and so appended) them all.
+	// Shut down once the leader has read (and so appended) them all. (It
+	// waited for Last >= n, which the no-op made true one append early: the
+	// last request was then never read and the close reset the connection.)
 	deadline := time.Now().Add(10 * time.Second)
-	for l.Node().Status().Last < n && time.Now().Before(deadline) {
+	for l.Node().Status().Last < base+n && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -25,6 +25,12 @@ func hintOpen(t *testing.T, jp, dir string, onDamage func(segment.Damage) error)
 	}
 	l, err := segment.Open(dir, segment.Options{FS: fault.NewFS(j, nil), WriteThrough: true,
 		SegmentSize: revSeg, IndexEntries: 512, VerifyAll: true, OnDamage: onDamage})
+	if l != nil {
+		t.Cleanup(func() { // before TempDir's removal: no file created behind it
+			l.WaitPrepared()
+			_ = l.Close()
+		})
+	}
 	return l, j, err
 }
 
@@ -61,7 +67,8 @@ func TestHintDeletePrefixPowerLoss(t *testing.T) {
 	if _, err := l.Sync(); err != nil { // the hint rewrites DeletePrefix's slot, no fsync
 		t.Fatal(err)
 	}
-	j.Close() // killed, no Checkpoint
+	l.WaitPrepared() // no background file creation during the power cut
+	j.Close()        // killed, no Checkpoint
 	if _, err := fault.PowerLoss(jp); err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +101,7 @@ func TestHintTruncatePowerLoss(t *testing.T) {
 	if _, err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
+	l.WaitPrepared() // no background file creation during the power cut
 	j.Close()
 	if _, err := fault.PowerLoss(jp); err != nil {
 		t.Fatal(err)
@@ -129,6 +137,7 @@ func TestHintResetPowerLoss(t *testing.T) {
 	if _, err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
+	l.WaitPrepared() // no background file creation during the power cut
 	j.Close()
 	if _, err := fault.PowerLoss(jp); err != nil {
 		t.Fatal(err)
@@ -163,6 +172,7 @@ func TestHintResetPowerLossNoCheckpoint(t *testing.T) {
 	if _, err := l.Sync(); err != nil { // entries 100..104 durable: a follower acks them
 		t.Fatal(err)
 	}
+	l.WaitPrepared() // no background file creation during the power cut
 	j.Close()
 	if _, err := fault.PowerLoss(jp); err != nil {
 		t.Fatal(err)
@@ -198,6 +208,7 @@ func TestHintFreshNodeResetPowerLoss(t *testing.T) {
 	if d, err := l.Sync(); err != nil || d != 104 {
 		t.Fatal(d, err)
 	}
+	l.WaitPrepared() // no background file creation during the power cut
 	j.Close()
 	if _, err := fault.PowerLoss(jp); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ func TestRepeatedPowerLoss(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: open after %d power cuts: %v", round, round, err)
 		}
+		t.Cleanup(func() { _ = l.Close() })
 		if l.LastIndex() < want {
 			t.Fatalf("round %d: log ends at %d, %d were synced", round, l.LastIndex(), want)
 		}
@@ -46,7 +47,8 @@ func TestRepeatedPowerLoss(t *testing.T) {
 				}
 			}
 		}
-		j.Close() // the process dies: no Close of the log
+		l.WaitPrepared() // no background file creation during the power cut
+		j.Close()        // the process dies: no Close of the log
 		if _, err := fault.PowerLoss(jp); err != nil {
 			t.Fatal(err)
 		}
