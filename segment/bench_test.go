@@ -329,15 +329,20 @@ const (
 // previous run prepared (recovery drops every file after the log's end) and
 // syncs the directory: that is measured, as on a real restart. Closing,
 // which waits for Open's background preparation of them again, is not.
+// verify=all is the engine's Open (Options.VerifyAll): the whole log is read
+// whatever the checkpoints say. RMQLOG_BENCH_COLD=1 (root) drops the page
+// cache before each Open, so the log comes from the disk.
 func BenchmarkRecover(b *testing.B) {
 	for _, c := range []struct {
-		name    string
-		segSize int64
-		tail    int // bytes appended after the first checkpoint; 0: one checkpoint
+		name      string
+		segSize   int64
+		tail      int  // bytes appended after the first checkpoint; 0: one checkpoint
+		verifyAll bool // Options.VerifyAll, as the engine opens its log
 	}{
-		{"segment=64MiB/scan=all", 64 << 20, 0},
-		{"segment=64MiB/scan=tail", 64 << 20, 1 << 20},
-		{"segment=1GiB/scan=all", 1 << 30, 0},
+		{"segment=64MiB/scan=all", 64 << 20, 0, false},
+		{"segment=64MiB/scan=tail", 64 << 20, 1 << 20, false},
+		{"segment=64MiB/scan=tail/verify=all", 64 << 20, 1 << 20, true},
+		{"segment=1GiB/scan=all", 1 << 30, 0, false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			if testing.Short() && c.segSize > 64<<20 {
@@ -346,9 +351,21 @@ func BenchmarkRecover(b *testing.B) {
 			opts := Options{SegmentSize: c.segSize, Logger: benchLogger}
 			dir := b.TempDir()
 			last, scanned := benchBuildRecoverLog(b, dir, opts, c.tail)
+			if c.verifyAll {
+				opts.VerifyAll = true
+				scanned = int(last) // every entry, whatever the checkpoints say
+			}
+			cold := os.Getenv("RMQLOG_BENCH_COLD") != "" // root only: each Open reads from the disk
 			b.SetBytes(int64(scanned * (HeaderSize + benchRecoverPayload)))
 			b.ReportAllocs()
 			for b.Loop() {
+				if cold {
+					b.StopTimer()
+					if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err != nil {
+						b.Fatalf("RMQLOG_BENCH_COLD: dropping the page cache: %v", err)
+					}
+					b.StartTimer()
+				}
 				l, err := Open(dir, opts)
 				b.StopTimer()
 				if err != nil || l.LastIndex() != last {
