@@ -131,19 +131,8 @@ func TestDamageCheckUnsynced(t *testing.T) {
 		_, offs := buildLog(t, fs, 40, 10, 30)
 		// lose the hint: entries 31-40 count as unsynced
 		fs = fs.Crash()
-		path, at := dataFile(offs[tc.entry] + HeaderSize + 1)
-		b, _ := fs.ReadFile(path)
-		if err := fs.WriteFile(path, at, []byte{b[at] ^ 1}); err != nil {
-			t.Fatal(err)
-		}
-		opts := testOpts(fs)
-		opts.CheckUnsynced = true
-		var got []Damage
-		opts.OnDamage = func(d Damage) error { got = append(got, d); return nil }
-		l, err := Open(testDir, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		flipBits(t, fs, offs[tc.entry]+HeaderSize+1, 1)
+		l, got := openUnsynced(t, fs)
 		if tc.want == 0 && len(got) != 0 || tc.want != 0 && (len(got) != 1 || got[0].Index != tc.want || got[0].Had < tc.want+1) {
 			t.Fatalf("flip in entry %d: damage %+v, want %d", tc.entry, got, tc.want)
 		}
@@ -174,4 +163,32 @@ func TestDamageRefused(t *testing.T) {
 	if _, err := Open(testDir, opts); !isCorrupt(err) {
 		t.Fatalf("reopen: %v; the damage must still be found", err)
 	}
+}
+
+// flipBits XORs mask into the byte at global offset off of fs's data files.
+func flipBits(t *testing.T, fs *MemFS, off uint64, mask byte) {
+	t.Helper()
+	path, at := dataFile(off)
+	b, err := fs.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.WriteFile(path, at, []byte{b[at] ^ mask}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openUnsynced opens the log with CheckUnsynced and returns it with the
+// damage recovery reported.
+func openUnsynced(t *testing.T, fs *MemFS) (*Log, []Damage) {
+	t.Helper()
+	opts := testOpts(fs)
+	opts.CheckUnsynced = true
+	var got []Damage
+	opts.OnDamage = func(d Damage) error { got = append(got, d); return nil }
+	l, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, got
 }

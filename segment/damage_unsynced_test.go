@@ -13,19 +13,8 @@ func TestCheckUnsyncedHadCoversChain(t *testing.T) {
 	fs := NewMemFS()
 	_, offs := buildLog(t, fs, 40, 10, 30)
 	fs = fs.Crash() // lose the hint: 31..40 are unsynced (acked under ASYNC_FLUSH)
-	path, at := dataFile(offs[33] + HeaderSize + 1)
-	b, _ := fs.ReadFile(path)
-	if err := fs.WriteFile(path, at, []byte{b[at] ^ 1}); err != nil {
-		t.Fatal(err)
-	}
-	opts := testOpts(fs)
-	opts.CheckUnsynced = true
-	var got []Damage
-	opts.OnDamage = func(d Damage) error { got = append(got, d); return nil }
-	l, err := Open(testDir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	flipBits(t, fs, offs[33]+HeaderSize+1, 1)
+	l, got := openUnsynced(t, fs)
 	defer l.Close()
 	if len(got) != 1 || got[0].Had < 40 {
 		t.Fatalf("damage %+v: the log held (and may have acked) entries up to 40", got)
@@ -56,19 +45,8 @@ func TestCheckUnsyncedHeaderFlip(t *testing.T) {
 				offs = append(offs, off)
 			}
 			_ = l0.Close()
-			path, at := dataFile(offs[33] + field.at)
-			b, _ := fs.ReadFile(path)
-			if err := fs.WriteFile(path, at, []byte{b[at] ^ field.mask}); err != nil {
-				t.Fatal(err)
-			}
-			opts := testOpts(fs)
-			opts.CheckUnsynced = true
-			var got []Damage
-			opts.OnDamage = func(d Damage) error { got = append(got, d); return nil }
-			l, err := Open(testDir, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			flipBits(t, fs, offs[33]+field.at, field.mask)
+			l, got := openUnsynced(t, fs)
 			defer l.Close()
 			if len(got) == 0 {
 				t.Fatalf("bit flip in the %s field of entry 33 (entries 34..40 valid after it) dropped as a torn tail; log ends at %d",
