@@ -34,6 +34,17 @@ func hintOpen(t *testing.T, jp, dir string, onDamage func(segment.Damage) error)
 	return l, j, err
 }
 
+// powerCut kills the process that has l open (no Close, no Checkpoint) and
+// cuts the power: every write since its last sync is lost.
+func powerCut(t *testing.T, l *segment.Log, j *fault.Journal, jp string) {
+	t.Helper()
+	l.WaitPrepared() // no background file creation during the cut
+	j.Close()
+	if _, err := fault.PowerLoss(jp); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func hintAppend(t *testing.T, l *segment.Log, n int, term uint64) {
 	t.Helper()
 	for i := 0; i < n; i++ {
@@ -67,11 +78,7 @@ func TestHintDeletePrefixPowerLoss(t *testing.T) {
 	if _, err := l.Sync(); err != nil { // the hint rewrites DeletePrefix's slot, no fsync
 		t.Fatal(err)
 	}
-	l.WaitPrepared() // no background file creation during the power cut
-	j.Close()        // killed, no Checkpoint
-	if _, err := fault.PowerLoss(jp); err != nil {
-		t.Fatal(err)
-	}
+	powerCut(t, l, j, jp) // killed, no Checkpoint
 	l2, _, err := hintOpen(t, jp, dir, nil)
 	if err != nil {
 		t.Fatalf("open after a power cut that followed DeletePrefix (all data fsynced): %v", err)
@@ -101,11 +108,7 @@ func TestHintTruncatePowerLoss(t *testing.T) {
 	if _, err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	l.WaitPrepared() // no background file creation during the power cut
-	j.Close()
-	if _, err := fault.PowerLoss(jp); err != nil {
-		t.Fatal(err)
-	}
+	powerCut(t, l, j, jp)
 	var damage *segment.Damage
 	l2, _, err := hintOpen(t, jp, dir, func(d segment.Damage) error { damage = &d; return nil })
 	if err != nil {
@@ -137,11 +140,7 @@ func TestHintResetPowerLoss(t *testing.T) {
 	if _, err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	l.WaitPrepared() // no background file creation during the power cut
-	j.Close()
-	if _, err := fault.PowerLoss(jp); err != nil {
-		t.Fatal(err)
-	}
+	powerCut(t, l, j, jp)
 	l2, _, err := hintOpen(t, jp, dir, nil)
 	if err != nil {
 		t.Fatalf("open after Reset + synced appends + power cut: %v", err)
@@ -172,11 +171,7 @@ func TestHintResetPowerLossNoCheckpoint(t *testing.T) {
 	if _, err := l.Sync(); err != nil { // entries 100..104 durable: a follower acks them
 		t.Fatal(err)
 	}
-	l.WaitPrepared() // no background file creation during the power cut
-	j.Close()
-	if _, err := fault.PowerLoss(jp); err != nil {
-		t.Fatal(err)
-	}
+	powerCut(t, l, j, jp)
 	var damage *segment.Damage
 	l2, _, err := hintOpen(t, jp, dir, func(d segment.Damage) error { damage = &d; return nil })
 	if err != nil {
@@ -208,11 +203,7 @@ func TestHintFreshNodeResetPowerLoss(t *testing.T) {
 	if d, err := l.Sync(); err != nil || d != 104 {
 		t.Fatal(d, err)
 	}
-	l.WaitPrepared() // no background file creation during the power cut
-	j.Close()
-	if _, err := fault.PowerLoss(jp); err != nil {
-		t.Fatal(err)
-	}
+	powerCut(t, l, j, jp)
 	var damage *segment.Damage
 	l2, _, err := hintOpen(t, jp, dir, func(d segment.Damage) error { damage = &d; return nil })
 	if err != nil {
