@@ -323,10 +323,16 @@ type Status struct {
 	// Elections counts the elections this node started (as a candidate,
 	// after a successful pre-vote or for a transfer) since it started.
 	Elections uint64
-	// RepairTo is not 0 while the node repairs a damaged log: it neither
-	// votes nor campaigns until its commit index reaches this index (or a
-	// newer term's entry commits); see docs/durability.md.
+	// RepairTo is not 0 while the node repairs a log that may lack entries
+	// it acknowledged (damage, or an unclean stop under ASYNC_FLUSH:
+	// RepairUnknown): its vote counts only in an election every member
+	// votes in, until its log holds the leader's; see docs/durability.md.
 	RepairTo uint64
+	// Contradiction is set once a leader asked this node to overwrite an
+	// entry it knows is committed, which it refused (ErrContradiction);
+	// Contradictions counts such refusals since the node started.
+	Contradiction  error
+	Contradictions uint64
 }
 
 // Status returns a snapshot of the node's state.
@@ -337,7 +343,8 @@ func (n *Node) Status() Status {
 	s := Status{ID: n.cfg.ID, Role: r.role, Term: r.term, Leader: r.lead, Writable: r.writable(),
 		First: n.log.FirstIndex(), Last: n.log.LastIndex(), Commit: r.commit,
 		Durable: n.flusher.Durable(), Err: r.stopped, Elections: r.elections,
-		BatchesSent: n.batchesSent.Load(), EntriesSent: n.entriesSent.Load(), RepairTo: r.repairTo}
+		BatchesSent: n.batchesSent.Load(), EntriesSent: n.entriesSent.Load(), RepairTo: r.repairTo,
+		Contradiction: r.contradiction, Contradictions: r.contradictions}
 	s.LeaderAddr = n.clientAddr(r.lead)
 	if r.role == Leader {
 		for _, id := range r.peers {

@@ -6,8 +6,12 @@ import "github.com/rmqlog/rmqlog/replication/wire"
 // a majority says it would vote for us, so a node cut off from the group
 // cannot inflate terms), or directly a vote when a leadership transfer
 // asked for it.
+//
+// A repairing node campaigns too: its own vote counts only in a full house
+// (see tally), so it can win only with a majority of voters that are not
+// repairing, or with every member's vote.
 func (r *raft) campaign(transfer bool) {
-	if r.stopped != nil || r.repairing() {
+	if r.stopped != nil {
 		return
 	}
 	if transfer {
@@ -20,7 +24,7 @@ func (r *raft) campaign(transfer bool) {
 
 func (r *raft) becomePreCandidate() {
 	r.role, r.lead = PreCandidate, ""
-	r.votes = map[string]bool{r.cfg.ID: true}
+	r.votes = map[string]ballot{r.cfg.ID: r.ownBallot()}
 	r.resetTimers()
 	r.cfg.Logger.Info("raft: pre-vote", "term", r.term+1)
 }
@@ -30,7 +34,7 @@ func (r *raft) becomeCandidate() {
 	r.vote, r.hsDirty = r.cfg.ID, true
 	r.role, r.lead = Candidate, ""
 	r.elections++
-	r.votes = map[string]bool{r.cfg.ID: true}
+	r.votes = map[string]ballot{r.cfg.ID: r.ownBallot()}
 	r.resetTimers()
 	r.cfg.Logger.Info("raft: election", "term", r.term)
 }
@@ -52,9 +56,40 @@ func (r *raft) requestVotes(transfer bool) {
 	}
 }
 
+// ballot is a voter's answer as a candidate counts it.
+type ballot uint8
+
+const (
+	ballotRejected ballot = iota
+	// ballotGranted: from a voter whose log holds every entry it ever
+	// acknowledged.
+	ballotGranted
+	// ballotRepairing: granted by a voter that is repairing (its log may
+	// lack entries it acknowledged); it counts only in a full house.
+	ballotRepairing
+)
+
+func (r *raft) ownBallot() ballot {
+	if r.repairing() {
+		return ballotRepairing
+	}
+	return ballotGranted
+}
+
+func ballotOf(m *wire.Msg) ballot {
+	switch {
+	case m.Reject():
+		return ballotRejected
+	case m.Flags&wire.FlagRepairing != 0:
+		return ballotRepairing
+	}
+	return ballotGranted
+}
+
 // handleVote answers a (pre-)vote request whose term is not lower than ours
 // (stepTerm dealt with the others). A vote is granted to a candidate whose
-// log is at least as up to date as ours (Raft 5.4.1), once per term.
+// log is at least as up to date as ours (Raft 5.4.1), once per term. A
+// repairing node marks its grant (FlagRepairing): see tally.
 func (r *raft) handleVote(m *wire.Msg) {
 	var can bool
 	if m.Type == wire.TypePreVote {
@@ -63,10 +98,13 @@ func (r *raft) handleVote(m *wire.Msg) {
 		can = r.vote == m.From || (r.vote == "" && r.lead == "")
 	}
 	resp := wire.Msg{Type: respType(m.Type), To: m.From}
-	if !can || r.repairing() || !r.upToDate(m.LogTerm, m.Index) {
+	if !can || !r.upToDate(m.LogTerm, m.Index) {
 		resp.Flags = wire.FlagReject
 		r.send(resp)
 		return
+	}
+	if r.repairing() {
+		resp.Flags = wire.FlagRepairing
 	}
 	if m.Type == wire.TypeVote {
 		r.vote, r.hsDirty = m.From, true
@@ -91,23 +129,38 @@ func (r *raft) handleVoteResp(m *wire.Msg) {
 		return
 	}
 	if _, seen := r.votes[m.From]; !seen {
-		r.votes[m.From] = !m.Reject()
+		r.votes[m.From] = ballotOf(m)
 	}
 	r.tally()
 }
 
 // tally acts on the votes so far and reports whether the election ended.
+//
+// The candidate wins with the votes of a majority of members that are not
+// repairing, or with the votes of every member (a full house). A repairing
+// voter may lack entries it acknowledged, so its vote alone does not show
+// that the candidate holds them. In the first case some voter that is not
+// repairing counted each committed entry, still holds it, and granted only
+// to a candidate at least as up to date (Raft's argument). In the second,
+// every member that still holds a committed entry voted, so the winner
+// holds every committed entry that any member still holds: an entry is
+// lost only if every member that held it lost it (under ASYNC_FLUSH: a
+// majority lost power before syncing it). See docs/durability.md.
 func (r *raft) tally() bool {
-	granted, rejected := 0, 0
-	for _, v := range r.votes {
-		if v {
-			granted++
-		} else {
+	sure, repairing, rejected := 0, 0, 0
+	for _, b := range r.votes {
+		switch b {
+		case ballotGranted:
+			sure++
+		case ballotRepairing:
+			repairing++
+		default:
 			rejected++
 		}
 	}
+	members := len(r.peers) + 1
 	switch {
-	case granted >= r.quorum():
+	case sure >= r.quorum() || sure+repairing == members:
 		if r.role == PreCandidate {
 			r.becomeCandidate()
 			r.requestVotes(false)
@@ -115,7 +168,8 @@ func (r *raft) tally() bool {
 		}
 		r.becomeLeader()
 		return true
-	case rejected >= r.quorum():
+	case rejected > 0 && sure+members-len(r.votes) < r.quorum():
+		// Neither a sure majority nor a full house can be had any more.
 		r.becomeFollower(r.term, "")
 		return true
 	}

@@ -35,7 +35,9 @@ func (r *raft) handleAppend(m *wire.Msg) {
 		// No answer: the leader resends after its retransmit timeout, so a
 		// batch that keeps failing verification costs one try per timeout,
 		// not a hot loop.
-		r.cfg.Logger.Warn("raft: refusing a batch", "from", m.From, "after", prev, "err", err)
+		if !errors.Is(err, ErrContradiction) {
+			r.cfg.Logger.Warn("raft: refusing a batch", "from", m.From, "after", prev, "err", err)
+		}
 		return
 	}
 	r.matched = max(r.matched, end) // a delayed duplicate must not lower it
@@ -66,8 +68,7 @@ func (r *raft) storeBatch(m *wire.Msg) (uint64, error) {
 				return 0, fmt.Errorf("entry %d of %d conflicts with the log: %w", k+1, m.Count, err)
 			}
 			if i <= r.commit {
-				panic(fmt.Sprintf("engine: leader %s sent entry %d term %d conflicting with committed entry of term %d (commit %d)",
-					m.From, i, t, r.termAt(i), r.commit))
+				return 0, r.refuseOverwrite(m, i, t)
 			}
 			r.cfg.Logger.Info("raft: truncating a conflicting suffix", "from", i, "last", r.log.LastIndex(), "leader", m.From)
 			if err := r.truncate(i); err != nil {
@@ -81,6 +82,32 @@ func (r *raft) storeBatch(m *wire.Msg) (uint64, error) {
 		return 0, fmt.Errorf("%d bytes after the %d entries", len(b), m.Count)
 	}
 	return m.Index + uint64(m.Count), nil
+}
+
+// ErrContradiction is Status().Contradiction's error: a leader asked this
+// node to overwrite an entry it knows is committed.
+var ErrContradiction = errors.New("engine: a leader contradicts this node's committed log")
+
+// refuseOverwrite handles a leader's entry i of term t that conflicts with
+// an entry this node knows is committed. Raft says this cannot happen; it
+// does when acknowledged entries were lost elsewhere (every member holding
+// them lost them, or a repair was ended by hand). Truncating would destroy
+// what may be the last copy of acknowledged entries, and stopping the
+// process would take that copy offline; so the node refuses the batch,
+// keeps its log and keeps running, and reports the contradiction (the log,
+// Status().Contradiction, the metric), so that an operator can save the
+// entries (rmqlog dump) before deciding.
+func (r *raft) refuseOverwrite(m *wire.Msg, i, t uint64) error {
+	err := fmt.Errorf("%w: leader %s of term %d sent entry %d of term %d, but this node's entry %d (term %d) "+
+		"is committed (commit index %d); the node keeps its log: save entries %d..%d with rmqlog dump before "+
+		"anything else, then see docs/durability.md", ErrContradiction, m.From, m.Term, i, t, i, r.termAt(i),
+		r.commit, i, r.log.LastIndex())
+	r.contradictions++
+	if r.contradiction == nil || r.contradictionTerm != m.Term {
+		r.cfg.Logger.Error("raft: refusing to overwrite committed entries", "err", err)
+	}
+	r.contradiction, r.contradictionTerm = err, m.Term
+	return err
 }
 
 // verifyEntries checks the CRCs of the n framed entries at the start of b.
@@ -136,11 +163,17 @@ func (r *raft) advanceCommit(c uint64) {
 
 func (r *raft) handleHeartbeat(m *wire.Msg) {
 	r.advanceCommit(min(m.Commit, r.matched))
-	if r.repairing() && m.Index > 0 && r.matched >= m.Index {
-		// This log holds the leader's whole log: every committed entry.
+	r.endRepairIfWhole(m.Index)
+	r.ackLeaderRead(wire.TypeHeartbeatResp, m.Hint)
+}
+
+// endRepairIfWhole ends a repair once this log holds the current leader's
+// whole log (its last index is last, as a Heartbeat or TimeoutNow says),
+// which holds every committed entry.
+func (r *raft) endRepairIfWhole(last uint64) {
+	if r.repairing() && last > 0 && r.matched >= last {
 		r.endRepair("it holds the leader's whole log")
 	}
-	r.ackLeaderRead(wire.TypeHeartbeatResp, m.Hint)
 }
 
 // handleReset restarts the log at the leader's base: this follower lacks

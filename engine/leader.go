@@ -23,6 +23,9 @@ func (r *raft) becomeLeader() {
 	}
 	r.readDone = r.readSeq // nothing pending from an earlier term
 	r.cfg.Logger.Info("raft: elected leader", "term", r.term, "last", last)
+	if r.repairing() {
+		r.endRepair("it was elected: its log is the group's")
+	}
 	i, err := r.log.Append(r.term, segment.TypeNoop, nil)
 	if err != nil {
 		r.storageErr("append no-op", err)
@@ -378,7 +381,7 @@ func (r *raft) transfer(id string) error {
 // maybeTimeoutNow tells the transfer target to campaign once it has every entry.
 func (r *raft) maybeTimeoutNow(pr *progress) {
 	if r.transferee == pr.id && pr.match == r.log.LastIndex() {
-		r.send(wire.Msg{Type: wire.TypeTimeoutNow, To: pr.id})
+		r.send(wire.Msg{Type: wire.TypeTimeoutNow, To: pr.id, Index: r.log.LastIndex()})
 	}
 }
 

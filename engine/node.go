@@ -98,7 +98,7 @@ func Open(cfg Config) (*Node, error) {
 	if err := n.openStorage(); err != nil {
 		return nil, err
 	}
-	hs, err := loadState(cfg.FS, cfg.Dir)
+	hs, err := n.loadStartState()
 	if err != nil {
 		n.closeStorage()
 		return nil, err
@@ -156,6 +156,28 @@ func (n *Node) openStorage() error {
 	n.nlog = &nodeLog{Log: log, flusher: f, sendMu: &n.sendMu, readMu: &n.readMu, sendTerm: &n.sendTerm,
 		term: func() uint64 { return n.core.term }, interrupt: n.interruptSends}
 	return nil
+}
+
+// loadStartState reads the hard state and makes startState's changes
+// durable before the node answers anyone.
+func (n *Node) loadStartState() (HardState, error) {
+	hs, err := loadState(n.cfg.FS, n.cfg.Dir)
+	if err != nil {
+		return hs, err
+	}
+	next := startState(hs, n.cfg.FlushMode == flush.AsyncFlush)
+	if next == hs {
+		return hs, nil
+	}
+	if err := saveState(n.cfg.FS, n.cfg.Dir, next); err != nil {
+		return hs, fmt.Errorf("engine: saving the hard state at start: %w", err)
+	}
+	if hs.AsyncOpen {
+		n.cfg.Logger.Warn("the last run under ASYNC_FLUSH ended without its final sync (a crash or a power cut): "+
+			"this node's vote counts only with every member's until its log holds the leader's",
+			"id", n.cfg.ID, "term", next.Term, "last", n.log.LastIndex(), "durable", n.flusher.Durable())
+	}
+	return next, nil
 }
 
 // recordDamage persists, before the log cuts its damaged part, that this
@@ -405,7 +427,17 @@ func (n *Node) Close() error {
 	}
 	n.wg.Wait()
 	n.roles.close()
-	return errors.Join(err, n.closeStorage())
+	if cerr := n.closeStorage(); cerr != nil {
+		return errors.Join(err, cerr) // AsyncOpen stays set: the next start repairs
+	}
+	if hs := n.core.hardState(); hs.AsyncOpen {
+		// The final sync covered every entry this node acknowledged.
+		hs.AsyncOpen = false
+		if serr := saveState(n.cfg.FS, n.stateDir, hs); serr != nil {
+			err = errors.Join(err, fmt.Errorf("engine: recording the clean stop: %w", serr))
+		}
+	}
+	return err
 }
 
 func (n *Node) closeStorage() error {

@@ -51,14 +51,44 @@ func (r Role) String() string {
 }
 
 // HardState is what a node persists before it answers: its term and vote,
-// and whether it is repairing a damaged log.
+// whether it is repairing a log that may lack entries it acknowledged, and
+// whether it runs under ASYNC_FLUSH.
 type HardState struct {
 	Term uint64
 	Vote string
-	// RepairTo is set while the node repairs a damaged log (see repairing):
-	// the highest index the log is known to have held before the damage.
-	// RepairTerm is the node's term when the damage was found.
+	// RepairTo is set while the node repairs its log (see repairing): the
+	// highest index the log is known to have held, or RepairUnknown when
+	// the node cannot know it (it stopped uncleanly under ASYNC_FLUSH).
+	// RepairTerm is the node's term when the repair began.
 	RepairTo, RepairTerm uint64
+	// AsyncOpen is set, durably, while the node runs under ASYNC_FLUSH and
+	// cleared once a clean stop has synced everything. Found set at start,
+	// it means the last run ended without that final sync: entries the node
+	// acknowledged may have been in its page cache only, and are lost if the
+	// machine lost power. The node then repairs (see startState).
+	AsyncOpen bool
+}
+
+// RepairUnknown is HardState.RepairTo for a node that may have
+// acknowledged entries it no longer holds without knowing which: its
+// repair ends only when its log holds a leader's whole log or a newer
+// term's entry commits in it.
+const RepairUnknown = ^uint64(0)
+
+// startState is the hard state a node starts from, given the state it
+// found on disk and whether it now runs under ASYNC_FLUSH. A node that
+// found AsyncOpen set stopped without its final sync: under ASYNC_FLUSH an
+// entry counts on a node once it is in its page cache, so after a power cut
+// it may have counted entries it no longer holds. It repairs (votes only in
+// a full house, see tally) until its log holds a leader's whole log. A kill
+// -9 leaves the page cache, so such a node usually holds everything; it
+// cannot tell, and the repair then ends at the first heartbeat it answers.
+func startState(hs HardState, async bool) HardState {
+	if hs.AsyncOpen {
+		hs.RepairTo, hs.RepairTerm = RepairUnknown, max(hs.RepairTerm, hs.Term)
+	}
+	hs.AsyncOpen = async
+	return hs
 }
 
 // coreConfig configures the Raft core. Times are in ticks.
@@ -116,10 +146,16 @@ type raft struct {
 	elections   uint64 // elections started as a candidate (Status)
 	// repairTo, repairTerm: see HardState and repairing.
 	repairTo, repairTerm uint64
-	electionTick         int
-	heartTick            int
-	timeout              int // randomized election timeout
-	votes                map[string]bool
+	asyncOpen            bool // see HardState; the core carries it unchanged
+	// contradiction (follower): the last leader request to overwrite a
+	// committed entry, refused (refuseOverwrite); contradictions counts them.
+	contradiction     error
+	contradictionTerm uint64
+	contradictions    uint64
+	electionTick      int
+	heartTick         int
+	timeout           int // randomized election timeout
+	votes             map[string]ballot
 
 	// leader state
 	prs           map[string]*progress
@@ -137,7 +173,8 @@ type raft struct {
 }
 
 func newRaft(cfg coreConfig, log Log, hs HardState) *raft {
-	r := &raft{cfg: cfg, log: log, term: hs.Term, vote: hs.Vote, repairTo: hs.RepairTo, repairTerm: hs.RepairTerm}
+	r := &raft{cfg: cfg, log: log, term: hs.Term, vote: hs.Vote, repairTo: hs.RepairTo, repairTerm: hs.RepairTerm,
+		asyncOpen: hs.AsyncOpen}
 	for _, p := range cfg.Peers {
 		if p != cfg.ID {
 			r.peers = append(r.peers, p)
@@ -156,21 +193,24 @@ func (r *raft) takeMsgs() []wire.Msg {
 }
 
 func (r *raft) hardState() HardState {
-	return HardState{Term: r.term, Vote: r.vote, RepairTo: r.repairTo, RepairTerm: r.repairTerm}
+	return HardState{Term: r.term, Vote: r.vote, RepairTo: r.repairTo, RepairTerm: r.repairTerm, AsyncOpen: r.asyncOpen}
 }
 
-// repairing reports whether this node's log lost entries to damage and has
-// not got them back. Such a node may have acknowledged entries it no longer
-// holds; if it voted, a candidate missing a committed entry could win with
-// its vote. So it neither votes nor campaigns until its log holds every
-// entry that may have been committed with its help:
+// repairing reports whether this node's log may lack entries it
+// acknowledged: damage cut it (segment recovery), or it stopped uncleanly
+// under ASYNC_FLUSH (startState). Such a node's acknowledgements may have
+// helped commit entries it no longer holds; if its vote counted like any
+// other, a candidate missing those entries could win with it. So its vote
+// counts only in a full house (tally), and it repairs until its log holds
+// every entry that may have been committed with its help:
 //   - its log holds the current leader's whole log (a heartbeat carries the
 //     leader's last index), which holds every committed entry, or
 //   - its commit index (learned from a leader, within what its log matches
 //     with that leader's) reaches the highest index it held, or
 //   - it holds a committed entry of a term above the one it had when the
-//     damage was found: that term's leader held every entry committed
-//     before it (Leader Completeness), and they precede it in this log.
+//     repair began: that term's leader held every entry committed before it
+//     (Leader Completeness), and they precede it in this log, or
+//   - it is elected leader: its log is then the group's.
 func (r *raft) repairing() bool { return r.repairTo != 0 }
 
 // checkRepaired ends the repair once the commit index shows the log whole
@@ -186,8 +226,12 @@ func (r *raft) checkRepaired() {
 
 // endRepair: the log is whole again; the node votes and campaigns again.
 func (r *raft) endRepair(why string) {
-	r.cfg.Logger.Info("raft: damaged log repaired from the leader; voting again", "why", why,
-		"commit", r.commit, "matched", r.matched, "held", r.repairTo, "leader", r.lead)
+	held := any(r.repairTo)
+	if r.repairTo == RepairUnknown {
+		held = "unknown (unclean stop)"
+	}
+	r.cfg.Logger.Info("raft: log repaired; voting again", "why", why,
+		"commit", r.commit, "matched", r.matched, "held", held, "leader", r.lead)
 	r.repairTo, r.repairTerm, r.hsDirty = 0, 0, true
 }
 
@@ -279,9 +323,6 @@ func (r *raft) tick() {
 	}
 	if r.electionTick >= r.timeout {
 		r.electionTick = 0
-		if r.repairing() {
-			return // see repairing: wait for a leader to repair the log
-		}
 		r.campaign(false)
 	}
 }

@@ -53,16 +53,16 @@ func TestDamagedMinorityKeepsCommitted(t *testing.T) {
 		t.Fatal("n1 restarted without its repair state")
 	}
 
-	// n2 campaigns again and again: n1 never grants, n1 never campaigns.
+	// Both campaign again and again: n1's grants count only in a full
+	// house, which n0's absence rules out, so neither is elected.
 	for range 5 {
 		s.tickN("n2", 2*s.node("n2").r.cfg.ElectionTicks)
 		s.tickN("n1", 2*n1.r.cfg.ElectionTicks)
 		s.settle(true, nil)
-		if r := s.node("n2").r; r.role == Leader {
-			t.Fatalf("n2 elected without entry 2 (committed): %s", s.describe())
-		}
-		if n1.r.role != Follower || n1.r.vote != "" && n1.r.vote != "n0" {
-			t.Fatalf("repairing n1 is %v and voted for %q", n1.r.role, n1.r.vote)
+		for _, id := range []string{"n1", "n2"} {
+			if r := s.node(id).r; r.role == Leader {
+				t.Fatalf("%s elected although n0, holding committed entry 2, is down: %s", id, s.describe())
+			}
 		}
 	}
 
@@ -91,11 +91,12 @@ func TestDamagedMinorityKeepsCommitted(t *testing.T) {
 	}
 }
 
-// TestRepairingRefusesVotes: a repairing node rejects votes and pre-votes
-// of up-to-date candidates, ignores TimeoutNow and never campaigns; the
-// repair ends when a newer term's entry commits even if the log never
-// reaches the index it held (that tail was never committed).
-func TestRepairingRefusesVotes(t *testing.T) {
+// TestRepairingVotesCountOnlyInFullHouse: a repairing node grants votes and
+// pre-votes to up-to-date candidates marked FlagRepairing, and a candidate
+// counts such a grant only when every member granted; the repair ends when
+// a newer term's entry commits even if the log never reaches the index it
+// held (that tail was never committed).
+func TestRepairingVotesCountOnlyInFullHouse(t *testing.T) {
 	s := newManual(t, 3, false)
 	n := s.node("n1")
 	n.hs = HardState{Term: 5, RepairTo: 50, RepairTerm: 5}
@@ -103,15 +104,33 @@ func TestRepairingRefusesVotes(t *testing.T) {
 	for _, typ := range []wire.Type{wire.TypePreVote, wire.TypeVote} {
 		n.r.step(&wire.Msg{Type: typ, From: "n0", To: "n1", Term: 6, Index: 100, LogTerm: 5})
 		msgs := n.r.takeMsgs()
-		if len(msgs) != 1 || !msgs[0].Reject() {
-			t.Fatalf("%v: answered %+v, want a reject", typ, msgs)
+		if len(msgs) != 1 || msgs[0].Reject() || msgs[0].Flags&wire.FlagRepairing == 0 {
+			t.Fatalf("%v: answered %+v, want a grant marked repairing", typ, msgs)
 		}
 	}
-	n.r.step(&wire.Msg{Type: wire.TypeTimeoutNow, From: "n0", To: "n1", Term: n.r.term})
-	s.tickN("n1", 10*n.r.cfg.ElectionTicks)
-	if n.r.role != Follower || n.r.elections != 0 {
-		t.Fatalf("repairing node is %v after %d elections", n.r.role, n.r.elections)
+	s.after(n)
+
+	// A candidate's tally: {sure self, repairing n1} is no majority of
+	// sure votes; with n2's sure vote it is a full house.
+	c := s.node("n0").r
+	c.becomeCandidate()
+	c.handleVoteResp(&wire.Msg{Type: wire.TypeVoteResp, From: "n1", Term: c.term, Flags: wire.FlagRepairing})
+	if c.role == Leader {
+		t.Fatal("elected with one sure and one repairing vote of three")
 	}
+	c.handleVoteResp(&wire.Msg{Type: wire.TypeVoteResp, From: "n2", Term: c.term, Flags: wire.FlagRepairing})
+	if c.role != Leader {
+		t.Fatalf("not elected with every member's vote: %v", c.role)
+	}
+	c.becomeFollower(c.term, "")
+	c.becomeCandidate()
+	c.handleVoteResp(&wire.Msg{Type: wire.TypeVoteResp, From: "n1", Term: c.term, Flags: wire.FlagRepairing})
+	c.handleVoteResp(&wire.Msg{Type: wire.TypeVoteResp, From: "n2", Term: c.term, Flags: wire.FlagReject})
+	if c.role != Follower {
+		t.Fatalf("a candidate that can get neither a sure majority nor a full house is %v", c.role)
+	}
+	c.takeMsgs()
+
 	// A leader of term 7 appends its no-op (index 1) and commits it.
 	n.r.step(&wire.Msg{Type: wire.TypeHeartbeat, From: "n0", To: "n1", Term: 7})
 	s.after(n)

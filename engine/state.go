@@ -20,16 +20,19 @@ import (
 //
 //	0      4   5   6        14     16        16+n        24+n          32+n
 //	+------+---+---+--------+------+---------+-----------+-------------+--------+
-//	| RMQS |ver|rsv|  term  | vlen |  vote   | repair to | repair term | crc32c |
+//	| RMQS |ver|flg|  term  | vlen |  vote   | repair to | repair term | crc32c |
 //	+------+---+---+--------+------+---------+-----------+-------------+--------+
 //
-// Version 1 files (no repair fields) are read as not repairing.
+// flg (version 3): bit 0 AsyncOpen. Version 1 files (no repair fields) are
+// read as not repairing; versions 1 and 2 have 0 in the flags byte.
 const (
 	stateFile    = "raft-state"
 	stateTmp     = "raft-state.tmp"
 	stateMagic   = "RMQS"
-	stateVersion = 2
+	stateVersion = 3
 	maxVoteLen   = 255
+
+	stateAsyncOpen = 1 << 0
 )
 
 // ErrState is returned for a hard state file that cannot be read.
@@ -40,7 +43,11 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func encodeState(hs HardState) []byte {
 	b := make([]byte, 0, 36+len(hs.Vote))
 	b = append(b, stateMagic...)
-	b = append(b, stateVersion, 0)
+	var flags byte
+	if hs.AsyncOpen {
+		flags |= stateAsyncOpen
+	}
+	b = append(b, stateVersion, flags)
 	b = binary.LittleEndian.AppendUint64(b, hs.Term)
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(hs.Vote)))
 	b = append(b, hs.Vote...)
@@ -56,10 +63,10 @@ func decodeState(b []byte) (HardState, error) {
 	extra := 0 // bytes between the vote and the crc
 	switch b[4] {
 	case 1:
-	case stateVersion:
+	case 2, stateVersion:
 		extra = 16
 	default:
-		return HardState{}, fmt.Errorf("%w: version %d, this build reads 1 and %d", ErrState, b[4], stateVersion)
+		return HardState{}, fmt.Errorf("%w: version %d, this build reads 1 to %d", ErrState, b[4], stateVersion)
 	}
 	n := int(binary.LittleEndian.Uint16(b[14:]))
 	if n > maxVoteLen || len(b) != 20+n+extra {
@@ -69,7 +76,10 @@ func decodeState(b []byte) (HardState, error) {
 	if c := crc32.Checksum(b[:end], castagnoli); c != binary.LittleEndian.Uint32(b[end:]) {
 		return HardState{}, fmt.Errorf("%w: crc mismatch", ErrState)
 	}
-	hs := HardState{Term: binary.LittleEndian.Uint64(b[6:]), Vote: string(b[16 : 16+n])}
+	if b[5]&^stateAsyncOpen != 0 || b[4] < stateVersion && b[5] != 0 {
+		return HardState{}, fmt.Errorf("%w: version %d with unknown flags %#x", ErrState, b[4], b[5])
+	}
+	hs := HardState{Term: binary.LittleEndian.Uint64(b[6:]), Vote: string(b[16 : 16+n]), AsyncOpen: b[5]&stateAsyncOpen != 0}
 	if extra > 0 {
 		hs.RepairTo = binary.LittleEndian.Uint64(b[16+n:])
 		hs.RepairTerm = binary.LittleEndian.Uint64(b[24+n:])

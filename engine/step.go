@@ -29,6 +29,7 @@ func (r *raft) step(m *wire.Msg) {
 		r.handleReset(m)
 	case wire.TypeTimeoutNow:
 		if r.role == Follower && m.From == r.lead {
+			r.endRepairIfWhole(m.Index)
 			r.cfg.Logger.Info("raft: leadership transfer: campaigning now", "from", m.From, "term", r.term)
 			r.campaign(true)
 		}

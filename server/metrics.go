@@ -99,18 +99,20 @@ func (s *Server) startMetrics() error {
 type statusCollector struct{ s *Server }
 
 var (
-	descIndex = prometheus.NewDesc("rmqlog_index", "Log indexes of this node: first, last, commit, durable.", []string{"kind"}, nil)
-	descTerm  = prometheus.NewDesc("rmqlog_term", "Current Raft term.", nil, nil)
-	descRole  = prometheus.NewDesc("rmqlog_role", "1 for the node's current Raft role.", []string{"role"}, nil)
-	descElect = prometheus.NewDesc("rmqlog_elections_total", "Elections this node started as a candidate.", nil, nil)
-	descLag   = prometheus.NewDesc("rmqlog_follower_lag_entries", "Leader only: last index minus the follower's match index.", []string{"follower"}, nil)
-	descMatch = prometheus.NewDesc("rmqlog_follower_match_index", "Leader only: the follower's match index.", []string{"follower"}, nil)
-	descBatch = prometheus.NewDesc("rmqlog_replication_batches_total", "Append batches sent to followers.", nil, nil)
-	descSent  = prometheus.NewDesc("rmqlog_replication_entries_total", "Entries sent to followers.", nil, nil)
+	descIndex  = prometheus.NewDesc("rmqlog_index", "Log indexes of this node: first, last, commit, durable.", []string{"kind"}, nil)
+	descTerm   = prometheus.NewDesc("rmqlog_term", "Current Raft term.", nil, nil)
+	descRole   = prometheus.NewDesc("rmqlog_role", "1 for the node's current Raft role.", []string{"role"}, nil)
+	descElect  = prometheus.NewDesc("rmqlog_elections_total", "Elections this node started as a candidate.", nil, nil)
+	descLag    = prometheus.NewDesc("rmqlog_follower_lag_entries", "Leader only: last index minus the follower's match index.", []string{"follower"}, nil)
+	descMatch  = prometheus.NewDesc("rmqlog_follower_match_index", "Leader only: the follower's match index.", []string{"follower"}, nil)
+	descBatch  = prometheus.NewDesc("rmqlog_replication_batches_total", "Append batches sent to followers.", nil, nil)
+	descSent   = prometheus.NewDesc("rmqlog_replication_entries_total", "Entries sent to followers.", nil, nil)
+	descRepair = prometheus.NewDesc("rmqlog_repairing", "1 while the node repairs a log that may lack entries it acknowledged (its vote counts only when every member votes).", nil, nil)
+	descContra = prometheus.NewDesc("rmqlog_contradictions_total", "Leader requests to overwrite entries this node knows are committed, refused. Any is an alert: see docs/durability.md.", nil, nil)
 )
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIndex, descTerm, descRole, descElect, descLag, descMatch, descBatch, descSent} {
+	for _, d := range []*prometheus.Desc{descIndex, descTerm, descRole, descElect, descLag, descMatch, descBatch, descSent, descRepair, descContra} {
 		ch <- d
 	}
 }
@@ -134,6 +136,12 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descElect, prometheus.CounterValue, float64(st.Elections))
 	ch <- prometheus.MustNewConstMetric(descBatch, prometheus.CounterValue, float64(st.BatchesSent))
 	ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(st.EntriesSent))
+	ch <- prometheus.MustNewConstMetric(descContra, prometheus.CounterValue, float64(st.Contradictions))
+	repairing := uint64(0)
+	if st.RepairTo != 0 {
+		repairing = 1
+	}
+	gauge(descRepair, repairing)
 	for _, f := range st.Followers {
 		gauge(descLag, f.Lag, f.ID)
 		gauge(descMatch, f.Match, f.ID)

@@ -20,14 +20,19 @@ type StatusDoc struct {
 	DurableIndex uint64        `json:"durableIndex"`
 	Followers    []FollowerDoc `json:"followers,omitempty"`
 	Elections    uint64        `json:"elections"`
-	// RepairTo is set while the node repairs a damaged log (it neither votes
-	// nor campaigns meanwhile); see docs/durability.md.
-	RepairTo    uint64            `json:"repairTo,omitempty"`
-	Batches     uint64            `json:"batchesSent"`
-	Entries     uint64            `json:"entriesSent"`
-	Error       string            `json:"error,omitempty"`
-	Connections int               `json:"clientConnections"`
-	Peers       map[string]string `json:"peers"`
+	// RepairTo is set while the node repairs a log that may lack entries it
+	// acknowledged (its vote counts only when every member votes);
+	// 18446744073709551615 (engine.RepairUnknown) after an unclean stop under
+	// ASYNC_FLUSH. See docs/durability.md.
+	RepairTo uint64 `json:"repairTo,omitempty"`
+	// Contradiction: a leader asked this node to overwrite committed
+	// entries, and it refused (see docs/durability.md).
+	Contradiction string            `json:"contradiction,omitempty"`
+	Batches       uint64            `json:"batchesSent"`
+	Entries       uint64            `json:"entriesSent"`
+	Error         string            `json:"error,omitempty"`
+	Connections   int               `json:"clientConnections"`
+	Peers         map[string]string `json:"peers"`
 }
 
 // FollowerDoc is what the leader knows of one follower.
@@ -50,6 +55,9 @@ func (s *Server) StatusDoc() StatusDoc {
 		Batches: st.BatchesSent, Entries: st.EntriesSent, Peers: s.cfg.Engine.Peers}
 	if st.Err != nil {
 		d.Error = st.Err.Error()
+	}
+	if st.Contradiction != nil {
+		d.Contradiction = st.Contradiction.Error()
 	}
 	for _, f := range st.Followers {
 		d.Followers = append(d.Followers, followerDoc(f))

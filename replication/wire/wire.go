@@ -60,7 +60,11 @@ func (t Type) String() string {
 const (
 	FlagReject   = 1 << 0 // a response that refuses (append mismatch, vote denied)
 	FlagTransfer = 1 << 1 // a Vote sent because of a leadership transfer: voters ignore their leader lease
-	flagsKnown   = FlagReject | FlagTransfer
+	// FlagRepairing marks a granted VoteResp or PreVoteResp from a voter
+	// whose log may lack entries it acknowledged (it is repairing): the
+	// candidate counts it only in an election every member granted.
+	FlagRepairing = 1 << 2
+	flagsKnown    = FlagReject | FlagTransfer | FlagRepairing
 )
 
 // Msg is one Raft message. Which fields mean what depends on Type; see

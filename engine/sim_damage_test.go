@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"flag"
+	"testing"
+)
+
+var damageSeeds = flag.Int("damage.seeds", 300, "seeds per TestSimDamage configuration")
+
+// repairingCount counts the nodes whose hard state says they repair.
+func (s *sim) repairingCount() int {
+	k := 0
+	for _, n := range s.nodes {
+		if n.up && n.r.repairTo != 0 || !n.up && n.hs.RepairTo != 0 {
+			k++
+		}
+	}
+	return k
+}
+
+// damagedRestart restarts n; with some chance its log was damaged while it was
+// down: recovery cut it before a random entry it had synced, and recorded
+// RepairTo = the highest index it held (the synced hint survived, the
+// favourable case), RepairTerm = its term, as Node.recordDamage does. At
+// most a minority is ever repairing at once.
+func (s *sim) damagedRestart(n *simNode) {
+	if s.rng.IntN(2) == 0 && s.repairingCount() < (len(s.nodes)-1)/2 {
+		had := n.log.synced
+		if !s.cfg.syncQuorum {
+			had = n.log.LastIndex() // ASYNC + CheckUnsynced: a valid entry follows the bad one
+		}
+		first := n.log.FirstIndex()
+		if had >= first && had > 0 {
+			k := first + uint64(s.rng.IntN(int(had-first+1)))
+			if err := n.log.TruncateSuffix(k); err != nil {
+				s.fatalf("damage cut: %v", err)
+			}
+			n.hs.RepairTo = max(n.hs.RepairTo, had)
+			n.hs.RepairTerm = max(n.hs.RepairTerm, n.hs.Term)
+			s.logf("%s damaged at %d (had %d), repairTo %d repairTerm %d", n.id, k, had, n.hs.RepairTo, n.hs.RepairTerm)
+		}
+	}
+	s.logf("%s restarts, term %d vote %q, log [%d,%d]", n.id, n.hs.Term, n.hs.Vote, n.log.FirstIndex(), n.log.LastIndex())
+	s.start(n, s.ids())
+}
+
+func (s *sim) damageStep() {
+	s.tickDeliver()
+	for _, n := range s.nodes {
+		if !n.up {
+			if s.rng.IntN(20) == 0 {
+				s.damagedRestart(n)
+			}
+			continue
+		}
+		if n.r.role == Leader && s.rng.IntN(3) == 0 {
+			s.propose(n)
+		}
+		if s.rng.IntN(3) == 0 {
+			s.sync(n)
+		}
+		if s.cfg.retention && s.rng.IntN(40) == 0 {
+			keep := uint64(s.rng.IntN(4))
+			if c := min(n.r.commit, n.log.synced); c > keep+1 {
+				n.log.deletePrefix(c - keep)
+			}
+		}
+		if s.rng.Float64() < s.cfg.crash {
+			s.crash(n)
+		}
+	}
+	if s.rng.Float64() < s.cfg.partition {
+		s.repartition()
+	}
+}
+
+func TestSimDamage(t *testing.T) {
+	cfgs := []simConfig{
+		{name: "sync-damage-3", nodes: 3, syncQuorum: true, drop: 0.05, dup: 0.05, maxDelay: 3, crash: 0.01, powerLoss: true, partition: 0.02, unreachable: true},
+		{name: "sync-damage-5-retention", nodes: 5, syncQuorum: true, drop: 0.05, dup: 0.02, maxDelay: 4, crash: 0.01, powerLoss: true, partition: 0.03, retention: true},
+		{name: "async-kill-damage-3", nodes: 3, drop: 0.05, dup: 0.05, maxDelay: 3, crash: 0.01, partition: 0.02, unreachable: true},
+	}
+	for _, cfg := range cfgs {
+		t.Run(cfg.name, func(t *testing.T) {
+			first, seeds := uint64(1), uint64(*damageSeeds)
+			if *simSeed != 0 {
+				first, seeds = *simSeed, 1
+			}
+			for seed := first; seed < first+seeds; seed++ {
+				s := newSim(t, cfg, seed)
+				s.verbose = *simSeed != 0 && testing.Verbose()
+				for range *simSteps {
+					s.damageStep()
+				}
+				s.heal()
+				s.finalCheck()
+			}
+		})
+	}
+}
