@@ -256,7 +256,7 @@ func (r *raft) handleAck(m *wire.Msg) {
 			pr.readAck = m.Hint
 			r.confirmReads()
 		}
-		if pr.acked(m.Index, m.Durable) {
+		if pr.heard(m.Index, m.Durable) {
 			r.maybeCommit()
 		}
 		if pr.match < r.log.LastIndex() {

@@ -93,12 +93,24 @@ func (p *progress) sent(last uint64, n int) {
 // acked records an accepted Append answer: the follower's log matches up
 // to index, and has it fsynced up to durable. It reports whether anything
 // changed.
-func (p *progress) acked(index, durable uint64) bool {
+func (p *progress) acked(index, durable uint64) bool { return p.ack(index, durable, true) }
+
+// heard records a HeartbeatResp: the follower's log matches up to index
+// (what it matched with this leader so far; 0 before its first accepted
+// Append). It ends a probe only if index reaches the probe's position: a
+// new leader's first heartbeat answer says nothing about where a lagging
+// follower's log matches, and ending the probe there streamed the whole
+// log from index 1 (found by the durability review).
+func (p *progress) heard(index, durable uint64) bool {
+	return p.ack(index, durable, p.state != stateProbe || index+1 >= p.next)
+}
+
+func (p *progress) ack(index, durable uint64, confirmsProbe bool) bool {
 	changed := false
 	if index > p.match {
 		p.match, changed = index, true
 	}
-	if p.state == stateProbe && index >= p.match {
+	if p.state == stateProbe && index >= p.match && confirmsProbe {
 		// The probe matched, even if at the old match index (a follower
 		// that restarted holding everything): stream from here. Staying in
 		// probe sent an empty Append per answer, a busy loop in an idle
