@@ -254,6 +254,18 @@ func (k *ckptFile) hint(seq uint64, p Position) error {
 	return nil
 }
 
+// writeBoth stores c in both slots, one after the other, each durably, and
+// advances c.seq by one for the second. A change that removes files (a new
+// base) is written so: otherwise a bit flipped in the newest slot would make
+// recovery fall back to the older one, which names files already removed.
+func (k *ckptFile) writeBoth(c *checkpoint) error {
+	if err := k.write(*c); err != nil {
+		return err
+	}
+	c.seq++
+	return k.write(*c)
+}
+
 // write stores c (whose seq the caller has advanced) in slot seq%2 and
 // makes it durable.
 func (k *ckptFile) write(c checkpoint) error {

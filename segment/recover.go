@@ -310,11 +310,24 @@ func (d Damage) String() string {
 // a write) and returns the last index of the valid chain it finds there,
 // or 0. The next entry is looked for where the bad entry's header says it
 // ends and where the index slot of pos.Index+1 points (a flipped length or
-// type byte defeats the first).
+// type byte defeats the first). A chain that ends at another bad entry
+// with valid entries after it is followed past it too, so any number of
+// damaged entries gives the highest index the log held.
 func (l *Log) validAfter(pos Position, why error) uint64 {
-	if !l.opts.CheckUnsynced || errors.Is(why, errEnd) || errors.Is(why, ErrNotContiguous) {
-		return 0
+	had := uint64(0)
+	for l.opts.CheckUnsynced && !errors.Is(why, errEnd) && !errors.Is(why, ErrNotContiguous) {
+		last, stop, err := l.chainAfter(pos)
+		if last == 0 {
+			break
+		}
+		had, pos, why = last, stop, err
 	}
+	return had
+}
+
+// chainAfter finds the valid chain that follows the bad entry at pos: its
+// last index (0 if none follows), where and why it stops.
+func (l *Log) chainAfter(pos Position) (last uint64, stop Position, why error) {
 	v := l.view.Load()
 	var cands []uint64
 	if f, ok := l.dataIn(v, pos.Offset); ok && pos.Offset+HeaderSize <= f.start+l.seg {
@@ -326,29 +339,30 @@ func (l *Log) validAfter(pos Position, why error) uint64 {
 		cands = append(cands, off)
 	}
 	for _, off := range cands {
-		if last := l.chainFrom(off, pos.Index+1); last > 0 {
-			return last
+		if last, stop, why := l.chainFrom(off, pos.Index+1); last > 0 {
+			return last, stop, why
 		}
 	}
-	return 0
+	return 0, Position{}, nil
 }
 
 // chainFrom follows valid entries from entry index at global offset off
-// and returns the last index of the chain, or 0 if none starts there.
-func (l *Log) chainFrom(off, index uint64) uint64 {
+// and returns the last index of the chain (0 if no valid entry index
+// starts there) and where and why it stops.
+func (l *Log) chainFrom(off, index uint64) (last uint64, stop Position, why error) {
 	f, ok := l.dataIn(l.view.Load(), off)
 	if !ok || off+HeaderSize > f.start+l.seg {
-		return 0
+		return 0, Position{}, nil
 	}
 	e, n, err := Decode(f.b[off-f.start:])
 	if err != nil || e.Index != index {
-		return 0
+		return 0, Position{}, nil
 	}
 	pos, term, crc := Position{Index: index + 1, Offset: off + uint64(n)}, e.Term, e.CRC
 	for {
 		e, at, err := l.validAt(pos, term, crc)
 		if err != nil {
-			return pos.Index - 1
+			return pos.Index - 1, pos, err
 		}
 		pos, term, crc = Position{Index: e.Index + 1, Offset: at + uint64(e.Size())}, e.Term, e.CRC
 	}

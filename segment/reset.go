@@ -12,8 +12,9 @@ import (
 // restarts at the leader's first entry, at the leader's offset, so replicas
 // stay byte-identical. base.Index must be above LastIndex(). A crash at any
 // point recovers to the old log or to the empty one:
-//  1. write the checkpoint with the new base durably (recovery then removes
-//     every file below it and treats anything above it as a torn tail);
+//  1. write the checkpoint with the new base durably, into both slots
+//     (writeBoth); recovery then removes every file below it and treats
+//     anything above it as a torn tail;
 //  2. remove every data and index file, sync the directory;
 //  3. create the files the new base falls in.
 func (l *Log) Reset(base Position, prevTerm uint64, prevCRC uint32) error {
@@ -28,7 +29,7 @@ func (l *Log) Reset(base Position, prevTerm uint64, prevCRC uint32) error {
 	c := l.ckpt
 	c.seq++
 	c.base, c.baseTerm, c.baseCRC, c.scan, c.durable, c.synced = base, prevTerm, prevCRC, base, base, base
-	if err := l.ckf.write(c); err != nil {
+	if err := l.ckf.writeBoth(&c); err != nil {
 		return l.fail(err)
 	}
 	l.ckpt = c

@@ -170,7 +170,8 @@ func (l *Log) remove(files []*mfile) error {
 // and already durable (retention), with their index files, and returns the
 // new first index. The active file is never removed. A crash at any point
 // recovers to the old or the new first index:
-//  1. write the checkpoint with the new base durably;
+//  1. write the checkpoint with the new base durably, into both slots (a
+//     flipped bit in one slot then cannot send recovery to a removed file);
 //  2. remove the files below it, oldest first, and sync the directory
 //     (recovery removes any that remain below the base).
 func (l *Log) DeletePrefix(i uint64) (uint64, error) {
@@ -205,7 +206,7 @@ func (l *Log) DeletePrefix(i uint64) (uint64, error) {
 	if c.synced.Index <= base.Index {
 		c.synced = base
 	}
-	if err := l.ckf.write(c); err != nil {
+	if err := l.ckf.writeBoth(&c); err != nil {
 		return 0, l.fail(err)
 	}
 	l.ckpt = c

@@ -1,0 +1,68 @@
+package segment
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestCheckUnsyncedTwoFlipsHad: like TestCheckUnsyncedHadCoversChain,
+// with two flipped bits in the unsynced part (entries 33 and 36) instead of
+// one. Under ASYNC_FLUSH every entry up to 40 may have been acknowledged
+// (counted on this node), so the engine's RepairTo (= Damage.Had) must be
+// at least 40; recovery stops following the valid chain at the second bad
+// entry and reports Had = 35, so the node's repair can end (commit >= 35)
+// while it still lacks 36..40 that it had acknowledged.
+func TestCheckUnsyncedTwoFlipsHad(t *testing.T) {
+	fs := NewMemFS()
+	_, offs := buildLog(t, fs, 40, 10, 30)
+	fs = fs.Crash() // lose the hint: 31..40 are unsynced (acked under ASYNC_FLUSH)
+	flipBits(t, fs, offs[33]+HeaderSize+1, 1)
+	flipBits(t, fs, offs[36]+HeaderSize+1, 1)
+	l, got := openUnsynced(t, fs)
+	defer l.Close()
+	if len(got) != 1 || got[0].Had < 40 {
+		t.Fatalf("damage %+v: the log held (and may have acked) entries up to 40", got)
+	}
+}
+
+// TestCheckpointSlotFlipAfterRetention: one flipped bit in the newest
+// checkpoint slot (written by DeletePrefix) makes recovery fall back to the
+// older slot, whose base names a data file retention already removed: the
+// node does not start (it does not "repair"), and the error tells the
+// operator to restore the directory from a replica.
+func TestCheckpointSlotFlipAfterRetention(t *testing.T) {
+	fs := NewMemFS()
+	l := mustOpen(t, fs)
+	m := newModel()
+	rng := rand.New(rand.NewPCG(5, 5))
+	if err := appendRandom(t, l, m, rng, 120, 150); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, l)
+	if err := l.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	first, err := l.DeletePrefix(60)
+	if err != nil || first <= 1 {
+		t.Fatalf("DeletePrefix: %d %v", first, err)
+	}
+	seq := l.ckpt.seq
+	l.Close()
+	// flip one bit in the slot DeletePrefix wrote (slot seq%2)
+	path := testDir + "/" + ckptName
+	b, _ := fs.ReadFile(path)
+	at := int64(seq%2)*ckptSlotGap + 20
+	if err := fs.WriteFile(path, at, []byte{b[at] ^ 0x01}); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOpts(fs)
+	opts.VerifyAll = true
+	var dmg []Damage
+	opts.OnDamage = func(d Damage) error { dmg = append(dmg, d); return nil }
+	l2, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatalf("one bit flip in the checkpoint file: the log does not open (no repair path): %v", err)
+	}
+	defer l2.Close()
+	t.Logf("opened: first %d last %d damage %v", l2.FirstIndex(), l2.LastIndex(), dmg)
+}
