@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/client"
+	"github.com/rmqlog/rmqlog/engine"
 	"github.com/rmqlog/rmqlog/server"
 )
 
@@ -98,14 +99,31 @@ func WriteStatusTable(w io.Writer, nodes []NodeStatus) error {
 		if n.Lag != nil {
 			lag = fmt.Sprint(*n.Lag)
 		}
-		note := ""
-		if n.Error != "" {
-			note = "stopped: " + oneLine(n.Error)
-		}
+		note := statusNote(n)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", n.Addr, n.Self, n.Role, n.Term,
 			orDash(n.Leader), n.CommitIndex, n.LastIndex, n.DurableIndex, lag, n.FlushMode, note)
 	}
 	return tw.Flush()
+}
+
+// statusNote is the NOTE column: what is wrong with a node, worst first.
+func statusNote(n NodeStatus) string {
+	var notes []string
+	if n.Error != "" {
+		notes = append(notes, "stopped: "+oneLine(n.Error))
+	}
+	if n.Contradiction != "" {
+		notes = append(notes, "CONTRADICTION: "+oneLine(n.Contradiction))
+	}
+	switch {
+	case n.TermLost:
+		notes = append(notes, "repairing: lost its term and vote, waiting to hear every member")
+	case n.RepairTo == engine.RepairUnknown:
+		notes = append(notes, "repairing: unclean stop under ASYNC_FLUSH")
+	case n.RepairTo != 0:
+		notes = append(notes, fmt.Sprintf("repairing: damaged log, held up to %d", n.RepairTo))
+	}
+	return strings.Join(notes, "; ")
 }
 
 func orDash(s string) string {

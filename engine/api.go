@@ -328,6 +328,9 @@ type Status struct {
 	// RepairUnknown): its vote counts only in an election every member
 	// votes in, until its log holds the leader's; see docs/durability.md.
 	RepairTo uint64
+	// TermLost is set while a node whose hard state was lost waits to hear
+	// every member's term (its vote counts only when every member votes).
+	TermLost bool
 	// Contradiction is set once a leader asked this node to overwrite an
 	// entry it knows is committed, which it refused (ErrContradiction);
 	// Contradictions counts such refusals since the node started.
@@ -344,7 +347,7 @@ func (n *Node) Status() Status {
 		First: n.log.FirstIndex(), Last: n.log.LastIndex(), Commit: r.commit,
 		Durable: n.flusher.Durable(), Err: r.stopped, Elections: r.elections,
 		BatchesSent: n.batchesSent.Load(), EntriesSent: n.entriesSent.Load(), RepairTo: r.repairTo,
-		Contradiction: r.contradiction, Contradictions: r.contradictions}
+		Contradiction: r.contradiction, Contradictions: r.contradictions, TermLost: r.termLost}
 	s.LeaderAddr = n.clientAddr(r.lead)
 	if r.role == Leader {
 		for _, id := range r.peers {

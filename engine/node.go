@@ -161,9 +161,17 @@ func (n *Node) openStorage() error {
 // loadStartState reads the hard state and makes startState's changes
 // durable before the node answers anyone.
 func (n *Node) loadStartState() (HardState, error) {
-	hs, err := loadState(n.cfg.FS, n.cfg.Dir)
+	hs, err := n.readState()
 	if err != nil {
 		return hs, err
+	}
+	if !stateExists(n.cfg.FS, n.cfg.Dir) && (n.log.LastIndex() >= n.log.FirstIndex() || n.log.FirstIndex() > 1) {
+		// A log without its hard state: restored without it, or it was removed.
+		n.cfg.Logger.Error("the data directory holds a log but no raft-state file: this node does not know "+
+			"its term and vote; it votes only with every member until it has heard every member's term and holds the leader's log",
+			"id", n.cfg.ID, "dir", n.cfg.Dir, "first", n.log.FirstIndex(), "last", n.log.LastIndex())
+		t, _ := n.log.Term(n.log.LastIndex())
+		hs = lostState(t)
 	}
 	next := startState(hs, n.cfg.FlushMode == flush.AsyncFlush)
 	if next == hs {
@@ -180,10 +188,34 @@ func (n *Node) loadStartState() (HardState, error) {
 	return next, nil
 }
 
+// readState reads the hard state. A file that cannot be decoded (a flipped
+// bit, a torn write on a file system that does not keep renames atomic) is
+// set aside, never deleted, and the node starts from lostState: restoring
+// an older copy could bring back an older vote, and starting from nothing
+// could vote twice in one term.
+func (n *Node) readState() (HardState, error) {
+	hs, err := loadState(n.cfg.FS, n.cfg.Dir)
+	if !errors.Is(err, ErrState) {
+		return hs, err
+	}
+	aside, serr := setStateAside(n.cfg.FS, n.cfg.Dir)
+	if serr != nil {
+		return hs, fmt.Errorf("%w (setting it aside: %w)", err, serr)
+	}
+	n.cfg.Logger.Error("damaged raft-state file set aside: this node does not know its term and vote; "+
+		"it votes only with every member until it has heard every member's term and holds the leader's log",
+		"id", n.cfg.ID, "err", err, "setAside", aside)
+	hs = lostState(0)
+	if err := saveState(n.cfg.FS, n.cfg.Dir, hs); err != nil {
+		return hs, fmt.Errorf("engine: saving the hard state after setting the damaged one aside: %w", err)
+	}
+	return hs, nil
+}
+
 // recordDamage persists, before the log cuts its damaged part, that this
 // node must repair its log before it votes again (see raft.repairing).
 func (n *Node) recordDamage(d segment.Damage) error {
-	hs, err := loadState(n.cfg.FS, n.cfg.Dir)
+	hs, err := n.readState()
 	if err != nil {
 		return err
 	}

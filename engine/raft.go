@@ -67,6 +67,9 @@ type HardState struct {
 	// acknowledged may have been in its page cache only, and are lost if the
 	// machine lost power. The node then repairs (see startState).
 	AsyncOpen bool
+	// TermLost is set when the node's hard state was lost: it does not know
+	// in which terms it voted, and runs a census before it votes (census.go).
+	TermLost bool
 }
 
 // RepairUnknown is HardState.RepairTo for a node that may have
@@ -147,6 +150,11 @@ type raft struct {
 	// repairTo, repairTerm: see HardState and repairing.
 	repairTo, repairTerm uint64
 	asyncOpen            bool // see HardState; the core carries it unchanged
+	// termLost and census: see census.go. census holds the highest term
+	// heard from each member while termLost.
+	termLost  bool
+	census    map[string]uint64
+	queryTick int // ticks until the next census query
 	// contradiction (follower): the last leader request to overwrite a
 	// committed entry, refused (refuseOverwrite); contradictions counts them.
 	contradiction     error
@@ -174,7 +182,10 @@ type raft struct {
 
 func newRaft(cfg coreConfig, log Log, hs HardState) *raft {
 	r := &raft{cfg: cfg, log: log, term: hs.Term, vote: hs.Vote, repairTo: hs.RepairTo, repairTerm: hs.RepairTerm,
-		asyncOpen: hs.AsyncOpen}
+		asyncOpen: hs.AsyncOpen, termLost: hs.TermLost}
+	if r.termLost {
+		r.census = make(map[string]uint64)
+	}
 	for _, p := range cfg.Peers {
 		if p != cfg.ID {
 			r.peers = append(r.peers, p)
@@ -193,7 +204,8 @@ func (r *raft) takeMsgs() []wire.Msg {
 }
 
 func (r *raft) hardState() HardState {
-	return HardState{Term: r.term, Vote: r.vote, RepairTo: r.repairTo, RepairTerm: r.repairTerm, AsyncOpen: r.asyncOpen}
+	return HardState{Term: r.term, Vote: r.vote, RepairTo: r.repairTo, RepairTerm: r.repairTerm, AsyncOpen: r.asyncOpen,
+		TermLost: r.termLost}
 }
 
 // repairing reports whether this node's log may lack entries it
@@ -211,7 +223,7 @@ func (r *raft) hardState() HardState {
 //     repair began: that term's leader held every entry committed before it
 //     (Leader Completeness), and they precede it in this log, or
 //   - it is elected leader: its log is then the group's.
-func (r *raft) repairing() bool { return r.repairTo != 0 }
+func (r *raft) repairing() bool { return r.repairTo != 0 || r.termLost }
 
 // checkRepaired ends the repair once the commit index shows the log whole
 // again; see repairing.
@@ -233,6 +245,9 @@ func (r *raft) endRepair(why string) {
 	r.cfg.Logger.Info("raft: log repaired; voting again", "why", why,
 		"commit", r.commit, "matched", r.matched, "held", held, "leader", r.lead)
 	r.repairTo, r.repairTerm, r.hsDirty = 0, 0, true
+	if r.termLost {
+		r.cfg.Logger.Info("raft: still waiting to hear every member's term before voting normally (census)")
+	}
 }
 
 func (r *raft) send(m wire.Msg) {
@@ -317,6 +332,9 @@ func (r *raft) tick() {
 		return
 	}
 	r.electionTick++
+	if r.census != nil {
+		r.queryTerms()
+	}
 	if r.role == Leader {
 		r.tickLeader()
 		return

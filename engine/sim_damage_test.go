@@ -11,7 +11,7 @@ var damageSeeds = flag.Int("damage.seeds", 300, "seeds per TestSimDamage configu
 func (s *sim) repairingCount() int {
 	k := 0
 	for _, n := range s.nodes {
-		if n.up && n.r.repairTo != 0 || !n.up && n.hs.RepairTo != 0 {
+		if n.up && n.r.repairing() || !n.up && (n.hs.RepairTo != 0 || n.hs.TermLost) {
 			k++
 		}
 	}
@@ -21,10 +21,18 @@ func (s *sim) repairingCount() int {
 // damagedRestart restarts n; with some chance its log was damaged while it was
 // down: recovery cut it before a random entry it had synced, and recorded
 // RepairTo = the highest index it held (the synced hint survived, the
-// favourable case), RepairTerm = its term, as Node.recordDamage does. At
-// most a minority is ever repairing at once.
+// favourable case), RepairTerm = its term, as Node.recordDamage does. With
+// another chance its hard state was lost (Node.readState: lostState). At
+// most a minority is ever repairing at once unless cfg.lossy: then any
+// number, and the checks allow the loss of an entry no member holds any
+// more (checkComplete).
 func (s *sim) damagedRestart(n *simNode) {
-	if s.rng.IntN(2) == 0 && s.repairingCount() < (len(s.nodes)-1)/2 {
+	minority := s.repairingCount() < (len(s.nodes)-1)/2
+	if s.rng.IntN(4) == 0 && (minority || s.cfg.lossy) {
+		n.hs = lostState(n.log.lastTerm())
+		s.logf("%s lost its hard state", n.id)
+	}
+	if s.rng.IntN(2) == 0 && (minority || s.cfg.lossy) {
 		had := n.log.synced
 		if !s.cfg.syncQuorum {
 			had = n.log.LastIndex() // ASYNC + CheckUnsynced: a valid entry follows the bad one
@@ -79,6 +87,8 @@ func TestSimDamage(t *testing.T) {
 		{name: "sync-damage-3", nodes: 3, syncQuorum: true, drop: 0.05, dup: 0.05, maxDelay: 3, crash: 0.01, powerLoss: true, partition: 0.02, unreachable: true},
 		{name: "sync-damage-5-retention", nodes: 5, syncQuorum: true, drop: 0.05, dup: 0.02, maxDelay: 4, crash: 0.01, powerLoss: true, partition: 0.03, retention: true},
 		{name: "async-kill-damage-3", nodes: 3, drop: 0.05, dup: 0.05, maxDelay: 3, crash: 0.01, partition: 0.02, unreachable: true},
+		{name: "async-power-loss-damage-any-3", nodes: 3, drop: 0.05, dup: 0.05, maxDelay: 3, crash: 0.01, powerLoss: true, partition: 0.02, unreachable: true, lossy: true},
+		{name: "sync-damage-any-5", nodes: 5, syncQuorum: true, drop: 0.05, dup: 0.02, maxDelay: 4, crash: 0.01, powerLoss: true, partition: 0.03, lossy: true},
 	}
 	for _, cfg := range cfgs {
 		t.Run(cfg.name, func(t *testing.T) {
@@ -86,6 +96,7 @@ func TestSimDamage(t *testing.T) {
 			if *simSeed != 0 {
 				first, seeds = *simSeed, 1
 			}
+			var acked, lost int
 			for seed := first; seed < first+seeds; seed++ {
 				s := newSim(t, cfg, seed)
 				s.verbose = *simSeed != 0 && testing.Verbose()
@@ -94,7 +105,10 @@ func TestSimDamage(t *testing.T) {
 				}
 				s.heal()
 				s.finalCheck()
+				acked += len(s.acked)
+				lost += s.lostAcks
 			}
+			t.Logf("%d schedules: %d entries acknowledged, %d lost because every member holding them lost them", seeds, acked, lost)
 		})
 	}
 }

@@ -41,6 +41,10 @@ type simConfig struct {
 	retention   bool
 	unreachable bool // report sends over cut links as failed to the sender
 	ordered     bool // deliver in send order, as one TCP connection does
+	// lossy: faults may take an entry from every member that holds it
+	// (damage on any number of nodes); implied by power loss under
+	// ASYNC_FLUSH. The checks then allow exactly those losses.
+	lossy bool
 }
 
 type simMsg struct {
@@ -271,8 +275,8 @@ func (s *sim) checkComplete(n *simNode) {
 		c, ok := n.log.crcAt(i)
 		switch {
 		case ok && c == want:
-		case s.cfg.powerLoss && !s.cfg.syncQuorum && !s.held(i, want):
-			s.logf("committed entry %d lost: every member that held it lost power", i)
+		case (s.cfg.lossy || s.cfg.powerLoss && !s.cfg.syncQuorum) && !s.held(i, want):
+			s.logf("committed entry %d lost: every member that held it lost it", i)
 			if _, acked := s.acked[i]; acked {
 				s.lostAcks++
 			}

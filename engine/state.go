@@ -23,7 +23,7 @@ import (
 //	| RMQS |ver|flg|  term  | vlen |  vote   | repair to | repair term | crc32c |
 //	+------+---+---+--------+------+---------+-----------+-------------+--------+
 //
-// flg (version 3): bit 0 AsyncOpen. Version 1 files (no repair fields) are
+// flg (version 3): bit 0 AsyncOpen, bit 1 TermLost. Version 1 files (no repair fields) are
 // read as not repairing; versions 1 and 2 have 0 in the flags byte.
 const (
 	stateFile    = "raft-state"
@@ -33,6 +33,8 @@ const (
 	maxVoteLen   = 255
 
 	stateAsyncOpen = 1 << 0
+	stateTermLost  = 1 << 1
+	stateFlags     = stateAsyncOpen | stateTermLost
 )
 
 // ErrState is returned for a hard state file that cannot be read.
@@ -46,6 +48,9 @@ func encodeState(hs HardState) []byte {
 	var flags byte
 	if hs.AsyncOpen {
 		flags |= stateAsyncOpen
+	}
+	if hs.TermLost {
+		flags |= stateTermLost
 	}
 	b = append(b, stateVersion, flags)
 	b = binary.LittleEndian.AppendUint64(b, hs.Term)
@@ -76,10 +81,11 @@ func decodeState(b []byte) (HardState, error) {
 	if c := crc32.Checksum(b[:end], castagnoli); c != binary.LittleEndian.Uint32(b[end:]) {
 		return HardState{}, fmt.Errorf("%w: crc mismatch", ErrState)
 	}
-	if b[5]&^stateAsyncOpen != 0 || b[4] < stateVersion && b[5] != 0 {
+	if b[5]&^stateFlags != 0 || b[4] < stateVersion && b[5] != 0 {
 		return HardState{}, fmt.Errorf("%w: version %d with unknown flags %#x", ErrState, b[4], b[5])
 	}
-	hs := HardState{Term: binary.LittleEndian.Uint64(b[6:]), Vote: string(b[16 : 16+n]), AsyncOpen: b[5]&stateAsyncOpen != 0}
+	hs := HardState{Term: binary.LittleEndian.Uint64(b[6:]), Vote: string(b[16 : 16+n]), AsyncOpen: b[5]&stateAsyncOpen != 0,
+		TermLost: b[5]&stateTermLost != 0}
 	if extra > 0 {
 		hs.RepairTo = binary.LittleEndian.Uint64(b[16+n:])
 		hs.RepairTerm = binary.LittleEndian.Uint64(b[24+n:])
@@ -112,9 +118,48 @@ func loadState(fsys segment.FS, dir string) (HardState, error) {
 	}
 	hs, err := decodeState(b)
 	if err != nil {
-		return HardState{}, fmt.Errorf("%s: %w; restore it from a backup, or remove the node's data directory so it rejoins empty", path, err)
+		return HardState{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return hs, nil
+}
+
+// stateExists reports whether dir holds a hard state file.
+func stateExists(fsys segment.FS, dir string) bool {
+	f, err := fsys.Open(filepath.Join(dir, stateFile))
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// setStateAside renames a hard state file that cannot be decoded to
+// raft-state.damaged (or .damaged.N), for inspection, and returns the new
+// path. Nothing is deleted.
+func setStateAside(fsys segment.FS, dir string) (string, error) {
+	for k := 0; k < 1000; k++ {
+		name := stateFile + ".damaged"
+		if k > 0 {
+			name += fmt.Sprintf(".%d", k)
+		}
+		path := filepath.Join(dir, name)
+		if f, err := fsys.Open(path); err == nil {
+			f.Close()
+			continue
+		}
+		if err := fsys.Rename(filepath.Join(dir, stateFile), path); err != nil {
+			return "", err
+		}
+		return path, fsys.SyncDir(dir)
+	}
+	return "", fmt.Errorf("engine: %s holds 1000 set-aside hard state files; move them elsewhere", dir)
+}
+
+// lostState is the hard state of a node whose term and vote were lost: it
+// runs a census before it votes (census.go) and repairs its log, which may
+// lack entries it acknowledged, until it holds a leader's whole log.
+func lostState(lastTerm uint64) HardState {
+	return HardState{Term: lastTerm, TermLost: true, RepairTo: RepairUnknown, RepairTerm: RepairUnknown}
 }
 
 // saveState durably replaces the hard state in dir: temp file, fsync,
@@ -153,18 +198,19 @@ func saveState(fsys segment.FS, dir string, hs HardState) error {
 // (storePathRootDir) is dir: its term, vote, and repair state.
 func ReadHardState(dir string) (HardState, error) { return loadState(segment.OSFS{}, dir) }
 
-// ClearRepair ends, by hand, the repair of a stopped node's damaged log
-// (see raft.repairing): the node will vote and campaign again at once. It
-// is for a group that cannot elect a leader because a majority is
-// repairing (a power cut that tore writes on most nodes under
-// ASYNC_FLUSH, say): entries those nodes had acknowledged may be lost.
-// It returns the state before the change.
+// ClearRepair ends, by hand, the repair of a stopped node (see
+// raft.repairing), and its census if its hard state was lost: the node
+// votes and campaigns normally at its next start. It is for a group that
+// cannot elect a leader because a member is gone for good while the others
+// repair: entries those nodes had acknowledged may be lost, and a node that
+// had lost its hard state may vote a second time in a term. It returns the
+// state before the change.
 func ClearRepair(dir string) (HardState, error) {
 	hs, err := loadState(segment.OSFS{}, dir)
-	if err != nil || hs.RepairTo == 0 {
+	if err != nil || hs.RepairTo == 0 && !hs.TermLost {
 		return hs, err
 	}
 	cleared := hs
-	cleared.RepairTo, cleared.RepairTerm = 0, 0
+	cleared.RepairTo, cleared.RepairTerm, cleared.TermLost = 0, 0, false
 	return hs, saveState(segment.OSFS{}, dir, cleared)
 }

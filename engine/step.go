@@ -10,6 +10,9 @@ func (r *raft) step(m *wire.Msg) {
 	if r.stopped != nil || m.From == r.cfg.ID || !r.isPeer(m.From) {
 		return
 	}
+	if r.countTerm(m) {
+		return // a census query or answer
+	}
 	if !r.stepTerm(m) {
 		return
 	}

@@ -64,7 +64,11 @@ const (
 	// whose log may lack entries it acknowledged (it is repairing): the
 	// candidate counts it only in an election every member granted.
 	FlagRepairing = 1 << 2
-	flagsKnown    = FlagReject | FlagTransfer | FlagRepairing
+	// FlagQuery marks a PreVote that only asks the receiver's term, and its
+	// answer: nobody changes anything. A node that lost its hard state asks
+	// every member (see engine's census).
+	FlagQuery  = 1 << 3
+	flagsKnown = FlagReject | FlagTransfer | FlagRepairing | FlagQuery
 )
 
 // Msg is one Raft message. Which fields mean what depends on Type; see

@@ -127,7 +127,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"version", func() []byte { b := encode(beat); b[8] = 2; return fixCRC(b) }(), "version 2, this node speaks 1"},
 		{"type 0", func() []byte { b := encode(beat); b[9] = 0; return fixCRC(b) }(), "unknown type 0"},
 		{"type 11", func() []byte { b := encode(beat); b[9] = 11; return fixCRC(b) }(), "unknown type 11"},
-		{"flags", func() []byte { b := encode(beat); b[10] = 8; return fixCRC(b) }(), "unknown flags 0x8"},
+		{"flags", func() []byte { b := encode(beat); b[10] = 16; return fixCRC(b) }(), "unknown flags 0x10"},
 		{"reserved", func() []byte { b := encode(beat); b[11] = 1; return fixCRC(b) }(), "reserved byte 0x1 is not zero"},
 		{"entries on heartbeat", encode(wire.Msg{Type: wire.TypeHeartbeat, Count: 1, Entries: entries(1, 0)}), "Heartbeat carries 1 entries (32 bytes)"},
 		{"count on vote", encode(wire.Msg{Type: wire.TypeVote, Count: 1}), "Vote carries 1 entries (0 bytes)"},

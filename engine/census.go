@@ -1,0 +1,71 @@
+package engine
+
+import "github.com/rmqlog/rmqlog/replication/wire"
+
+// The census: a node whose hard state was lost (a damaged raft-state file,
+// or a log without one) does not know in which terms it voted. If it voted
+// again in such a term, two leaders could be elected for it. Any candidate
+// it voted for had made that term its own durably before asking, and a
+// member's term never decreases; so once the node has heard the current
+// term of every member, the highest of them (its fence) is at least every
+// term it may have voted in. Until then it repairs (repairing), so its vote
+// counts only in an election every member votes in, and a member it voted
+// for in the same term refuses to vote for anyone else there. Then it
+// takes the fence as its term, voting for itself in it (a vote it may have
+// cast), and votes normally in later terms once its log is repaired.
+//
+// It asks with a PreVote marked FlagQuery every heartbeat interval; every
+// message a member sends carries its term, so any message counts.
+
+// countTerm records m's term in the census, if one is running, and ends
+// the census once every member has been heard. It reports whether m was
+// a query or a query's answer, which nothing else handles.
+func (r *raft) countTerm(m *wire.Msg) bool {
+	if r.census != nil {
+		r.census[m.From] = max(r.census[m.From], m.Term)
+		if len(r.census) == len(r.peers) {
+			r.closeCensus()
+		}
+	}
+	if m.Flags&wire.FlagQuery == 0 {
+		return false
+	}
+	if m.Type == wire.TypePreVote {
+		r.send(wire.Msg{Type: wire.TypePreVoteResp, To: m.From, Flags: wire.FlagReject | wire.FlagQuery})
+	}
+	return true
+}
+
+// closeCensus moves to the fence: see the census.
+func (r *raft) closeCensus() {
+	fence := max(r.term, r.lastTerm())
+	for _, t := range r.census {
+		fence = max(fence, t)
+	}
+	if fence > r.term {
+		r.becomeFollower(fence, "")
+	}
+	if r.vote == "" {
+		r.vote = r.cfg.ID // it may have voted in this term: never for anyone else
+	}
+	r.census, r.termLost, r.hsDirty = nil, false, true
+	r.cfg.Logger.Info("raft: heard every member's term after losing the hard state", "fence", fence, "term", r.term)
+}
+
+// queryTerms asks the members not heard yet for their term, once per
+// heartbeat interval (called every tick).
+func (r *raft) queryTerms() {
+	if len(r.census) == len(r.peers) { // a one-member group
+		r.closeCensus()
+		return
+	}
+	if r.queryTick--; r.queryTick > 0 {
+		return
+	}
+	r.queryTick = r.cfg.HeartbeatTicks
+	for _, p := range r.peers {
+		if _, ok := r.census[p]; !ok {
+			r.send(wire.Msg{Type: wire.TypePreVote, To: p, Flags: wire.FlagQuery})
+		}
+	}
+}
