@@ -156,3 +156,30 @@ func TestNodeLogWithoutState(t *testing.T) {
 		t.Fatalf("after the restart: %+v, %v", hs, err)
 	}
 }
+
+// TestNodeUnrecoverableLogRefetched: real files. A follower's commit log
+// checkpoint file is gone: the node moves its log files aside (nothing is
+// deleted), starts with an empty log, repairing, and gets every entry back
+// from the leader.
+func TestNodeUnrecoverableLogRefetched(t *testing.T) {
+	c := newTestCluster(t, 3, flush.SyncFlush)
+	c.startAll()
+	l := c.leader()
+	acked := load(t, c, 300, 4, "before")
+	f := c.follower(l)
+	c.converge(l.log.LastIndex())
+	c.stop(f)
+	logDir := filepath.Join(c.dirs[f], "commitlog")
+	if err := os.Remove(filepath.Join(logDir, "checkpoint")); err != nil {
+		t.Fatal(err)
+	}
+	n := c.start(f)
+	if st := n.Status(); st.RepairTo == 0 && st.Last < l.log.LastIndex() {
+		t.Fatalf("restarted without repairing: %+v", st)
+	}
+	if _, err := os.Stat(filepath.Join(logDir, "damaged-1", "00000000000000000000.log")); err != nil {
+		t.Fatalf("log not moved aside: %v", err)
+	}
+	c.settled(c.leader().log.LastIndex(), acked)
+	c.waitFor(10*time.Second, "the end of the repair", func() bool { return n.Status().RepairTo == 0 })
+}

@@ -76,7 +76,7 @@ type HardState struct {
 // acknowledged entries it no longer holds without knowing which: its
 // repair ends only when its log holds a leader's whole log or a newer
 // term's entry commits in it.
-const RepairUnknown = ^uint64(0)
+const RepairUnknown = segment.HadUnknown
 
 // startState is the hard state a node starts from, given the state it
 // found on disk and whether it now runs under ASYNC_FLUSH. A node that

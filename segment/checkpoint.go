@@ -183,7 +183,7 @@ func readCheckpoint(fs FS, dir string) (c checkpoint, ok bool, err error) {
 	}
 	if !aok {
 		return checkpoint{}, false, fmt.Errorf("%w: %s has no valid slot; "+
-			"restore this node's data from a replica", ErrCorrupt, path)
+			"restore it from a backup of this directory", ErrCorrupt, path)
 	}
 	if err := a.valid(); err != nil {
 		return checkpoint{}, false, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)

@@ -1,7 +1,10 @@
 package segment
 
 import (
+	"errors"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -65,4 +68,45 @@ func TestCheckpointSlotFlipAfterRetention(t *testing.T) {
 	}
 	defer l2.Close()
 	t.Logf("opened: first %d last %d damage %v", l2.FirstIndex(), l2.LastIndex(), dmg)
+}
+
+// TestUnrecoverableLogSetAside: segment files without a checkpoint file
+// (the review: the error told the operator to remove the directory). With
+// OnDamage the files are moved aside, the damage is reported with Had =
+// HadUnknown, and the log opens empty; without it, Open fails naming the
+// problem without advising a removal.
+func TestUnrecoverableLogSetAside(t *testing.T) {
+	fs := NewMemFS()
+	l := mustOpen(t, fs)
+	for range 20 {
+		if _, err := l.Append(1, TypeNormal, []byte("entry")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSync(t, l)
+	l.Close()
+	if err := fs.Remove(testDir + "/" + ckptName); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(testDir, testOpts(fs)); !errors.Is(err, ErrCorrupt) || strings.Contains(err.Error(), "remove") {
+		t.Fatalf("without OnDamage: %v", err)
+	}
+	opts := testOpts(fs)
+	var dmg []Damage
+	opts.OnDamage = func(d Damage) error { dmg = append(dmg, d); return nil }
+	l2, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if len(dmg) != 1 || dmg[0].Had != HadUnknown || l2.LastIndex() != 0 {
+		t.Fatalf("damage %v, log [%d,%d]", dmg, l2.FirstIndex(), l2.LastIndex())
+	}
+	moved, err := fs.List(testDir + "/damaged-1")
+	if err != nil || !slices.Contains(moved, "00000000000000000000"+dataExt) {
+		t.Fatalf("moved aside: %v, %v", moved, err)
+	}
+	if _, err := l2.Append(1, TypeNormal, []byte("again")); err != nil {
+		t.Fatal(err)
+	}
 }

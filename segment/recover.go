@@ -23,17 +23,79 @@ import (
 //
 // Recovery reads only what was written since the last two checkpoints,
 // or the whole log with Options.VerifyAll.
+//
+// A log that cannot be recovered at all (ErrCorrupt: no valid checkpoint,
+// segment files without a checkpoint, a missing file the checkpoint names)
+// fails Open, unless Options.OnDamage accepts a Damage with Had =
+// HadUnknown: then every file of the log is moved, not deleted, into a
+// subdirectory damaged-N of dir, and the log starts empty (a replicated
+// node gets its entries back from its leader).
 func Open(dir string, opts Options) (*Log, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	l, err := openLog(dir, opts)
+	if err != nil && errors.Is(err, ErrCorrupt) && opts.OnDamage != nil {
+		var aside string
+		if aside, err = setAside(dir, opts, err); err == nil {
+			opts.Logger.Error("segment: the log could not be recovered; its files were moved aside and it starts empty",
+				"dir", dir, "movedTo", aside)
+			l, err = openLog(dir, opts)
+		}
+	}
+	return l, err
+}
+
+func openLog(dir string, opts Options) (*Log, error) {
 	l := &Log{dir: dir, fs: opts.FS, opts: opts, seg: uint64(opts.SegmentSize), slots: uint64(opts.IndexEntries)}
 	if err := l.open(); err != nil {
 		_ = l.Close()
 		return nil, err
 	}
 	return l, nil
+}
+
+// HadUnknown is Damage.Had when recovery cannot tell which entries the log
+// held (see Open).
+const HadUnknown = ^uint64(0)
+
+// setAside reports the unrecoverable log to OnDamage, then moves its files
+// into a new subdirectory damaged-N and returns its path.
+func setAside(dir string, opts Options, why error) (string, error) {
+	d := Damage{Index: opts.FirstIndex, Had: HadUnknown, Dir: dir, Where: dir, Reason: why.Error()}
+	if err := opts.OnDamage(d); err != nil {
+		return "", err
+	}
+	fs := opts.FS
+	var sub string
+	for k := 1; ; k++ {
+		sub = filepath.Join(dir, fmt.Sprintf("damaged-%d", k))
+		if _, err := fs.List(sub); err != nil {
+			break // no such directory (or unreadable: MkdirAll says which)
+		}
+	}
+	if err := fs.MkdirAll(sub); err != nil {
+		return "", fmt.Errorf("segment: create %s to move the unrecoverable log aside: %w", sub, err)
+	}
+	names, err := fs.List(dir)
+	if err != nil {
+		return "", fmt.Errorf("segment: list %s: %w", dir, err)
+	}
+	for _, n := range names {
+		_, data := parseName(n, dataExt)
+		_, index := parseName(n, indexExt)
+		if !data && !index && n != ckptName && !strings.HasSuffix(n, tmpExt) {
+			continue
+		}
+		if err := fs.Rename(filepath.Join(dir, n), filepath.Join(sub, n)); err != nil {
+			return "", fmt.Errorf("segment: move %s aside into %s: %w", n, sub, err)
+		}
+	}
+	if err := fs.SyncDir(sub); err != nil {
+		return "", err
+	}
+	return sub, fs.SyncDir(dir)
 }
 
 // dirFiles are the log files found in a directory, by start number.
@@ -52,8 +114,8 @@ func (l *Log) open() error {
 	}
 	if !ok {
 		if len(found.data)+len(found.index) > 0 {
-			return fmt.Errorf("%w: %s holds segment files but no checkpoint file; "+
-				"restore the directory from a replica or remove it to start empty", ErrCorrupt, l.dir)
+			return fmt.Errorf("%w: %s holds segment files but no checkpoint file, so where the log starts is unknown; "+
+				"restore the checkpoint file from a backup of this directory", ErrCorrupt, l.dir)
 		}
 		base := Position{Index: l.opts.FirstIndex}
 		c = checkpoint{base: base, segSize: l.seg, indexSlots: l.slots, scan: base, durable: base}
@@ -180,7 +242,7 @@ func (l *Log) openRun(starts []uint64, first, step uint64, ext string, needed bo
 		return run, extra, nil
 	}
 	if needed {
-		return nil, nil, fmt.Errorf("%w: %s: file %s is missing; restore the directory from a replica",
+		return nil, nil, fmt.Errorf("%w: %s: file %s is missing; restore it from a backup of this directory",
 			ErrCorrupt, l.dir, fileName(first, ext))
 	}
 	m, err := l.take(nil, first, ext, size)
@@ -196,7 +258,7 @@ func (l *Log) scan(c checkpoint) error {
 	if pos.Index > c.base.Index {
 		prev, err := l.Read(pos.Index - 1)
 		if err != nil {
-			return fmt.Errorf("segment: recovery of %s: %w; restore the directory from a replica", l.dir, err)
+			return fmt.Errorf("segment: recovery of %s: %w; restore the directory from a backup", l.dir, err)
 		}
 		term, crc = prev.Term, prev.CRC
 	}
@@ -293,16 +355,21 @@ func (l *Log) stop(c checkpoint, pos Position, why error) error {
 // rolled back, a lost write).
 type Damage struct {
 	Index  uint64 // the first entry that fails its checks: the log is cut before it
-	Had    uint64 // the highest index the log is known to have held
+	Had    uint64 // the highest index the log is known to have held; HadUnknown if unknown
 	Dir    string // the log directory
 	Where  string // file and offset of the bad entry
 	Reason string // what is wrong with it
 }
 
 func (d Damage) String() string {
+	if d.Had == HadUnknown {
+		return fmt.Sprintf("%s: the log cannot be recovered (%s); its files are moved aside into a damaged-N "+
+			"subdirectory and it restarts empty; rmqlog serve gets the entries back from the leader (docs/durability.md)",
+			d.Where, d.Reason)
+	}
 	return fmt.Sprintf("%s: entry %d: %s, but the log held entries up to %d; "+
-		"the log is damaged: inspect it with `rmqlog dump %s`, then restore this node's directory "+
-		"from a replica (or remove it and let the node resync)", d.Where, d.Index, d.Reason, d.Had, d.Dir)
+		"the log is damaged: inspect it with `rmqlog dump %s`; rmqlog serve repairs it from the leader "+
+		"by itself (docs/durability.md)", d.Where, d.Index, d.Reason, d.Had, d.Dir)
 }
 
 // validAfter looks, with CheckUnsynced, for valid entries after the bad
@@ -477,7 +544,7 @@ func (l *Log) rebuildTerms(c checkpoint) error {
 	termOf := func(i uint64) (uint64, error) {
 		e, err := l.Read(i) // verified: a damaged term must not spread to its neighbours
 		if err != nil {
-			return 0, fmt.Errorf("segment: rebuilding terms of %s: %w; restore the directory from a replica", l.dir, err)
+			return 0, fmt.Errorf("segment: rebuilding terms of %s: %w; restore the directory from a backup", l.dir, err)
 		}
 		return e.Term, nil
 	}
