@@ -239,6 +239,13 @@ func (c *Client) Get(ctx context.Context, index uint64) ([]byte, error) {
 // if from is beyond the commit index, and ErrNotFound if retention deleted
 // from (the message names the first index). The payloads belong to the
 // caller.
+//
+// Every entry Range returns is committed and final, but where the answer
+// ends is the answering node's commit index, which on a follower or on a
+// leader that was just deposed may lag the group's: Range is not a
+// linearizable read of the log's end (a consumer's pull, not a fence). To
+// know whether an index is committed now, use Get: it answers "not
+// committed" only after confirming its leadership (docs/durability.md).
 func (c *Client) Range(ctx context.Context, from uint64, maxCount int) ([]proto.Entry, error) {
 	o := op{typ: proto.TypeRange, index: from, maxCount: uint32(min(max(maxCount, 0), maxRange))}
 	cl, err := c.run(ctx, &o)

@@ -43,7 +43,12 @@ func (r *raft) tickLeader() {
 		if !r.checkQuorum() {
 			return
 		}
-		if r.transferee != "" {
+	}
+	// The transfer's own clock: starting a transfer must not restart the
+	// check-quorum period, or repeated transfers (an operator retrying, the
+	// preferred leader) would keep a cut-off leader in place.
+	if r.transferee != "" {
+		if r.transferTick++; r.transferTick >= r.cfg.ElectionTicks {
 			r.cfg.Logger.Warn("raft: leadership transfer timed out", "to", r.transferee)
 			r.transferee = ""
 			r.preferredWait = r.cfg.PreferredCooldownTicks
@@ -370,7 +375,7 @@ func (r *raft) transfer(id string) error {
 	case r.prs[id] == nil:
 		return fmt.Errorf("engine: transfer to %q: not a member of this group (members %v)", id, r.cfg.Peers)
 	}
-	r.transferee, r.electionTick = id, 0
+	r.transferee, r.transferTick = id, 0
 	r.cfg.Logger.Info("raft: transferring leadership", "to", id, "term", r.term)
 	pr := r.prs[id]
 	r.maybeTimeoutNow(pr)

@@ -484,3 +484,98 @@ func TestQuorumIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedTransfersKeepCheckQuorum (a suspicion of the durability
+// review, confirmed): starting a transfer restarted the check-quorum
+// period, so a leader cut off from every follower that was asked to
+// transfer again and again never stepped down.
+func TestRepeatedTransfersKeepCheckQuorum(t *testing.T) {
+	s := newManual(t, 3, false)
+	s.campaign("n0")
+	s.settle(true, nil)
+	l := s.node("n0")
+	s.isolate("n0")
+	for k := range 4 * l.r.cfg.ElectionTicks {
+		if k%3 == 0 {
+			_ = l.r.transfer("n1") // an operator retrying
+			s.after(l)
+		}
+		s.tickN("n0", 1)
+	}
+	if l.r.role == Leader {
+		t.Fatalf("a cut-off leader kept its role through repeated transfers: %s", s.describe())
+	}
+}
+
+// TestStaleTimeoutNow settles a suspicion of the durability review: a
+// TimeoutNow that arrives after its transfer timed out still makes the
+// target campaign, as in etcd-io/raft. It cannot overtake the leader's
+// later messages (one connection per direction keeps their order), so it
+// is late only with everything the leader sent after it; the election it
+// causes elects a node holding every entry committed so far (the ordinary
+// vote rule), costs one election, and loses no acknowledged entry.
+func TestStaleTimeoutNow(t *testing.T) {
+	s := newManual(t, 3, false)
+	s.campaign("n0")
+	s.settle(true, nil)
+	l := s.node("n0")
+	s.propose(l)
+	s.settle(true, nil)
+	if err := l.r.transfer("n1"); err != nil {
+		t.Fatal(err)
+	}
+	s.after(l)
+	var late []wire.Msg
+	s.settle(true, func(m *wire.Msg) bool {
+		if m.Type == wire.TypeTimeoutNow {
+			late = append(late, *m)
+			return false
+		}
+		return true
+	})
+	s.tickN("n0", l.r.cfg.ElectionTicks) // the transfer times out; writes resume
+	s.settle(true, nil)
+	s.propose(l)
+	s.settle(true, nil)
+	if len(late) != 1 || l.r.role != Leader {
+		t.Fatalf("setup: %d TimeoutNow held, n0 %v", len(late), l.r.role)
+	}
+	n1 := s.node("n1")
+	n1.r.step(&late[0])
+	s.after(n1)
+	s.settle(true, nil)
+	nl := s.electAmong(5)
+	if nl == nil || nl.r.term != 2 {
+		t.Fatalf("after the stale TimeoutNow: %s", s.describe())
+	}
+	s.propose(nl)
+	s.heartbeats(nl)
+	s.finalCheck()
+}
+
+// TestPreferredLeaderRepairing settles a suspicion of the durability
+// review: a preferred leader that is repairing (here after an unclean stop
+// under ASYNC_FLUSH) used to ignore TimeoutNow, so the leader retried a
+// failing transfer every cooldown. The TimeoutNow carries the leader's last
+// index: a target holding it ends its repair and takes over.
+func TestPreferredLeaderRepairing(t *testing.T) {
+	s := newManual(t, 3, false)
+	s.campaign("n0")
+	s.settle(true, nil)
+	n2 := s.node("n2")
+	n2.up = false
+	n2.hs.AsyncOpen = true // killed: its next start repairs
+	s.start(n2, s.ids())
+	if !n2.r.repairing() {
+		t.Fatal("n2 not repairing")
+	}
+	for _, n := range s.nodes {
+		n.r.cfg.Preferred = "n2"
+	}
+	for range 10 * s.node("n0").r.cfg.HeartbeatTicks {
+		s.step2()
+	}
+	if s.mustLead("n2").term != 2 || n2.r.repairing() {
+		t.Fatalf("leadership did not move to the repairing preferred leader: %s", s.describe())
+	}
+}

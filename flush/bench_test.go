@@ -237,3 +237,56 @@ func percentiles(lat [][]time.Duration) (p50, p99 time.Duration) {
 	at := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
 	return at(0.50), at(0.99)
 }
+
+// BenchmarkAsyncLossWindow measures how long an entry can stay unsynced under
+// ASYNC_FLUSH with the default interval (500 ms) and checkpoint interval
+// (1 s) on this disk, while one goroutine appends 1 KiB entries as fast as it
+// can (the worst case for the page cache): the checkpoint runs in the
+// flusher's goroutine, so it delays the next sync. The window of sync k is
+// from the start of sync k-1 (an entry appended just after it is not
+// covered) to the end of sync k. It reports the median and the largest.
+//
+//	go test ./flush -run '^$' -bench AsyncLossWindow -benchtime 20000000x -count 3
+func BenchmarkAsyncLossWindow(b *testing.B) {
+	log, err := segment.Open(b.TempDir(), segment.Options{SegmentSize: benchFileSize, WriteThrough: true, NoPrewrite: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer log.Close()
+	var mu sync.Mutex
+	var starts, ends []time.Time
+	f, err := flush.New(log, flush.Options{Mode: flush.AsyncFlush, OnSync: func(_ uint64, took time.Duration) {
+		now := time.Now()
+		mu.Lock()
+		starts, ends = append(starts, now.Add(-took)), append(ends, now)
+		mu.Unlock()
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload := make([]byte, benchPayload)
+	b.SetBytes(benchPayload)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := log.Append(1, segment.TypeNormal, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var windows []float64
+	for k := 1; k < len(ends); k++ {
+		windows = append(windows, float64(ends[k].Sub(starts[k-1]).Microseconds())/1000)
+	}
+	if len(windows) == 0 {
+		return // the framework's first run (b.N = 1), or too short to sync twice
+	}
+	slices.Sort(windows)
+	b.ReportMetric(windows[len(windows)/2], "window-ms-p50")
+	b.ReportMetric(windows[len(windows)-1], "window-ms-max")
+	b.ReportMetric(float64(f.Stats().Checkpoints), "checkpoints")
+}
