@@ -43,7 +43,10 @@ func TestCampaignShort(t *testing.T) {
 	work := Workload{Writers: 2, Readers: 1, Interval: 3 * time.Millisecond, OpTimeout: 3 * time.Second, PayloadSize: 64}
 	for i, f := range Faults {
 		mode := modes[i%2]
-		if f.LossAllowed != nil {
+		switch {
+		case f.ShortMode != "":
+			mode = f.ShortMode
+		case f.LossAllowed != nil:
 			mode = "SYNC_FLUSH" // the mode that must lose nothing
 		}
 		t.Run(f.Name+"/"+mode, func(t *testing.T) {
@@ -76,9 +79,10 @@ func TestCampaignShort(t *testing.T) {
 
 // evidence is what a fault's injection log must show at least once.
 var evidence = map[string]*regexp.Regexp{
-	"damage-minority": regexp.MustCompile(`damage detected at start: true`),
-	"disk-full":       regexp.MustCompile(`: [1-9][0-9]* log lines about the full disk`),
-	"power-loss-all":  regexp.MustCompile(`power loss of every node: [1-9][0-9]* unsynced bytes lost`),
+	"damage-minority":    regexp.MustCompile(`damage detected at start: true`),
+	"disk-full":          regexp.MustCompile(`: [1-9][0-9]* log lines about the full disk`),
+	"power-loss-all":     regexp.MustCompile(`power loss of every node: [1-9][0-9]* unsynced bytes lost`),
+	"power-loss-lagging": regexp.MustCompile(`power cut of leader \S+: [1-9][0-9]* unsynced bytes lost`),
 }
 
 // keep copies a failed run's node logs next to the test's output.
