@@ -116,8 +116,10 @@ func (c Campaign) asyncLoss(b *strings.Builder) {
 	}
 	b.WriteString("## What ASYNC_FLUSH loses\n\n")
 	b.WriteString("Under ASYNC_FLUSH an entry counts toward the quorum once it is in a node's page cache; the flusher syncs every " +
-		"`flushIntervalCommitLog` (200 ms in these runs). A power cut of a majority inside that window loses acknowledged entries; " +
-		"a power cut of one node loses nothing acknowledged (the others hold it). Measured:\n\n")
+		"`flushIntervalCommitLog` (200 ms in these runs). An acknowledged entry is lost only if every node that acknowledged it " +
+		"(a majority) lost power before syncing it: a node that stopped without its final sync votes only with every member " +
+		"until it holds the leader's log (docs/durability.md). So a power cut of one node, or of the leader while a follower " +
+		"lags (power-loss-lagging), loses nothing acknowledged; a power cut of every node loses what was not yet synced. Measured:\n\n")
 	b.WriteString("| fault | acked | power cuts | lost acknowledged | lost per cut | oldest lost ack before its cut | unsynced bytes zeroed |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		cuts, per := "-", "-"
