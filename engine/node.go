@@ -3,7 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -77,6 +79,9 @@ type Node struct {
 	wg       sync.WaitGroup
 	roles    *notifier
 	stateDir string
+	// dirLock locks Dir (FS.Lock) from Open to Close, unless Dir is LogDir,
+	// which the log locks itself.
+	dirLock io.Closer
 	// stateFull: the hard state could not be saved for lack of space; the
 	// core is halted (it sends nothing, so nothing depends on the unsaved
 	// term or vote) and the save is retried every tick. Guarded by mu.
@@ -96,11 +101,13 @@ func Open(cfg Config) (*Node, error) {
 	ch := make(chan struct{})
 	n.commitCh.Store(&ch)
 	if err := n.openStorage(); err != nil {
+		n.unlockDir()
 		return nil, err
 	}
 	hs, err := n.loadStartState()
 	if err != nil {
 		n.closeStorage()
+		n.unlockDir()
 		return nil, err
 	}
 	n.core = newRaft(n.coreConfig(), n.nlog, hs)
@@ -110,6 +117,7 @@ func Open(cfg Config) (*Node, error) {
 	if err := n.startNetwork(); err != nil {
 		n.roles.close()
 		n.closeStorage()
+		n.unlockDir()
 		return nil, err
 	}
 	n.wg.Add(1)
@@ -123,6 +131,13 @@ func (n *Node) openStorage() error {
 	c := n.cfg
 	if err := c.FS.MkdirAll(c.Dir); err != nil {
 		return fmt.Errorf("engine: data directory %s: %w", c.Dir, err)
+	}
+	if filepath.Clean(c.Dir) != filepath.Clean(c.LogDir) { // the log locks its own directory
+		lk, err := c.FS.Lock(c.Dir)
+		if err != nil {
+			return err
+		}
+		n.dirLock = lk
 	}
 	log, err := segment.Open(c.LogDir, segment.Options{
 		SegmentSize: c.SegmentSize, IndexEntries: c.IndexEntries, FS: c.FS,
@@ -459,6 +474,7 @@ func (n *Node) Close() error {
 	}
 	n.wg.Wait()
 	n.roles.close()
+	defer n.unlockDir()
 	if cerr := n.closeStorage(); cerr != nil {
 		return errors.Join(err, cerr) // AsyncOpen stays set: the next start repairs
 	}
@@ -470,6 +486,14 @@ func (n *Node) Close() error {
 		}
 	}
 	return err
+}
+
+// unlockDir releases the data directory's lock (see openStorage).
+func (n *Node) unlockDir() {
+	if n.dirLock != nil {
+		n.dirLock.Close()
+		n.dirLock = nil
+	}
 }
 
 func (n *Node) closeStorage() error {

@@ -2,6 +2,8 @@ package segment
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -108,5 +110,48 @@ func TestUnrecoverableLogSetAside(t *testing.T) {
 	}
 	if _, err := l2.Append(1, TypeNormal, []byte("again")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLockedDir (issue 13): a second Open of a log directory fails at once
+// naming the directory and the holder; Close releases it; Scan (the tools)
+// refuses a directory a log holds.
+func TestLockedDir(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fs   FS
+		dir  string
+	}{{"memfs", NewMemFS(), testDir}, {"os", OSFS{}, t.TempDir()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := testOpts(nil)
+			opts.FS = tc.fs
+			l, err := Open(tc.dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Open(tc.dir, opts)
+			if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), tc.dir) || !strings.Contains(err.Error(), "pid ") {
+				t.Fatalf("second open: %v", err)
+			}
+			if tc.name == "os" {
+				if !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
+					t.Fatalf("the holder's pid is not named: %v", err)
+				}
+				if _, err := Scan(tc.dir, func(Scanned) error { return nil }); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "running node") {
+					t.Fatalf("scan of a held directory: %v", err)
+				}
+			}
+			l.Close()
+			l2, err := Open(tc.dir, opts)
+			if err != nil {
+				t.Fatalf("open after close: %v", err)
+			}
+			l2.Close()
+			if tc.name == "os" {
+				if _, err := Scan(tc.dir, func(Scanned) error { return nil }); err != nil {
+					t.Fatalf("scan of a stopped log: %v", err)
+				}
+			}
+		})
 	}
 }

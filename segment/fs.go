@@ -28,6 +28,9 @@ type FS interface {
 	MkdirAll(dir string) error
 	// SyncDir makes creations, renames and removals in dir durable.
 	SyncDir(dir string) error
+	// Lock takes an exclusive lock on dir until the Closer is closed; a
+	// second Lock of dir fails with ErrLocked (see OSFS.Lock).
+	Lock(dir string) (io.Closer, error)
 }
 
 // File is an open file. A File is used by one goroutine at a time except

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -106,6 +107,8 @@ type Log struct {
 	opts  Options
 	seg   uint64 // data file size
 	slots uint64 // entries per index file
+	// dirLock is the lock on dir (FS.Lock), held from Open to Close.
+	dirLock io.Closer
 
 	// syncMu serialises Sync, Checkpoint, TruncateSuffix, DeletePrefix and
 	// Close, and guards synced, ckpt and ckf. Lock order: syncMu, then mu.
@@ -810,6 +813,9 @@ func (l *Log) Close() error {
 	}
 	if l.ckf != nil {
 		errs = append(errs, l.ckf.f.Close())
+	}
+	if l.dirLock != nil {
+		errs = append(errs, l.dirLock.Close()) // last: nothing of the log is open any more
 	}
 	return errors.Join(errs...)
 }

@@ -34,6 +34,7 @@ type MemFS struct {
 	used     int64
 	now      func() time.Time
 	fault    atomic.Pointer[func(op, name string) error] // called without mu held
+	locks    memLocks                                    // Lock: none survive a Crash
 }
 
 // memInode is one file. data is what reads see (the page cache); disk is

@@ -35,6 +35,13 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := opts.FS.MkdirAll(dir); err != nil {
+		return nil, fmt.Errorf("segment: create %s: %w", dir, err)
+	}
+	lk, err := opts.FS.Lock(dir)
+	if err != nil {
+		return nil, err
+	}
 	l, err := openLog(dir, opts)
 	if err != nil && errors.Is(err, ErrCorrupt) && opts.OnDamage != nil {
 		var aside string
@@ -44,7 +51,12 @@ func Open(dir string, opts Options) (*Log, error) {
 			l, err = openLog(dir, opts)
 		}
 	}
-	return l, err
+	if err != nil {
+		lk.Close()
+		return nil, err
+	}
+	l.dirLock = lk
+	return l, nil
 }
 
 func openLog(dir string, opts Options) (*Log, error) {

@@ -39,8 +39,14 @@ type ScanEnd struct {
 // log (a torn tail, stale bytes behind a truncation, or corruption; recovery
 // decides which using the durable index, reported in ScanEnd). Payloads
 // alias read-only mappings valid only during fn. fn's error stops Scan and
-// is returned.
+// is returned. A directory a running node holds (its lock) is refused with
+// ErrLocked: its files change while they are read.
 func Scan(dir string, fn func(Scanned) error) (ScanEnd, error) {
+	release, err := CheckUnused(dir)
+	if err != nil {
+		return ScanEnd{}, err
+	}
+	defer release()
 	c, ok, err := readCheckpoint(OSFS{}, dir)
 	if err != nil {
 		return ScanEnd{}, err

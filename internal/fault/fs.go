@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -219,6 +220,9 @@ func (fs *FS) List(dir string) ([]string, error) {
 
 // MkdirAll is not journaled: directories count as durable at once.
 func (fs *FS) MkdirAll(dir string) error { return fs.base.MkdirAll(dir) }
+
+// Lock locks dir on the base file system (not journaled).
+func (fs *FS) Lock(dir string) (io.Closer, error) { return fs.base.Lock(dir) }
 
 // SyncDir journals its start and its success: the names changed in dir
 // before the start are durable. Links kept for them are removed.
