@@ -3,8 +3,8 @@ package segment
 import (
 	"errors"
 	"fmt"
-	"os"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
