@@ -86,32 +86,41 @@ func (t *Transport) start(c net.Conn) {
 func (t *Transport) serve(c net.Conn) {
 	defer t.wg.Done()
 	defer t.forget(c)
-	from, ok := t.accept(c)
+	from, l, ok := t.accept(c)
 	if !ok {
 		return
 	}
-	t.claim(from, c)
-	defer t.release(from, c)
+	defer t.release(from, l)
 	t.log.Info("replication: inbound peer connected", "peer", from, "addr", c.RemoteAddr())
-	t.logEnd(c, from, t.readLoop(c, from))
+	t.logEnd(c, from, t.readLoop(l, from))
 }
 
 // claim makes c the one inbound connection of peer from, closing the one
-// it replaces (a peer that redialed, or a stranger claiming its id): a peer
-// id holds at most one connection and one read buffer.
-func (t *Transport) claim(from string, c net.Conn) {
+// it replaces (a peer that redialed after its old connection went quiet),
+// and returns it; a peer id holds at most one connection and one read
+// buffer. If the current connection is live (a frame within LiveWindow), c
+// is not taken: another process claims the same id (see duplicate), and
+// claim returns nil and the live connection's remote address.
+func (t *Transport) claim(from string, c net.Conn) (*link, string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if old := t.byPeer[from]; old != nil {
-		old.Close()
+	old := t.byPeer[from]
+	if old != nil && t.now().Sub(time.Unix(0, old.last.Load())) < t.cfg.LiveWindow {
+		return nil, old.c.RemoteAddr().String()
 	}
-	t.byPeer[from] = c
+	if old != nil {
+		old.c.Close()
+	}
+	l := &link{c: c}
+	l.last.Store(t.now().UnixNano())
+	t.byPeer[from] = l
+	return l, ""
 }
 
-func (t *Transport) release(from string, c net.Conn) {
+func (t *Transport) release(from string, l *link) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.byPeer[from] == c {
+	if t.byPeer[from] == l {
 		delete(t.byPeer, from)
 	}
 }
@@ -124,31 +133,55 @@ func (t *Transport) forget(c net.Conn) {
 }
 
 // accept runs the listener's side of the handshake on c, within
-// DialTimeout, and returns the dialer's id if it was accepted.
-func (t *Transport) accept(c net.Conn) (string, bool) {
+// DialTimeout, and returns the dialer's id and its claimed link if it was
+// accepted.
+func (t *Transport) accept(c net.Conn) (string, *link, bool) {
 	c.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
 	h, err := wire.ReadHello(c)
 	if errors.Is(err, net.ErrClosed) && t.isClosed() {
-		return "", false // Close interrupted the handshake: nothing to report
+		return "", nil, false // Close interrupted the handshake: nothing to report
 	}
 	st, reason := t.judge(h, err)
+	var l *link
+	if st == wire.StatusOK {
+		var live string
+		if l, live = t.claim(h.From, c); l == nil {
+			st, reason = wire.StatusDuplicate, clip(t.duplicate(h.From, live, c))
+		}
+	}
 	// The answer gets its own time: a dialer that sent nothing until the
 	// deadline (an idle connection) is still told why it is refused.
 	c.SetWriteDeadline(time.Now().Add(t.cfg.DialTimeout))
 	if err := wire.WriteAnswer(c, st, reason); err != nil && st == wire.StatusOK {
 		t.log.Info("replication: inbound peer left during the handshake", "peer", h.From, "addr", c.RemoteAddr(), "err", err)
-		return "", false
+		t.release(h.From, l)
+		return "", nil, false
 	}
-	if st != wire.StatusOK {
+	switch st {
+	case wire.StatusOK:
+	case wire.StatusDuplicate: // logged by duplicate
+		return "", nil, false
+	default:
 		t.log.Warn("replication: refused inbound connection", "addr", c.RemoteAddr(),
 			"peer", h.From, "status", st.String(), "reason", reason)
-		return "", false
+		return "", nil, false
 	}
 	c.SetDeadline(time.Time{})
 	if t.cfg.OnPeer != nil {
 		t.cfg.OnPeer(h.From, h.Advert)
 	}
-	return h.From, true
+	return h.From, l, true
+}
+
+// duplicate logs, at Error, a second dialer claiming the id of a peer whose
+// link is live, and returns the reason it is refused with. With TLS the
+// certificate proves the id, so only a holder of the peer's key gets here.
+func (t *Transport) duplicate(id, live string, c net.Conn) string {
+	t.log.Error("replication: two processes claim one node id: keeping the live link, refusing the new one",
+		"peer", id, "live", live, "refused", c.RemoteAddr().String())
+	return fmt.Sprintf("node %q is already connected to %q from %s (a frame within the last %v): two processes "+
+		"use the id %q; stop one, or give it its own dLegerSelfId and dLegerPeers entry", id, t.cfg.Self, live,
+		t.cfg.LiveWindow, id)
 }
 
 // judge decides the answer to a hello that ReadHello returned with err.
@@ -191,8 +224,8 @@ func clip(s string) string {
 // readLoop reads, decodes and hands frames to the Handler until the first
 // error, which it returns. One frame buffer and one Msg serve the whole
 // connection, which is why the Handler may not keep them.
-func (t *Transport) readLoop(c net.Conn, from string) error {
-	r := bufio.NewReaderSize(c, readBufSize)
+func (t *Transport) readLoop(l *link, from string) error {
+	r := bufio.NewReaderSize(l.c, readBufSize)
 	var (
 		buf []byte
 		m   wire.Msg
@@ -205,6 +238,7 @@ func (t *Transport) readLoop(c net.Conn, from string) error {
 		if m, err = wire.Decode(buf); err != nil {
 			return err
 		}
+		l.last.Store(t.now().UnixNano())
 		m.From, m.To = from, t.cfg.Self
 		t.handler(&m)
 	}

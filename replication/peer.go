@@ -211,6 +211,10 @@ func (p *Peer) handshake(c net.Conn, deadline time.Time) error {
 		return p.unreachable(fmt.Errorf("%w: handshake with %s at %s: %w", ErrUnreachable, p.id, p.addr, err))
 	case err != nil:
 		return p.refused(fmt.Sprintf("bad answer: %v", err))
+	case st == wire.StatusDuplicate && p.refusal != fmt.Sprintf("%v: %s", st, reason):
+		p.t.log.Error("replication: the peer is already connected to another process with this node's id", "peer", p.id,
+			"addr", p.addr, "self", p.t.cfg.Self, "reason", reason)
+		return p.refused(fmt.Sprintf("%v: %s", st, reason))
 	case st != wire.StatusOK:
 		return p.refused(fmt.Sprintf("%v: %s", st, reason))
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rmqlog/rmqlog/replication/wire"
@@ -34,6 +35,7 @@ const (
 	DefaultDialTimeout   = time.Second
 	DefaultWriteTimeout  = 2 * time.Second
 	DefaultRedialBackoff = 50 * time.Millisecond
+	DefaultLiveWindow    = time.Second
 )
 
 // Config of a node's peer transport. New copies it; later changes to the
@@ -51,7 +53,11 @@ type Config struct {
 	DialTimeout   time.Duration // default 1s (dial + handshake, both directions)
 	WriteTimeout  time.Duration // deadline of one Send; default 2s
 	RedialBackoff time.Duration // after a failed dial, Send fails fast for this long; default 50ms
-	Logger        *slog.Logger  // default slog.Default()
+	// LiveWindow: an inbound link that delivered a frame within it is live;
+	// a second dialer claiming the same node id meanwhile is refused as a
+	// duplicate (StatusDuplicate) instead of replacing it. Default 1s.
+	LiveWindow time.Duration
+	Logger     *slog.Logger // default slog.Default()
 	// Advert is this node's client address ("host:port"), sent in every
 	// hello so that peers can redirect clients here. Optional.
 	Advert string
@@ -90,7 +96,14 @@ type Transport struct {
 	mu      sync.Mutex
 	closed  bool                  // guarded by mu: Close was called
 	inbound map[net.Conn]struct{} // guarded by mu: accepted connections still open
-	byPeer  map[string]net.Conn   // guarded by mu: each peer's current inbound connection
+	byPeer  map[string]*link      // guarded by mu: each peer's current inbound connection
+}
+
+// link is a peer's accepted inbound connection and when it last delivered
+// a frame (unix nanoseconds; written by its reader, read by accept).
+type link struct {
+	c    net.Conn
+	last atomic.Int64
 }
 
 // New validates cfg (an error wraps ErrConfig and names the bad field),
@@ -116,7 +129,7 @@ func New(cfg Config, h Handler) (*Transport, error) {
 		log:     cfg.Logger.With("self", cfg.Self),
 		peers:   make(map[string]*Peer, len(cfg.Peers)-1),
 		inbound: make(map[net.Conn]struct{}),
-		byPeer:  make(map[string]net.Conn),
+		byPeer:  make(map[string]*link),
 		dial:    dialTCP,
 		now:     time.Now,
 	}
@@ -210,6 +223,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RedialBackoff == 0 {
 		c.RedialBackoff = DefaultRedialBackoff
+	}
+	if c.LiveWindow == 0 {
+		c.LiveWindow = DefaultLiveWindow
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -27,6 +27,7 @@ func peerCases() []kase {
 		{name: "random-before-hello", port: "peer", reason: re(refused + `.*malformed`), run: peerRandom},
 		{name: "hello-wrong-group", port: "peer", reason: re(refused + `.*wrong group`), run: wrongGroup},
 		{name: "hello-non-member", port: "peer", reason: re(refused + `.*unknown node`), run: nonMember},
+		{name: "hello-duplicate-leader", port: "peer", reason: re(`replication: two processes claim one node id`), run: duplicateLeader},
 		{name: "member-garbage-frames", port: "peer", reason: re(malformed), run: memberGarbage},
 		{name: "member-length-lies", port: "peer", reason: re(`replication: (malformed frame|inbound peer disconnected)`), run: memberLengthLies},
 		{name: "member-append-huge-count", port: "peer", reason: re(malformed + `.*entries cannot fill`), run: memberHugeCount},
@@ -129,6 +130,19 @@ func wrongGroup(e *env) error {
 
 func nonMember(e *env) error {
 	return e.sendHello(helloBytes(e.hello("intruder")), nil, false, "unknown node", "close")
+}
+
+// duplicateLeader claims the id of the target's leader, whose link to the
+// target is live: the target must refuse the claim and keep the real link.
+func duplicateLeader(e *env) error {
+	info, err := fetchInfo(e.ctx, e.r.t.ClientAddr)
+	if err != nil {
+		return err
+	}
+	if info.Leader == "" || info.Leader == info.Self {
+		return fmt.Errorf("the target %s has no other leader (leader %q): nothing live to claim", info.Self, info.Leader)
+	}
+	return e.sendHello(helloBytes(e.hello(info.Leader)), nil, false, "duplicate node id", "close")
 }
 
 // asMember opens a connection that claims to be a member, and sends
@@ -241,10 +255,14 @@ func (e *env) forgeOnce(overlap bool) (retry bool, err error) {
 		}
 		term = 0
 	}
-	from := info.Leader
-	if from == "" || from == info.Self {
-		from = e.member() // the target leads: the forged Append deposes it (the peer port trusts member ids)
-	}
+	// A member other than the leader: the leader's link to the target is
+	// live, and a second claim of its id is refused (hello-duplicate-leader).
+	// A follower takes an Append of its own term from whoever sends it as
+	// that term's leader (Raft has one per term), so the forged Append
+	// reaches the entry checks; the real leader's next heartbeat takes the
+	// target back. If the target leads, the forged Append deposes it (the
+	// peer port trusts member ids).
+	from := e.member()
 	forged := fmt.Appendf(nil, "hostile forged entry %d", e.rng.Uint64())
 	ent := segment.Entry{Index: prev.Index + 1, Term: term, Type: segment.TypeNormal, Payload: forged, PrevCRC: prev.CRC}
 	framed := segment.Encode(nil, &ent)

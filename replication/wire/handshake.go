@@ -57,12 +57,16 @@ const (
 	StatusWrongNode   Status = 3 // Hello.To is not the listener's id
 	StatusVersion     Status = 4 // the dialer speaks another protocol version
 	StatusMalformed   Status = 5 // the hello could not be parsed
-	maxStatus                = StatusMalformed
+	// StatusDuplicate: Hello.From is already connected from another address
+	// and that link is live: two processes use one node id.
+	StatusDuplicate Status = 6
+	maxStatus              = StatusDuplicate
 )
 
 var statusNames = [...]string{
 	StatusOK: "ok", StatusWrongGroup: "wrong group", StatusUnknownNode: "unknown node",
 	StatusWrongNode: "wrong node", StatusVersion: "unsupported version", StatusMalformed: "malformed",
+	StatusDuplicate: "duplicate node id",
 }
 
 func (s Status) String() string {

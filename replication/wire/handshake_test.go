@@ -183,7 +183,7 @@ func TestWriteAnswerRefuses(t *testing.T) {
 		reason string
 		want   string
 	}{
-		{6, "", "unknown status 6"},
+		{7, "", "unknown status 7"},
 		{wire.StatusMalformed, strings.Repeat("r", wire.MaxReason+1), "reason is 1025 bytes, at most 1024"},
 	} {
 		var buf bytes.Buffer
@@ -209,7 +209,7 @@ func TestReadAnswer(t *testing.T) {
 		{name: "ok from version 2", in: rawAnswer(wire.Magic, 2, 0, "", -1), wantErr: "listener accepted with version 2", wantErrs: []error{wire.ErrVersion}},
 		{name: "empty", in: nil, wantErr: "reading the answer", wantErrs: []error{io.EOF}},
 		{name: "magic", in: rawAnswer("RMQX", wire.Version, 0, "", -1), wantErr: `magic "RMQX"`},
-		{name: "status", in: rawAnswer(wire.Magic, wire.Version, 6, "", -1), wantErr: "unknown status 6"},
+		{name: "status", in: rawAnswer(wire.Magic, wire.Version, 7, "", -1), wantErr: "unknown status 7"},
 		{name: "long reason", in: rawAnswer(wire.Magic, wire.Version, 5, "", 1025), wantErr: "reason is 1025 bytes, want 0 to 1024"},
 		{name: "crc", in: flip(good, len(good)-1), wantErr: "answer crc"},
 		{name: "flipped status", in: flip(good, 5), wantErr: "answer crc"},
@@ -238,7 +238,7 @@ func TestReadAnswer(t *testing.T) {
 }
 
 func TestStatusString(t *testing.T) {
-	want := []string{"ok", "wrong group", "unknown node", "wrong node", "unsupported version", "malformed", "Status(6)"}
+	want := []string{"ok", "wrong group", "unknown node", "wrong node", "unsupported version", "malformed", "duplicate node id", "Status(7)"}
 	for i, w := range want {
 		if got := wire.Status(i).String(); got != w {
 			t.Errorf("Status(%d).String() = %q, want %q", i, got, w)
