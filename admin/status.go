@@ -116,8 +116,11 @@ func statusNote(n NodeStatus) string {
 		notes = append(notes, "CONTRADICTION: "+oneLine(n.Contradiction))
 	}
 	switch {
+	case n.TermLost && n.Term == 0 && n.LastIndex == 0:
+		notes = append(notes, "new: waiting to hear "+strings.Join(n.Waiting, ", ")+
+			" (a new group elects its first leader once every member has started)")
 	case n.TermLost:
-		notes = append(notes, "repairing: lost its term and vote, waiting to hear every member")
+		notes = append(notes, "repairing: lost its term and vote, waiting to hear "+strings.Join(n.Waiting, ", "))
 	case n.RepairTo == engine.RepairUnknown:
 		notes = append(notes, "repairing: unclean stop under ASYNC_FLUSH")
 	case n.RepairTo != 0:

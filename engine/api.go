@@ -331,6 +331,9 @@ type Status struct {
 	// TermLost is set while a node whose hard state was lost waits to hear
 	// every member's term (its vote counts only when every member votes).
 	TermLost bool
+	// Waiting lists the members a node with TermLost has not heard yet: a
+	// new group elects its first leader once every member has answered.
+	Waiting []string
 	// Contradiction is set once a leader asked this node to overwrite an
 	// entry it knows is committed, which it refused (ErrContradiction);
 	// Contradictions counts such refusals since the node started.
@@ -347,7 +350,8 @@ func (n *Node) Status() Status {
 		First: n.log.FirstIndex(), Last: n.log.LastIndex(), Commit: r.commit,
 		Durable: n.flusher.Durable(), Err: r.stopped, Elections: r.elections,
 		BatchesSent: n.batchesSent.Load(), EntriesSent: n.entriesSent.Load(), RepairTo: r.repairTo,
-		Contradiction: r.contradiction, Contradictions: r.contradictions, TermLost: r.termLost}
+		Contradiction: r.contradiction, Contradictions: r.contradictions, TermLost: r.termLost,
+		Waiting: r.waiting()}
 	s.LeaderAddr = n.clientAddr(r.lead)
 	if r.role == Leader {
 		for _, id := range r.peers {

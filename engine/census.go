@@ -3,7 +3,8 @@ package engine
 import "github.com/rmqlog/rmqlog/replication/wire"
 
 // The census: a node whose hard state was lost (a damaged raft-state file,
-// or a log without one) does not know in which terms it voted. If it voted
+// a log without one, or a data directory that is new or was wiped: a node
+// cannot tell those apart) does not know in which terms it voted. If it voted
 // again in such a term, two leaders could be elected for it. Any candidate
 // it voted for had made that term its own durably before asking, and a
 // member's term never decreases; so once the node has heard the current
@@ -30,8 +31,14 @@ func (r *raft) countTerm(m *wire.Msg) bool {
 	if m.Flags&wire.FlagQuery == 0 {
 		return false
 	}
-	if m.Type == wire.TypePreVote {
+	switch {
+	case m.Type == wire.TypePreVote:
 		r.send(wire.Msg{Type: wire.TypePreVoteResp, To: m.From, Flags: wire.FlagReject | wire.FlagQuery})
+	case r.termLost && m.Term > r.term:
+		// Keep the group's history: a node that heard of a term remembers
+		// it, even if the member that told it is wiped next. Safe: its vote
+		// counts only in a full house while termLost.
+		r.becomeFollower(m.Term, "")
 	}
 	return true
 }
@@ -45,11 +52,32 @@ func (r *raft) closeCensus() {
 	if fence > r.term {
 		r.becomeFollower(fence, "")
 	}
+	if fence == 0 {
+		// Every member is at term 0: nobody ever campaigned, voted or
+		// acknowledged anything. A new group (or one wiped everywhere).
+		r.census, r.termLost, r.repairTo, r.repairTerm, r.hsDirty = nil, false, 0, 0, true
+		r.cfg.Logger.Info("raft: every member is new (term 0): voting")
+		return
+	}
 	if r.vote == "" {
 		r.vote = r.cfg.ID // it may have voted in this term: never for anyone else
 	}
 	r.census, r.termLost, r.hsDirty = nil, false, true
 	r.cfg.Logger.Info("raft: heard every member's term after losing the hard state", "fence", fence, "term", r.term)
+}
+
+// waiting returns the members a census has not heard yet (nil if none runs).
+func (r *raft) waiting() []string {
+	if r.census == nil {
+		return nil
+	}
+	var w []string
+	for _, p := range r.peers {
+		if _, ok := r.census[p]; !ok {
+			w = append(w, p)
+		}
+	}
+	return w
 }
 
 // queryTerms asks the members not heard yet for their term, once per

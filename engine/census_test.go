@@ -211,3 +211,74 @@ func TestOpenTwiceRefused(t *testing.T) {
 	}
 	n.Close()
 }
+
+// TestWipedNodeKeepsAck (issue 13; the second half of the durability
+// review's TestAdvCorruptStateAdviceLosesAck): entry 2 is committed by n0
+// and n1 (n2 cut off); n1's data directory is wiped and it restarts empty
+// (a new node, as far as it can tell) while n0 is down. It voted at once
+// before and elected n2, which lacks entry 2. Now it starts from lostState:
+// it hears n2's term 1, so the group is not new, and its vote counts only
+// in a full house until it holds the leader's log.
+func TestWipedNodeKeepsAck(t *testing.T) {
+	s := newManual(t, 3, true)
+	s.campaign("n0")
+	s.settle(true, nil)
+	s.isolate("n2")
+	s.propose(s.node("n0"))
+	s.settle(true, nil)
+	if _, ok := s.acked[2]; !ok {
+		t.Fatalf("entry 2 not acknowledged: %s", s.describe())
+	}
+	n0, n1 := s.node("n0"), s.node("n1")
+	n1.up, n0.up = false, false
+	n1.log, n1.hs = newMemLog(), lostState(0) // Node.noState of an empty directory
+	clear(s.cut)
+	s.net = nil
+	s.start(n1, s.ids())
+	if l := s.electAmong(10); l != nil {
+		t.Fatalf("%s elected while n0, the only holder of entry 2, is down: %s", l.id, s.describe())
+	}
+	s.start(n0, s.ids())
+	if l := s.electAmong(10); l == nil || l.id == "n2" {
+		t.Fatalf("after n0's return: %s", s.describe())
+	}
+	l := s.leader()
+	s.propose(l)
+	s.heartbeats(l)
+	if n1.r.repairing() {
+		t.Fatalf("n1 still repairing: %s", s.describe())
+	}
+	s.finalCheck()
+}
+
+// TestNewGroupWaitsForEveryMember: three new nodes with empty directories
+// elect their first leader only once every member has answered (each node
+// could be a wiped member of a group with history); with all three, they
+// do, and none stays repairing.
+func TestNewGroupWaitsForEveryMember(t *testing.T) {
+	s := newManual(t, 3, true)
+	for _, n := range s.nodes {
+		n.up = false
+		n.hs = lostState(0)
+	}
+	s.start(s.node("n0"), s.ids())
+	s.start(s.node("n1"), s.ids())
+	if l := s.electAmong(10); l != nil {
+		t.Fatalf("%s elected before n2 ever answered: %s", l.id, s.describe())
+	}
+	if w := s.node("n0").r.waiting(); len(w) != 1 || w[0] != "n2" {
+		t.Fatalf("n0 waits for %v", w)
+	}
+	s.start(s.node("n2"), s.ids())
+	l := s.electAmong(10)
+	if l == nil {
+		t.Fatalf("no leader with every member up: %s", s.describe())
+	}
+	s.propose(l)
+	s.heartbeats(l)
+	for _, n := range s.nodes {
+		if n.r.repairing() || n.r.termLost {
+			t.Errorf("%s still repairing (termLost %v): %s", n.id, n.r.termLost, s.describe())
+		}
+	}
+}

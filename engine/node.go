@@ -180,13 +180,8 @@ func (n *Node) loadStartState() (HardState, error) {
 	if err != nil {
 		return hs, err
 	}
-	if !stateExists(n.cfg.FS, n.cfg.Dir) && (n.log.LastIndex() >= n.log.FirstIndex() || n.log.FirstIndex() > 1) {
-		// A log without its hard state: restored without it, or it was removed.
-		n.cfg.Logger.Error("the data directory holds a log but no raft-state file: this node does not know "+
-			"its term and vote; it votes only with every member until it has heard every member's term and holds the leader's log",
-			"id", n.cfg.ID, "dir", n.cfg.Dir, "first", n.log.FirstIndex(), "last", n.log.LastIndex())
-		t, _ := n.log.Term(n.log.LastIndex())
-		hs = lostState(t)
+	if !stateExists(n.cfg.FS, n.cfg.Dir) {
+		hs = n.noState()
 	}
 	next := startState(hs, n.cfg.FlushMode == flush.AsyncFlush)
 	if next == hs {
@@ -201,6 +196,27 @@ func (n *Node) loadStartState() (HardState, error) {
 			"id", n.cfg.ID, "term", next.Term, "last", n.log.LastIndex(), "durable", n.flusher.Durable())
 	}
 	return next, nil
+}
+
+// noState is the hard state of a node whose data directory holds no
+// raft-state file. A node cannot tell a brand-new directory from one that
+// was wiped (or replaced) after it voted and acknowledged entries, so it
+// starts from lostState either way: it votes normally once it has heard
+// every member's term. If every member is still at term 0, no member ever
+// voted or acknowledged anything and the group is new (closeCensus).
+func (n *Node) noState() HardState {
+	if n.log.LastIndex() < n.log.FirstIndex() && n.log.FirstIndex() <= 1 {
+		n.cfg.Logger.Info("new data directory: this node votes once it has heard every member "+
+			"(a new group elects its first leader once every member has started; a member whose directory "+
+			"was wiped votes again once it holds the leader's log)", "id", n.cfg.ID, "dir", n.cfg.Dir)
+		return lostState(0)
+	}
+	// A log without its hard state: restored without it, or it was removed.
+	n.cfg.Logger.Error("the data directory holds a log but no raft-state file: this node does not know "+
+		"its term and vote; it votes only with every member until it has heard every member's term and holds the leader's log",
+		"id", n.cfg.ID, "dir", n.cfg.Dir, "first", n.log.FirstIndex(), "last", n.log.LastIndex())
+	t, _ := n.log.Term(n.log.LastIndex())
+	return lostState(t)
 }
 
 // readState reads the hard state. A file that cannot be decoded (a flipped

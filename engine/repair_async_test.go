@@ -25,12 +25,12 @@ func (s *sim) electAmong(rounds int) *simNode {
 				return n
 			}
 		}
-		for _, n := range s.nodes {
-			if n.up {
+		for _, n := range s.nodes { // one after the other: no split vote by construction
+			if n.up && n.r.role != Leader {
 				s.tickN(n.id, n.r.cfg.ElectionTicks)
+				s.settle(true, nil)
 			}
 		}
-		s.settle(true, nil)
 	}
 	for _, n := range s.nodes {
 		if n.up && n.r.role == Leader {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"flag"
+	"fmt"
 	"testing"
 )
 
@@ -22,13 +23,18 @@ func (s *sim) repairingCount() int {
 // down: recovery cut it before a random entry it had synced, and recorded
 // RepairTo = the highest index it held (the synced hint survived, the
 // favourable case), RepairTerm = its term, as Node.recordDamage does. With
-// another chance its hard state was lost (Node.readState: lostState). At
+// another chance its hard state was lost (Node.readState: lostState), or
+// its whole directory (wiped: an empty log and lostState(0)). At
 // most a minority is ever repairing at once unless cfg.lossy: then any
 // number, and the checks allow the loss of an entry no member holds any
 // more (checkComplete).
 func (s *sim) damagedRestart(n *simNode) {
 	minority := s.repairingCount() < (len(s.nodes)-1)/2
-	if s.rng.IntN(4) == 0 && (minority || s.cfg.lossy) {
+	switch k := s.rng.IntN(8); {
+	case k == 0 && (minority || s.cfg.lossy) && s.remembered(n):
+		n.log, n.hs = newMemLog(), lostState(0) // Node.noState of an empty directory
+		s.logf("%s wiped: it restarts with an empty directory", n.id)
+	case k <= 2 && (minority || s.cfg.lossy) && (n.log.lastTerm() >= n.hs.Term || s.remembered(n)):
 		n.hs = lostState(n.log.lastTerm())
 		s.logf("%s lost its hard state", n.id)
 	}
@@ -50,6 +56,21 @@ func (s *sim) damagedRestart(n *simNode) {
 	}
 	s.logf("%s restarts, term %d vote %q, log [%d,%d]", n.id, n.hs.Term, n.hs.Vote, n.log.FirstIndex(), n.log.LastIndex())
 	s.start(n, s.ids())
+}
+
+// remembered reports whether a member other than n remembers a term at
+// least as high as n's, so that wiping n, or losing its hard state, does
+// not lose the group's highest term: if no member remembered it, terms
+// would be used a second time, which the checks take for two leaders of
+// one term (every member losing its state is the end of the group, not a
+// fault it survives).
+func (s *sim) remembered(n *simNode) bool {
+	for _, o := range s.nodes {
+		if o != n && (o.up && o.r.term >= n.hs.Term || !o.up && o.hs.Term >= n.hs.Term) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *sim) damageStep() {
@@ -109,6 +130,28 @@ func TestSimDamage(t *testing.T) {
 				lost += s.lostAcks
 			}
 			t.Logf("%d schedules: %d entries acknowledged, %d lost because every member holding them lost them", seeds, acked, lost)
+		})
+	}
+}
+
+// TestSimFullHouseLiveness: every member repairing at once (a power cut of
+// every node under ASYNC_FLUSH) must still elect a leader, by a full house,
+// within the heal deadline, however the timers fall: 3 and 5 nodes, with
+// message delays.
+func TestSimFullHouseLiveness(t *testing.T) {
+	for _, nodes := range []int{3, 5} {
+		t.Run(fmt.Sprintf("nodes=%d", nodes), func(t *testing.T) {
+			cfg := simConfig{name: fmt.Sprintf("full-house-%d", nodes), nodes: nodes, maxDelay: 4}
+			for seed := uint64(1); seed <= uint64(*damageSeeds); seed++ {
+				s := newSim(t, cfg, seed)
+				for _, n := range s.nodes {
+					n.up = false
+					n.hs = HardState{Term: 3, RepairTo: RepairUnknown, RepairTerm: 3}
+					s.start(n, s.ids())
+				}
+				s.heal()
+				s.finalCheck()
+			}
 		})
 	}
 }

@@ -45,6 +45,9 @@ type simConfig struct {
 	// (damage on any number of nodes); implied by power loss under
 	// ASYNC_FLUSH. The checks then allow exactly those losses.
 	lossy bool
+	// fresh: every node starts with an empty directory as Node.Open sees
+	// it (lostState(0)): the census decides that the group is new.
+	fresh bool
 }
 
 type simMsg struct {
@@ -100,6 +103,9 @@ func newSim(t testing.TB, cfg simConfig, seed uint64) *sim {
 	}
 	for _, id := range ids {
 		n := &simNode{id: id, log: newMemLog()}
+		if cfg.fresh {
+			n.hs = lostState(0)
+		}
 		s.nodes = append(s.nodes, n)
 		s.start(n, ids)
 	}
@@ -494,9 +500,9 @@ func (s *sim) converged(l *simNode, target uint64) bool {
 func (s *sim) describe() string {
 	var b strings.Builder
 	for _, n := range s.nodes {
-		fmt.Fprintf(&b, "\n%s up=%v role=%v term=%d lead=%q commit=%d log=[%d,%d] synced=%d durable=%d matched=%d sentDurable=%d",
-			n.id, n.up, n.r.role, n.r.term, n.r.lead, n.r.commit, n.log.FirstIndex(), n.log.LastIndex(), n.log.synced,
-			n.r.durable, n.r.matched, n.r.sentDurable)
+		fmt.Fprintf(&b, "\n%s up=%v role=%v term=%d vote=%q lead=%q commit=%d log=[%d,%d] synced=%d durable=%d matched=%d sentDurable=%d repairTo=%d termLost=%v waiting=%v",
+			n.id, n.up, n.r.role, n.r.term, n.r.vote, n.r.lead, n.r.commit, n.log.FirstIndex(), n.log.LastIndex(), n.log.synced,
+			n.r.durable, n.r.matched, n.r.sentDurable, n.r.repairTo, n.r.termLost, n.r.waiting())
 		for _, p := range n.r.peers {
 			if pr := n.r.prs[p]; pr != nil {
 				fmt.Fprintf(&b, "\n   %s: %s match=%d durable=%d next=%d probeSent=%v inflight=%d idle=%d",
@@ -560,6 +566,7 @@ var simConfigs = []simConfig{
 	{name: "async-partitions", nodes: 5, drop: 0.02, maxDelay: 2, partition: 0.05, retention: true, unreachable: true},
 	{name: "async-power-loss", nodes: 3, drop: 0.05, dup: 0.05, maxDelay: 3, crash: 0.004, powerLoss: true, partition: 0.02, unreachable: true},
 	{name: "async-power-loss-5-retention", nodes: 5, drop: 0.05, dup: 0.02, maxDelay: 4, crash: 0.004, powerLoss: true, partition: 0.03, retention: true},
+	{name: "sync-fresh-census", nodes: 3, syncQuorum: true, drop: 0.05, dup: 0.05, maxDelay: 3, crash: 0.004, powerLoss: true, partition: 0.02, unreachable: true, fresh: true},
 }
 
 func TestSimRandom(t *testing.T) {

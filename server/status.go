@@ -28,6 +28,8 @@ type StatusDoc struct {
 	// TermLost: the node lost its hard state and waits to hear every
 	// member's term before its vote counts normally.
 	TermLost bool `json:"termLost,omitempty"`
+	// Waiting: the members such a node has not heard yet.
+	Waiting []string `json:"waiting,omitempty"`
 	// Contradiction: a leader asked this node to overwrite committed
 	// entries, and it refused (see docs/durability.md).
 	Contradiction string            `json:"contradiction,omitempty"`
@@ -54,7 +56,7 @@ func (s *Server) StatusDoc() StatusDoc {
 	d := StatusDoc{Self: st.ID, Group: s.cfg.Engine.Group, Role: st.Role.String(), Term: st.Term, Leader: st.Leader,
 		LeaderAddr: st.LeaderAddr, Writable: st.Writable, ClientAddr: s.ln.Addr().String(),
 		FlushMode: s.cfg.Engine.FlushMode.String(), FirstIndex: st.First, LastIndex: st.Last,
-		CommitIndex: st.Commit, DurableIndex: st.Durable, Elections: st.Elections, RepairTo: st.RepairTo, TermLost: st.TermLost,
+		CommitIndex: st.Commit, DurableIndex: st.Durable, Elections: st.Elections, RepairTo: st.RepairTo, TermLost: st.TermLost, Waiting: st.Waiting,
 		Batches: st.BatchesSent, Entries: st.EntriesSent, Peers: s.cfg.Engine.Peers}
 	if st.Err != nil {
 		d.Error = st.Err.Error()
