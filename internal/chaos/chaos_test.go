@@ -82,6 +82,7 @@ var evidence = map[string]*regexp.Regexp{
 	"damage-minority":    regexp.MustCompile(`damage detected at start: true`),
 	"disk-full":          regexp.MustCompile(`: [1-9][0-9]* log lines about the full disk`),
 	"power-loss-all":     regexp.MustCompile(`power loss of every node: [1-9][0-9]* unsynced bytes lost`),
+	"wipe-follower":      regexp.MustCompile(`census at start: true`),
 	"power-loss-lagging": regexp.MustCompile(`power cut of leader \S+: [1-9][0-9]* unsynced bytes lost`),
 }
 

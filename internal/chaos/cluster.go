@@ -262,6 +262,23 @@ func (c *Cluster) Restart(id string) error {
 	return c.start(id)
 }
 
+// Wipe kills node id and removes its whole data directory (and its power
+// cut journal, which describes files that are gone): a disk replaced or
+// wiped. It stays down.
+func (c *Cluster) Wipe(id string) error {
+	if err := c.Kill(id); err != nil {
+		return err
+	}
+	c.log.Info("chaos: wipe", "node", id, "dir", c.nodeDir(id))
+	if err := os.RemoveAll(c.nodeDir(id)); err != nil {
+		return err
+	}
+	if err := os.Remove(c.journal(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // Pause stops node id with SIGSTOP; Resume continues it.
 func (c *Cluster) Pause(id string) error { return c.signal(id, syscall.SIGSTOP, true) }
 

@@ -315,6 +315,10 @@ var single = []Fault{
 			return nil
 		})
 	}},
+	{Name: "wipe-follower", Desc: "a follower paused so it lags; the other follower's data directory wiped (a replaced disk); the leader killed; the wiped node restarted empty and the lagging one resumed",
+		Inject: func(ctx context.Context, f *Faulter) error {
+			return f.cycles(ctx, func(ctx context.Context) error { return wipeFollower(ctx, f) })
+		}},
 	{Name: "disk-full", Desc: "one node's disk full (allocation and growth fail with ENOSPC) for a cycle", Inject: func(ctx context.Context, f *Faulter) error {
 		return f.cycles(ctx, func(ctx context.Context) error {
 			v := f.leader(ctx)
@@ -386,6 +390,47 @@ func powerLossLagging(ctx context.Context, f *Faulter) error {
 	wait(ctx, f.Cycle/2)
 	f.note("SIGCONT %s", b)
 	return f.C.Resume(b)
+}
+
+// wipeFollower: the entries the leader and follower b acknowledged while
+// follower a lagged are, once b's disk is wiped and the leader killed, held
+// only by the dead leader. The restarted b must not vote a's way (a node
+// with an empty directory votes normally only once every member answered
+// its census, and this leader is down): no leader until the old one returns.
+func wipeFollower(ctx context.Context, f *Faulter) error {
+	l := f.leader(ctx)
+	if l == "" {
+		return nil
+	}
+	a := f.other(l)
+	b := f.other(l, a)
+	f.note("SIGSTOP follower %s (it lags)", a)
+	if err := f.C.Pause(a); err != nil {
+		return err
+	}
+	wait(ctx, f.Cycle/3)
+	if err := f.C.Wipe(b); err != nil {
+		return err
+	}
+	f.note("%s wiped; kill -9 leader %s", b, l)
+	if err := f.C.Kill(l); err != nil {
+		return err
+	}
+	before := f.C.LogCount(b, "new data directory")
+	if err := f.C.Restart(b); err != nil {
+		return err
+	}
+	if err := f.C.Resume(a); err != nil {
+		return err
+	}
+	found := false
+	for k := 0; k < 20 && !found; k++ {
+		found = f.C.LogCount(b, "new data directory") > before
+		wait(ctx, 50*time.Millisecond)
+	}
+	f.note("%s restarted empty (census at start: %v); SIGCONT %s", b, found, a)
+	wait(ctx, f.Cycle/2)
+	return nil
 }
 
 // mixed injects one of the single faults per round, at random.
