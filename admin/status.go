@@ -47,7 +47,7 @@ func nodeStatus(ctx context.Context, addr string, timeout time.Duration) NodeSta
 	ns := NodeStatus{Addr: addr}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := client.Dial(ctx, []string{addr}, client.WithPinned())
+	c, err := client.Dial(ctx, []string{addr}, client.WithPinned(), client.WithFailFast())
 	if err != nil {
 		ns.Err = err.Error()
 		return ns
@@ -141,7 +141,7 @@ func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 // Transfer asks the group's leader (found through addrs) to hand
 // leadership to member to, and waits until it has.
 func Transfer(ctx context.Context, addrs []string, to string) error {
-	c, err := client.Dial(ctx, addrs)
+	c, err := client.Dial(ctx, addrs, client.WithFailFast())
 	if err != nil {
 		return err
 	}

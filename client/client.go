@@ -44,8 +44,15 @@ type options struct {
 	maxFrame     int
 	dialTimeout  time.Duration
 	retryTimeout time.Duration
+	failFast     bool
 	log          *slog.Logger
 }
+
+// WithFailFast makes Dial return at once, with ErrRefused, when nothing
+// listens at any of the addresses (every connection refused), instead of
+// retrying until its context ends as it does during a failover. For admin
+// tools, where a refused connection is a wrong address or a stopped node.
+func WithFailFast() Option { return func(o *options) { o.failFast = true } }
 
 // WithPinned makes the client talk only to addrs[0], whatever its role:
 // no redirect, no automatic retry (a lost connection is redialed by the
@@ -131,9 +138,14 @@ func Dial(ctx context.Context, addrs []string, opts ...Option) (*Client, error) 
 		if last == nil || !ok || se.tried {
 			last = err
 		}
-		if ok && se.setup {
+		switch {
+		case ok && se.setup:
 			c.Close()
-			return nil, fmt.Errorf("client: dial %s: %w", strings.Join(addrs, ","), err)
+			return nil, err // it names every address and why it refused
+		case ok && se.refused && c.opts.failFast:
+			c.Close()
+			return nil, fmt.Errorf("%w by %s: nothing listens there; is the node running, and is this its listenPort?",
+				ErrRefused, strings.Join(addrs, ", "))
 		}
 		werr := bo.wait(ctx, c.life)
 		if werr == nil {
@@ -141,7 +153,8 @@ func Dial(ctx context.Context, addrs []string, opts ...Option) (*Client, error) 
 		}
 		if werr != nil {
 			c.Close()
-			return nil, fmt.Errorf("client: dial %s: %w: %w", strings.Join(addrs, ","), werr, last)
+			// The cause first: "context deadline exceeded" says only when.
+			return nil, fmt.Errorf("client: dial %s: %w (gave up: %w)", strings.Join(addrs, ","), last, werr)
 		}
 	}
 }

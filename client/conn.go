@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/rmqlog/rmqlog/replication/wire"
 	"io"
 	"net"
 	"sync"
@@ -129,6 +130,10 @@ func (cn *conn) writeLoop() {
 func (cn *conn) readLoop() {
 	br := bufio.NewReaderSize(cn.nc, 64<<10)
 	hdr := make([]byte, proto.HeaderSize)
+	if err := peerPort(br, cn.addr); err != nil {
+		cn.fail(err, 0)
+		return
+	}
 	for {
 		h, body, err := proto.ReadFrame(br, hdr, cn.maxFrame)
 		switch {
@@ -146,6 +151,22 @@ func (cn *conn) readLoop() {
 			return
 		}
 	}
+}
+
+// peerPort recognises the answer of an rmqlog peer port (its handshake
+// refusing the client's request as a malformed hello), so that a client
+// pointed at a dLegerPeers address says so instead of reporting a
+// malformed frame.
+func peerPort(br *bufio.Reader, addr string) error {
+	b, err := br.Peek(len(wire.Magic))
+	if err != nil || string(b) != wire.Magic {
+		return nil // ReadFrame reports what is wrong, if anything
+	}
+	_, reason, err := wire.ReadAnswer(br)
+	if err != nil {
+		reason = err.Error()
+	}
+	return fmt.Errorf("%w: %s is a peer port (dLegerPeers), not a client port (listenPort): %s", ErrWrongPort, addr, reason)
 }
 
 // readError names a malformed stream a protocol error (not a stream cut

@@ -53,6 +53,13 @@ var (
 	ErrClosing = errors.New("client: node shutting down")
 	// ErrOverload: the node refused the connection (too many connections).
 	ErrOverload = errors.New("client: node overloaded")
+	// ErrWrongPort: the address is an rmqlog peer port (dLegerPeers), not a
+	// client port (listenPort): it answered with the peer handshake.
+	// Retrying will not help; Dial returns it at once if every address is so.
+	ErrWrongPort = errors.New("client: wrong port")
+	// ErrRefused: nothing listens at the address (connection refused).
+	// Dial with WithFailFast returns it at once when every address refuses.
+	ErrRefused = errors.New("client: connection refused")
 )
 
 // NotLeaderError is a node's answer to an append or transfer when it does
@@ -110,6 +117,9 @@ type connError struct {
 }
 
 func (e *connError) Error() string {
+	if errors.Is(e.err, ErrWrongPort) {
+		return e.err.Error() // the connection was never a client connection
+	}
 	return fmt.Sprintf("client: connection to %s lost: %v", e.addr, e.err)
 }
 func (e *connError) Unwrap() error { return e.err }
@@ -123,6 +133,8 @@ type searchError struct {
 	// (refusedSetup); errs are those refusals. Retrying will not help.
 	setup bool
 	errs  []error
+	// refused: every address was asked and refused the connection.
+	refused bool
 }
 
 func (e *searchError) Error() string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 
 	"github.com/rmqlog/rmqlog/client/proto"
 )
@@ -107,6 +108,7 @@ func (c *Client) find(ctx context.Context, hint string) (*conn, error) {
 	var best *conn
 	var why []string
 	var refusals []error // every error so far refused this client's setup, if len(refusals) == len(why)
+	closed := 0          // connections refused (nothing listens)
 	for len(queue) > 0 && ctx.Err() == nil {
 		addr := queue[0]
 		queue = queue[1:]
@@ -120,6 +122,9 @@ func (c *Client) find(ctx context.Context, hint string) (*conn, error) {
 			why = append(why, fmt.Sprintf("%s: %v", addr, err))
 			if refusedSetup(err) {
 				refusals = append(refusals, err)
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				closed++
 			}
 			continue
 		case m.Writable || c.opts.pinned:
@@ -141,6 +146,7 @@ func (c *Client) find(ctx context.Context, hint string) (*conn, error) {
 	if tried && len(queue) == 0 && len(refusals) == len(why) {
 		se.setup, se.errs = true, refusals
 	}
+	se.refused = tried && len(queue) == 0 && closed == len(why)
 	if len(queue) > 0 {
 		why = append(why, fmt.Sprintf("%s: not tried: %v", strings.Join(queue, ", "), ctx.Err()))
 	}

@@ -44,7 +44,8 @@ func refusedSetup(err error) bool {
 		ci    x509.CertificateInvalidError
 	)
 	return errors.As(err, &alert) || errors.As(err, &rh) || errors.As(err, &cv) || errors.As(err, &ua) ||
-		errors.As(err, &hn) || errors.As(err, &ci) || remoteAlert(err) || errors.Is(err, ErrBadRequest)
+		errors.As(err, &hn) || errors.As(err, &ci) || remoteAlert(err) || errors.Is(err, ErrBadRequest) ||
+		errors.Is(err, ErrWrongPort)
 }
 
 // remoteAlert reports whether err is a TLS alert from the node, such as

@@ -252,8 +252,8 @@ var rocketmqOnly = strings.Fields(`brokerClusterName namesrvAddr brokerId broker
 	flushCommitLogLeastPages flushConsumeQueueLeastPages transientStorePoolEnable
 	pullMessageThreadPoolNums sendThreadPoolQueueCapacity aclEnable traceTopicEnable`)
 
-// unknownMsg explains an unknown key, suggesting the right case for a
-// known key written in another.
+// unknownMsg explains an unknown key, suggesting the known key nearest to
+// it (a different case, or a few letters off).
 func unknownMsg(name string) string {
 	for _, k := range table {
 		if strings.EqualFold(k.name, name) {
@@ -265,7 +265,45 @@ func unknownMsg(name string) string {
 			return "unknown to rmqlog, ignored (RocketMQ broker key)"
 		}
 	}
+	if near := nearestKey(name); near != "" {
+		return fmt.Sprintf("unknown to rmqlog, IGNORED: did you mean %s? (its default applies)", near)
+	}
 	return "unknown to rmqlog, ignored (check the spelling; keys are case-sensitive)"
+}
+
+// nearestKey returns the key rmqlog reads that is nearest to name by edit
+// distance (ignoring case), if it is within a quarter of name's length
+// (at least 1, at most 3 edits), else "".
+func nearestKey(name string) string {
+	limit := min(3, max(1, len(name)/4))
+	best, bestD := "", limit+1
+	for _, k := range table {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(k.name)); d < bestD {
+			best, bestD = k.name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // andList writes lines as "3, 7 and 9".

@@ -260,6 +260,13 @@ func TestWarnings(t *testing.T) {
 				"t.conf:8: foo: unknown to rmqlog, ignored (check the spelling; keys are case-sensitive)",
 				"t.conf:9: ListenPort: unknown to rmqlog, ignored (did you mean listenPort? keys are case-sensitive)",
 			}},
+		{"typos (issue 13: flushDiskTyp silently ran SYNC_FLUSH)", minimal + "flushDiskTyp=ASYNC_FLUSH\nmappedFileSizeComitLog=1024\nlistnPort=1\nstorePathRootdir=/x",
+			[]string{
+				"t.conf:4: flushDiskTyp: unknown to rmqlog, IGNORED: did you mean flushDiskType? (its default applies)",
+				"t.conf:5: mappedFileSizeComitLog: unknown to rmqlog, IGNORED: did you mean mappedFileSizeCommitLog? (its default applies)",
+				"t.conf:6: listnPort: unknown to rmqlog, IGNORED: did you mean listenPort? (its default applies)",
+				"t.conf:7: storePathRootdir: unknown to rmqlog, ignored (did you mean storePathRootDir? keys are case-sensitive)",
+			}},
 		{"duplicate", "listenPort=1\n" + minimal + "listenPort=2\nlistenPort=3",
 			[]string{"t.conf:6: listenPort: defined on lines 1, 5 and 6: the last one wins"}},
 		{"two members", "dLegerGroup=g\ndLegerSelfId=n0\ndLegerPeers=n0-127.0.0.1:1;n1-127.0.0.1:2",

@@ -190,7 +190,8 @@ func (t *Transport) judge(h wire.Hello, err error) (wire.Status, string) {
 	case errors.Is(err, wire.ErrVersion):
 		return wire.StatusVersion, clip(err.Error())
 	case err != nil:
-		return wire.StatusMalformed, clip(err.Error())
+		return wire.StatusMalformed, clip(fmt.Sprintf("this is the peer port of node %q (group %q)%s; what it received is not a peer hello (%v)",
+			t.cfg.Self, t.cfg.Group, clientsUse(t.cfg.Advert), err))
 	case h.Group != t.cfg.Group:
 		return wire.StatusWrongGroup, clip(fmt.Sprintf("group %q, node %q serves group %q", h.Group, t.cfg.Self, t.cfg.Group))
 	case h.To != t.cfg.Self:
@@ -202,6 +203,15 @@ func (t *Transport) judge(h wire.Hello, err error) (wire.Status, string) {
 		return wire.StatusUnknownNode, clip(fmt.Sprintf("%q is not a member of group %q; members: %s", h.From, t.cfg.Group, t.members()))
 	}
 	return wire.StatusOK, ""
+}
+
+// clientsUse names the client port in a refusal, for a client that dialed
+// the peer port by mistake.
+func clientsUse(advert string) string {
+	if advert == "" {
+		return ""
+	}
+	return ", whose client port (listenPort) is " + advert
 }
 
 func (t *Transport) members() string {

@@ -1,10 +1,15 @@
 package segment
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // File kinds and their name suffixes. Both kinds are named by a 20-digit
@@ -54,7 +59,7 @@ func (m *mfile) close() error {
 //     appended data overwrite written blocks (no extent conversion);
 //  4. rename it into place and sync the directory;
 //  5. map it and, if populate, pre-fault the mapping for writing.
-func create(fs FS, dir string, start uint64, ext string, size int64, prewrite, populate bool) (m *mfile, err error) {
+func create(fs FS, dir string, start uint64, ext string, size int64, prewrite, populate bool, pace *pacer) (m *mfile, err error) {
 	path := filepath.Join(dir, fileName(start, ext))
 	tmp := path + tmpExt
 	f, err := fs.Create(tmp)
@@ -72,7 +77,7 @@ func create(fs FS, dir string, start uint64, ext string, size int64, prewrite, p
 		return nil, fmt.Errorf("segment: preallocate %d bytes for %s: %w", size, tmp, noSpace(err))
 	}
 	if prewrite {
-		err = writeZeros(f, 0, size)
+		err = pace.writeZeros(f, size)
 	}
 	if err == nil {
 		err = f.Sync() // the size, and the zeros, before the name
@@ -144,14 +149,23 @@ type pending struct {
 	done  chan struct{} // closed when m or err is set
 	m     *mfile
 	err   error
+	// hurry: the file is needed soon (the active one is half full, or an
+	// append waits): zero-fill the rest at full speed.
+	hurry atomic.Bool
+	// abandon: the log is closing: stop, leaving a temporary file that the
+	// next Open removes.
+	abandon atomic.Bool
 }
+
+// errAbandoned ends a preparation that Close abandoned.
+var errAbandoned = errors.New("segment: preparation abandoned: the log is closing")
 
 // prepare starts creating a file in the background. The caller owns the
 // result and must wait on done before reading it.
 func (l *Log) prepare(start uint64, ext string, size int64) *pending {
 	p := &pending{start: start, done: make(chan struct{})}
 	if l.opts.inlinePrepare {
-		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite, l.populate(ext))
+		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite, l.populate(ext), nil)
 		close(p.done)
 		return p
 	}
@@ -159,15 +173,85 @@ func (l *Log) prepare(start uint64, ext string, size int64) *pending {
 	go func() {
 		defer l.prep.Done()
 		defer close(p.done)
-		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite, l.populate(ext))
+		began := time.Now()
+		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite, l.populate(ext),
+			&pacer{rate: l.opts.PrewriteRate, hurry: &p.hurry, abandon: &p.abandon})
+		if !errors.Is(p.err, errAbandoned) {
+			l.logPrepared(start, ext, size, time.Since(began), p.err)
+		}
 	}()
 	return p
+}
+
+// logPrepared logs a new data file (index files at Debug): which, how big,
+// how long it took; a slow start is explained in the node's log.
+func (l *Log) logPrepared(start uint64, ext string, size int64, took time.Duration, err error) {
+	lvl := slog.LevelInfo
+	if ext == indexExt {
+		lvl = slog.LevelDebug
+	}
+	if err != nil {
+		l.opts.Logger.Warn("segment: preparing a file failed", "file", fileName(start, ext), "dir", l.dir, "err", err)
+		return
+	}
+	l.opts.Logger.Log(context.Background(), lvl, "segment: prepared a file", "file", fileName(start, ext), "dir", l.dir,
+		"MiB", size>>20, "zero_filled", !l.opts.NoPrewrite, "took", took.Round(time.Millisecond).String())
+}
+
+// DefaultPrewriteRate is Options.PrewriteRate's default: a third of what
+// this project's VM disk writes, leaving the rest to the log.
+const DefaultPrewriteRate = 64 << 20
+
+// prewriteChunk is how much zero-fill is written between two syncs.
+const prewriteChunk = 4 << 20
+
+// pacer paces a background zero-fill: a nil pacer writes at full speed.
+type pacer struct {
+	rate    int64 // bytes per second; 0 = DefaultPrewriteRate, < 0 = unbounded
+	hurry   *atomic.Bool
+	abandon *atomic.Bool
+}
+
+// writeZeros writes size zero bytes over f from offset 0 in chunks, with a
+// sync after each, at most at p's rate unless hurried.
+func (p *pacer) writeZeros(f File, size int64) error {
+	began := time.Now()
+	for off := int64(0); off < size; off += prewriteChunk {
+		n := min(prewriteChunk, size-off)
+		if err := writeZeros(f, off, n); err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		if p != nil && p.abandon.Load() {
+			return errAbandoned
+		}
+		p.wait(began, off+n)
+	}
+	return nil
+}
+
+// wait sleeps until written bytes are within the rate since began.
+func (p *pacer) wait(began time.Time, written int64) {
+	if p == nil || p.rate < 0 {
+		return
+	}
+	rate := p.rate
+	if rate == 0 {
+		rate = DefaultPrewriteRate
+	}
+	due := began.Add(time.Duration(float64(written) / float64(rate) * float64(time.Second)))
+	for d := time.Until(due); d > 0 && !p.hurry.Load() && !p.abandon.Load(); d = time.Until(due) {
+		time.Sleep(min(d, 10*time.Millisecond)) // a pace, not a wait for a condition; hurry is checked every 10 ms
+	}
 }
 
 // take waits for p (which may be nil or for another start) and returns the
 // prepared file for start, preparing it now if needed.
 func (l *Log) take(p *pending, start uint64, ext string, size int64) (*mfile, error) {
 	if p != nil {
+		p.hurry.Store(true)
 		<-p.done
 		if p.err == nil && p.start == start {
 			return p.m, nil
@@ -175,6 +259,7 @@ func (l *Log) take(p *pending, start uint64, ext string, size int64) (*mfile, er
 		l.discard(p)
 	}
 	p = l.prepare(start, ext, size)
+	p.hurry.Store(true) // needed now (at Open, or the prepared one was not for start)
 	<-p.done
 	return p.m, p.err
 }

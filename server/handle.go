@@ -29,6 +29,10 @@ const (
 // at most one read answer at a time, whatever it pipelines).
 func (s *Server) start(h proto.Header, body []byte) *pending {
 	p := &pending{h: h, start: time.Now(), body: body}
+	if !s.ready.Load() {
+		p.frame = s.startingAnswer(h)
+		return p
+	}
 	switch h.Type {
 	case proto.TypeAppend:
 		s.propose(p, body)
@@ -51,6 +55,21 @@ func (s *Server) read(h proto.Header, body []byte) []byte {
 	}
 	doc, _ := json.Marshal(s.StatusDoc())
 	return proto.Frame(nil, h.Type, proto.CodeOK, h.ID, doc)
+}
+
+// startingAnswer answers a request that arrives while the node opens its
+// log (see Start).
+func (s *Server) startingAnswer(h proto.Header) []byte {
+	switch h.Type {
+	case proto.TypeStatus:
+		doc, _ := json.Marshal(s.startingDoc())
+		return proto.Frame(nil, h.Type, proto.CodeOK, h.ID, doc)
+	case proto.TypeMeta:
+		m := proto.Meta{ID: s.cfg.Engine.ID, Role: "starting", MaxMessageSize: uint32(s.maxEntry)}
+		return proto.Frame(nil, h.Type, proto.CodeOK, h.ID, proto.AppendMeta(nil, m))
+	}
+	return errFrame(h, proto.CodeNotLeader, fmt.Sprintf("node %s is starting (opening its log for %v); no leader is known here yet",
+		s.cfg.Engine.ID, time.Since(s.began).Round(time.Millisecond)), nil)
 }
 
 func (s *Server) propose(p *pending, body []byte) {

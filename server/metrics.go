@@ -72,13 +72,24 @@ func (m *metrics) observeSync(entries uint64, took time.Duration) {
 	m.syncTime.Observe(took.Seconds())
 }
 
-func (s *Server) startMetrics() error {
+// listenMetrics binds the metrics endpoint (metricsAddr), or returns nil
+// when it is off.
+func (s *Server) listenMetrics() (net.Listener, error) {
 	if s.cfg.MetricsAddr == "" {
-		return nil
+		return nil, nil
 	}
 	ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
 	if err != nil {
-		return fmt.Errorf("server: metrics endpoint (metricsAddr) %s: %w", s.cfg.MetricsAddr, err)
+		return nil, fmt.Errorf("server: metrics endpoint (metricsAddr) %s: %w", s.cfg.MetricsAddr, err)
+	}
+	return ln, nil
+}
+
+// serveMetrics serves the bound metrics endpoint, if any.
+func (s *Server) serveMetrics() {
+	ln := s.metricsLn
+	if ln == nil {
+		return
 	}
 	s.metrics.ln = ln
 	mux := http.NewServeMux()
@@ -92,7 +103,6 @@ func (s *Server) startMetrics() error {
 		}
 	}()
 	s.log.Info("metrics endpoint listening", "addr", ln.Addr().String(), "path", "/metrics")
-	return nil
 }
 
 // statusCollector turns the node's Status into gauges at scrape time.

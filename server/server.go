@@ -68,6 +68,13 @@ type Server struct {
 	maxEntry int // maxMessageSize
 	metrics  *metrics
 	httpSrv  *http.Server
+	// metricsLn is the metrics endpoint's listener (nil when off), bound
+	// in Start before the node opens, served once it is open.
+	metricsLn net.Listener
+	// ready is set once node is open (node is written before it): until
+	// then requests are answered as "starting" (see Start).
+	ready atomic.Bool
+	began time.Time // when Start began
 
 	// hardCtx ends when the server must stop waiting for commits (Close,
 	// or Shutdown's deadline).
@@ -88,25 +95,35 @@ type Server struct {
 }
 
 // Start opens the node and starts serving. On error nothing keeps running.
+//
+// It binds every port first (peer, client, metrics), so that a port in use
+// fails at once and before any file is allocated, then serves the client
+// port while the node opens its log (which can take seconds: a 1 GiB
+// segment is zero-filled on first start): status requests are answered
+// with role "starting", everything else as "not the leader, none known
+// yet", so clients retry.
 func Start(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, conns: make(map[*conn]struct{}), stop: make(chan struct{}),
-		handshaking: make(map[net.Conn]struct{})}
+		handshaking: make(map[net.Conn]struct{}), began: time.Now()}
 	s.hardCtx, s.hardCancel = context.WithCancel(context.Background())
 	ecfg := cfg.Engine
 	peerLn, err := listenPeers(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if peerLn != nil {
-		ecfg.Listener = peerLn
-	}
+	ecfg.Listener = peerLn
 	ln, err := s.listen()
 	if err != nil {
 		closeListener(peerLn)
 		return nil, err
 	}
 	s.ln = ln
+	if s.metricsLn, err = s.listenMetrics(); err != nil {
+		ln.Close()
+		closeListener(peerLn)
+		return nil, err
+	}
 	if cfg.ClientTLS != nil {
 		s.tls = pki.ServerConfig(*cfg.ClientTLS)
 	}
@@ -121,22 +138,33 @@ func Start(cfg Config) (*Server, error) {
 	s.metrics = newMetrics(s)
 	ecfg.OnSync = s.metrics.observeSync
 	ecfg.Logger = cfg.Logger
-	if s.node, err = engine.Open(ecfg); err != nil {
-		ln.Close()
+	s.wg.Add(1)
+	go s.acceptLoop() // answers "starting" until the node is open
+	s.log.Info("client port listening; opening the node", "addr", ln.Addr().String(), "max_frame", s.maxFrame,
+		"tls", cfg.ClientTLS != nil, "peer_tls", cfg.PeerTLS != nil)
+	node, err := engine.Open(ecfg)
+	if err != nil {
+		s.abortStart()
 		closeListener(peerLn)
 		return nil, err
 	}
-	if err := s.startMetrics(); err != nil {
-		ln.Close()
-		s.node.Close()
-		return nil, err
-	}
-	s.wg.Add(2)
-	go s.acceptLoop()
+	s.node = node
+	s.ready.Store(true)
+	s.serveMetrics()
+	s.wg.Add(1)
 	go s.retentionLoop()
-	s.log.Info("client port listening", "addr", ln.Addr().String(), "max_frame", s.maxFrame,
-		"tls", cfg.ClientTLS != nil, "peer_tls", cfg.PeerTLS != nil)
+	s.log.Info("node open", "took", time.Since(s.began).Round(time.Millisecond).String())
 	return s, nil
+}
+
+// abortStart stops what Start started before the node failed to open.
+func (s *Server) abortStart() {
+	s.beginClose()
+	s.hardCancel()
+	s.closeConns()
+	s.connsWG.Wait()
+	closeListener(s.metricsLn)
+	s.wg.Wait()
 }
 
 func (c Config) withDefaults() Config {
@@ -348,6 +376,7 @@ func (s *Server) handOff(ctx context.Context) {
 
 func (s *Server) finish() error {
 	err := s.node.Close()
+	closeListener(s.metricsLn)
 	s.hardCancel()
 	if s.httpSrv != nil {
 		s.httpSrv.Close()

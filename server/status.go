@@ -1,6 +1,11 @@
 package server
 
-import "github.com/rmqlog/rmqlog/engine"
+import (
+	"fmt"
+	"time"
+
+	"github.com/rmqlog/rmqlog/engine"
+)
 
 // StatusDoc is a node's status as the TypeStatus request returns it (JSON)
 // and `rmqlog status --json` prints it.
@@ -32,12 +37,15 @@ type StatusDoc struct {
 	Waiting []string `json:"waiting,omitempty"`
 	// Contradiction: a leader asked this node to overwrite committed
 	// entries, and it refused (see docs/durability.md).
-	Contradiction string            `json:"contradiction,omitempty"`
-	Batches       uint64            `json:"batchesSent"`
-	Entries       uint64            `json:"entriesSent"`
-	Error         string            `json:"error,omitempty"`
-	Connections   int               `json:"clientConnections"`
-	Peers         map[string]string `json:"peers"`
+	Contradiction string `json:"contradiction,omitempty"`
+	// Starting says what a node that is still opening its log is doing
+	// (Role is then "starting").
+	Starting    string            `json:"starting,omitempty"`
+	Batches     uint64            `json:"batchesSent"`
+	Entries     uint64            `json:"entriesSent"`
+	Error       string            `json:"error,omitempty"`
+	Connections int               `json:"clientConnections"`
+	Peers       map[string]string `json:"peers"`
 }
 
 // FollowerDoc is what the leader knows of one follower.
@@ -67,6 +75,19 @@ func (s *Server) StatusDoc() StatusDoc {
 	for _, f := range st.Followers {
 		d.Followers = append(d.Followers, followerDoc(f))
 	}
+	s.mu.Lock()
+	d.Connections = len(s.conns)
+	s.mu.Unlock()
+	return d
+}
+
+// startingDoc is the status of a node still opening its log.
+func (s *Server) startingDoc() StatusDoc {
+	e := s.cfg.Engine
+	d := StatusDoc{Self: e.ID, Group: e.Group, Role: "starting", ClientAddr: s.ln.Addr().String(),
+		FlushMode: e.FlushMode.String(), Peers: e.Peers,
+		Starting: fmt.Sprintf("opening its log in %s for %v (recovery reads the whole log; a new segment file of %d MiB "+
+			"is zero-filled first: see the node's log)", e.LogDir, time.Since(s.began).Round(time.Millisecond), e.SegmentSize>>20)}
 	s.mu.Lock()
 	d.Connections = len(s.conns)
 	s.mu.Unlock()

@@ -20,19 +20,21 @@ const handshakeTimeout = 10 * time.Second
 const plainClientReason = "this node's client port requires TLS with a client certificate (tlsClientEnable=true): " +
 	"dial with client.WithTLS, or give rmqlog's admin commands --tls-ca, --tls-cert and --tls-key (docs/security.md)"
 
-// listenPeers returns the peer listener when the peer links use TLS
-// (cfg.PeerTLS), nil otherwise (the engine then listens by itself).
+// listenPeers binds the peer port (the node's dLegerPeers entry), or takes
+// cfg.Engine.Listener, and wraps it in TLS when the peer links use it
+// (cfg.PeerTLS). Start binds it before the node allocates any file.
 func listenPeers(cfg Config) (net.Listener, error) {
-	if cfg.PeerTLS == nil {
-		return nil, nil
-	}
 	ln := cfg.Engine.Listener
 	if ln == nil {
-		addr := cfg.Engine.Peers[cfg.Engine.ID]
+		id := cfg.Engine.ID
+		addr := cfg.Engine.Peers[id]
 		var err error
 		if ln, err = net.Listen("tcp", addr); err != nil {
-			return nil, fmt.Errorf("server: peer port (dLegerPeers) %s: %w", addr, err)
+			return nil, fmt.Errorf("server: peer port (the dLegerPeers entry of %s) %s: %w", id, addr, err)
 		}
+	}
+	if cfg.PeerTLS == nil {
+		return ln, nil
 	}
 	sl, err := replication.NewTLSListener(ln, cfg.Engine.ID, *cfg.PeerTLS)
 	if err != nil {

@@ -37,7 +37,11 @@ func status(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, n := range nodes {
 		if n.Err != "" {
-			return &exitError{code: 1, msg: fmt.Sprintf("rmqlog status: %s unreachable: %s (is the node running, and is this its listenPort?)", n.Addr, n.Err)}
+			msg := fmt.Sprintf("rmqlog status: %s unreachable: %s", n.Addr, n.Err)
+			if !strings.Contains(n.Err, "listenPort") {
+				msg += " (is the node running, and is this its listenPort?)"
+			}
+			return &exitError{code: 1, msg: msg}
 		}
 	}
 	return nil

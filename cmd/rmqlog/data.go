@@ -103,9 +103,9 @@ func dialGroup(addrs []string, timeout time.Duration, tf *tlsFlags) (*client.Cli
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	c, err := client.Dial(ctx, addrs, opts...)
+	c, err := client.Dial(ctx, addrs, append(opts, client.WithFailFast())...)
 	if err != nil {
-		return nil, &exitError{code: 1, msg: fmt.Sprintf("rmqlog: no node reachable: %v", err)}
+		return nil, &exitError{code: 1, msg: fmt.Sprintf("rmqlog: %v", err)}
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,4 +62,84 @@ func confPeer(text, id string) string {
 		}
 	}
 	return ""
+}
+
+// TestPeerPortInUse: a peer port in use fails at once, naming the config key,
+// and leaves no file behind (it used to fail after 3-5 s, leaving 2.1 GiB of
+// segment files).
+func TestPeerPortInUse(t *testing.T) {
+	c := newCluster(t, map[string]string{"mappedFileSizeCommitLog": fmt.Sprint(1 << 30)})
+	text, err := os.ReadFile(c.confs["n0"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := confPeer(string(text), "n0")
+	ln, err := net.Listen("tcp", peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	began := time.Now()
+	out, code := runCmd(t, "serve", "-c", c.confs["n0"])
+	if code != 1 || !strings.Contains(out, "peer port (the dLegerPeers entry of n0) "+peer) || !strings.Contains(out, "address already in use") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("took %v", took)
+	}
+	if entries, err := os.ReadDir(c.dirs["n0"]); err == nil && len(entries) > 0 {
+		t.Fatalf("files left behind in %s: %v", c.dirs["n0"], entries)
+	}
+}
+
+// TestWrongPort: a client pointed at a peer port is told so, with the
+// node's client port, within a second (it used to wait and then report
+// "malformed frame: version 119"); a port nobody listens on fails at once.
+func TestWrongPort(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start("n0")
+	text, _ := os.ReadFile(c.confs["n0"])
+	peer := confPeer(string(text), "n0")
+	for _, args := range [][]string{{"append", "--addr", peer, "x"}, {"get", "--addr", peer, "1"}} {
+		began := time.Now()
+		out, code := runCmd(t, args...)
+		if code != 1 || !strings.Contains(out, "peer port (dLegerPeers), not a client port (listenPort)") ||
+			!strings.Contains(out, c.clients["n0"]) {
+			t.Fatalf("rmqlog %v: exit %d\n%s", args, code, out)
+		}
+		if took := time.Since(began); took > time.Second {
+			t.Errorf("rmqlog %v took %v", args, took)
+		}
+	}
+	out, _ := runCmd(t, "status", "--addr", peer)
+	if !strings.Contains(out, "peer port") {
+		t.Fatalf("status of a peer port:\n%s", out)
+	}
+	free := freePorts(t, 1)
+	began := time.Now()
+	out, code := runCmd(t, "append", "--addr", fmt.Sprintf("127.0.0.1:%d", free[0]), "x")
+	if code != 1 || !strings.Contains(out, "connection refused") || !strings.Contains(out, "is the node running") {
+		t.Fatalf("nothing listening: exit %d\n%s", code, out)
+	}
+	if took := time.Since(began); took > time.Second {
+		t.Errorf("a refused connection took %v to report", took)
+	}
+}
+
+// TestStartSummary: the one-line start-up summary names the flush mode and
+// the segment size, and a misspelt key is answered with the nearest one
+// (flushDiskTyp=ASYNC_FLUSH used to warn once among ~37 lines and run
+// SYNC_FLUSH).
+func TestStartSummary(t *testing.T) {
+	c := newCluster(t, map[string]string{"flushDiskTyp": "ASYNC_FLUSH"})
+	c.start("n0")
+	c.waitFor(15*time.Second, "the start-up summary", func() (bool, error) {
+		return strings.Contains(c.procs["n0"].output(), "rmqlog node running"), nil
+	})
+	out := c.procs["n0"].output()
+	for _, w := range []string{"did you mean flushDiskType?", "flush=SYNC_FLUSH", "segment=8MiB", "config_warnings"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
 }

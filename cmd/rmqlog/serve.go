@@ -49,13 +49,23 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if faultClock != nil {
 		sc.Engine.Clock = faultClock
 	}
+	// Signals are caught from here on: the client port answers "starting"
+	// while the node opens its log, and a SIGTERM meanwhile stops the node
+	// gracefully as soon as it is open.
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	s, err := server.Start(sc)
 	if err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("rmqlog serve: %s: %v", cfg.File, err)}
 	}
-	log.Info("rmqlog node running", "id", cfg.SelfID, "group", cfg.Group, "broker", cfg.BrokerName,
-		"client", s.Addr().String(), "peer", cfg.Peers[cfg.SelfID], "flush", cfg.FlushMode.String(), "log_dir", cfg.LogDir)
-	return waitAndStop(s, log)
+	summary := []any{"id", cfg.SelfID, "group", cfg.Group, "broker", cfg.BrokerName,
+		"client", s.Addr().String(), "peer", cfg.Peers[cfg.SelfID], "flush", cfg.FlushMode.String(),
+		"segment", sizeName(cfg.SegmentSize), "log_dir", cfg.LogDir}
+	if len(warnings) > 0 {
+		summary = append(summary, "config_warnings", fmt.Sprintf("%d, logged above at WARN", len(warnings)))
+	}
+	log.Info("rmqlog node running", summary...)
+	return waitAndStop(s, log, sig)
 }
 
 // logConfig logs the configuration's warnings (each at Warn, the security
@@ -71,9 +81,7 @@ func logConfig(log *slog.Logger, cfg *config.Config, warnings []config.Warning) 
 
 // waitAndStop waits for SIGTERM or SIGINT, then shuts down gracefully; a
 // second signal exits at once.
-func waitAndStop(s *server.Server, log *slog.Logger) error {
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+func waitAndStop(s *server.Server, log *slog.Logger, sig <-chan os.Signal) error {
 	got := <-sig
 	log.Info("shutting down: finishing in-flight appends, then sync and close (a second signal exits at once)", "signal", got.String())
 	go func() {
@@ -88,6 +96,18 @@ func waitAndStop(s *server.Server, log *slog.Logger) error {
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// sizeName writes a byte count as RocketMQ users write segment sizes:
+// 1GiB, 64MiB, or bytes.
+func sizeName(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	}
+	return fmt.Sprintf("%dB", n)
 }
 
 func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
