@@ -8,7 +8,7 @@ BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 FUZZTIME ?= 10s
 
-.PHONY: test lint vet fmt-check leaf-check race chaos bench bench-failover bench-sweep bench-peers bench-parts bench-storage bench-replication bench-node fuzz-smoke build peer-test
+.PHONY: test lint vet fmt-check leaf-check race chaos bench bench-record bench-failover bench-sweep bench-peers bench-parts bench-storage bench-replication bench-node fuzz-smoke build peer-test
 
 ## build: the binaries, into bin/ (bin/rmqlog: the node daemon and its admin commands;
 ## bin/rmqbench: the load generator).
@@ -55,11 +55,17 @@ chaos: build
 	bin/rmqchaos --include "Bad input against both ports (internal/hostile, long form)=results/hostile.md" $(CHAOS_ARGS)
 
 ## bench: the main job: rmqbench with its defaults. A local 3-node group of rmqlog processes on
-## 127.0.0.1, 1 KiB appends from 64 producers for 20 s under SYNC_FLUSH, then under ASYNC_FLUSH;
-## a live line per second, a comparison table, and results/<date>-default/ plus results/README.md.
+## 127.0.0.1 with rmqlog's (and RocketMQ's) default config (1 GiB segment files), 1 KiB appends
+## from 64 producers for 20 s under SYNC_FLUSH, then under ASYNC_FLUSH; a live line per second, a
+## comparison table, and results/local/<date>-default/ (git ignores results/local).
 ## BENCH_ARGS adds rmqbench flags, e.g. make bench BENCH_ARGS="--rounds 3" (medians of 3 rounds).
 bench: build
 	bin/rmqbench $(BENCH_ARGS)
+
+## bench-record: the same, 3 rounds, recorded in results/<date>-default/ and results/README.md
+## (the committed headline: run it on a quiet machine, from a committed tree).
+bench-record: build
+	bin/rmqbench --record --rounds 3 $(BENCH_ARGS)
 
 ## bench-failover: kill -9 of the leader under load, its restart, and the check that every
 ## acknowledged append is on every node (results/<date>-failover/).
@@ -73,7 +79,10 @@ bench-sweep: build
 ## bench-peers: rmqlog and NATS JetStream (R3, file storage; nats-server built from the peer
 ## module's pinned version) alternately in one run, side by side with ratios (results/<date>-peers/).
 bench-peers: build
-	cd $(PEER) && $(GO) run . --rmqlog $(CURDIR)/bin/rmqlog --results $(CURDIR)/results $(BENCH_ARGS)
+	cd $(PEER) && $(GO) run . --rmqlog $(CURDIR)/bin/rmqlog --results $(CURDIR)/$(PEERS_RESULTS) $(BENCH_ARGS)
+
+# bench-peers records into results/ only when asked: make bench-peers PEERS_RESULTS=results
+PEERS_RESULTS ?= results/local
 
 ## bench-parts: the component benchmarks (testing.B): medians of BENCHCOUNT runs and same-run
 ## ratios, written to results/storage.md, results/replication.md and results/node.md.

@@ -33,9 +33,14 @@ var scenarioDefaults = map[string]struct{ duration, warmup time.Duration }{
 	"sweep":    {5 * time.Second, time.Second},
 }
 
-func parse(args []string, stderr io.Writer) (*config, error) {
+func parse(args []string, stdout, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("rmqbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout) // asked for: readable with | less
+		}
+	}
 	cfg := &config{set: sets{}, commandArg: strings.Join(append([]string{"rmqbench"}, args...), " ")}
 	var target, modes, form, payloads, producers string
 	fs.StringVar(&cfg.scenario, "scenario", "default", "default, failover or sweep")
@@ -49,18 +54,19 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.spec.Duration, "duration", 0, "how long each run sends (default 20s; sweep 5s per point)")
 	fs.IntVar(&cfg.spec.Count, "count", 0, "send exactly this many appends per run instead of --duration")
 	fs.DurationVar(&cfg.spec.OpTimeout, "op-timeout", load.DefaultOpTimeout, "bound on one append, its retries included")
-	fs.DurationVar(&cfg.warmup, "warmup", -1, "a discarded load of the same shape before each run (default 3s; failover 2s, sweep 1s)")
+	fs.DurationVar(&cfg.warmup, "warmup", 0, "a discarded load of the same shape before each run (if not given: 3s; failover 2s, sweep 1s)")
 	fs.DurationVar(&cfg.killAt, "kill-at", 5*time.Second, "failover: kill -9 the leader this long into the run")
 	fs.DurationVar(&cfg.restartAt, "restart-at", 10*time.Second, "failover: restart it this long into the run")
 	fs.StringVar(&payloads, "payloads", "128,1024,16384", "sweep: payload sizes")
 	fs.StringVar(&producers, "producer-counts", "1,16,64,256", "sweep: producer counts")
-	fs.StringVar(&cfg.results, "results", "results", "root directory of the results (empty: write nothing)")
+	fs.StringVar(&cfg.results, "results", "results/local", "root directory of the results (empty: write nothing); git ignores the default")
+	fs.BoolVar(&cfg.record, "record", false, "record the run in results/ (committed) and regenerate results/README.md: the same as --results results")
 	fs.StringVar(&cfg.rmqlog, "rmqlog", "", "the rmqlog binary (default: next to rmqbench, else on $PATH)")
 	fs.Var(sets(cfg.set), "set", "key=value: a property for every node's config (repeatable)")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no per-second lines")
 	fs.BoolVar(&cfg.headline, "headline", false, "only regenerate <results>/README.md from the runs in <results> (e.g. after deleting some) and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: rmqbench [flags]\n\nStarts a local 3-node rmqlog group on 127.0.0.1 (or drives --target), runs a load, prints\nlatency percentiles and throughput, and writes results/<date>-<scenario>/.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: rmqbench [flags]\n\nStarts a local 3-node rmqlog group on 127.0.0.1 (or drives --target), runs a load, prints\nlatency percentiles and throughput, and writes results/local/<date>-<scenario>/ (--record: results/).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -87,8 +93,14 @@ func (cfg *config) finish(fs *flag.FlagSet, target, modes, form, payloads, produ
 	if cfg.spec.Duration == 0 && cfg.spec.Count == 0 {
 		cfg.spec.Duration = d.duration
 	}
-	if cfg.warmup < 0 {
+	if !set(fs, "warmup") {
 		cfg.warmup = d.warmup
+	}
+	if cfg.record {
+		if set(fs, "results") && cfg.results != "results" {
+			return fmt.Errorf("--record writes to results/; --results %q says elsewhere", cfg.results)
+		}
+		cfg.results = "results"
 	}
 	cfg.spec.Form = load.Form(form)
 	if cfg.spec.Rate > 0 {

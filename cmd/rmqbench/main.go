@@ -2,8 +2,9 @@
 // three rmqlog processes (or drives one given by --target), runs a load
 // through package client, prints one line per second, and at the end a
 // table of throughput and HdrHistogram latency percentiles; it writes every
-// run to results/<date>-<scenario>/ (summary.md, summary.json, .hgrm,
-// PNG plots) and regenerates results/README.md.
+// run to results/local/<date>-<scenario>/ (summary.md, summary.json,
+// .hgrm, PNG plots; git ignores results/local), or with --record to
+// results/<date>-<scenario>/, regenerating results/README.md.
 //
 //	rmqbench                           # SYNC_FLUSH then ASYNC_FLUSH, 1 KiB, 64 producers, 20 s each
 //	rmqbench --scenario failover       # kill -9 the leader under load, restart it, check nothing was lost
@@ -50,6 +51,7 @@ type config struct {
 	payloads   []int
 	producers  []int
 	results    string
+	record     bool
 	rmqlog     string
 	set        map[string]string
 	quiet      bool
@@ -58,7 +60,7 @@ type config struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := parse(args, stderr)
+	cfg, err := parse(args, stdout, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -153,6 +155,7 @@ func runScenario(ctx context.Context, cfg *config, stdout io.Writer) ([]*load.Re
 	}()
 	o.Scratch = scratch
 	sys := bench.Rmqlog{Binary: cfg.rmqlog, Set: cfg.set}
+	fmt.Fprintf(stdout, "nodes: %s\n", strings.Join(sys.Props(), ", "))
 	switch cfg.scenario {
 	case "failover":
 		return bench.Failover(ctx, sys, o)
@@ -181,6 +184,8 @@ func write(cfg *config, results []*load.Result, medians *report.Table, runErr er
 	if len(cfg.target) > 0 {
 		m.Scenario = "remote"
 		m.Notes = append(m.Notes, "Driven against an existing group ("+strings.Join(cfg.target, ",")+"); node CPU not measured.")
+	} else {
+		m.Notes = append(m.Notes, "Node properties beyond the group's layout: "+strings.Join(bench.Rmqlog{Set: cfg.set}.Props(), ", ")+".")
 	}
 	if cfg.spec.Form == load.Open {
 		m.Notes = append(m.Notes, "Open loop: every latency counts from the append's intended send time (no coordinated omission).")

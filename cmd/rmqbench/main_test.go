@@ -44,7 +44,9 @@ func rmqbench(t *testing.T, args ...string) (int, string, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	code := run(ctx, append([]string{"--rmqlog", rmqlogBin}, args...), &out, &errb)
+	// Small segments: the tests' logs are a few MiB, and each node
+	// zero-fills a whole file at start (1 GiB by default).
+	code := run(ctx, append([]string{"--rmqlog", rmqlogBin, "--set", "mappedFileSizeCommitLog=8388608"}, args...), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -201,5 +203,23 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if code, out, _ := rmqbench(t, "--help"); code != 0 && !strings.Contains(out, "usage") {
 		t.Errorf("--help: exit %d", code)
+	}
+}
+
+// TestHelpToStdout (issue 13): --help goes to stdout (| less shows it),
+// the warm-up's default reads as the scenario's, and the default results
+// directory is one git ignores.
+func TestHelpToStdout(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, &out, &errb); code != 0 || errb.Len() != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	for _, w := range []string{"-warmup", "results/local", "-record"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("usage lacks %q:\n%s", w, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "-1ns") {
+		t.Errorf("usage shows a default of -1ns:\n%s", out.String())
 	}
 }

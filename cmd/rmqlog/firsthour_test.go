@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -140,6 +141,20 @@ func TestStartSummary(t *testing.T) {
 	for _, w := range []string{"did you mean flushDiskType?", "flush=SYNC_FLUSH", "segment=8MiB", "config_warnings"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+// TestHelpGoesToStdout (issue 13): `rmqlog status --help | less` shows the
+// flags.
+func TestHelpGoesToStdout(t *testing.T) {
+	for _, cmd := range []string{"status", "serve", "dump", "append"} {
+		c := exec.Command(binary, cmd, "--help")
+		var stderr strings.Builder
+		c.Stderr = &stderr
+		out, err := c.Output()
+		if err != nil || !strings.Contains(string(out), "Usage: rmqlog "+cmd) || stderr.Len() != 0 {
+			t.Errorf("rmqlog %s --help: %v, stdout %q, stderr %q", cmd, err, out, stderr.String())
 		}
 	}
 }

@@ -74,7 +74,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			err := c.run(args[1:], stdout, stderr)
+			errOut := stderr
+			if wantsHelp(args[1:]) {
+				errOut = stdout // asked for: readable with | less
+			}
+			err := c.run(args[1:], stdout, errOut)
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
@@ -83,6 +87,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	usage(stderr)
 	return &exitError{code: 2, msg: fmt.Sprintf("rmqlog: unknown command %q; see the list above", args[0])}
+}
+
+// wantsHelp reports whether args ask for a command's usage.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
 }
 
 func usage(w io.Writer) {

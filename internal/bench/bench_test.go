@@ -98,7 +98,7 @@ func TestCheck(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	g, err := Rmqlog{Binary: bin, Set: map[string]string{"raftElectionTimeoutMs": "600"}}.Start(ctx, "SYNC_FLUSH", dir)
+	g, err := Rmqlog{Binary: bin, Set: map[string]string{"raftElectionTimeoutMs": "600", "mappedFileSizeCommitLog": "8388608"}}.Start(ctx, "SYNC_FLUSH", dir)
 	if err != nil {
 		t.Fatal(err)
 	}

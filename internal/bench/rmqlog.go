@@ -33,14 +33,32 @@ type Rmqlog struct {
 // Name is "rmqlog".
 func (Rmqlog) Name() string { return "rmqlog" }
 
-// defaultProps are the properties of a benchmark node beyond its layout:
-// 64 MiB segment files (RocketMQ's default of 1 GiB makes each node write
-// 2 GiB of zeroes at start).
+// defaultProps are the properties of a benchmark node beyond its layout.
+// Everything else is rmqlog's default, which is the user's: 1 GiB segment
+// files (RocketMQ's mappedFileSizeCommitLog) among them.
 var defaultProps = map[string]string{
-	"mappedFileSizeCommitLog": fmt.Sprint(64 << 20),
-	"enableDLegerCommitLog":   "true",
-	"dLegerGroup":             "RmqBench",
-	"brokerName":              "RmqBench",
+	"enableDLegerCommitLog": "true",
+	"dLegerGroup":           "RmqBench",
+	"brokerName":            "RmqBench",
+}
+
+// Props describes the node properties a run uses beyond the group's layout
+// and the defaults every user has, for the summaries: the --set ones, and
+// the segment size always (the one property that changes results most).
+func (r Rmqlog) Props() []string {
+	var out []string
+	if _, ok := r.Set["mappedFileSizeCommitLog"]; !ok {
+		out = append(out, "mappedFileSizeCommitLog=1073741824 (1 GiB, the default)")
+	}
+	keys := make([]string, 0, len(r.Set))
+	for k := range r.Set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, k+"="+r.Set[k])
+	}
+	return out
 }
 
 var nodeIDs = []string{"n0", "n1", "n2"}
