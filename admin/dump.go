@@ -59,7 +59,7 @@ func Dump(w io.Writer, dir string, opt DumpOptions) (segment.ScanEnd, error) {
 		return err
 	})
 	if errors.Is(err, segment.ErrScanStopped) {
-		err = nil
+		err, end.Reason, end.File = nil, fmt.Sprintf("--to %d reached (the log goes on)", opt.To), ""
 	}
 	if err != nil {
 		return end, err

@@ -77,6 +77,9 @@ func (e *NotLeaderError) Error() string {
 	if e.Leader == "" {
 		return fmt.Sprintf("client: not the leader: %s says %q; no leader is known (election in progress)", e.Node, e.Message)
 	}
+	if e.LeaderAddr == "" {
+		return fmt.Sprintf("client: not the leader: %s says %q; the leader is %s (its client address is not known there)", e.Node, e.Message, e.Leader)
+	}
 	return fmt.Sprintf("client: not the leader: %s says %q; the leader is %s at %q", e.Node, e.Message, e.Leader, e.LeaderAddr)
 }
 

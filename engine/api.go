@@ -21,6 +21,9 @@ func (e *NotLeaderError) Error() string {
 	if e.Leader == "" {
 		return "engine: not the leader; no leader is known yet (election in progress)"
 	}
+	if e.LeaderAddr == "" {
+		return fmt.Sprintf("engine: not the leader; the leader is %s (its client address is not known here yet)", e.Leader)
+	}
 	return fmt.Sprintf("engine: not the leader; the leader is %s at %s", e.Leader, e.LeaderAddr)
 }
 

@@ -44,6 +44,12 @@ type Config struct {
 	WindowBatches int // batches in flight per follower; default 16
 	WindowBytes   int // bytes in flight per follower; default 8 MiB
 	MaxEntrySize  int // largest payload accepted (maxMessageSize); default 4 MiB
+	// NoPrewrite turns off the zero-fill of new segment files under
+	// SYNC_FLUSH (ASYNC_FLUSH never zero-fills); PrewriteRate paces the
+	// background zero-fill in bytes per second (0: segment's default,
+	// negative: unbounded). See segment.Options and docs/durability.md.
+	NoPrewrite   bool
+	PrewriteRate int64
 	// MaxPendingBytes bounds the appends waiting for their commit; beyond
 	// it Propose returns ErrBusy. Default 64 MiB.
 	MaxPendingBytes int
@@ -68,7 +74,10 @@ type Config struct {
 	Seed     uint64       // seeds election timeout randomization; 0 = random
 }
 
-// RoleChange is a role transition reported to the embedder.
+// RoleChange is a role transition reported to the embedder. Role is
+// PreCandidate while the node asks whether it could win an election (its
+// term is not raised yet: Term is the current one), Candidate once it
+// campaigns in Term, as Status reports them.
 type RoleChange struct {
 	Role   Role
 	Term   uint64

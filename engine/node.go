@@ -152,7 +152,7 @@ func (n *Node) openStorage() error {
 		// a sync. Under ASYNC_FLUSH no ack waits for one, and the zeros
 		// doubled the bytes written and halved the throughput of
 		// BenchmarkCluster (results/replication.md).
-		NoPrewrite: c.FlushMode == flush.AsyncFlush,
+		NoPrewrite: c.FlushMode == flush.AsyncFlush || c.NoPrewrite, PrewriteRate: c.PrewriteRate,
 		// Damage anywhere in the log is found at start (a full read of the
 		// log), and cut: the node then repairs it from the leader, neither
 		// voting nor campaigning meanwhile (raft.repairing). Under
@@ -440,10 +440,7 @@ func (n *Node) publishCommit() {
 func (n *Node) reportRole() {
 	r := n.core
 	rc := RoleChange{Role: r.role, Term: r.term, Leader: r.lead}
-	switch {
-	case rc.Role == PreCandidate:
-		rc.Role = Candidate
-	case rc.Role == Leader && !r.writable():
+	if rc.Role == Leader && !r.writable() {
 		return // reported once the no-op commits
 	}
 	if rc != n.reported {

@@ -12,9 +12,10 @@ import (
 )
 
 func status(args []string, stdout, stderr io.Writer) error {
-	fs := flags("status", "status --addr host:port[,host:port...] [--json]", stderr)
+	fs := flags("status", "status --addr host:port[,host:port...] [--json | --leader]", stderr)
 	addrs := fs.String("addr", "", "client addresses (listenPort) of the nodes, comma-separated")
 	asJSON := fs.Bool("json", false, "print JSON (one object per node) instead of a table")
+	leader := fs.Bool("leader", false, "print only the id of the writable leader (exit 1 if none answered as one)")
 	timeout := fs.Duration("timeout", 3*time.Second, "per-node timeout")
 	tf := addTLSFlags(fs, "status")
 	list, err := parseAddrs(fs, args, addrs)
@@ -26,6 +27,15 @@ func status(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	nodes := admin.Status(ctx, list, *timeout)
+	if *leader {
+		for _, n := range nodes {
+			if n.Err == "" && n.Role == "leader" && n.Writable {
+				fmt.Fprintln(stdout, n.Self)
+				return nil
+			}
+		}
+		return &exitError{code: 1, msg: "rmqlog status: no writable leader among " + strings.Join(list, ", ")}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

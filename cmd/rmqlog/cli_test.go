@@ -86,11 +86,14 @@ func TestBadConfigs(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"status", "--help"}, {"transfer", "--help"},
-		{"dump", "--help"}, {"verify", "--help"}, {"append", "--help"}, {"get", "--help"}, {"certs", "--help"}, {"repair", "--help"}} {
+		{"dump", "--help"}, {"verify", "--help"}, {"append", "--help"}, {"get", "--help"}, {"certs", "--help"}, {"repair", "--help"}, {"version", "--help"}} {
 		out, code := runCmd(t, args...)
 		if code != 0 || !strings.Contains(out, "Usage") {
 			t.Errorf("rmqlog %s: exit %d\n%s", strings.Join(args, " "), code, out)
 		}
+	}
+	if out, code := runCmd(t, "version"); code != 0 || !strings.Contains(out, "rmqlog ") || !strings.Contains(out, "peer protocol 1") {
+		t.Errorf("version: exit %d\n%s", code, out)
 	}
 	out, code := runCmd(t, "frobnicate")
 	if code != 2 || !strings.Contains(out, `unknown command "frobnicate"`) {

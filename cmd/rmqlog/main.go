@@ -9,7 +9,8 @@
 //	rmqlog append --addr host:port[,...] msg  append messages, print their indexes once committed
 //	rmqlog get --addr host:port[,...] 2       print committed messages
 //	rmqlog certs --dir certs --nodes n0,n1,n2 --clients admin   a development CA and certificates
-//	rmqlog repair [--accept-loss] <dataDir>  show or end by hand a stopped node's repair of a damaged log
+//	rmqlog repair [--accept-loss] <dataDir>  show or end by hand a stopped node's repair
+//	rmqlog version                           version, commit, Go release and protocol versions
 //
 // status, transfer, verify --addr, append and get take --tls-ca, --tls-cert
 // and --tls-key for nodes with tlsClientEnable=true (docs/security.md).
@@ -45,7 +46,8 @@ var commands = []struct {
 	{"append", "append messages (arguments, or lines of stdin) and print their indexes", appendCmd},
 	{"get", "print committed messages by index", getCmd},
 	{"certs", "write a development CA and node and client certificates for TLS", certsCmd},
-	{"repair", "show or end by hand a stopped node's repair of a damaged log", repairCmd},
+	{"repair", "show or end by hand a stopped node's repair of a log that may lack entries it acknowledged", repairCmd},
+	{"version", "print the version, commit and protocol versions of this binary", versionCmd},
 }
 
 func main() {
