@@ -75,4 +75,10 @@
 // Get, Range, Meta and Status go to the node the client is connected to:
 // the leader, or with WithPinned, addrs[0] whatever its role (a follower's
 // log can lag the leader's commit index). Their payloads are the caller's.
+//
+// # Examples
+//
+// Example and ExampleWithPinned (example_test.go) drive the README's
+// quick-start group (client ports 127.0.0.1:30911, 30921 and 30931). go doc
+// does not print examples: read example_test.go, or see them on pkg.go.dev.
 package client

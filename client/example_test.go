@@ -10,11 +10,12 @@ import (
 	"github.com/rmqlog/rmqlog/client"
 )
 
-// The example needs a running group, so it is compiled but not run.
+// The example needs a running group (the README's quick start: conf/broker-n{0,1,2}.conf), so it
+// is compiled but not run.
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, []string{"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"})
+	c, err := client.Dial(ctx, []string{"127.0.0.1:30911", "127.0.0.1:30921", "127.0.0.1:30931"})
 	if err != nil {
 		log.Fatal(err) // names every address tried and why it failed
 	}
@@ -55,7 +56,7 @@ func Example() {
 // An admin tool asks one node, whatever its role.
 func ExampleWithPinned() {
 	ctx := context.Background()
-	c, err := client.Dial(ctx, []string{"127.0.0.1:7002"}, client.WithPinned())
+	c, err := client.Dial(ctx, []string{"127.0.0.1:30921"}, client.WithPinned())
 	if err != nil {
 		log.Fatal(err)
 	}

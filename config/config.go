@@ -55,7 +55,7 @@ type Config struct {
 	MaxPendingBytes   int           // raftMaxPendingBytes; default 64 MiB
 	IndexEntries      int64         // raftIndexEntries; default 4 Mi
 	Prewrite          bool          // storePrewrite: zero-fill new segment files under SYNC_FLUSH; default true
-	PrewriteMiBps     int           // storePrewriteMiBps: the background zero-fill's pace; default 64, 0 = unbounded
+	PrewriteMiBps     int           // storePrewriteMiBps: the background zero-fill's pace; default 0 = unbounded
 	MetricsAddr       string        // metricsAddr: host:port of the Prometheus /metrics endpoint; "" = off
 	MaxConnections    int           // clientMaxConnections; default 1024
 	MaxInflight       int           // clientMaxInflight: requests in flight per client connection; default 1024

@@ -88,7 +88,7 @@ var ownKeys = []key{
 	number("raftMaxPendingBytes", 64<<20, sizes, 1, func(c *Config) *int { return &c.MaxPendingBytes }),
 	number("raftIndexEntries", 4<<20, indexes, 1, func(c *Config) *int64 { return &c.IndexEntries }),
 	boolean("storePrewrite", true, func(c *Config) *bool { return &c.Prewrite }),
-	number("storePrewriteMiBps", 64, span{lo: 0, hi: 1 << 20, unit: "MiB per second (0 = as fast as the disk goes)"}, 1,
+	number("storePrewriteMiBps", 0, span{lo: 0, hi: 1 << 20, unit: "MiB per second (0 = as fast as the disk goes)"}, 1,
 		func(c *Config) *int { return &c.PrewriteMiBps }),
 	text("metricsAddr", "", checkMetricsAddr, func(c *Config) *string { return &c.MetricsAddr }),
 	number("clientMaxConnections", 1024, counts, 1, func(c *Config) *int { return &c.MaxConnections }),

@@ -46,8 +46,8 @@ type Config struct {
 	MaxEntrySize  int // largest payload accepted (maxMessageSize); default 4 MiB
 	// NoPrewrite turns off the zero-fill of new segment files under
 	// SYNC_FLUSH (ASYNC_FLUSH never zero-fills); PrewriteRate paces the
-	// background zero-fill in bytes per second (0: segment's default,
-	// negative: unbounded). See segment.Options and docs/durability.md.
+	// background zero-fill in bytes per second (0: as fast as the disk
+	// goes). See segment.Options and docs/durability.md.
 	NoPrewrite   bool
 	PrewriteRate int64
 	// MaxPendingBytes bounds the appends waiting for their commit; beyond

@@ -29,11 +29,12 @@ type Options struct {
 	// is faster than converting unwritten extents; see docs/durability.md.
 	NoPrewrite bool
 	// PrewriteRate bounds, in bytes per second, how fast a file prepared
-	// in the background is zero-filled (the zeros are synced every 4 MiB
-	// either way, so that they never queue the log's own syncs behind a
-	// gigabyte of writeback). 0 means DefaultPrewriteRate; negative, no
-	// bound. Once the active file is half full, or an append waits for the
-	// file, the rest is written at full speed.
+	// in the background is zero-filled; 0 (the default) or negative: as
+	// fast as the disk goes. The zeros are synced every 4 MiB either way,
+	// so that the log's own syncs never queue behind a gigabyte of
+	// writeback (results/segment-size.md). Once the active file is half
+	// full, or an append waits for the file, the rest is written at full
+	// speed.
 	PrewriteRate int64
 	// WriteThrough writes appended entries into the file with pwrite
 	// instead of copying them into the mapping. Choose it with SYNC_FLUSH:

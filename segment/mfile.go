@@ -198,16 +198,12 @@ func (l *Log) logPrepared(start uint64, ext string, size int64, took time.Durati
 		"MiB", size>>20, "zero_filled", !l.opts.NoPrewrite, "took", took.Round(time.Millisecond).String())
 }
 
-// DefaultPrewriteRate is Options.PrewriteRate's default: a third of what
-// this project's VM disk writes, leaving the rest to the log.
-const DefaultPrewriteRate = 64 << 20
-
 // prewriteChunk is how much zero-fill is written between two syncs.
 const prewriteChunk = 4 << 20
 
 // pacer paces a background zero-fill: a nil pacer writes at full speed.
 type pacer struct {
-	rate    int64 // bytes per second; 0 = DefaultPrewriteRate, < 0 = unbounded
+	rate    int64 // bytes per second; <= 0: unbounded
 	hurry   *atomic.Bool
 	abandon *atomic.Bool
 }
@@ -234,14 +230,10 @@ func (p *pacer) writeZeros(f File, size int64) error {
 
 // wait sleeps until written bytes are within the rate since began.
 func (p *pacer) wait(began time.Time, written int64) {
-	if p == nil || p.rate < 0 {
+	if p == nil || p.rate <= 0 {
 		return
 	}
-	rate := p.rate
-	if rate == 0 {
-		rate = DefaultPrewriteRate
-	}
-	due := began.Add(time.Duration(float64(written) / float64(rate) * float64(time.Second)))
+	due := began.Add(time.Duration(float64(written) / float64(p.rate) * float64(time.Second)))
 	for d := time.Until(due); d > 0 && !p.hurry.Load() && !p.abandon.Load(); d = time.Until(due) {
 		time.Sleep(min(d, 10*time.Millisecond)) // a pace, not a wait for a condition; hurry is checked every 10 ms
 	}

@@ -158,3 +158,17 @@ func TestHelpGoesToStdout(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusLeader: the quick start finds the leader to kill with
+// `rmqlog status --leader` (it used to kill n0 "if n0 led").
+func TestStatusLeader(t *testing.T) {
+	c := newCluster(t, nil)
+	for _, id := range c.ids {
+		c.start(id)
+	}
+	want := c.leader()
+	out, code := runCmd(t, "status", "--addr", strings.Join(c.addrs(), ","), "--leader")
+	if code != 0 || strings.TrimSpace(out) != want {
+		t.Fatalf("status --leader: exit %d %q, want %q", code, out, want)
+	}
+}

@@ -98,14 +98,6 @@ func waitAndStop(s *server.Server, log *slog.Logger, sig <-chan os.Signal) error
 	return nil
 }
 
-// prewriteRate maps storePrewriteMiBps to engine.Config.PrewriteRate.
-func prewriteRate(mibps int) int64 {
-	if mibps == 0 {
-		return -1 // unbounded
-	}
-	return int64(mibps) << 20
-}
-
 // sizeName writes a byte count as RocketMQ users write segment sizes:
 // 1GiB, 64MiB, or bytes.
 func sizeName(n int64) string {
@@ -148,7 +140,7 @@ func serverConfig(c *config.Config, log *slog.Logger) server.Config {
 			MaxBatchBytes: c.MaxBatchBytes, MaxBatchCount: c.MaxBatchCount,
 			WindowBatches: c.WindowBatches, WindowBytes: c.WindowBytes,
 			MaxEntrySize: c.MaxMessageSize, MaxPendingBytes: c.MaxPendingBytes,
-			NoPrewrite: !c.Prewrite, PrewriteRate: prewriteRate(c.PrewriteMiBps),
+			NoPrewrite: !c.Prewrite, PrewriteRate: int64(c.PrewriteMiBps) << 20,
 			PreferredLeader: c.PreferredLeader,
 		},
 	}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -156,5 +157,26 @@ func TestLatencyPoints(t *testing.T) {
 	}
 	if last := pts[len(pts)-1]; last.Y > 100.1 || last.X < 1000 {
 		t.Errorf("last point %v, want x >= 1000 (99.9%%) and y <= 100 ms", last)
+	}
+}
+
+// TestPlotsShowRoundOne (issue 13): a peers run of 3 rounds drew 36 series
+// under one legend; past maxLines only round 1 is drawn, and the plot says
+// so.
+func TestPlotsShowRoundOne(t *testing.T) {
+	var rs []*load.Result
+	for round := 1; round <= 3; round++ {
+		for i := range 12 {
+			rs = append(rs, &load.Result{Name: fmt.Sprintf("s%d r%d", i, round), Round: round, Spec: load.Spec{Payload: 1024},
+				Hist: histOf(100, 200), Seconds: []load.Second{{At: 1, Acked: 2}}})
+		}
+	}
+	gs := groupResults(rs[:24]) // 12 series x 2 rounds
+	if len(gs) != 1 || len(gs[0].members) != 12 || gs[0].label != "round 1 of 2" {
+		t.Fatalf("groups %+v", gs)
+	}
+	few := groupResults(rs[:3])
+	if len(few) != 1 || len(few[0].members) != 3 || few[0].label != "" {
+		t.Fatalf("a few results: %+v", few)
 	}
 }

@@ -88,33 +88,47 @@ func uniqueSlugs(results []*load.Result) []string {
 }
 
 // groupResults puts all results in one group, or, when there are more
-// than maxLines of them with several payload sizes, one group per payload
-// size in ascending order.
+// than maxLines of them, only the first round's (the others are in
+// summary.md and the .hgrm files), and if that is still more than
+// maxLines with several payload sizes, one group per payload size in
+// ascending order.
 func groupResults(results []*load.Result) []group {
 	var sizes []int
+	var shown []int // indexes drawn: every result, or round 1's
+	rounds := 0
 	for _, r := range results {
-		if !slices.Contains(sizes, r.Spec.Payload) {
-			sizes = append(sizes, r.Spec.Payload)
+		rounds = max(rounds, r.Round)
+	}
+	for i, r := range results {
+		if len(results) <= maxLines || r.Round <= 1 {
+			shown = append(shown, i)
+			if !slices.Contains(sizes, r.Spec.Payload) {
+				sizes = append(sizes, r.Spec.Payload)
+			}
 		}
 	}
-	if len(results) <= maxLines || len(sizes) < 2 {
-		all := make([]int, len(results))
-		for i := range all {
-			all[i] = i
-		}
-		return []group{newGroup(results, "", "", all)}
+	label := ""
+	if len(shown) < len(results) {
+		label = "round 1 of " + strconv.Itoa(rounds)
+	}
+	if len(shown) <= maxLines || len(sizes) < 2 {
+		return []group{newGroup(results, label, "", shown)}
 	}
 	slices.Sort(sizes)
 	var gs []group
 	for _, size := range sizes {
 		var members []int
-		for i, r := range results {
-			if r.Spec.Payload == size {
+		for _, i := range shown {
+			if results[i].Spec.Payload == size {
 				members = append(members, i)
 			}
 		}
-		label := load.Size(size)
-		gs = append(gs, newGroup(results, label, "-"+Slug(strings.ReplaceAll(label, " ", "")), members))
+		l := load.Size(size)
+		suffix := "-" + Slug(strings.ReplaceAll(l, " ", ""))
+		if label != "" {
+			l += ", " + label
+		}
+		gs = append(gs, newGroup(results, l, suffix, members))
 	}
 	return gs
 }

@@ -359,6 +359,7 @@ func write(cfg *config, results []*load.Result, t *report.Table, runErr error, s
 		Start:    results[0].Start,
 		Machine:  report.ProbeMachine(),
 		Notes: []string{
+			"nats-server " + natsgroup.Version + " (built from the module version this module pins); rmqlog from the binary given (--rmqlog), with its default config (1 GiB segment files) unless --set says otherwise.",
 			"Ratios are rmqlog / NATS of the same measure in this run. SYNC_FLUSH is compared with NATS `sync_interval: always` (fsync per write); ASYNC_FLUSH with NATS's default (interval sync).",
 			"Both systems get the same load shape: one client connection shared by all producers, " + load.Size(cfg.spec.Payload) + " payloads, acks awaited the same way; NATS publishes go to one R3 file stream.",
 			"Open loop: latencies count from each append's intended send time (no coordinated omission); the rate is half the lower closed-loop rate of the mode unless --rate is given.",
