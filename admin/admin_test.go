@@ -84,7 +84,8 @@ func TestDump(t *testing.T) {
 	if err != nil || end.Entries != 2 {
 		t.Fatalf("Dump: %+v %v", end, err)
 	}
-	for _, want := range []string{`1 1 msg 5 `, `"hello"`, `2 1 msg 2 `, `"\x00\xff"`, "# 2 entries [1, 2]", "segment size 65536"} {
+	for _, want := range []string{`1 1 msg 5 `, `"hello"`, `2 1 msg 2 `, `"\x00\xff"`, "# 2 entries [1, 2]", "segment size 65536",
+		"# stopped: --to 2 reached"} { // issue 13: it ended with "# stopped: " and no reason
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("dump lacks %q:\n%s", want, out.String())
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,5 +188,40 @@ func TestProposeBackPressure(t *testing.T) {
 	n.mu.Unlock()
 	if !busy {
 		t.Fatal("100 KiB of proposals accepted with a 10 KiB limit")
+	}
+}
+
+// TestNotLeaderErrorWithoutAddress (issue 13): a NotLeaderError whose leader's address is
+// unknown says so instead of printing an empty address.
+func TestNotLeaderErrorWithoutAddress(t *testing.T) {
+	for _, tc := range []struct {
+		e    NotLeaderError
+		want string
+	}{
+		{NotLeaderError{}, "no leader is known yet"},
+		{NotLeaderError{Leader: "n1"}, "the leader is n1 (its client address is not known here yet)"},
+		{NotLeaderError{Leader: "n1", LeaderAddr: "10.0.0.1:30911"}, "the leader is n1 at 10.0.0.1:30911"},
+	} {
+		if got := tc.e.Error(); !strings.Contains(got, tc.want) {
+			t.Errorf("%+v: %q, want %q", tc.e, got, tc.want)
+		}
+	}
+}
+
+// TestPreVoteReportedAsPreCandidate (issue 13): a pre-vote was reported as
+// "candidate, term 0" to the embedder but as "pre-candidate" by Status.
+func TestPreVoteReportedAsPreCandidate(t *testing.T) {
+	roles := make(chan RoleChange, 16)
+	n := openSolo(t, segment.NewMemFS(), map[string]string{"n1": "127.0.0.1:1", "n2": "127.0.0.1:2"}, func(c *Config) {
+		c.OnRoleChange = func(rc RoleChange) { roles <- rc }
+		c.ElectionTimeout, c.HeartbeatInterval, c.TickInterval = 50*time.Millisecond, 10*time.Millisecond, 5*time.Millisecond
+	})
+	select {
+	case rc := <-roles:
+		if rc.Role != PreCandidate || rc.Term != 0 || n.Status().Role != PreCandidate {
+			t.Fatalf("first role change %+v, status %v", rc, n.Status().Role)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no role change")
 	}
 }
