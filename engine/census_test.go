@@ -23,15 +23,7 @@ import (
 // house, so n2 is not elected while n0 is down.
 func TestLostStateKeepsAck(t *testing.T) {
 	s := newManual(t, 3, true)
-	s.campaign("n0")
-	s.settle(true, nil)
-	s.mustLead("n0")
-	s.isolate("n2")
-	s.propose(s.node("n0"))
-	s.settle(true, nil)
-	if _, ok := s.acked[2]; !ok {
-		t.Fatalf("entry 2 not acknowledged: %s", s.describe())
-	}
+	s.ackWithoutN2(t, true)
 	n0, n1 := s.node("n0"), s.node("n1")
 	n1.up, n0.up = false, false
 	n1.hs = lostState(n1.log.lastTerm())
@@ -221,14 +213,7 @@ func TestOpenTwiceRefused(t *testing.T) {
 // in a full house until it holds the leader's log.
 func TestWipedNodeKeepsAck(t *testing.T) {
 	s := newManual(t, 3, true)
-	s.campaign("n0")
-	s.settle(true, nil)
-	s.isolate("n2")
-	s.propose(s.node("n0"))
-	s.settle(true, nil)
-	if _, ok := s.acked[2]; !ok {
-		t.Fatalf("entry 2 not acknowledged: %s", s.describe())
-	}
+	s.ackWithoutN2(t, true)
 	n0, n1 := s.node("n0"), s.node("n1")
 	n1.up, n0.up = false, false
 	n1.log, n1.hs = newMemLog(), lostState(0) // Node.noState of an empty directory

@@ -40,6 +40,22 @@ func (s *sim) electAmong(rounds int) *simNode {
 	return nil
 }
 
+// ackWithoutN2 elects n0, cuts n2 off and has n0 and n1 commit and
+// acknowledge entry 2 (synced if syncs), the starting point of the loss
+// scenarios: n2 lacks an acknowledged entry.
+func (s *sim) ackWithoutN2(t *testing.T, syncs bool) {
+	t.Helper()
+	s.campaign("n0")
+	s.settle(true, nil)
+	s.mustLead("n0")
+	s.isolate("n2")
+	s.propose(s.node("n0"))
+	s.settle(syncs, nil)
+	if _, ok := s.acked[2]; !ok {
+		t.Fatalf("entry 2 not acknowledged: %s", s.describe())
+	}
+}
+
 // heartbeats lets leader l send a few rounds of heartbeats.
 func (s *sim) heartbeats(l *simNode) {
 	for range 5 {

@@ -54,8 +54,7 @@ func (s *sim) damagedRestart(n *simNode) {
 			s.logf("%s damaged at %d (had %d), repairTo %d repairTerm %d", n.id, k, had, n.hs.RepairTo, n.hs.RepairTerm)
 		}
 	}
-	s.logf("%s restarts, term %d vote %q, log [%d,%d]", n.id, n.hs.Term, n.hs.Vote, n.log.FirstIndex(), n.log.LastIndex())
-	s.start(n, s.ids())
+	s.restart(n)
 }
 
 // remembered reports whether a member other than n remembers a term at
@@ -73,35 +72,7 @@ func (s *sim) remembered(n *simNode) bool {
 	return false
 }
 
-func (s *sim) damageStep() {
-	s.tickDeliver()
-	for _, n := range s.nodes {
-		if !n.up {
-			if s.rng.IntN(20) == 0 {
-				s.damagedRestart(n)
-			}
-			continue
-		}
-		if n.r.role == Leader && s.rng.IntN(3) == 0 {
-			s.propose(n)
-		}
-		if s.rng.IntN(3) == 0 {
-			s.sync(n)
-		}
-		if s.cfg.retention && s.rng.IntN(40) == 0 {
-			keep := uint64(s.rng.IntN(4))
-			if c := min(n.r.commit, n.log.synced); c > keep+1 {
-				n.log.deletePrefix(c - keep)
-			}
-		}
-		if s.rng.Float64() < s.cfg.crash {
-			s.crash(n)
-		}
-	}
-	if s.rng.Float64() < s.cfg.partition {
-		s.repartition()
-	}
-}
+func (s *sim) damageStep() { s.stepWith(s.damagedRestart) }
 
 func TestSimDamage(t *testing.T) {
 	cfgs := []simConfig{

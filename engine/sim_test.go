@@ -392,10 +392,13 @@ func (s *sim) repartition() {
 }
 
 // step runs one tick of the simulation with its random events.
-func (s *sim) step() {
+func (s *sim) step() { s.stepWith(s.restart) }
+
+// stepWith is step, restarting a node that is down with restart.
+func (s *sim) stepWith(restart func(*simNode)) {
 	s.tickDeliver()
 	for _, n := range s.nodes {
-		s.randomEvents(n)
+		s.randomEvents(n, restart)
 	}
 	if s.rng.Float64() < s.cfg.partition {
 		s.repartition()
@@ -415,11 +418,18 @@ func (s *sim) tickDeliver() {
 	s.deliver()
 }
 
-func (s *sim) randomEvents(n *simNode) {
+// restart starts a node that is down, as it was.
+func (s *sim) restart(n *simNode) {
+	s.logf("%s restarts, term %d vote %q, log [%d,%d]", n.id, n.hs.Term, n.hs.Vote, n.log.FirstIndex(), n.log.LastIndex())
+	s.start(n, s.ids())
+}
+
+// randomEvents draws one tick's events for n: a restart (by restart) if it
+// is down, else proposals, syncs, retention and crashes.
+func (s *sim) randomEvents(n *simNode, restart func(*simNode)) {
 	if !n.up {
 		if s.rng.IntN(20) == 0 {
-			s.logf("%s restarts, term %d vote %q, log [%d,%d]", n.id, n.hs.Term, n.hs.Vote, n.log.FirstIndex(), n.log.LastIndex())
-			s.start(n, s.ids())
+			restart(n)
 		}
 		return
 	}

@@ -174,7 +174,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	camp.Took = time.Since(start)
-	camp.Meta(".")
+	// The commit of the code that ran: changes under the results directory
+	// (make chaos writes results/hostile.md before this) are outputs, not
+	// code, and do not make it "+dirty".
+	repo := c.results
+	if repo == "" {
+		repo = "."
+	}
+	camp.Meta(repo)
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "rmqchaos: interrupted; results not written")
 		return 1

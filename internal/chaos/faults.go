@@ -353,6 +353,23 @@ var single = []Fault{
 	}},
 }
 
+// lagging finds the leader l, pauses a follower a (SIGSTOP) and waits a
+// third of a cycle, so that l and the other follower b commit entries a
+// lacks; l is "" if no leader was found.
+func (f *Faulter) lagging(ctx context.Context) (l, a, b string, err error) {
+	if l = f.leader(ctx); l == "" {
+		return "", "", "", nil
+	}
+	a = f.other(l)
+	b = f.other(l, a)
+	f.note("SIGSTOP follower %s (it lags)", a)
+	if err := f.C.Pause(a); err != nil {
+		return "", "", "", err
+	}
+	wait(ctx, f.Cycle/3)
+	return l, a, b, nil
+}
+
 // powerLossLagging is the schedule of the durability review's LazyFS run,
 // which lost 724 acknowledged entries under ASYNC_FLUSH: the entries the
 // leader and follower b acknowledged while follower a lagged are held, after
@@ -360,17 +377,10 @@ var single = []Fault{
 // (repairing: it stopped without a final sync) and a must not elect a leader
 // without them; once b resumes, b is elected.
 func powerLossLagging(ctx context.Context, f *Faulter) error {
-	l := f.leader(ctx)
-	if l == "" {
-		return nil
-	}
-	a := f.other(l)
-	b := f.other(l, a)
-	f.note("SIGSTOP follower %s (it lags)", a)
-	if err := f.C.Pause(a); err != nil {
+	l, a, b, err := f.lagging(ctx)
+	if err != nil || l == "" {
 		return err
 	}
-	wait(ctx, f.Cycle/3) // the leader and b commit what a lacks
 	f.note("SIGSTOP follower %s; power cut of leader %s", b, l)
 	if err := f.C.Pause(b); err != nil {
 		return err
@@ -398,17 +408,10 @@ func powerLossLagging(ctx context.Context, f *Faulter) error {
 // with an empty directory votes normally only once every member answered
 // its census, and this leader is down): no leader until the old one returns.
 func wipeFollower(ctx context.Context, f *Faulter) error {
-	l := f.leader(ctx)
-	if l == "" {
-		return nil
-	}
-	a := f.other(l)
-	b := f.other(l, a)
-	f.note("SIGSTOP follower %s (it lags)", a)
-	if err := f.C.Pause(a); err != nil {
+	l, a, b, err := f.lagging(ctx)
+	if err != nil || l == "" {
 		return err
 	}
-	wait(ctx, f.Cycle/3)
 	if err := f.C.Wipe(b); err != nil {
 		return err
 	}
