@@ -221,8 +221,16 @@ func (fs *FS) List(dir string) ([]string, error) {
 // MkdirAll is not journaled: directories count as durable at once.
 func (fs *FS) MkdirAll(dir string) error { return fs.base.MkdirAll(dir) }
 
-// Lock locks dir on the base file system (not journaled).
-func (fs *FS) Lock(dir string) (io.Closer, error) { return fs.base.Lock(dir) }
+// Lock locks dir on the base file system (not journaled). With a journal
+// the lock also ends when the journal is closed: that is the process's
+// death in an in-process power-cut test.
+func (fs *FS) Lock(dir string) (io.Closer, error) {
+	l, err := fs.base.Lock(dir)
+	if err == nil && fs.journal != nil {
+		fs.journal.holdLock(l)
+	}
+	return l, err
+}
 
 // SyncDir journals its start and its success: the names changed in dir
 // before the start are durable. Links kept for them are removed.

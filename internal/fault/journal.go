@@ -31,6 +31,7 @@ type Journal struct {
 	handles int64            // the last file handle id given out
 	buf     []byte           // scratch for one record
 	err     error            // sticky write failure
+	locks   []io.Closer      // directory locks taken through an FS over this journal
 }
 
 // ErrJournalClosed is returned for operations journaled after Close.
@@ -120,7 +121,21 @@ func (j *Journal) Close() error {
 	}
 	err := j.f.Close()
 	j.f = nil
+	// The process "dies" with its journal (in-process power-cut tests
+	// reopen the log without closing it): its directory locks go too, as
+	// the kernel releases a dead process's flocks.
+	for _, l := range j.locks {
+		l.Close()
+	}
+	j.locks = nil
 	return err
+}
+
+// holdLock records a directory lock that dies with the journal.
+func (j *Journal) holdLock(l io.Closer) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.locks = append(j.locks, l)
 }
 
 // seq returns the number of records written in this run: a Sync that
