@@ -112,6 +112,9 @@ func statusNote(n NodeStatus) string {
 	if n.Error != "" {
 		notes = append(notes, "stopped: "+oneLine(n.Error))
 	}
+	if n.Starting != "" {
+		notes = append(notes, n.Starting)
+	}
 	if n.Contradiction != "" {
 		notes = append(notes, "CONTRADICTION: "+oneLine(n.Contradiction))
 	}

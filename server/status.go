@@ -84,10 +84,13 @@ func (s *Server) StatusDoc() StatusDoc {
 // startingDoc is the status of a node still opening its log.
 func (s *Server) startingDoc() StatusDoc {
 	e := s.cfg.Engine
+	if e.SegmentSize == 0 {
+		e.SegmentSize = 1 << 30 // the engine's default
+	}
 	d := StatusDoc{Self: e.ID, Group: e.Group, Role: "starting", ClientAddr: s.ln.Addr().String(),
 		FlushMode: e.FlushMode.String(), Peers: e.Peers,
-		Starting: fmt.Sprintf("opening its log in %s for %v (recovery reads the whole log; a new segment file of %d MiB "+
-			"is zero-filled first: see the node's log)", e.LogDir, time.Since(s.began).Round(time.Millisecond), e.SegmentSize>>20)}
+		Starting: fmt.Sprintf("opening its log for %v (recovery reads it; a new %d MiB segment file is zero-filled first)",
+			time.Since(s.began).Round(100*time.Millisecond), e.SegmentSize>>20)}
 	s.mu.Lock()
 	d.Connections = len(s.conns)
 	s.mu.Unlock()
