@@ -41,8 +41,7 @@ func TestLostStateKeepsAck(t *testing.T) {
 	if l == nil {
 		t.Fatalf("no leader once n0 is back: %s", s.describe())
 	}
-	s.propose(l)
-	s.heartbeats(l)
+	s.commitFresh(l)
 	if n1.r.repairing() || n1.r.termLost {
 		t.Fatalf("n1 still repairing (termLost %v): %s", n1.r.termLost, s.describe())
 	}
@@ -85,11 +84,7 @@ func TestCensusFence(t *testing.T) {
 func TestNodeDamagedStateSetAside(t *testing.T) {
 	c := newTestCluster(t, 3, flush.SyncFlush)
 	c.startAll()
-	l := c.leader()
-	acked := load(t, c, 200, 4, "before")
-	f := c.follower(l)
-	c.converge(l.log.LastIndex())
-	c.stop(f)
+	f, acked := c.stopConvergedFollower(t, 200, 4)
 	path := filepath.Join(c.dirs[f], stateFile)
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -157,17 +152,13 @@ func TestNodeLogWithoutState(t *testing.T) {
 func TestNodeUnrecoverableLogRefetched(t *testing.T) {
 	c := newTestCluster(t, 3, flush.SyncFlush)
 	c.startAll()
-	l := c.leader()
-	acked := load(t, c, 300, 4, "before")
-	f := c.follower(l)
-	c.converge(l.log.LastIndex())
-	c.stop(f)
+	f, acked := c.stopConvergedFollower(t, 300, 4)
 	logDir := filepath.Join(c.dirs[f], "commitlog")
 	if err := os.Remove(filepath.Join(logDir, "checkpoint")); err != nil {
 		t.Fatal(err)
 	}
 	n := c.start(f)
-	if st := n.Status(); st.RepairTo == 0 && st.Last < l.log.LastIndex() {
+	if st := n.Status(); st.RepairTo == 0 && st.Last < c.leader().log.LastIndex() {
 		t.Fatalf("restarted without repairing: %+v", st)
 	}
 	if _, err := os.Stat(filepath.Join(logDir, "damaged-1", "00000000000000000000.log")); err != nil {
@@ -228,8 +219,7 @@ func TestWipedNodeKeepsAck(t *testing.T) {
 		t.Fatalf("after n0's return: %s", s.describe())
 	}
 	l := s.leader()
-	s.propose(l)
-	s.heartbeats(l)
+	s.commitFresh(l)
 	if n1.r.repairing() {
 		t.Fatalf("n1 still repairing: %s", s.describe())
 	}
@@ -259,11 +249,6 @@ func TestNewGroupWaitsForEveryMember(t *testing.T) {
 	if l == nil {
 		t.Fatalf("no leader with every member up: %s", s.describe())
 	}
-	s.propose(l)
-	s.heartbeats(l)
-	for _, n := range s.nodes {
-		if n.r.repairing() || n.r.termLost {
-			t.Errorf("%s still repairing (termLost %v): %s", n.id, n.r.termLost, s.describe())
-		}
-	}
+	s.commitFresh(l)
+	s.mustNotRepair(t)
 }

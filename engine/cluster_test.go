@@ -213,6 +213,19 @@ func (c *testCluster) describe() string {
 	return b.String()
 }
 
+// stopConvergedFollower appends count entries (workers at a time), waits
+// until every node holds them, stops a follower and returns its id and the
+// acknowledged entries.
+func (c *testCluster) stopConvergedFollower(t *testing.T, count, workers int) (string, map[uint64][]byte) {
+	t.Helper()
+	l := c.leader()
+	f := c.follower(l)
+	acked := load(t, c, count, workers, "before")
+	c.converge(l.log.LastIndex())
+	c.stop(f)
+	return f, acked
+}
+
 // converge waits until every running node has committed and holds index i.
 func (c *testCluster) converge(i uint64) {
 	c.t.Helper()

@@ -548,8 +548,7 @@ func TestStaleTimeoutNow(t *testing.T) {
 	if nl == nil || nl.r.term != 2 {
 		t.Fatalf("after the stale TimeoutNow: %s", s.describe())
 	}
-	s.propose(nl)
-	s.heartbeats(nl)
+	s.commitFresh(nl)
 	s.finalCheck()
 }
 

@@ -56,11 +56,24 @@ func (s *sim) ackWithoutN2(t *testing.T, syncs bool) {
 	}
 }
 
-// heartbeats lets leader l send a few rounds of heartbeats.
-func (s *sim) heartbeats(l *simNode) {
+// commitFresh has leader l commit a new entry and send a few rounds of
+// heartbeats, so that every node that follows it holds its whole log.
+func (s *sim) commitFresh(l *simNode) {
+	s.propose(l)
 	for range 5 {
 		s.tickN(l.id, l.r.cfg.HeartbeatTicks)
 		s.settle(true, nil)
+	}
+}
+
+// mustNotRepair fails t for every node still repairing or without its
+// term (census).
+func (s *sim) mustNotRepair(t *testing.T) {
+	t.Helper()
+	for _, n := range s.nodes {
+		if n.r.repairing() || n.r.termLost {
+			t.Errorf("%s still repairing (termLost %v): %s", n.id, n.r.termLost, s.describe())
+		}
 	}
 }
 
@@ -101,13 +114,8 @@ func TestAsyncMinorityPowerLossKeepsAck(t *testing.T) {
 	if l == nil || l.id != "n0" {
 		t.Fatalf("n0 (holding entry 2) not elected once back: %s", s.describe())
 	}
-	s.propose(l)
-	s.heartbeats(l)
-	for _, n := range s.nodes {
-		if n.r.repairing() {
-			t.Errorf("%s still repairing after holding the leader's log: %s", n.id, s.describe())
-		}
-	}
+	s.commitFresh(l)
+	s.mustNotRepair(t)
 	s.finalCheck()
 }
 
@@ -135,8 +143,7 @@ func TestAsyncLeaderPowerLossKeepsAck(t *testing.T) {
 	if l == nil || l.id != "n1" {
 		t.Fatalf("want n1 (the only holder of entry 2) elected: %s", s.describe())
 	}
-	s.propose(l)
-	s.heartbeats(l)
+	s.commitFresh(l)
 	s.finalCheck()
 }
 
@@ -167,16 +174,11 @@ func TestAsyncEveryNodePowerLoss(t *testing.T) {
 	if l == nil {
 		t.Fatalf("no leader after every member restarted: %s", s.describe())
 	}
-	s.propose(l)
-	s.heartbeats(l)
+	s.commitFresh(l)
 	if l.log.LastIndex() < 4 {
 		t.Fatalf("the leader lacks the synced entries: %s", s.describe())
 	}
-	for _, n := range s.nodes {
-		if n.r.repairing() {
-			t.Errorf("%s still repairing: %s", n.id, s.describe())
-		}
-	}
+	s.mustNotRepair(t)
 	s.finalCheck()
 }
 

@@ -155,12 +155,7 @@ func TestClusterRepairsDamagedFollower(t *testing.T) {
 			c := newTestCluster(t, 3, mode)
 			var logs syncBuffer
 			c.startAll()
-			l := c.leader()
-			f := c.follower(l)
-			acked := load(t, c, 2000, 8, "before")
-			last := l.log.LastIndex()
-			c.converge(last)
-			c.stop(f)
+			f, acked := c.stopConvergedFollower(t, 2000, 8)
 			path := filepath.Join(c.dirs[f], "commitlog", "00000000000000000000.log")
 			data, err := os.ReadFile(path)
 			if err != nil {
