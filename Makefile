@@ -28,7 +28,7 @@ race:
 	@# The race detector slows the Raft simulator tenfold, so under it TestSimRandom runs a tenth
 	@# of its seeded schedules; here it runs them all without it (TestSimRandom: 7 configurations x
 	@# 400 seeds; TestSimDamage: 5 x 300; TestSimFullHouseLiveness).
-	$(GO) test -count=1 -run 'TestSim' ./engine/
+	$(GO) test -count=1 -run 'TestSim' ./engine/raft/
 
 ## lint: gofmt, go vet, and the leaf-package import rule.
 lint: fmt-check vet leaf-check

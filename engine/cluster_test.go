@@ -221,7 +221,7 @@ func (c *testCluster) stopConvergedFollower(t *testing.T, count, workers int) (s
 	l := c.leader()
 	f := c.follower(l)
 	acked := load(t, c, count, workers, "before")
-	c.converge(l.log.LastIndex())
+	c.converge(l.st.Log.LastIndex())
 	c.stop(f)
 	return f, acked
 }
@@ -231,7 +231,7 @@ func (c *testCluster) converge(i uint64) {
 	c.t.Helper()
 	c.waitFor(20*time.Second, fmt.Sprintf("commit of %d on every node", i), func() bool {
 		for _, n := range c.nodes {
-			if n.CommitIndex() < i || n.log.LastIndex() < i {
+			if n.CommitIndex() < i || n.st.Log.LastIndex() < i {
 				return false
 			}
 		}
@@ -250,7 +250,7 @@ func (c *testCluster) identical(i uint64) {
 	}
 	from := uint64(1)
 	for _, n := range c.nodes {
-		from = max(from, n.log.FirstIndex())
+		from = max(from, n.st.Log.FirstIndex())
 	}
 	for k := from; k <= i; k++ {
 		want, err := ref.Read(k)
@@ -350,7 +350,7 @@ func (c *testCluster) checkAcked(acked map[uint64][]byte) {
 			}
 		}
 		clear(seen)
-		for k := n.log.FirstIndex(); k <= n.CommitIndex(); k++ {
+		for k := n.st.Log.FirstIndex(); k <= n.CommitIndex(); k++ {
 			e, _ := n.Read(k)
 			if j, dup := seen[string(e.Payload)]; dup && len(e.Payload) > 0 {
 				c.t.Fatalf("%s: payload %q at %d and %d", n.ID(), e.Payload, j, k)
@@ -392,7 +392,7 @@ func TestClusterReplicates(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			last := l.log.LastIndex()
+			last := l.st.Log.LastIndex()
 			if last < uint64(count/800*800) {
 				t.Fatalf("last index %d after %d appends", last, count)
 			}
@@ -439,14 +439,14 @@ func TestClusterFailover(t *testing.T) {
 			c.stop(id)
 		}
 	}
-	before := old.log.LastIndex()
+	before := old.st.Log.LastIndex()
 	for k := range 50 {
 		if _, err := old.Propose([]byte(fmt.Sprintf("uncommitted %d", k))); err != nil {
 			break // it stepped down (check quorum): fine, fewer entries
 		}
 	}
-	c.waitFor(5*time.Second, "the uncommitted suffix appended", func() bool { return old.log.LastIndex() > before })
-	suffixEnd := old.log.LastIndex()
+	c.waitFor(5*time.Second, "the uncommitted suffix appended", func() bool { return old.st.Log.LastIndex() > before })
+	suffixEnd := old.st.Log.LastIndex()
 	c.stop(oldID)
 	for _, id := range c.ids {
 		if id != oldID {
@@ -462,7 +462,7 @@ func TestClusterFailover(t *testing.T) {
 		acked[i] = p
 	}
 	c.start(oldID)
-	last := nl.log.LastIndex()
+	last := nl.st.Log.LastIndex()
 	c.settled(last, acked)
 	if last < suffixEnd {
 		t.Fatalf("test did not overwrite the old suffix: last %d, suffix ended at %d", last, suffixEnd)
@@ -488,7 +488,7 @@ func TestClusterFollowerCatchUp(t *testing.T) {
 	c.stop(f)
 	acked := load(t, c, 5000, 8, "while down")
 	c.start(f)
-	last := l.log.LastIndex()
+	last := l.st.Log.LastIndex()
 	c.settled(last, acked)
 }
 
@@ -508,14 +508,14 @@ func TestClusterRetentionReset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	first := l.log.FirstIndex()
+	first := l.st.Log.FirstIndex()
 	if first <= 1 {
 		t.Fatalf("retention deleted nothing: first index %d", first)
 	}
 	c.start(f)
-	last := l.log.LastIndex()
+	last := l.st.Log.LastIndex()
 	c.converge(last)
-	if got := c.nodes[f].log.FirstIndex(); got != first {
+	if got := c.nodes[f].st.Log.FirstIndex(); got != first {
 		t.Fatalf("restarted follower starts at %d, leader at %d", got, first)
 	}
 	c.identical(last)
@@ -574,6 +574,6 @@ func TestClusterConnectionCuts(t *testing.T) {
 		t.Fatal("no connection was cut")
 	}
 	l := c.leader()
-	last := l.log.LastIndex()
+	last := l.st.Log.LastIndex()
 	c.settled(last, acked)
 }

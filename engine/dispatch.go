@@ -44,7 +44,7 @@ func (d *dispatcher) enqueue(m wire.Msg) {
 	case d.ch <- m:
 	default:
 		d.n.cfg.Logger.Warn("dispatch queue full; dropping a message", "to", d.id, "type", m.Type.String())
-		d.n.core.unreachable(d.id)
+		d.n.core.Unreachable(d.id)
 	}
 }
 
@@ -69,7 +69,7 @@ func (d *dispatcher) deliver(m *wire.Msg) {
 	case !d.failing:
 		d.failing = true
 		d.n.cfg.Logger.Debug("send failed", "to", d.id, "type", m.Type.String(), "err", err)
-		d.n.locked(func() { d.n.core.unreachable(d.id) })
+		d.n.locked(func() { d.n.core.Unreachable(d.id) })
 	}
 }
 
@@ -81,12 +81,11 @@ func (d *dispatcher) send(m *wire.Msg) error {
 	if err := d.peer.Connect(); err != nil {
 		return err // dial outside sendMu: a truncation never waits for a dial
 	}
-	d.n.sendMu.RLock()
-	defer d.n.sendMu.RUnlock()
-	if d.n.sendTerm.Load() != m.Term {
+	defer d.n.st.endSend()
+	if !d.n.st.beginSend(m.Term) {
 		return nil // a batch of a term this node no longer leads: drop it
 	}
-	bufs, next, err := d.n.log.Framed(m.Index+1, math.MaxInt, int(m.Count), d.bufs[:0])
+	bufs, next, err := d.n.st.Framed(m.Index+1, math.MaxInt, int(m.Count), d.bufs[:0])
 	d.bufs = bufs[:0]
 	defer clear(bufs)
 	if err != nil || next != m.Index+1+uint64(m.Count) {

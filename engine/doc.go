@@ -4,24 +4,34 @@
 //
 // # Shape
 //
-// The consensus decisions are pure code (raft.go, step.go, election.go,
-// leader.go, follower.go, progress.go, quorum.go): a core that takes
-// messages, ticks, proposals and the local fsynced index, and produces
-// messages, a hard state (term and vote) and changes to its log. It has no
-// goroutines, sockets, disks or clocks, so the simulator in sim_test.go
-// runs the same code through thousands of faulty schedules from a seed.
+// The consensus decisions are pure code in package engine/raft: a core
+// that takes messages, ticks, proposals and the local fsynced index, and
+// returns messages, a hard state (term and vote) and its commit index as
+// data (raft.Ready). It has no goroutines, sockets, disks or clocks, so
+// its simulator runs the same code through thousands of faulty schedules
+// from a seed; `make lint` keeps it so (docs/architecture.md).
 //
-// The Node (node.go) drives one core under one mutex:
+// The Node (node.go) drives one core under one mutex, and owns every
+// goroutine; the store (store.go) owns every byte on disk:
 //
-//	appenders --Propose--> queue --kick--> loop --AppendBatch--> segment.Log (one write)
-//	                                        |  \--> flush.Flusher (SYNC_FLUSH: group commit)
-//	   ticker -----------------------------> |
-//	   flusher durable index changes ------> |       core (raft)
-//	   transport reader per connection ----> |         |  messages, hard state
-//	                                         v         v
-//	                     raft-state file (fsync)   one dispatcher per peer:
-//	                     before any message        Append ranges become segment.Framed
-//	                                               slices, written with one writev
+//	appenders --Propose--> queue --kick--> loop --ProposeBatch--> core --append--> store
+//	                                        |                              (segment.Log: one write)
+//	   ticker -----------------------------> |  Tick
+//	   flusher durable index changes ------> |  DurableTo
+//	   transport reader per connection ----> |  Step
+//	                                         v
+//	                               raft.Ready, carried out in order:
+//	                               1. store.saveState (fsync) if the hard state changed
+//	                               2. messages to one dispatcher per peer: Append
+//	                                  ranges become segment.Framed slices, one writev
+//	                               3. flusher.Request (SYNC_FLUSH group commit)
+//	                               4. commit index, waiting appends, role changes
+//
+// Files: node.go (open, loop, Ready), store.go (the log's owner and lock
+// order), propose.go (Propose, Append), read.go (Read, View, ReadIndex),
+// status.go, manage.go (transfer, retention), dispatch.go (senders),
+// hardstate.go (the raft-state file), core.go (the core's names the API
+// shows).
 //
 // Election follows the Raft paper with PreVote (a node that cannot reach a
 // majority never raises its term) and CheckQuorum (a leader that has not

@@ -3,13 +3,12 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
 
+	"github.com/rmqlog/rmqlog/engine/raft"
 	"github.com/rmqlog/rmqlog/flush"
 	"github.com/rmqlog/rmqlog/replication"
 	"github.com/rmqlog/rmqlog/replication/wire"
@@ -24,16 +23,14 @@ import (
 // dispatcher per peer, the transport's reader per inbound connection, and
 // the role notifier. Every call into the core happens under mu.
 type Node struct {
-	cfg     Config
-	log     *segment.Log
-	flusher *flush.Flusher
-	tr      *replication.Transport
-	nlog    *nodeLog
+	cfg Config
+	st  *store // the log, its flusher and the raft-state file (store.go)
+	tr  *replication.Transport
 
 	// mu guards the core and everything it mutates (log appends,
 	// truncation, hard state), the waiters and the fields below it.
 	mu        sync.Mutex
-	core      *raft
+	core      *raft.Raft
 	waiters   waitQueue
 	reads     []readWait // ReadIndex calls waiting for their round
 	closed    bool
@@ -41,16 +38,7 @@ type Node struct {
 	lastRole  RoleChange
 	reported  RoleChange // last role change queued for the embedder
 
-	// readMu: Read holds it shared while it looks the entry up, View while
-	// fn runs; Close, DeletePrefix, truncation and reset take it
-	// exclusively, so no reader is inside a file they unmap. Lock order:
-	// mu, readMu, sendMu.
-	readMu     sync.RWMutex
-	readClosed bool
-
-	sendMu   sync.RWMutex  // see nodeLog
-	sendTerm atomic.Uint64 // see nodeLog
-	commit   atomic.Uint64
+	commit atomic.Uint64
 	// commitCh is closed and replaced when the commit index advances.
 	commitCh atomic.Pointer[chan struct{}]
 
@@ -73,15 +61,11 @@ type Node struct {
 	advertMu sync.Mutex
 	adverts  map[string]string
 
-	disp     map[string]*dispatcher
-	kick     chan struct{}
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	roles    *notifier
-	stateDir string
-	// dirLock locks Dir (FS.Lock) from Open to Close, unless Dir is LogDir,
-	// which the log locks itself.
-	dirLock io.Closer
+	disp  map[string]*dispatcher
+	kick  chan struct{}
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	roles *notifier
 	// stateFull: the hard state could not be saved for lack of space; the
 	// core is halted (it sends nothing, so nothing depends on the unsaved
 	// term or vote) and the save is retried every tick. Guarded by mu.
@@ -96,81 +80,37 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, kick: make(chan struct{}, 1), stop: make(chan struct{}), stateDir: cfg.Dir}
+	n := &Node{cfg: cfg, kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	n.waiters.pending = &n.pending
 	ch := make(chan struct{})
 	n.commitCh.Store(&ch)
-	if err := n.openStorage(); err != nil {
-		n.unlockDir()
+	st := newStore(cfg)
+	n.st = st // before the log opens: recovery may call recordDamage
+	if err := st.open(cfg, n.recordDamage); err != nil {
 		return nil, err
 	}
 	hs, err := n.loadStartState()
 	if err != nil {
-		n.closeStorage()
-		n.unlockDir()
+		st.closeLog()
+		st.unlockDir()
 		return nil, err
 	}
-	n.core = newRaft(n.coreConfig(), n.nlog, hs)
-	n.core.durableTo(n.flusher.Durable())
-	n.sendTerm.Store(n.core.term)
+	n.core = raft.New(n.coreConfig(), st, hs)
+	st.core = n.core
+	n.core.DurableTo(st.flusher.Durable())
+	st.sendTerm.Store(n.core.Term())
 	n.roles = newNotifier(cfg.OnRoleChange)
 	if err := n.startNetwork(); err != nil {
 		n.roles.close()
-		n.closeStorage()
-		n.unlockDir()
+		st.closeLog()
+		st.unlockDir()
 		return nil, err
 	}
 	n.wg.Add(1)
 	go n.run()
 	cfg.Logger.Info("node started", "id", cfg.ID, "group", cfg.Group, "term", hs.Term,
-		"first", n.log.FirstIndex(), "last", n.log.LastIndex(), "flush", cfg.FlushMode.String())
+		"first", st.FirstIndex(), "last", st.LastIndex(), "flush", cfg.FlushMode.String())
 	return n, nil
-}
-
-func (n *Node) openStorage() error {
-	c := n.cfg
-	if err := c.FS.MkdirAll(c.Dir); err != nil {
-		return fmt.Errorf("engine: data directory %s: %w", c.Dir, err)
-	}
-	if filepath.Clean(c.Dir) != filepath.Clean(c.LogDir) { // the log locks its own directory
-		lk, err := c.FS.Lock(c.Dir)
-		if err != nil {
-			return err
-		}
-		n.dirLock = lk
-	}
-	log, err := segment.Open(c.LogDir, segment.Options{
-		SegmentSize: c.SegmentSize, IndexEntries: c.IndexEntries, FS: c.FS,
-		// Appends are written with pwrite in both modes. The engine appends
-		// in batches (one write per batch), and pages dirtied through the
-		// mapping cost a TLB shootdown on every CPU at writeback, plus the
-		// pre-faulting: together half of a replicated group's CPU under
-		// ASYNC_FLUSH (perf, results/replication.md).
-		WriteThrough: true, Logger: c.Logger,
-		// Prewriting zeros makes fdatasync overwrite written blocks (1.5x
-		// the syncs/s, results/storage.md): worth it when every ack waits for
-		// a sync. Under ASYNC_FLUSH no ack waits for one, and the zeros
-		// doubled the bytes written and halved the throughput of
-		// BenchmarkCluster (results/replication.md).
-		NoPrewrite: c.FlushMode == flush.AsyncFlush || c.NoPrewrite, PrewriteRate: c.PrewriteRate,
-		// Damage anywhere in the log is found at start (a full read of the
-		// log), and cut: the node then repairs it from the leader, neither
-		// voting nor campaigning meanwhile (raft.repairing). Under
-		// ASYNC_FLUSH entries count before they are synced, so a bad entry
-		// followed by a good one is damage even above the synced position.
-		VerifyAll: true, CheckUnsynced: c.FlushMode == flush.AsyncFlush, OnDamage: n.recordDamage})
-	if err != nil {
-		return err
-	}
-	f, err := flush.New(log, flush.Options{Mode: c.FlushMode, Interval: c.FlushInterval, OnSync: c.OnSync})
-	if err != nil {
-		log.Close()
-		return err
-	}
-	n.log, n.flusher = log, f
-	n.nlog = &nodeLog{Log: log, flusher: f, sendMu: &n.sendMu, readMu: &n.readMu, sendTerm: &n.sendTerm,
-		term: func() uint64 { return n.core.term }, interrupt: n.interruptSends}
-	return nil
 }
 
 // loadStartState reads the hard state and makes startState's changes
@@ -180,20 +120,20 @@ func (n *Node) loadStartState() (HardState, error) {
 	if err != nil {
 		return hs, err
 	}
-	if !stateExists(n.cfg.FS, n.cfg.Dir) {
+	if !n.st.stateExists() {
 		hs = n.noState()
 	}
-	next := startState(hs, n.cfg.FlushMode == flush.AsyncFlush)
+	next := raft.StartState(hs, n.cfg.FlushMode == flush.AsyncFlush)
 	if next == hs {
 		return hs, nil
 	}
-	if err := saveState(n.cfg.FS, n.cfg.Dir, next); err != nil {
+	if err := n.st.saveState(next); err != nil {
 		return hs, fmt.Errorf("engine: saving the hard state at start: %w", err)
 	}
 	if hs.AsyncOpen {
 		n.cfg.Logger.Warn("the last run under ASYNC_FLUSH ended without its final sync (a crash or a power cut): "+
 			"this node's vote counts only with every member's until its log holds the leader's",
-			"id", n.cfg.ID, "term", next.Term, "last", n.log.LastIndex(), "durable", n.flusher.Durable())
+			"id", n.cfg.ID, "term", next.Term, "last", n.st.LastIndex(), "durable", n.st.flusher.Durable())
 	}
 	return next, nil
 }
@@ -205,18 +145,18 @@ func (n *Node) loadStartState() (HardState, error) {
 // every member's term. If every member is still at term 0, no member ever
 // voted or acknowledged anything and the group is new (closeCensus).
 func (n *Node) noState() HardState {
-	if n.log.LastIndex() < n.log.FirstIndex() && n.log.FirstIndex() <= 1 {
+	if n.st.LastIndex() < n.st.FirstIndex() && n.st.FirstIndex() <= 1 {
 		n.cfg.Logger.Info("new data directory: this node votes once it has heard every member "+
 			"(a new group elects its first leader once every member has started; a member whose directory "+
 			"was wiped votes again once it holds the leader's log)", "id", n.cfg.ID, "dir", n.cfg.Dir)
-		return lostState(0)
+		return raft.LostState(0)
 	}
 	// A log without its hard state: restored without it, or it was removed.
 	n.cfg.Logger.Error("the data directory holds a log but no raft-state file: this node does not know "+
 		"its term and vote; it votes only with every member until it has heard every member's term and holds the leader's log",
-		"id", n.cfg.ID, "dir", n.cfg.Dir, "first", n.log.FirstIndex(), "last", n.log.LastIndex())
-	t, _ := n.log.Term(n.log.LastIndex())
-	return lostState(t)
+		"id", n.cfg.ID, "dir", n.cfg.Dir, "first", n.st.FirstIndex(), "last", n.st.LastIndex())
+	t, _ := n.st.Term(n.st.LastIndex())
+	return raft.LostState(t)
 }
 
 // readState reads the hard state. A file that cannot be decoded (a flipped
@@ -225,19 +165,19 @@ func (n *Node) noState() HardState {
 // an older copy could bring back an older vote, and starting from nothing
 // could vote twice in one term.
 func (n *Node) readState() (HardState, error) {
-	hs, err := loadState(n.cfg.FS, n.cfg.Dir)
+	hs, err := n.st.loadState()
 	if !errors.Is(err, ErrState) {
 		return hs, err
 	}
-	aside, serr := setStateAside(n.cfg.FS, n.cfg.Dir)
+	aside, serr := n.st.setStateAside()
 	if serr != nil {
 		return hs, fmt.Errorf("%w (setting it aside: %w)", err, serr)
 	}
 	n.cfg.Logger.Error("damaged raft-state file set aside: this node does not know its term and vote; "+
 		"it votes only with every member until it has heard every member's term and holds the leader's log",
 		"id", n.cfg.ID, "err", err, "setAside", aside)
-	hs = lostState(0)
-	if err := saveState(n.cfg.FS, n.cfg.Dir, hs); err != nil {
+	hs = raft.LostState(0)
+	if err := n.st.saveState(hs); err != nil {
 		return hs, fmt.Errorf("engine: saving the hard state after setting the damaged one aside: %w", err)
 	}
 	return hs, nil
@@ -252,7 +192,7 @@ func (n *Node) recordDamage(d segment.Damage) error {
 	}
 	hs.RepairTo = max(hs.RepairTo, d.Had)
 	hs.RepairTerm = max(hs.RepairTerm, hs.Term)
-	if err := saveState(n.cfg.FS, n.cfg.Dir, hs); err != nil {
+	if err := n.st.saveState(hs); err != nil {
 		return fmt.Errorf("engine: recording the repair of a damaged log: %w", err)
 	}
 	n.cfg.Logger.Error("damaged log: this node will not vote or campaign until the leader has repaired it",
@@ -260,7 +200,7 @@ func (n *Node) recordDamage(d segment.Damage) error {
 	return nil
 }
 
-func (n *Node) coreConfig() coreConfig {
+func (n *Node) coreConfig() raft.Config {
 	c := n.cfg
 	seed := c.Seed
 	if seed == 0 {
@@ -270,7 +210,7 @@ func (n *Node) coreConfig() coreConfig {
 	for id := range c.Peers {
 		peers = append(peers, id)
 	}
-	return coreConfig{ID: c.ID, Peers: peers,
+	return raft.Config{ID: c.ID, Peers: peers,
 		ElectionTicks: c.ticks(c.ElectionTimeout), HeartbeatTicks: c.ticks(c.HeartbeatInterval),
 		RetransmitTicks: c.ticks(c.RetransmitTimeout), SyncQuorum: c.FlushMode == flush.SyncFlush,
 		MaxBatchBytes: c.MaxBatchBytes, MaxBatchCount: c.MaxBatchCount,
@@ -295,20 +235,14 @@ func (n *Node) startNetwork() error {
 	}
 	n.tr = tr
 	n.disp = make(map[string]*dispatcher)
-	for _, id := range n.core.peers {
+	for _, id := range n.core.Peers() {
 		d := newDispatcher(n, tr.Peer(id))
+		n.st.peers = append(n.st.peers, d.peer)
 		n.disp[id] = d
 		n.wg.Add(1)
 		go d.run()
 	}
 	return nil
-}
-
-// interruptSends aborts every dispatcher's write in progress.
-func (n *Node) interruptSends() {
-	for _, d := range n.disp {
-		d.peer.Interrupt()
-	}
 }
 
 // run is the node's loop: clock ticks, proposal kicks, and the flusher's
@@ -321,8 +255,8 @@ func (n *Node) run() {
 		n.loops.Add(1)
 		// Take the channel before reading the index it signals, so a change
 		// between the two is never missed.
-		changed := n.flusher.Changed()
-		if n.flusher.Err() != nil {
+		changed := n.st.flusher.Changed()
+		if n.st.flusher.Err() != nil {
 			changed = nil // closed for good after a failure: do not spin on it
 		}
 		n.locked(n.syncDurable)
@@ -334,7 +268,7 @@ func (n *Node) run() {
 		case <-n.kick:
 			n.locked(func() {
 				n.appendProposals()
-				n.core.flushAppends()
+				n.core.FlushAppends()
 			})
 		case <-changed:
 		}
@@ -347,35 +281,38 @@ func (n *Node) run() {
 // stop it for good).
 func (n *Node) tick() {
 	if !n.stateFull {
-		n.core.tick()
+		n.core.Tick()
 		return
 	}
-	if err := saveState(n.cfg.FS, n.stateDir, n.core.hardState()); err != nil {
+	if err := n.st.saveState(n.core.HardState()); err != nil {
 		return
 	}
 	n.stateFull = false
-	n.core.resume()
-	n.cfg.Logger.Warn("raft: the hard state is saved again (the disk has room); this node takes part again", "node", n.cfg.ID, "term", n.core.term)
+	n.core.Resume()
+	n.cfg.Logger.Warn("raft: the hard state is saved again (the disk has room); this node takes part again", "node", n.cfg.ID, "term", n.core.Term())
 }
 
 // syncDurable tells the core the flusher's durable index if it moved, and
 // stops the node if the flusher failed (a failed fsync is fail-stop).
 func (n *Node) syncDurable() {
-	if err := n.flusher.Err(); err != nil && (n.core.stopped == nil || n.stateFull) {
+	if err := n.st.flusher.Err(); err != nil && (n.core.Stopped() == nil || n.stateFull) {
 		// Fail-stop for good, even if halted for a full disk meanwhile: that
 		// halt would end once the hard state is saved, this one never does.
-		n.stateFull, n.core.stopped = false, nil
-		n.core.halt(fmt.Errorf("flush: %w", err))
+		if n.stateFull {
+			n.stateFull = false
+			n.core.Resume()
+		}
+		n.core.Halt(fmt.Errorf("flush: %w", err))
 		return
 	}
-	if d := n.flusher.Durable(); d != n.core.durable {
-		n.core.durableTo(d)
+	if d := n.st.flusher.Durable(); d != n.core.Durable() {
+		n.core.DurableTo(d)
 	}
 }
 
 // handle is the transport's handler: one inbound message into the core.
 func (n *Node) handle(m *wire.Msg) {
-	n.locked(func() { n.core.step(m) })
+	n.locked(func() { n.core.Step(m) })
 }
 
 // locked runs f on the core under mu, then does what its outputs require.
@@ -397,50 +334,48 @@ func (n *Node) locked(f func()) {
 //  4. publish the commit index, release committed appends;
 //  5. report a role change.
 func (n *Node) afterLocked() {
-	r := n.core
-	if r.hsDirty {
-		if err := saveState(n.cfg.FS, n.stateDir, r.hardState()); err != nil {
-			r.msgs = nil // nothing that depends on the unsaved state leaves
-			r.halt(fmt.Errorf("saving term and vote: %w", err))
+	rd := n.core.Ready()
+	if rd.SaveState {
+		if err := n.st.saveState(rd.HardState); err != nil {
+			n.core.Halt(fmt.Errorf("saving term and vote: %w", err))
+			rd = n.core.Ready()
+			rd.Msgs = nil // nothing that depends on the unsaved state leaves
 			n.stateFull = errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 		}
-		r.hsDirty = false
 	}
-	n.sendTerm.Store(r.term)
-	for _, m := range r.takeMsgs() {
+	n.st.sendTerm.Store(rd.Term)
+	for _, m := range rd.Msgs {
 		n.disp[m.To].enqueue(m)
 	}
-	if last := n.log.LastIndex(); last != n.requested || n.nlog.resync {
-		n.requested, n.nlog.resync = last, false
-		n.flusher.Request(last)
+	if last := n.st.LastIndex(); last != n.requested || rd.Rewritten {
+		n.requested = last
+		n.st.flusher.Request(last)
 	}
-	n.publishCommit()
-	n.releaseReads()
-	n.reportRole()
-	n.leading.Store(r.role == Leader && r.transferee == "" && r.stopped == nil)
+	n.publishCommit(&rd)
+	n.releaseReads(&rd)
+	n.reportRole(&rd)
+	n.leading.Store(rd.Role == Leader && !rd.Transferring && rd.Stopped == nil)
 }
 
-func (n *Node) publishCommit() {
-	r := n.core
-	if r.commit > n.commit.Load() {
-		n.commit.Store(r.commit)
+func (n *Node) publishCommit(rd *raft.Ready) {
+	if rd.Commit > n.commit.Load() {
+		n.commit.Store(rd.Commit)
 		ch := make(chan struct{})
 		close(*n.commitCh.Swap(&ch))
 	}
 	switch {
-	case r.stopped != nil:
-		n.waiters.fail(r.stopped)
-	case r.role == Leader:
-		n.waiters.commit(r.commit, r.term)
+	case rd.Stopped != nil:
+		n.waiters.fail(rd.Stopped)
+	case rd.Role == Leader:
+		n.waiters.commit(rd.Commit, rd.Term)
 	case n.waiters.len() > 0:
 		n.waiters.fail(ErrLeadershipLost)
 	}
 }
 
-func (n *Node) reportRole() {
-	r := n.core
-	rc := RoleChange{Role: r.role, Term: r.term, Leader: r.lead}
-	if rc.Role == Leader && !r.writable() {
+func (n *Node) reportRole(rd *raft.Ready) {
+	rc := RoleChange{Role: rd.Role, Term: rd.Term, Leader: rd.Lead}
+	if rc.Role == Leader && !rd.Writable {
 		return // reported once the no-op commits
 	}
 	if rc != n.reported {
@@ -468,7 +403,7 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	n.waiters.fail(ErrClosed)
-	n.releaseReads()
+	n.releaseReads(&raft.Ready{Stopped: n.core.Stopped()}) // closed: every read fails
 	n.propMu.Lock()
 	for _, p := range n.props {
 		p.ch <- ErrClosed
@@ -478,39 +413,25 @@ func (n *Node) Close() error {
 	n.propMu.Unlock()
 	n.mu.Unlock()
 	close(n.stop)
-	n.readMu.Lock() // wait for reads in progress; later ones get ErrClosed
-	n.readClosed = true
-	n.readMu.Unlock()
+	n.st.closeReads() // wait for reads in progress; later ones get ErrClosed
 	err := n.tr.Close()
 	for _, d := range n.disp {
 		d.close()
 	}
 	n.wg.Wait()
 	n.roles.close()
-	defer n.unlockDir()
-	if cerr := n.closeStorage(); cerr != nil {
+	defer n.st.unlockDir()
+	if cerr := n.st.closeLog(); cerr != nil {
 		return errors.Join(err, cerr) // AsyncOpen stays set: the next start repairs
 	}
-	if hs := n.core.hardState(); hs.AsyncOpen {
+	if hs := n.core.HardState(); hs.AsyncOpen {
 		// The final sync covered every entry this node acknowledged.
 		hs.AsyncOpen = false
-		if serr := saveState(n.cfg.FS, n.stateDir, hs); serr != nil {
+		if serr := n.st.saveState(hs); serr != nil {
 			err = errors.Join(err, fmt.Errorf("engine: recording the clean stop: %w", serr))
 		}
 	}
 	return err
-}
-
-// unlockDir releases the data directory's lock (see openStorage).
-func (n *Node) unlockDir() {
-	if n.dirLock != nil {
-		n.dirLock.Close()
-		n.dirLock = nil
-	}
-}
-
-func (n *Node) closeStorage() error {
-	return errors.Join(n.flusher.Close(), n.log.Close())
 }
 
 // ID returns the node's id.

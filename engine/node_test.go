@@ -94,11 +94,11 @@ func TestReplacedSuffixIsSynced(t *testing.T) {
 	waitUntil(t, "the first batch fsynced", func() bool { return n.Status().Durable == 10 })
 	n.handle(&wire.Msg{Type: wire.TypeAppend, From: "n1", To: "n0", Term: 2, Index: 5, LogTerm: 1, Count: 5,
 		Entries: framedRange(t, cur, 6, 5)})
-	if term, _ := n.log.Term(10); term != 2 {
+	if term, _ := n.st.Log.Term(10); term != 2 {
 		t.Fatalf("entry 10 has term %d after the new leader's batch, want 2", term)
 	}
 	waitUntil(t, "the replaced suffix fsynced", func() bool { return n.Status().Durable == 10 })
-	if d := n.log.DurableIndex(); d < 10 {
+	if d := n.st.Log.DurableIndex(); d < 10 {
 		t.Fatalf("flusher reports 10 durable, the log %d", d)
 	}
 }

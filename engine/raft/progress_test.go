@@ -1,4 +1,4 @@
-package engine
+package raft
 
 import (
 	"testing"
@@ -48,11 +48,11 @@ func TestInflightsWindow(t *testing.T) {
 // does with a group of concurrent appends.
 func (s *sim) proposeN(l *simNode, n int) {
 	for range n {
-		if _, err := l.r.propose(segment.TypeNormal, []byte("payload")); err != nil {
+		if _, err := l.r.Propose(segment.TypeNormal, []byte("payload")); err != nil {
 			s.t.Fatal(err)
 		}
 	}
-	l.r.flushAppends()
+	l.r.FlushAppends()
 	s.after(l)
 }
 
@@ -114,7 +114,7 @@ func TestWindowAndRetransmit(t *testing.T) {
 	// A connection cut mid-window: the leader restarts from match at once.
 	s.proposeN(l, 9)
 	s.net = nil
-	l.r.unreachable("n1")
+	l.r.Unreachable("n1")
 	if pr := l.r.prs["n1"]; pr.state != stateProbe || pr.next != pr.match+1 || pr.inflight.count != 0 {
 		t.Fatalf("after unreachable: %s next %d match %d inflight %d", pr.state, pr.next, pr.match, pr.inflight.count)
 	}

@@ -1,4 +1,4 @@
-package engine
+package raft
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 // the leader appends a no-op. It commits entries of earlier terms only
 // through that no-op (Raft 5.4.2, figure 8): the commit rule counts
 // replicas only for entries of the current term.
-func (r *raft) becomeLeader() {
+func (r *Raft) becomeLeader() {
 	r.role, r.lead = Leader, r.cfg.ID
 	r.votes, r.transferee = nil, ""
 	r.resetTimers()
@@ -36,7 +36,7 @@ func (r *raft) becomeLeader() {
 	r.maybeCommit()
 }
 
-func (r *raft) tickLeader() {
+func (r *Raft) tickLeader() {
 	r.heartTick++
 	if r.electionTick >= r.cfg.ElectionTicks {
 		r.electionTick = 0
@@ -70,7 +70,7 @@ func (r *raft) tickLeader() {
 // checkQuorum steps down when a majority was not heard from during the last
 // election timeout: a leader cut off from the group stops accepting writes
 // instead of holding clients until a new leader deposes it.
-func (r *raft) checkQuorum() bool {
+func (r *Raft) checkQuorum() bool {
 	active := 1
 	for _, pr := range r.prs {
 		if pr.active {
@@ -89,7 +89,7 @@ func (r *raft) checkQuorum() bool {
 // heartbeat sends a follower the commit index and runs its retransmit
 // timer: batches in flight without any ack for RetransmitTicks are resent
 // from its match index; a probe left unanswered is sent again.
-func (r *raft) heartbeat(pr *progress) {
+func (r *Raft) heartbeat(pr *progress) {
 	r.send(wire.Msg{Type: wire.TypeHeartbeat, To: pr.id, Commit: min(r.commit, pr.match), Hint: r.readSeq,
 		Index: r.log.LastIndex()})
 	switch {
@@ -106,11 +106,11 @@ func (r *raft) heartbeat(pr *progress) {
 	}
 }
 
-// propose appends an entry of the current term to the leader's log. It
+// Propose appends an entry of the current term to the leader's log. It
 // does not send it: the driver calls flushAppends after a group of
 // proposals, so one batch carries them all.
-func (r *raft) propose(typ segment.Type, payload []byte) (uint64, error) {
-	if err := r.canPropose(); err != nil {
+func (r *Raft) Propose(typ segment.Type, payload []byte) (uint64, error) {
+	if err := r.CanPropose(); err != nil {
 		return 0, err
 	}
 	i, err := r.log.Append(r.term, typ, payload)
@@ -121,10 +121,10 @@ func (r *raft) propose(typ segment.Type, payload []byte) (uint64, error) {
 	return i, nil
 }
 
-// proposeBatch appends es (their Term set here) as consecutive entries and
+// ProposeBatch appends es (their Term set here) as consecutive entries and
 // returns the last index; like propose, it does not send.
-func (r *raft) proposeBatch(es []segment.Entry) (uint64, error) {
-	if err := r.canPropose(); err != nil {
+func (r *Raft) ProposeBatch(es []segment.Entry) (uint64, error) {
+	if err := r.CanPropose(); err != nil {
 		return 0, err
 	}
 	for i := range es {
@@ -138,8 +138,8 @@ func (r *raft) proposeBatch(es []segment.Entry) (uint64, error) {
 	return last, nil
 }
 
-// canPropose says why this node cannot append proposals now, if it cannot.
-func (r *raft) canPropose() error {
+// CanPropose says why this node cannot append proposals now, if it cannot.
+func (r *Raft) CanPropose() error {
 	switch {
 	case r.stopped != nil:
 		return r.stopped
@@ -151,9 +151,9 @@ func (r *raft) canPropose() error {
 	return nil
 }
 
-// flushAppends sends every follower what the window allows of new entries
+// FlushAppends sends every follower what the window allows of new entries
 // and commits what the leader's own log alone may decide (a one-node group).
-func (r *raft) flushAppends() {
+func (r *Raft) FlushAppends() {
 	if r.role != Leader {
 		return
 	}
@@ -161,7 +161,7 @@ func (r *raft) flushAppends() {
 	r.maybeCommit()
 }
 
-func (r *raft) bcastAppend() {
+func (r *Raft) bcastAppend() {
 	for _, p := range r.peers {
 		r.sendAppends(r.prs[p])
 	}
@@ -175,7 +175,7 @@ func (r *raft) bcastAppend() {
 // entry leaves at once (nothing in flight), and under heavy load the
 // entries that arrive during a round trip travel together: fewer, larger
 // batches, fewer system calls and acks per entry, the same throughput.
-func (r *raft) sendAppends(pr *progress) {
+func (r *Raft) sendAppends(pr *progress) {
 	for !pr.paused() && r.role == Leader {
 		full := pr.state == stateReplicate && pr.inflight.count > 0
 		if !r.sendBatch(pr, full) || pr.state == stateProbe {
@@ -186,11 +186,11 @@ func (r *raft) sendAppends(pr *progress) {
 
 // sendAppend sends one batch (or a probe, or a Reset) and reports whether
 // it sent anything.
-func (r *raft) sendAppend(pr *progress) bool { return r.sendBatch(pr, false) }
+func (r *Raft) sendAppend(pr *progress) bool { return r.sendBatch(pr, false) }
 
 // sendBatch is sendAppend; with onlyFull it sends only a batch that the
 // count or byte limit cut short of the log's end.
-func (r *raft) sendBatch(pr *progress, onlyFull bool) bool {
+func (r *Raft) sendBatch(pr *progress, onlyFull bool) bool {
 	if pr.paused() {
 		return false
 	}
@@ -227,7 +227,7 @@ func (r *raft) sendBatch(pr *progress, onlyFull bool) bool {
 
 // sendCommit sends an empty Append that carries a newer commit index to an
 // idle follower, so followers learn commits without waiting for a heartbeat.
-func (r *raft) sendCommit(pr *progress) bool {
+func (r *Raft) sendCommit(pr *progress) bool {
 	if pr.sentCommit >= r.commit || pr.inflight.count > 0 || pr.match != r.log.LastIndex() {
 		return false
 	}
@@ -238,7 +238,7 @@ func (r *raft) sendCommit(pr *progress) bool {
 
 // sendReset tells a follower that needs entries this leader no longer has
 // to restart its log at the leader's first entry.
-func (r *raft) sendReset(pr *progress) bool {
+func (r *Raft) sendReset(pr *progress) bool {
 	base, prevTerm, prevCRC := r.log.Base()
 	if pr.resetBase != base.Index { // once per base, not on every retry
 		pr.resetBase = base.Index
@@ -252,7 +252,7 @@ func (r *raft) sendReset(pr *progress) bool {
 }
 
 // handleAck handles a follower's AppendResp or HeartbeatResp.
-func (r *raft) handleAck(m *wire.Msg) {
+func (r *Raft) handleAck(m *wire.Msg) {
 	pr := r.prs[m.From]
 	pr.active = true
 	switch {
@@ -282,7 +282,7 @@ func (r *raft) handleAck(m *wire.Msg) {
 // using its conflict hint: the largest index <= hint whose term is <= the
 // hint's term is the first candidate on both sides, so each diverging term
 // costs one round trip, not each entry.
-func (r *raft) handleReject(pr *progress, m *wire.Msg) {
+func (r *Raft) handleReject(pr *progress, m *wire.Msg) {
 	if m.Index < pr.match || (pr.state == stateProbe && m.Index != pr.next-1) {
 		return // stale: an answer to something sent before a newer probe
 	}
@@ -304,7 +304,7 @@ func (r *raft) handleReject(pr *progress, m *wire.Msg) {
 // conflictIndex returns the largest i <= index whose term is <= term, or
 // an index below FirstIndex()-1 when the log holds no such entry. Terms never decrease
 // along a log, so it bisects.
-func (r *raft) conflictIndex(index, term uint64) uint64 {
+func (r *Raft) conflictIndex(index, term uint64) uint64 {
 	lo := r.log.FirstIndex() - 1
 	if index < lo {
 		return index
@@ -332,7 +332,7 @@ func (r *raft) conflictIndex(index, term uint64) uint64 {
 // maybeCommit advances the commit index to the highest index a majority
 // counts (the leader's own count under SYNC_FLUSH is its fsynced index),
 // if that entry belongs to the current term.
-func (r *raft) maybeCommit() {
+func (r *Raft) maybeCommit() {
 	if r.role != Leader {
 		return
 	}
@@ -355,16 +355,16 @@ func (r *raft) maybeCommit() {
 	}
 }
 
-func (r *raft) selfCounted() uint64 {
+func (r *Raft) selfCounted() uint64 {
 	if r.cfg.SyncQuorum {
 		return min(r.durable, r.log.LastIndex())
 	}
 	return r.log.LastIndex()
 }
 
-// transfer starts a leadership transfer to id: writes are refused until it
+// Transfer starts a leadership Transfer to id: writes are refused until it
 // completes or an election timeout passes.
-func (r *raft) transfer(id string) error {
+func (r *Raft) Transfer(id string) error {
 	switch {
 	case r.stopped != nil:
 		return r.stopped
@@ -384,7 +384,7 @@ func (r *raft) transfer(id string) error {
 }
 
 // maybeTimeoutNow tells the transfer target to campaign once it has every entry.
-func (r *raft) maybeTimeoutNow(pr *progress) {
+func (r *Raft) maybeTimeoutNow(pr *progress) {
 	if r.transferee == pr.id && pr.match == r.log.LastIndex() {
 		r.send(wire.Msg{Type: wire.TypeTimeoutNow, To: pr.id, Index: r.log.LastIndex()})
 	}
@@ -393,13 +393,13 @@ func (r *raft) maybeTimeoutNow(pr *progress) {
 // maybePreferred moves leadership to the preferred leader once it is
 // reachable and caught up (checked each heartbeat; after a failed attempt,
 // not again for PreferredCooldownTicks).
-func (r *raft) maybePreferred() {
+func (r *Raft) maybePreferred() {
 	p := r.cfg.Preferred
-	if p == "" || p == r.cfg.ID || r.transferee != "" || r.preferredWait > 0 || !r.writable() {
+	if p == "" || p == r.cfg.ID || r.transferee != "" || r.preferredWait > 0 || !r.Writable() {
 		return
 	}
 	if pr := r.prs[p]; pr != nil && pr.active && pr.match == r.log.LastIndex() {
 		r.cfg.Logger.Info("raft: moving leadership to the preferred leader", "to", p)
-		_ = r.transfer(p)
+		_ = r.Transfer(p)
 	}
 }

@@ -1,4 +1,4 @@
-package engine
+package raft
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 // skipped (appends are idempotent, so a retransmit is harmless); at the
 // first entry whose term differs it truncates its suffix, and it stores the
 // rest of the leader's bytes as they are.
-func (r *raft) handleAppend(m *wire.Msg) {
+func (r *Raft) handleAppend(m *wire.Msg) {
 	prev := m.Index
 	first, last := r.log.FirstIndex(), r.log.LastIndex()
 	switch {
@@ -47,7 +47,7 @@ func (r *raft) handleAppend(m *wire.Msg) {
 
 // storeBatch appends the entries of m that the log lacks, truncating a
 // conflicting suffix first, and returns the index of m's last entry.
-func (r *raft) storeBatch(m *wire.Msg) (uint64, error) {
+func (r *Raft) storeBatch(m *wire.Msg) (uint64, error) {
 	b, want := m.Entries, m.Index+1
 	for k := uint32(0); k < m.Count; k++ {
 		i, t, n, err := segment.Peek(b)
@@ -97,7 +97,7 @@ var ErrContradiction = errors.New("engine: a leader contradicts this node's comm
 // keeps its log and keeps running, and reports the contradiction (the log,
 // Status().Contradiction, the metric), so that an operator can save the
 // entries (rmqlog dump) before deciding.
-func (r *raft) refuseOverwrite(m *wire.Msg, i, t uint64) error {
+func (r *Raft) refuseOverwrite(m *wire.Msg, i, t uint64) error {
 	err := fmt.Errorf("%w: leader %s of term %d sent entry %d of term %d, but this node's entry %d (term %d) "+
 		"is committed (commit index %d); the node keeps its log: save entries %d..%d with rmqlog dump before "+
 		"anything else, then see docs/durability.md", ErrContradiction, m.From, m.Term, i, t, i, r.termAt(i),
@@ -123,7 +123,7 @@ func verifyEntries(b []byte, n uint32) error {
 }
 
 // appendRest stores b, entries k+1.. of m, verbatim.
-func (r *raft) appendRest(m *wire.Msg, b []byte, k uint32) (uint64, error) {
+func (r *Raft) appendRest(m *wire.Msg, b []byte, k uint32) (uint64, error) {
 	end := m.Index + uint64(m.Count)
 	if _, err := r.log.AppendFramed(b); err != nil {
 		if !errors.Is(err, segment.ErrCorrupt) && !errors.Is(err, segment.ErrShortEntry) && !errors.Is(err, segment.ErrNotContiguous) {
@@ -137,31 +137,31 @@ func (r *raft) appendRest(m *wire.Msg, b []byte, k uint32) (uint64, error) {
 	return end, nil
 }
 
-func (r *raft) rejectAppend(m *wire.Msg, hint uint64) {
+func (r *Raft) rejectAppend(m *wire.Msg, hint uint64) {
 	r.send(wire.Msg{Type: wire.TypeAppendResp, To: m.From, Flags: wire.FlagReject,
 		Index: m.Index, Hint: hint, LogTerm: r.termAt(hint)})
 }
 
 // ackLeader tells the leader how far this log matches its own and how much
 // of that is fsynced.
-func (r *raft) ackLeader(t wire.Type) { r.ackLeaderRead(t, 0) }
+func (r *Raft) ackLeader(t wire.Type) { r.ackLeaderRead(t, 0) }
 
 // ackLeaderRead is ackLeader echoing a heartbeat's read round (see
 // raft.requestRead).
-func (r *raft) ackLeaderRead(t wire.Type, read uint64) {
+func (r *Raft) ackLeaderRead(t wire.Type, read uint64) {
 	d := min(r.durable, r.matched)
 	r.sentDurable = d
 	r.send(wire.Msg{Type: t, To: r.lead, Index: r.matched, Durable: d, Hint: read})
 }
 
-func (r *raft) advanceCommit(c uint64) {
+func (r *Raft) advanceCommit(c uint64) {
 	if c > r.commit {
 		r.commit = c
 		r.checkRepaired()
 	}
 }
 
-func (r *raft) handleHeartbeat(m *wire.Msg) {
+func (r *Raft) handleHeartbeat(m *wire.Msg) {
 	r.advanceCommit(min(m.Commit, r.matched))
 	r.endRepairIfWhole(m.Index)
 	r.ackLeaderRead(wire.TypeHeartbeatResp, m.Hint)
@@ -170,7 +170,7 @@ func (r *raft) handleHeartbeat(m *wire.Msg) {
 // endRepairIfWhole ends a repair once this log holds the current leader's
 // whole log (its last index is last, as a Heartbeat or TimeoutNow says),
 // which holds every committed entry.
-func (r *raft) endRepairIfWhole(last uint64) {
+func (r *Raft) endRepairIfWhole(last uint64) {
 	if r.repairing() && last > 0 && r.matched >= last {
 		r.endRepair("it holds the leader's whole log")
 	}
@@ -178,7 +178,7 @@ func (r *raft) endRepairIfWhole(last uint64) {
 
 // handleReset restarts the log at the leader's base: this follower lacks
 // entries the leader already deleted.
-func (r *raft) handleReset(m *wire.Msg) {
+func (r *Raft) handleReset(m *wire.Msg) {
 	prev := m.Index - 1
 	first, last := r.log.FirstIndex(), r.log.LastIndex()
 	switch {
@@ -197,7 +197,7 @@ func (r *raft) handleReset(m *wire.Msg) {
 	r.ackLeader(wire.TypeAppendResp)
 }
 
-func (r *raft) resetLog(m *wire.Msg) bool {
+func (r *Raft) resetLog(m *wire.Msg) bool {
 	r.cfg.Logger.Info("raft: restarting the log at the leader's base", "base", m.Index, "leader", m.From,
 		"first", r.log.FirstIndex(), "last", r.log.LastIndex())
 	if r.log.LastIndex() >= m.Index {
@@ -211,23 +211,25 @@ func (r *raft) resetLog(m *wire.Msg) bool {
 		return false
 	}
 	r.durable = min(r.durable, m.Index-1)
+	r.rewritten = true
 	return true
 }
 
 // truncate removes entries i and after; what was fsynced of them no longer counts.
-func (r *raft) truncate(i uint64) error {
+func (r *Raft) truncate(i uint64) error {
 	if err := r.log.TruncateSuffix(i); err != nil {
 		r.storageErr("truncate", err)
 		return err
 	}
 	r.durable = min(r.durable, i-1)
+	r.rewritten = true
 	return nil
 }
 
-// durableTo records the local log's fsynced index. A follower reports an
+// DurableTo records the local log's fsynced index. A follower reports an
 // advance to its leader (the leader counts it under SYNC_FLUSH); a leader
 // may commit.
-func (r *raft) durableTo(d uint64) {
+func (r *Raft) DurableTo(d uint64) {
 	r.durable = d
 	switch {
 	case r.stopped != nil:
@@ -238,10 +240,10 @@ func (r *raft) durableTo(d uint64) {
 	}
 }
 
-// unreachable records that a message to id could not be sent (the
+// Unreachable records that a message to id could not be sent (the
 // connection broke or the peer is down): its window is lost, so the
 // leader resends from its match index once it answers again.
-func (r *raft) unreachable(id string) {
+func (r *Raft) Unreachable(id string) {
 	if pr := r.prs[id]; r.role == Leader && pr != nil && pr.state == stateReplicate {
 		pr.becomeProbe()
 	}

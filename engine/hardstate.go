@@ -155,13 +155,6 @@ func setStateAside(fsys segment.FS, dir string) (string, error) {
 	return "", fmt.Errorf("engine: %s holds 1000 set-aside hard state files; move them elsewhere", dir)
 }
 
-// lostState is the hard state of a node whose term and vote were lost: it
-// runs a census before it votes (census.go) and repairs its log, which may
-// lack entries it acknowledged, until it holds a leader's whole log.
-func lostState(lastTerm uint64) HardState {
-	return HardState{Term: lastTerm, TermLost: true, RepairTo: RepairUnknown, RepairTerm: RepairUnknown}
-}
-
 // saveState durably replaces the hard state in dir: temp file, fsync,
 // rename, fsync of the directory.
 func saveState(fsys segment.FS, dir string, hs HardState) error {

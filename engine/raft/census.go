@@ -1,4 +1,4 @@
-package engine
+package raft
 
 import "github.com/rmqlog/rmqlog/replication/wire"
 
@@ -21,7 +21,7 @@ import "github.com/rmqlog/rmqlog/replication/wire"
 // countTerm records m's term in the census, if one is running, and ends
 // the census once every member has been heard. It reports whether m was
 // a query or a query's answer, which nothing else handles.
-func (r *raft) countTerm(m *wire.Msg) bool {
+func (r *Raft) countTerm(m *wire.Msg) bool {
 	if r.census != nil {
 		r.census[m.From] = max(r.census[m.From], m.Term)
 		if len(r.census) == len(r.peers) {
@@ -44,7 +44,7 @@ func (r *raft) countTerm(m *wire.Msg) bool {
 }
 
 // closeCensus moves to the fence: see the census.
-func (r *raft) closeCensus() {
+func (r *Raft) closeCensus() {
 	fence := max(r.term, r.lastTerm())
 	for _, t := range r.census {
 		fence = max(fence, t)
@@ -66,8 +66,8 @@ func (r *raft) closeCensus() {
 	r.cfg.Logger.Info("raft: heard every member's term after losing the hard state", "fence", fence, "term", r.term)
 }
 
-// waiting returns the members a census has not heard yet (nil if none runs).
-func (r *raft) waiting() []string {
+// Waiting returns the members a census has not heard yet (nil if none runs).
+func (r *Raft) Waiting() []string {
 	if r.census == nil {
 		return nil
 	}
@@ -82,7 +82,7 @@ func (r *raft) waiting() []string {
 
 // queryTerms asks the members not heard yet for their term, once per
 // heartbeat interval (called every tick).
-func (r *raft) queryTerms() {
+func (r *Raft) queryTerms() {
 	if len(r.census) == len(r.peers) { // a one-member group
 		r.closeCensus()
 		return

@@ -1,4 +1,4 @@
-package engine
+package raft
 
 import (
 	"flag"
@@ -21,7 +21,7 @@ import (
 // every step it checks Raft's safety properties; at the end it heals
 // everything and checks liveness and that every acknowledged entry is in
 // every node's log. Every random choice comes from one seed, so a failing
-// seed replays the exact run: go test ./engine -run TestSimRandom -sim.seed N -v
+// seed replays the exact run: go test ./engine/raft -run TestSimRandom -sim.seed N -v
 
 var (
 	simSeeds = flag.Int("sim.seeds", 400, "number of seeded schedules per TestSimRandom configuration")
@@ -57,7 +57,7 @@ type simMsg struct {
 
 type simNode struct {
 	id      string
-	r       *raft
+	r       *Raft
 	log     *memLog
 	hs      HardState
 	up      bool
@@ -104,7 +104,7 @@ func newSim(t testing.TB, cfg simConfig, seed uint64) *sim {
 	for _, id := range ids {
 		n := &simNode{id: id, log: newMemLog()}
 		if cfg.fresh {
-			n.hs = lostState(0)
+			n.hs = LostState(0)
 		}
 		s.nodes = append(s.nodes, n)
 		s.start(n, ids)
@@ -112,8 +112,8 @@ func newSim(t testing.TB, cfg simConfig, seed uint64) *sim {
 	return s
 }
 
-func (s *sim) coreConfig(id string, ids []string, k uint64) coreConfig {
-	return coreConfig{ID: id, Peers: ids, ElectionTicks: 10, HeartbeatTicks: 2, RetransmitTicks: 6,
+func (s *sim) coreConfig(id string, ids []string, k uint64) Config {
+	return Config{ID: id, Peers: ids, ElectionTicks: 10, HeartbeatTicks: 2, RetransmitTicks: 6,
 		SyncQuorum: s.cfg.syncQuorum, MaxBatchBytes: 1 << 20, MaxBatchCount: 3, WindowBatches: 3,
 		WindowBytes: 1 << 20, PreferredCooldownTicks: 30,
 		Rand:   rand.New(rand.NewPCG(s.seed, k)),
@@ -131,11 +131,11 @@ func (s *sim) ids() []string {
 // start boots n from its persisted hard state and its log, as a restarted
 // process would (Node.Open: startState).
 func (s *sim) start(n *simNode, ids []string) {
-	n.hs = startState(n.hs, !s.cfg.syncQuorum)
+	n.hs = StartState(n.hs, !s.cfg.syncQuorum)
 	k := uint64(s.now)<<8 | uint64(len(n.id))
-	n.r = newRaft(s.coreConfig(n.id, ids, k+uint64(n.id[1])), n.log, n.hs)
+	n.r = New(s.coreConfig(n.id, ids, k+uint64(n.id[1])), n.log, n.hs)
 	n.up, n.checked, n.leading, n.pending = true, 0, false, nil
-	n.r.durableTo(n.log.synced)
+	n.r.DurableTo(n.log.synced)
 	s.after(n)
 }
 
@@ -152,16 +152,16 @@ func (s *sim) logf(format string, args ...any) {
 
 func (s *sim) fatalf(format string, args ...any) {
 	s.t.Helper()
-	s.t.Fatalf("%s seed %d tick %d: %s\nreplay: go test ./engine -run 'TestSim' -sim.seed %d -v\nlast events:\n%s",
+	s.t.Fatalf("%s seed %d tick %d: %s\nreplay: go test ./engine/raft -run 'TestSim' -sim.seed %d -v\nlast events:\n%s",
 		s.cfg.name, s.seed, s.now, fmt.Sprintf(format, args...), s.seed, strings.Join(s.trace, "\n"))
 }
 
 // after performs what a driver does after any call into a core: persist
 // the hard state, then send the messages; and checks the invariants.
 func (s *sim) after(n *simNode) {
-	n.hs = n.r.hardState()
-	n.r.hsDirty = false
-	for _, m := range n.r.takeMsgs() {
+	rd := n.r.Ready()
+	n.hs = rd.HardState
+	for _, m := range rd.Msgs {
 		s.sendMsg(n, m)
 	}
 	s.check(n)
@@ -181,7 +181,7 @@ func (s *sim) sendMsg(n *simNode, m wire.Msg) {
 	dst := s.node(m.To)
 	if s.cut[[2]string{m.From, m.To}] || !dst.up {
 		if s.cfg.unreachable && s.rng.IntN(2) == 0 {
-			n.r.unreachable(m.To)
+			n.r.Unreachable(m.To)
 		}
 		return
 	}
@@ -235,7 +235,7 @@ func (s *sim) deliver() {
 			continue
 		}
 		m := d.m
-		dst.r.step(&m)
+		dst.r.Step(&m)
 		s.after(dst)
 	}
 }
@@ -328,18 +328,18 @@ func (s *sim) resolve(n *simNode) {
 func (s *sim) propose(n *simNode) {
 	s.props++
 	payload := fmt.Appendf(nil, "seed %d proposal %d", s.seed, s.props)
-	i, err := n.r.propose(segment.TypeNormal, payload)
+	i, err := n.r.Propose(segment.TypeNormal, payload)
 	if err != nil {
 		return
 	}
 	c, _ := n.log.crcAt(i)
 	n.pending = append(n.pending, simProposal{index: i, term: n.r.term, crc: c})
-	n.r.flushAppends()
+	n.r.FlushAppends()
 	s.after(n)
 }
 
 func (s *sim) sync(n *simNode) {
-	n.r.durableTo(n.log.sync())
+	n.r.DurableTo(n.log.sync())
 	s.after(n)
 }
 
@@ -411,7 +411,7 @@ func (s *sim) tickDeliver() {
 	s.now++
 	for _, n := range s.nodes {
 		if n.up {
-			n.r.tick()
+			n.r.Tick()
 			s.after(n)
 		}
 	}
@@ -468,13 +468,13 @@ func (s *sim) heal() {
 	for deadline := s.now + 400; s.now < deadline; {
 		s.now++
 		for _, n := range s.nodes {
-			n.r.tick()
+			n.r.Tick()
 			s.after(n)
 			s.sync(n)
 		}
 		s.deliver()
 		l := s.leader()
-		if l == nil || !l.r.writable() {
+		if l == nil || !l.r.Writable() {
 			continue
 		}
 		if targetTerm != l.r.term {
@@ -512,7 +512,7 @@ func (s *sim) describe() string {
 	for _, n := range s.nodes {
 		fmt.Fprintf(&b, "\n%s up=%v role=%v term=%d vote=%q lead=%q commit=%d log=[%d,%d] synced=%d durable=%d matched=%d sentDurable=%d repairTo=%d termLost=%v waiting=%v",
 			n.id, n.up, n.r.role, n.r.term, n.r.vote, n.r.lead, n.r.commit, n.log.FirstIndex(), n.log.LastIndex(), n.log.synced,
-			n.r.durable, n.r.matched, n.r.sentDurable, n.r.repairTo, n.r.termLost, n.r.waiting())
+			n.r.durable, n.r.matched, n.r.sentDurable, n.r.repairTo, n.r.termLost, n.r.Waiting())
 		for _, p := range n.r.peers {
 			if pr := n.r.prs[p]; pr != nil {
 				fmt.Fprintf(&b, "\n   %s: %s match=%d durable=%d next=%d probeSent=%v inflight=%d idle=%d",

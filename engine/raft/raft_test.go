@@ -1,4 +1,4 @@
-package engine
+package raft
 
 import (
 	"fmt"
@@ -61,7 +61,7 @@ func (s *sim) campaign(id string) {
 func (s *sim) tickN(id string, k int) {
 	n := s.node(id)
 	for range k {
-		n.r.tick()
+		n.r.Tick()
 		s.after(n)
 	}
 }
@@ -73,7 +73,7 @@ func (s *sim) isolate(id string) {
 	}
 }
 
-func (s *sim) mustLead(id string) *raft {
+func (s *sim) mustLead(id string) *Raft {
 	s.t.Helper()
 	r := s.node(id).r
 	if r.role != Leader {
@@ -91,11 +91,11 @@ func TestElectionAndWritable(t *testing.T) {
 		if r.term != 1 || r.noop != 1 {
 			t.Fatalf("term %d noop %d, want 1 and 1", r.term, r.noop)
 		}
-		if sync && r.writable() {
+		if sync && r.Writable() {
 			t.Fatal("SYNC_FLUSH: writable before the no-op was fsynced anywhere")
 		}
 		s.settle(true, nil)
-		if !r.writable() {
+		if !r.Writable() {
 			t.Fatalf("no-op not committed after syncs: %s", s.describe())
 		}
 	}
@@ -297,18 +297,18 @@ func TestTransfer(t *testing.T) {
 	l := s.node("n0")
 	s.propose(l)
 	// The target lags: the transfer waits for it, and writes are refused meanwhile.
-	if err := l.r.transfer("n1"); err != nil {
+	if err := l.r.Transfer("n1"); err != nil {
 		t.Fatal(err)
 	}
 	s.after(l)
-	if _, err := l.r.propose(segment.TypeNormal, []byte("x")); err != ErrTransferring {
+	if _, err := l.r.Propose(segment.TypeNormal, []byte("x")); err != ErrTransferring {
 		t.Fatalf("propose during transfer: %v, want ErrTransferring", err)
 	}
 	s.settle(true, nil)
 	if n1 := s.mustLead("n1"); n1.term != 2 {
 		t.Fatalf("n1 leads term %d, want 2", n1.term)
 	}
-	if err := s.node("n1").r.transfer("n9"); err == nil {
+	if err := s.node("n1").r.Transfer("n9"); err == nil {
 		t.Fatal("transfer to a non-member accepted")
 	}
 }
@@ -319,13 +319,13 @@ func TestTransferTimesOut(t *testing.T) {
 	s.settle(true, nil)
 	s.isolate("n2")
 	l := s.node("n0")
-	if err := l.r.transfer("n2"); err != nil {
+	if err := l.r.Transfer("n2"); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 * l.r.cfg.ElectionTicks {
 		s.step2()
 	}
-	if _, err := l.r.propose(segment.TypeNormal, []byte("x")); err != nil {
+	if _, err := l.r.Propose(segment.TypeNormal, []byte("x")); err != nil {
 		t.Fatalf("writes still refused after the transfer timed out: %v", err)
 	}
 }
@@ -410,7 +410,7 @@ func TestAppendIdempotent(t *testing.T) {
 	f := s.node("n1")
 	before := f.log.LastIndex()
 	for _, m := range dup {
-		f.r.step(&m)
+		f.r.Step(&m)
 		s.after(f)
 	}
 	if f.log.LastIndex() != before {
@@ -446,7 +446,7 @@ func TestCorruptConflictRefused(t *testing.T) {
 		framed[len(framed)-1] ^= 0xff // breaks its CRC
 		m := wire.Msg{Type: wire.TypeAppend, From: "n0", To: "n1", Term: f.r.term, Index: prev, LogTerm: prevTerm,
 			Commit: commit, Count: 1, Entries: framed}
-		f.r.step(&m)
+		f.r.Step(&m)
 		s.after(f)
 		if f.log.LastIndex() != last || f.r.commit != commit {
 			t.Fatalf("forged entry at %d: log last %d commit %d, want %d and %d", at, f.log.LastIndex(), f.r.commit, last, commit)
@@ -497,7 +497,7 @@ func TestRepeatedTransfersKeepCheckQuorum(t *testing.T) {
 	s.isolate("n0")
 	for k := range 4 * l.r.cfg.ElectionTicks {
 		if k%3 == 0 {
-			_ = l.r.transfer("n1") // an operator retrying
+			_ = l.r.Transfer("n1") // an operator retrying
 			s.after(l)
 		}
 		s.tickN("n0", 1)
@@ -521,7 +521,7 @@ func TestStaleTimeoutNow(t *testing.T) {
 	l := s.node("n0")
 	s.propose(l)
 	s.settle(true, nil)
-	if err := l.r.transfer("n1"); err != nil {
+	if err := l.r.Transfer("n1"); err != nil {
 		t.Fatal(err)
 	}
 	s.after(l)
@@ -541,7 +541,7 @@ func TestStaleTimeoutNow(t *testing.T) {
 		t.Fatalf("setup: %d TimeoutNow held, n0 %v", len(late), l.r.role)
 	}
 	n1 := s.node("n1")
-	n1.r.step(&late[0])
+	n1.r.Step(&late[0])
 	s.after(n1)
 	s.settle(true, nil)
 	nl := s.electAmong(5)
@@ -578,3 +578,7 @@ func TestPreferredLeaderRepairing(t *testing.T) {
 		t.Fatalf("leadership did not move to the repairing preferred leader: %s", s.describe())
 	}
 }
+
+// takeMsgs returns and clears the outgoing messages, for tests that look
+// at them without a driver.
+func (r *Raft) takeMsgs() []wire.Msg { return r.Ready().Msgs }

@@ -1,12 +1,12 @@
-package engine
+package raft
 
 import "github.com/rmqlog/rmqlog/replication/wire"
 
-// step handles one message from a peer. It is the flat message-type switch
+// Step handles one message from a peer. It is the flat message-type switch
 // of the core: first the term rules every message obeys (Raft figure 2,
 // with etcd's PreVote and CheckQuorum refinements), then the handler of the
 // message's type in this node's role.
-func (r *raft) step(m *wire.Msg) {
+func (r *Raft) Step(m *wire.Msg) {
 	if r.stopped != nil || m.From == r.cfg.ID || !r.isPeer(m.From) {
 		return
 	}
@@ -43,7 +43,7 @@ func (r *raft) step(m *wire.Msg) {
 	}
 }
 
-func (r *raft) isPeer(id string) bool {
+func (r *Raft) isPeer(id string) bool {
 	for _, p := range r.peers {
 		if p == id {
 			return true
@@ -53,7 +53,7 @@ func (r *raft) isPeer(id string) bool {
 }
 
 // stepTerm applies the term rules and reports whether m is to be handled.
-func (r *raft) stepTerm(m *wire.Msg) bool {
+func (r *Raft) stepTerm(m *wire.Msg) bool {
 	switch {
 	case m.Term > r.term:
 		return r.stepHigherTerm(m)
@@ -64,7 +64,7 @@ func (r *raft) stepTerm(m *wire.Msg) bool {
 	return true
 }
 
-func (r *raft) stepHigherTerm(m *wire.Msg) bool {
+func (r *Raft) stepHigherTerm(m *wire.Msg) bool {
 	switch m.Type {
 	case wire.TypeVote, wire.TypePreVote:
 		// CheckQuorum's lease: a node that heard from a live leader within an
@@ -92,7 +92,7 @@ func (r *raft) stepHigherTerm(m *wire.Msg) bool {
 	return true
 }
 
-func (r *raft) stepLowerTerm(m *wire.Msg) {
+func (r *Raft) stepLowerTerm(m *wire.Msg) {
 	switch m.Type {
 	case wire.TypeAppend, wire.TypeHeartbeat, wire.TypeReset:
 		// A deposed leader learns the new term from the answer and steps down.
@@ -105,7 +105,7 @@ func (r *raft) stepLowerTerm(m *wire.Msg) {
 
 // inLease reports whether this node heard from a leader within the minimum
 // election timeout.
-func (r *raft) inLease() bool {
+func (r *Raft) inLease() bool {
 	if r.role == Leader {
 		return true
 	}
@@ -113,7 +113,7 @@ func (r *raft) inLease() bool {
 }
 
 // follow records that m comes from the current term's leader.
-func (r *raft) follow(m *wire.Msg) {
+func (r *Raft) follow(m *wire.Msg) {
 	if r.role != Follower || r.lead != m.From {
 		r.becomeFollower(m.Term, m.From)
 	}

@@ -1,4 +1,4 @@
-package engine
+package raft
 
 import (
 	"errors"
@@ -11,10 +11,10 @@ import (
 	"github.com/rmqlog/rmqlog/segment"
 )
 
-// Log is what the Raft core needs of the local log. *segment.Log satisfies
-// most of it; the node wraps it (node_log.go) so truncation goes through the
-// flusher and never runs while a dispatcher is sending mapped bytes. The
-// simulator uses an in-memory log.
+// Log is what the Raft core needs of the local log. The engine gives it
+// the segment log through its log owner (engine/store.go), so truncation
+// goes through the flusher and never runs while a dispatcher is sending
+// mapped bytes; the simulator gives it an in-memory log.
 type Log interface {
 	FirstIndex() uint64
 	LastIndex() uint64
@@ -33,6 +33,10 @@ type Log interface {
 	Span(from uint64, maxBytes, maxCount int) (last uint64, n int, err error)
 	Base() (segment.Position, uint64, uint32)
 	Reset(base segment.Position, prevTerm uint64, prevCRC uint32) error
+	// Err returns the log's sticky failure (fail-stop: every later write
+	// fails too), nil while it takes writes. A write error while Err is nil
+	// (a full disk) is transient.
+	Err() error
 }
 
 // Role is a node's Raft role.
@@ -76,9 +80,9 @@ type HardState struct {
 // acknowledged entries it no longer holds without knowing which: its
 // repair ends only when its log holds a leader's whole log or a newer
 // term's entry commits in it.
-const RepairUnknown = segment.HadUnknown
+const RepairUnknown = ^uint64(0)
 
-// startState is the hard state a node starts from, given the state it
+// StartState is the hard state a node starts from, given the state it
 // found on disk and whether it now runs under ASYNC_FLUSH. A node that
 // found AsyncOpen set stopped without its final sync: under ASYNC_FLUSH an
 // entry counts on a node once it is in its page cache, so after a power cut
@@ -86,7 +90,7 @@ const RepairUnknown = segment.HadUnknown
 // a full house, see tally) until its log holds a leader's whole log. A kill
 // -9 leaves the page cache, so such a node usually holds everything; it
 // cannot tell, and the repair then ends at the first heartbeat it answers.
-func startState(hs HardState, async bool) HardState {
+func StartState(hs HardState, async bool) HardState {
 	if hs.AsyncOpen {
 		hs.RepairTo, hs.RepairTerm = RepairUnknown, max(hs.RepairTerm, hs.Term)
 	}
@@ -94,8 +98,8 @@ func startState(hs HardState, async bool) HardState {
 	return hs
 }
 
-// coreConfig configures the Raft core. Times are in ticks.
-type coreConfig struct {
+// Config configures the Raft core. Times are in ticks.
+type Config struct {
 	ID    string
 	Peers []string // every member, ID included
 
@@ -124,13 +128,13 @@ var (
 	ErrStopped      = errors.New("engine: node stopped after a storage failure")
 )
 
-// raft is the consensus core: pure decisions, no goroutines, sockets or
+// Raft is the consensus core: pure decisions, no goroutines, sockets or
 // clocks. Inputs are step (a message), tick, propose, durableTo and
 // unreachable; outputs are the messages in msgs, the hard state (persisted
 // by the driver before those messages leave) and the log it mutates. The
-// driver (node.go) or the simulator (sim_test.go) calls it under one lock.
-type raft struct {
-	cfg   coreConfig
+// driver (engine.Node) or the simulator (sim_test.go) calls it under one lock.
+type Raft struct {
+	cfg   Config
 	log   Log
 	peers []string // members other than cfg.ID
 
@@ -145,6 +149,7 @@ type raft struct {
 	matched     uint64
 	sentDurable uint64 // follower: last durable index reported to the leader
 	hsDirty     bool
+	rewritten   bool // a truncation or reset replaced entries (Ready.Rewritten)
 	stopped     error
 	elections   uint64 // elections started as a candidate (Status)
 	// repairTo, repairTerm: see HardState and repairing.
@@ -180,8 +185,8 @@ type raft struct {
 	msgs []wire.Msg
 }
 
-func newRaft(cfg coreConfig, log Log, hs HardState) *raft {
-	r := &raft{cfg: cfg, log: log, term: hs.Term, vote: hs.Vote, repairTo: hs.RepairTo, repairTerm: hs.RepairTerm,
+func New(cfg Config, log Log, hs HardState) *Raft {
+	r := &Raft{cfg: cfg, log: log, term: hs.Term, vote: hs.Vote, repairTo: hs.RepairTo, repairTerm: hs.RepairTerm,
 		asyncOpen: hs.AsyncOpen, termLost: hs.TermLost}
 	if r.termLost {
 		r.census = make(map[string]uint64)
@@ -196,14 +201,101 @@ func newRaft(cfg coreConfig, log Log, hs HardState) *raft {
 	return r
 }
 
-// takeMsgs returns and clears the outgoing messages.
-func (r *raft) takeMsgs() []wire.Msg {
-	m := r.msgs
-	r.msgs = nil
-	return m
+// Ready is what the core produced since the last call to Ready: the data
+// the driver carries out, in this order (persist-before-send):
+//  1. if SaveState, make HardState durable; only then
+//  2. send Msgs (each to its To); if the save failed, send none of them
+//     and Halt the core, since they may depend on the unsaved term or vote;
+//  3. sync the log up to its last index (SYNC_FLUSH), also when Rewritten
+//     says a truncation or reset replaced entries without moving it;
+//  4. publish Commit and the role (Role, Term, Lead, Writable).
+type Ready struct {
+	HardState HardState
+	SaveState bool
+	Msgs      []wire.Msg
+	Rewritten bool
+
+	Role         Role
+	Term         uint64
+	Lead         string
+	Commit       uint64
+	Writable     bool  // the leader's no-op is committed (see Writable)
+	Transferring bool  // a leadership transfer is under way: proposals are refused
+	Stopped      error // see Halt; nil while the node takes part
+	ReadDone     uint64
 }
 
-func (r *raft) hardState() HardState {
+// Ready returns what the core produced since the last call and clears it
+// (the messages, the hard state's change mark and Rewritten).
+func (r *Raft) Ready() Ready {
+	rd := Ready{HardState: r.HardState(), SaveState: r.hsDirty, Msgs: r.msgs, Rewritten: r.rewritten,
+		Role: r.role, Term: r.term, Lead: r.lead, Commit: r.commit, Writable: r.Writable(),
+		Transferring: r.transferee != "", Stopped: r.stopped, ReadDone: r.readDone}
+	r.msgs, r.hsDirty, r.rewritten = nil, false, false
+	return rd
+}
+
+// Term returns the current term.
+func (r *Raft) Term() uint64 { return r.term }
+
+// Lead returns the current term's leader, "" if none is known.
+func (r *Raft) Lead() string { return r.lead }
+
+// Commit returns the commit index.
+func (r *Raft) Commit() uint64 { return r.commit }
+
+// Durable returns the local fsynced index last given to DurableTo.
+func (r *Raft) Durable() uint64 { return r.durable }
+
+// Stopped returns why the core was halted, nil while it takes part.
+func (r *Raft) Stopped() error { return r.stopped }
+
+// Peers returns the other members, sorted.
+func (r *Raft) Peers() []string { return slices.Clone(r.peers) }
+
+// Transferee returns the member leadership is being transferred to, "" if none.
+func (r *Raft) Transferee() string { return r.transferee }
+
+// Status is a snapshot of the core's state, for the node's Status.
+type Status struct {
+	Role           Role
+	Term           uint64
+	Lead           string
+	Commit         uint64
+	Writable       bool
+	Stopped        error
+	Elections      uint64 // elections started as a candidate
+	RepairTo       uint64 // see HardState
+	TermLost       bool
+	Waiting        []string // members a census has not heard yet
+	Contradiction  error    // the last refused overwrite of a committed entry (ErrContradiction)
+	Contradictions uint64
+	Followers      []Progress // the leader's view of each follower, sorted by id
+}
+
+// Progress is the leader's view of one follower.
+type Progress struct {
+	ID                   string
+	Match, Durable, Next uint64
+	State                string // "probe" or "replicate"
+}
+
+// Status returns a snapshot of the core's state.
+func (r *Raft) Status() Status {
+	s := Status{Role: r.role, Term: r.term, Lead: r.lead, Commit: r.commit, Writable: r.Writable(),
+		Stopped: r.stopped, Elections: r.elections, RepairTo: r.repairTo, TermLost: r.termLost,
+		Waiting: r.Waiting(), Contradiction: r.contradiction, Contradictions: r.contradictions}
+	if r.role == Leader {
+		for _, id := range r.peers {
+			pr := r.prs[id]
+			s.Followers = append(s.Followers, Progress{ID: id, Match: pr.match, Durable: pr.durable,
+				Next: pr.next, State: pr.state.String()})
+		}
+	}
+	return s
+}
+
+func (r *Raft) HardState() HardState {
 	return HardState{Term: r.term, Vote: r.vote, RepairTo: r.repairTo, RepairTerm: r.repairTerm, AsyncOpen: r.asyncOpen,
 		TermLost: r.termLost}
 }
@@ -223,11 +315,11 @@ func (r *raft) hardState() HardState {
 //     repair began: that term's leader held every entry committed before it
 //     (Leader Completeness), and they precede it in this log, or
 //   - it is elected leader: its log is then the group's.
-func (r *raft) repairing() bool { return r.repairTo != 0 || r.termLost }
+func (r *Raft) repairing() bool { return r.repairTo != 0 || r.termLost }
 
 // checkRepaired ends the repair once the commit index shows the log whole
 // again; see repairing.
-func (r *raft) checkRepaired() {
+func (r *Raft) checkRepaired() {
 	if r.repairTo == 0 || r.commit == 0 {
 		return
 	}
@@ -237,7 +329,7 @@ func (r *raft) checkRepaired() {
 }
 
 // endRepair: the log is whole again; the node votes and campaigns again.
-func (r *raft) endRepair(why string) {
+func (r *Raft) endRepair(why string) {
 	held := any(r.repairTo)
 	if r.repairTo == RepairUnknown {
 		held = "unknown (unclean stop)"
@@ -250,7 +342,7 @@ func (r *raft) endRepair(why string) {
 	}
 }
 
-func (r *raft) send(m wire.Msg) {
+func (r *Raft) send(m wire.Msg) {
 	m.From = r.cfg.ID
 	if m.Term == 0 {
 		m.Term = r.term
@@ -258,9 +350,9 @@ func (r *raft) send(m wire.Msg) {
 	r.msgs = append(r.msgs, m)
 }
 
-func (r *raft) quorum() int { return majority(len(r.peers) + 1) }
+func (r *Raft) quorum() int { return majority(len(r.peers) + 1) }
 
-func (r *raft) lastTerm() uint64 {
+func (r *Raft) lastTerm() uint64 {
 	t, err := r.log.Term(r.log.LastIndex())
 	if err != nil {
 		panic(fmt.Sprintf("engine: term of last index %d: %v", r.log.LastIndex(), err))
@@ -269,7 +361,7 @@ func (r *raft) lastTerm() uint64 {
 }
 
 // term of i, or 0 when i is outside [first-1, last].
-func (r *raft) termAt(i uint64) uint64 {
+func (r *Raft) termAt(i uint64) uint64 {
 	t, err := r.log.Term(i)
 	if err != nil {
 		return 0
@@ -277,18 +369,18 @@ func (r *raft) termAt(i uint64) uint64 {
 	return t
 }
 
-func (r *raft) resetTimers() {
+func (r *Raft) resetTimers() {
 	r.electionTick, r.heartTick = 0, 0
 	r.timeout = r.cfg.ElectionTicks + r.cfg.Rand.IntN(r.cfg.ElectionTicks)
 }
 
-func (r *raft) setTerm(term uint64) {
+func (r *Raft) setTerm(term uint64) {
 	if term != r.term {
 		r.term, r.vote, r.hsDirty = term, "", true
 	}
 }
 
-func (r *raft) becomeFollower(term uint64, lead string) {
+func (r *Raft) becomeFollower(term uint64, lead string) {
 	r.setTerm(term)
 	r.role, r.lead = Follower, lead
 	r.prs, r.votes, r.transferee = nil, nil, ""
@@ -296,9 +388,9 @@ func (r *raft) becomeFollower(term uint64, lead string) {
 	r.resetTimers()
 }
 
-// halt stops the node for good after a storage failure: it neither votes
+// Halt stops the node for good after a storage failure: it neither votes
 // nor campaigns nor leads, so it never acknowledges what may not be on disk.
-func (r *raft) halt(err error) {
+func (r *Raft) Halt(err error) {
 	if r.stopped == nil {
 		r.stopped = fmt.Errorf("%w: %w", ErrStopped, err)
 		r.cfg.Logger.Error("raft: storage failed; this node stops taking part", "err", err)
@@ -306,18 +398,18 @@ func (r *raft) halt(err error) {
 	r.becomeFollower(r.term, "")
 }
 
-// resume undoes a halt whose cause is gone (the hard state could not be
+// Resume undoes a halt whose cause is gone (the hard state could not be
 // saved for lack of space, and now is): the node rejoins as a follower.
-func (r *raft) resume() {
+func (r *Raft) Resume() {
 	r.stopped = nil
 	r.becomeFollower(r.term, "")
 }
 
 // storageErr handles a log error: fail-stop for a sticky failure, step
 // down for anything else (a full disk), so nothing unwritten is promised.
-func (r *raft) storageErr(op string, err error) {
-	if errors.Is(err, segment.ErrFailed) || errors.Is(err, segment.ErrClosed) {
-		r.halt(fmt.Errorf("%s: %w", op, err))
+func (r *Raft) storageErr(op string, err error) {
+	if r.log.Err() != nil {
+		r.Halt(fmt.Errorf("%s: %w", op, err))
 		return
 	}
 	r.cfg.Logger.Warn("raft: log write failed", "op", op, "err", err, "role", r.role.String())
@@ -326,8 +418,8 @@ func (r *raft) storageErr(op string, err error) {
 	}
 }
 
-// tick advances the core's clock by one tick.
-func (r *raft) tick() {
+// Tick advances the core's clock by one Tick.
+func (r *Raft) Tick() {
 	if r.stopped != nil {
 		return
 	}
@@ -345,6 +437,13 @@ func (r *raft) tick() {
 	}
 }
 
-// writable reports whether this node is the leader and its no-op is
+// Writable reports whether this node is the leader and its no-op is
 // committed, so everything before it is committed too.
-func (r *raft) writable() bool { return r.role == Leader && r.commit >= r.noop }
+func (r *Raft) Writable() bool { return r.role == Leader && r.commit >= r.noop }
+
+// LostState is the hard state of a node whose term and vote were lost: it
+// runs a census before it votes (census.go) and repairs its log, which may
+// lack entries it acknowledged, until it holds a leader's whole log.
+func LostState(lastTerm uint64) HardState {
+	return HardState{Term: lastTerm, TermLost: true, RepairTo: RepairUnknown, RepairTerm: RepairUnknown}
+}

@@ -1,12 +1,8 @@
-package engine
+package raft
 
 import (
-	"context"
 	"errors"
 	"testing"
-	"time"
-
-	"github.com/rmqlog/rmqlog/flush"
 )
 
 // TestReadRounds: a leader's read round is confirmed once a majority
@@ -17,7 +13,7 @@ func TestReadRounds(t *testing.T) {
 	s.campaign("n0")
 	s.settle(true, nil)
 	l := s.mustLead("n0")
-	seq, err := l.requestRead()
+	seq, err := l.RequestRead()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +27,7 @@ func TestReadRounds(t *testing.T) {
 	}
 
 	s.isolate("n0")
-	seq, _ = l.requestRead()
+	seq, _ = l.RequestRead()
 	s.after(s.node("n0"))
 	s.settle(true, nil)
 	if l.readDone >= seq {
@@ -58,40 +54,7 @@ func TestReadRounds(t *testing.T) {
 	if l.role == Leader {
 		t.Fatal("the old leader still leads")
 	}
-	if _, err := l.requestRead(); !errors.Is(err, ErrNotLeader) {
+	if _, err := l.RequestRead(); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("deposed leader requestRead: %v", err)
-	}
-}
-
-// TestNodeReadIndex: on real nodes, the leader confirms and returns its
-// commit index, a follower refuses with the leader's name, and a leader
-// whose followers are gone cannot confirm.
-func TestNodeReadIndex(t *testing.T) {
-	c := newTestCluster(t, 3, flush.SyncFlush)
-	c.startAll()
-	l := c.leader()
-	if _, err := l.Append(context.Background(), []byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ri, err := l.ReadIndex(ctx)
-	if err != nil || ri < 2 || ri > l.CommitIndex() {
-		t.Fatalf("leader ReadIndex = %d, %v (commit %d)", ri, err, l.CommitIndex())
-	}
-	f := c.nodes[c.follower(l)]
-	var nl *NotLeaderError
-	if _, err := f.ReadIndex(ctx); !errors.As(err, &nl) || nl.Leader != l.ID() {
-		t.Fatalf("follower ReadIndex: %v, want NotLeaderError naming %s", err, l.ID())
-	}
-	for _, id := range c.ids {
-		if id != l.ID() {
-			c.stop(id)
-		}
-	}
-	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel2()
-	if _, err := l.ReadIndex(short); err == nil {
-		t.Fatal("a leader without followers confirmed a read")
 	}
 }

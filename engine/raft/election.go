@@ -1,4 +1,4 @@
-package engine
+package raft
 
 import "github.com/rmqlog/rmqlog/replication/wire"
 
@@ -10,7 +10,7 @@ import "github.com/rmqlog/rmqlog/replication/wire"
 // A repairing node campaigns too: its own vote counts only in a full house
 // (see tally), so it can win only with a majority of voters that are not
 // repairing, or with every member's vote.
-func (r *raft) campaign(transfer bool) {
+func (r *Raft) campaign(transfer bool) {
 	if r.stopped != nil {
 		return
 	}
@@ -22,14 +22,14 @@ func (r *raft) campaign(transfer bool) {
 	r.requestVotes(transfer)
 }
 
-func (r *raft) becomePreCandidate() {
+func (r *Raft) becomePreCandidate() {
 	r.role, r.lead = PreCandidate, ""
 	r.votes = map[string]ballot{r.cfg.ID: r.ownBallot()}
 	r.resetTimers()
 	r.cfg.Logger.Info("raft: pre-vote", "term", r.term+1)
 }
 
-func (r *raft) becomeCandidate() {
+func (r *Raft) becomeCandidate() {
 	r.setTerm(r.term + 1)
 	r.vote, r.hsDirty = r.cfg.ID, true
 	r.role, r.lead = Candidate, ""
@@ -39,7 +39,7 @@ func (r *raft) becomeCandidate() {
 	r.cfg.Logger.Info("raft: election", "term", r.term)
 }
 
-func (r *raft) requestVotes(transfer bool) {
+func (r *Raft) requestVotes(transfer bool) {
 	if r.tally() {
 		return
 	}
@@ -69,7 +69,7 @@ const (
 	ballotRepairing
 )
 
-func (r *raft) ownBallot() ballot {
+func (r *Raft) ownBallot() ballot {
 	if r.repairing() {
 		return ballotRepairing
 	}
@@ -90,7 +90,7 @@ func ballotOf(m *wire.Msg) ballot {
 // (stepTerm dealt with the others). A vote is granted to a candidate whose
 // log is at least as up to date as ours (Raft 5.4.1), once per term. A
 // repairing node marks its grant (FlagRepairing): see tally.
-func (r *raft) handleVote(m *wire.Msg) {
+func (r *Raft) handleVote(m *wire.Msg) {
 	var can bool
 	if m.Type == wire.TypePreVote {
 		can = m.Term > r.term
@@ -121,12 +121,12 @@ func (r *raft) handleVote(m *wire.Msg) {
 	r.send(resp)
 }
 
-func (r *raft) upToDate(lastTerm, lastIndex uint64) bool {
+func (r *Raft) upToDate(lastTerm, lastIndex uint64) bool {
 	lt := r.lastTerm()
 	return lastTerm > lt || (lastTerm == lt && lastIndex >= r.log.LastIndex())
 }
 
-func (r *raft) handleVoteResp(m *wire.Msg) {
+func (r *Raft) handleVoteResp(m *wire.Msg) {
 	want := wire.TypeVoteResp
 	if r.role == PreCandidate {
 		want = wire.TypePreVoteResp
@@ -152,7 +152,7 @@ func (r *raft) handleVoteResp(m *wire.Msg) {
 // holds every committed entry that any member still holds: an entry is
 // lost only if every member that held it lost it (under ASYNC_FLUSH: a
 // majority lost power before syncing it). See docs/durability.md.
-func (r *raft) tally() bool {
+func (r *Raft) tally() bool {
 	sure, repairing, rejected := 0, 0, 0
 	for _, b := range r.votes {
 		switch b {

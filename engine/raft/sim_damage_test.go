@@ -1,4 +1,4 @@
-package engine
+package raft
 
 import (
 	"flag"
@@ -32,10 +32,10 @@ func (s *sim) damagedRestart(n *simNode) {
 	minority := s.repairingCount() < (len(s.nodes)-1)/2
 	switch k := s.rng.IntN(8); {
 	case k == 0 && (minority || s.cfg.lossy) && s.remembered(n):
-		n.log, n.hs = newMemLog(), lostState(0) // Node.noState of an empty directory
+		n.log, n.hs = newMemLog(), LostState(0) // Node.noState of an empty directory
 		s.logf("%s wiped: it restarts with an empty directory", n.id)
 	case k <= 2 && (minority || s.cfg.lossy) && (n.log.lastTerm() >= n.hs.Term || s.remembered(n)):
-		n.hs = lostState(n.log.lastTerm())
+		n.hs = LostState(n.log.lastTerm())
 		s.logf("%s lost its hard state", n.id)
 	}
 	if s.rng.IntN(2) == 0 && (minority || s.cfg.lossy) {

@@ -1,4 +1,4 @@
-package engine
+package raft
 
 // progress is what a leader knows about one follower and the decisions of
 // that follower's dispatcher: what to send next, how much may be in flight,

@@ -1,4 +1,4 @@
-package engine
+package raft
 
 import (
 	"fmt"
@@ -173,3 +173,6 @@ func (l *memLog) crcAt(i uint64) (uint32, bool) {
 	}
 	return l.crcs[i-l.base.Index], true
 }
+
+// Err reports no sticky failure: the in-memory log never fails.
+func (l *memLog) Err() error { return nil }
