@@ -2,7 +2,7 @@
 GO       ?= go
 PKGS     := ./...
 # Leaf packages must not import any other package of this module.
-LEAVES   := ./segment ./flush ./replication/wire ./replication/pki ./client/proto
+LEAVES   := ./segment ./flush ./replication/wire ./pki ./client/proto
 MODULE   := github.com/rmqlog/rmqlog
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5

@@ -11,15 +11,14 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/client"
-	"github.com/rmqlog/rmqlog/engine"
-	"github.com/rmqlog/rmqlog/server"
+	"github.com/rmqlog/rmqlog/client/proto"
 )
 
 // NodeStatus is one node's status as `rmqlog status` reports it: the node's
 // own document, or the error that kept us from getting it.
 type NodeStatus struct {
 	Addr string `json:"addr"`
-	server.StatusDoc
+	proto.StatusDoc
 	Err string `json:"err,omitempty"`
 	// Lag is this follower's lag as its leader reports it (leader's last
 	// index minus the follower's match index); absent when unknown.
@@ -124,7 +123,7 @@ func statusNote(n NodeStatus) string {
 			" (a new group elects its first leader once every member has started)")
 	case n.TermLost:
 		notes = append(notes, "repairing: lost its term and vote, waiting to hear "+strings.Join(n.Waiting, ", "))
-	case n.RepairTo == engine.RepairUnknown:
+	case n.RepairTo == proto.RepairUnknown:
 		notes = append(notes, "repairing: unclean stop under ASYNC_FLUSH")
 	case n.RepairTo != 0:
 		notes = append(notes, fmt.Sprintf("repairing: damaged log, held up to %d", n.RepairTo))

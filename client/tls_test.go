@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rmqlog/rmqlog/replication/pki"
+	"github.com/rmqlog/rmqlog/pki"
 )
 
 // testCA issues what the TLS tests need.

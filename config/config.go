@@ -12,7 +12,7 @@ import (
 	"github.com/magiconair/properties"
 
 	"github.com/rmqlog/rmqlog/flush"
-	"github.com/rmqlog/rmqlog/replication/pki"
+	"github.com/rmqlog/rmqlog/pki"
 )
 
 // Config is a node's configuration, every field defaulted and validated.

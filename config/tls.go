@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rmqlog/rmqlog/replication/pki"
+	"github.com/rmqlog/rmqlog/pki"
 )
 
 // expirySoon is how far ahead a certificate's expiry is warned about.

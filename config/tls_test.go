@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/config"
-	"github.com/rmqlog/rmqlog/replication/pki"
+	"github.com/rmqlog/rmqlog/pki"
 )
 
 // pkiFiles writes a CA, another CA and certificates to a temporary

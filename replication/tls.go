@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rmqlog/rmqlog/replication/pki"
+	"github.com/rmqlog/rmqlog/pki"
 	"github.com/rmqlog/rmqlog/replication/wire"
 )
 

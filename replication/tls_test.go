@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqlog/rmqlog/pki"
 	"github.com/rmqlog/rmqlog/replication"
-	"github.com/rmqlog/rmqlog/replication/pki"
 	"github.com/rmqlog/rmqlog/replication/wire"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/client/proto"
 	"github.com/rmqlog/rmqlog/engine"
-	"github.com/rmqlog/rmqlog/replication/pki"
+	"github.com/rmqlog/rmqlog/pki"
 )
 
 // Defaults of Config fields left zero.

@@ -152,6 +152,17 @@ func errMsg(t *testing.T, b []byte) proto.ErrorBody {
 	return e
 }
 
+// fill appends n entries of size bytes through a raw connection.
+func fill(t *testing.T, s *Server, n, size int) {
+	t.Helper()
+	c := dialRaw(t, s)
+	for range n {
+		if code, b := c.call(proto.TypeAppend, proto.AppendRequest(nil, [][]byte{make([]byte, size)})); code != proto.CodeOK {
+			t.Fatalf("append: %v %+v", code, errMsg(t, b))
+		}
+	}
+}
+
 func TestAppendGetRangeMeta(t *testing.T) {
 	g := startGroup(t, 3, nil)
 	l := g.leader()

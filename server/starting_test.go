@@ -62,7 +62,7 @@ func TestStatusWhileOpening(t *testing.T) {
 	nc.SetDeadline(time.Now().Add(20 * time.Second))
 	c := &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
 	code, body := c.call(proto.TypeStatus, nil)
-	var doc StatusDoc
+	var doc proto.StatusDoc
 	if err := json.Unmarshal(body, &doc); code != proto.CodeOK || err != nil || doc.Role != "starting" ||
 		!strings.Contains(doc.Starting, "opening its log") || doc.Self != "n0" {
 		t.Fatalf("status while opening: %v %+v %v", code, doc, err)

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/client/proto"
+	"github.com/rmqlog/rmqlog/pki"
 	"github.com/rmqlog/rmqlog/replication"
-	"github.com/rmqlog/rmqlog/replication/pki"
 )
 
 // handshakeTimeout bounds a client's TLS handshake.

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/client/proto"
-	"github.com/rmqlog/rmqlog/replication/pki"
+	"github.com/rmqlog/rmqlog/pki"
 )
 
 // certs is a test CA and certificates it issued, by name ("n0", ...,

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rmqlog/rmqlog/replication/pki"
+	"github.com/rmqlog/rmqlog/pki"
 )
 
 // loopbackHosts are in every node certificate, for clients on the node's

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/config"
-	"github.com/rmqlog/rmqlog/replication/pki"
+	"github.com/rmqlog/rmqlog/pki"
 )
 
 // TestCerts: what rmqlog certs writes, and that the chains verify and

@@ -16,7 +16,7 @@ import (
 	"github.com/rmqlog/rmqlog/client"
 	"github.com/rmqlog/rmqlog/client/proto"
 	"github.com/rmqlog/rmqlog/config"
-	"github.com/rmqlog/rmqlog/replication/pki"
+	"github.com/rmqlog/rmqlog/pki"
 	"github.com/rmqlog/rmqlog/replication/wire"
 )
 

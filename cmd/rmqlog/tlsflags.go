@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/rmqlog/rmqlog/client"
-	"github.com/rmqlog/rmqlog/replication/pki"
+	"github.com/rmqlog/rmqlog/pki"
 )
 
 // tlsFlags are the admin commands' TLS flags, for nodes with

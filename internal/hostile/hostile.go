@@ -460,7 +460,7 @@ func waitFor(ctx context.Context, d time.Duration, cond func() bool) error {
 	}
 }
 
-// nodeInfo is the part of a node's status (server.StatusDoc) the cases use.
+// nodeInfo is the part of a node's status (proto.StatusDoc) the cases use.
 type nodeInfo struct {
 	Self        string            `json:"self"`
 	Group       string            `json:"group"`

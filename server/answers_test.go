@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -12,16 +11,9 @@ import (
 	"github.com/rmqlog/rmqlog/engine"
 )
 
-// fill appends n entries of size bytes through a raw connection.
-func fill(t *testing.T, s *Server, n, size int) {
-	t.Helper()
-	c := dialRaw(t, s)
-	for range n {
-		if code, b := c.call(proto.TypeAppend, proto.AppendRequest(nil, [][]byte{make([]byte, size)})); code != proto.CodeOK {
-			t.Fatalf("append: %v %+v", code, errMsg(t, b))
-		}
-	}
-}
+// How a connection answers pipelined requests: the memory held for answers
+// a client does not read, Shutdown against such a client, the request
+// header rules, and answers that do not wait behind an append's commit.
 
 // TestUnreadAnswersBounded: a client that pipelines 1024 large range
 // requests and reads nothing makes the node hold one answer at a time
@@ -115,32 +107,5 @@ func TestAnswersNotHeldBehindAppend(t *testing.T) {
 	}
 	if h, b, err := c.recv(); err != nil || h.Code != proto.CodeUnknown || !strings.Contains(errMsg(t, b).Message, "outcome unknown") {
 		t.Fatalf("append without a quorum: %+v %v", h, err)
-	}
-}
-
-// TestRetentionLoop: with fileReservedTime elapsed, the server's retention
-// loop deletes every log file but the newest, and reads below the new
-// first index say what happened.
-func TestRetentionLoop(t *testing.T) {
-	g := startGroup(t, 1, func(c *Config) {
-		c.FileReserved, c.RetentionCheck = time.Millisecond, 10*time.Millisecond
-	})
-	l := g.leader()
-	fill(t, l, 80, 60<<10) // 4.8 MiB: several 1 MiB files
-	deadline := time.Now().Add(10 * time.Second)
-	for l.Node().Status().First <= 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	first := l.Node().Status().First
-	if first <= 1 {
-		t.Fatal("retention deleted nothing within 10 s")
-	}
-	c := dialRaw(t, l)
-	code, b := c.call(proto.TypeGet, proto.GetRequest(nil, 1))
-	if e := errMsg(t, b); code != proto.CodeNotFound || !strings.Contains(e.Message, fmt.Sprintf("first index %d", first)) {
-		t.Fatalf("get of a deleted entry: %v %q", code, e.Message)
-	}
-	if code, _ := c.call(proto.TypeGet, proto.GetRequest(nil, first)); code != proto.CodeOK {
-		t.Fatalf("get of the first kept entry: %v", code)
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rmqlog/rmqlog/replication/pki"
+	"github.com/rmqlog/rmqlog/pki"
 )
 
 var now = time.Now()

@@ -3,6 +3,11 @@
 // settings every secured link uses, and a development CA that issues them
 // (`rmqlog certs`). docs/security.md is the user's view.
 //
+// It serves every secured link, not one package: replication checks peer
+// links with it, server secures the client port, config loads and checks
+// the files its tls* keys name, and cmd/rmqlog issues certificates and
+// loads the admin commands' --tls-* files with it.
+//
 // # Identities
 //
 // A certificate names what it is in one URI subject alternative name:
