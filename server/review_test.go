@@ -10,6 +10,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/client/proto"
 	"github.com/rmqlog/rmqlog/engine"
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 // fill appends n entries of size bytes through a raw connection.
@@ -39,10 +40,9 @@ func TestUnreadAnswersBounded(t *testing.T) {
 	}
 	// Wait until the node has read every request (its reader stops only
 	// when MaxInflight are pending), then measure.
-	deadline := time.Now().Add(10 * time.Second)
-	for l.framesRead.Load() < 1024+60 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Eventually(t, 10*time.Second, "the node reading the 1024 requests", func() bool {
+		return l.framesRead.Load() >= 1024+60
+	})
 	var after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -127,14 +127,8 @@ func TestRetentionLoop(t *testing.T) {
 	})
 	l := g.leader()
 	fill(t, l, 80, 60<<10) // 4.8 MiB: several 1 MiB files
-	deadline := time.Now().Add(10 * time.Second)
-	for l.Node().Status().First <= 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Eventually(t, 10*time.Second, "retention deleting a file", func() bool { return l.Node().Status().First > 1 })
 	first := l.Node().Status().First
-	if first <= 1 {
-		t.Fatal("retention deleted nothing within 10 s")
-	}
 	c := dialRaw(t, l)
 	code, b := c.call(proto.TypeGet, proto.GetRequest(nil, 1))
 	if e := errMsg(t, b); code != proto.CodeNotFound || !strings.Contains(e.Message, fmt.Sprintf("first index %d", first)) {
