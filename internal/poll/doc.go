@@ -28,8 +28,8 @@
 // last time when the deadline passes, so that a condition that came true
 // during the last interval is not reported as a failure.
 //
-// Poll waits with a condition, not with a channel: code that can signal
-// (a channel, a sync.Cond) should be waited on with a select instead.
+// Something that signals (a channel, a sync.Cond) needs no polling: wait
+// on it with a select and a timer instead.
 //
 // The package imports no other package of this module, so that the tests
 // of any package, the leaves (segment, flush) included, can use it.

@@ -26,9 +26,13 @@
 //	var nf *netfault.Net
 //	g := testgroup.Start(t, testgroup.Options{
 //		Network: func(addrs map[string]string) func(id string) map[string]string {
-//			nf, _ = netfault.New(addrs, netfault.Options{Seed: 42})
-//			t.Cleanup(func() { nf.Close() }) // runs after the members' Close
-//			return nf.Peers
+//			n, err := netfault.New(addrs, netfault.Options{Seed: 42})
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			t.Cleanup(func() { n.Close() }) // runs after the members' Close
+//			nf = n
+//			return n.Peers
 //		},
 //	})
 //
