@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqlog/rmqlog/internal/poll"
 	"github.com/rmqlog/rmqlog/replication"
 	"github.com/rmqlog/rmqlog/replication/wire"
 )
@@ -107,23 +109,29 @@ func (n *node) recv(t testing.TB) wire.Msg {
 }
 
 // sendUntilReceived sends heartbeats of term from sender to receiver until
-// one arrives (a Send may fail, or be lost on a connection that is dying),
-// and drains the rest. Between attempts it waits for the message, not for
-// a fixed time.
+// one arrives (a Send may fail, or be lost on a connection that is dying).
+// After each it waits up to 20 ms for the message.
 func sendUntilReceived(t testing.TB, p *replication.Peer, to *node, term uint64) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for time.Now().Before(deadline) {
+	poll.Eventually(t, waitFor, fmt.Sprintf("a heartbeat of term %d at %s", term, p.ID()), func() bool {
 		p.Send(&wire.Msg{Type: wire.TypeHeartbeat, Term: term}, nil)
 		select {
 		case m := <-to.in:
-			if m.Term == term {
-				return
-			}
+			return m.Term == term
 		case <-time.After(20 * time.Millisecond):
+			return false
 		}
-	}
-	t.Fatalf("no heartbeat of term %d reached %s within %v", term, p.ID(), waitFor)
+	})
+}
+
+// sendUntilError calls send until it fails and returns its error, or nil
+// if it did not fail within waitFor.
+func sendUntilError(send func() error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	var err error
+	_ = poll.Until(ctx, func() bool { err = send(); return err != nil })
+	return err
 }
 
 // waitClosed waits until the other end closes c (EOF or reset), failing
@@ -168,17 +176,12 @@ func rawHandshake(t testing.TB, c net.Conn, h wire.Hello) (wire.Status, string) 
 func waitGoroutines(t testing.TB, n int) {
 	t.Helper()
 	// A goroutine that called wg.Done may still be returning: poll the
-	// count on a ticker until the deadline.
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	timeout := time.After(waitFor)
-	for runtime.NumGoroutine() > n {
-		select {
-		case <-tick.C:
-		case <-timeout:
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
-		}
+	// count until the deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if poll.Until(ctx, func() bool { return runtime.NumGoroutine() <= n }) != nil {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
 	}
 }
 

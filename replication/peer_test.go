@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqlog/rmqlog/internal/poll"
 	"github.com/rmqlog/rmqlog/replication"
 	"github.com/rmqlog/rmqlog/replication/wire"
 )
@@ -53,11 +54,7 @@ func TestRedialAfterRestart(t *testing.T) {
 	}
 	// While n1 is down, Send fails (maybe not the first one: it can land in
 	// the socket buffer before the reset arrives).
-	deadline := time.Now().Add(waitFor)
-	var err error
-	for err == nil && time.Now().Before(deadline) {
-		err = p.Send(&wire.Msg{Type: wire.TypeHeartbeat, Term: 2}, nil)
-	}
+	err := sendUntilError(func() error { return p.Send(&wire.Msg{Type: wire.TypeHeartbeat, Term: 2}, nil) })
 	if !errors.Is(err, replication.ErrUnreachable) {
 		t.Fatalf("Send to a stopped peer = %v", err)
 	}
@@ -99,10 +96,7 @@ func TestSendWriteTimeout(t *testing.T) {
 	p := n0.tr.Peer("n1")
 	big := [][]byte{make([]byte, 1<<20)}
 	m := &wire.Msg{Type: wire.TypeAppend, Count: 1}
-	deadline := time.Now().Add(waitFor)
-	for err == nil && time.Now().Before(deadline) {
-		err = p.Send(m, big)
-	}
+	err = sendUntilError(func() error { return p.Send(m, big) })
 	if !errors.Is(err, replication.ErrUnreachable) || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Send to a stalled reader = %v, want ErrUnreachable after the write deadline", err)
 	}
@@ -147,17 +141,17 @@ func TestInterrupt(t *testing.T) {
 		runtime.Gosched()
 	}
 	// The sender is (or soon will be) stuck in a write that would last an
-	// hour; interrupt until it gives up.
-	for deadline := time.Now().Add(waitFor); time.Now().Before(deadline); {
+	// hour; interrupt until it gives up (waiting up to 10 ms after each).
+	poll.Eventually(t, waitFor, "the blocked Send to return after Interrupt", func() bool {
 		p.Interrupt()
 		select {
-		case err := <-done:
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Fatalf("interrupted Send = %v, want a deadline error", err)
-			}
-			return
+		case err = <-done:
+			return true
 		case <-time.After(10 * time.Millisecond):
+			return false
 		}
+	})
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("interrupted Send = %v, want a deadline error", err)
 	}
-	t.Fatal("Send still blocked after Interrupt")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/client/proto"
 	"github.com/rmqlog/rmqlog/engine"
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 // How a connection answers pipelined requests: the memory held for answers
@@ -31,10 +32,9 @@ func TestUnreadAnswersBounded(t *testing.T) {
 	}
 	// Wait until the node has read every request (its reader stops only
 	// when MaxInflight are pending), then measure.
-	deadline := time.Now().Add(10 * time.Second)
-	for l.framesRead.Load() < 1024+60 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Eventually(t, 10*time.Second, "the node reading the 1024 requests", func() bool {
+		return l.framesRead.Load() >= 1024+60
+	})
 	var after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&after)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/client/proto"
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 // The regression tests of what internal/hostile found on the client port.
@@ -68,15 +70,13 @@ func (h *logRecorder) lines(prefix string) []string {
 // waitLines waits until n records start with prefix.
 func (h *logRecorder) waitLines(t *testing.T, prefix string, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(h.lines(prefix)) < n && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	out := h.lines(prefix)
-	if len(out) < n {
-		t.Fatalf("%d log records %q, want %d", len(out), prefix, n)
-	}
-	return out
+	poll.EventuallyNil(t, 10*time.Second, fmt.Sprintf("%d log records %q", n, prefix), func() error {
+		if got := len(h.lines(prefix)); got < n {
+			return fmt.Errorf("%d of them", got)
+		}
+		return nil
+	})
+	return h.lines(prefix)
 }
 
 func withLog(rec *logRecorder) func(*Config) {
@@ -105,11 +105,11 @@ func TestPipelinedRequestsBounded(t *testing.T) {
 		_, err = c.nc.Write(big)
 	}
 	if err == nil {
-		// Everything fit in the socket buffers: the node must still not read it all.
-		deadline := time.Now().Add(2 * time.Second)
-		for l.framesRead.Load() < before+ranges+bigs && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		// Everything fit in the socket buffers: the node must still not
+		// read it all, given 2 s.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = poll.Until(ctx, func() bool { return l.framesRead.Load() >= before+ranges+bigs })
 	}
 	if read := l.framesRead.Load() - before; read >= ranges+bigs {
 		t.Fatalf("the node read all %d requests (%d MiB) of a client that reads no answers", read, bigs)

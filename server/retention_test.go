@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/client/proto"
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 // TestRetentionLoop: with fileReservedTime elapsed, the server's retention
@@ -18,14 +19,8 @@ func TestRetentionLoop(t *testing.T) {
 	})
 	l := g.leader()
 	fill(t, l, 80, 60<<10) // 4.8 MiB: several 1 MiB files
-	deadline := time.Now().Add(10 * time.Second)
-	for l.Node().Status().First <= 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Eventually(t, 10*time.Second, "retention deleting a file", func() bool { return l.Node().Status().First > 1 })
 	first := l.Node().Status().First
-	if first <= 1 {
-		t.Fatal("retention deleted nothing within 10 s")
-	}
 	c := dialRaw(t, l)
 	code, b := c.call(proto.TypeGet, proto.GetRequest(nil, 1))
 	if e := errMsg(t, b); code != proto.CodeNotFound || !strings.Contains(e.Message, fmt.Sprintf("first index %d", first)) {

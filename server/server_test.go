@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/client/proto"
-	"github.com/rmqlog/rmqlog/engine"
-	"github.com/rmqlog/rmqlog/flush"
+	"github.com/rmqlog/rmqlog/internal/poll"
+	"github.com/rmqlog/rmqlog/internal/testgroup"
 )
 
 func testLogger() *slog.Logger {
@@ -27,7 +27,10 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// group is n in-process servers over real TCP on 127.0.0.1.
+// group is n in-process servers over real TCP on 127.0.0.1. (Not a
+// testgroup.Group: its members are Servers, each with a client port, and
+// tests shut them down and close them as Servers; their nodes start from
+// testgroup.Defaults.)
 type group struct {
 	t       *testing.T
 	servers map[string]*Server
@@ -50,11 +53,9 @@ func startGroup(t *testing.T, n int, tweak func(*Config)) *group {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := Config{ClientListener: cl, Logger: testLogger().With("node", id),
-			Engine: engine.Config{Group: "g", ID: id, Peers: peers, Listener: pl, Dir: t.TempDir(),
-				FlushMode: flush.SyncFlush, SegmentSize: 1 << 20, IndexEntries: 4096, MaxEntrySize: 64 << 10,
-				TickInterval: 5 * time.Millisecond, HeartbeatInterval: 20 * time.Millisecond,
-				ElectionTimeout: 150 * time.Millisecond, RetransmitTimeout: 100 * time.Millisecond}}
+		ecfg := testgroup.Defaults() // the server replaces its Logger with Config.Logger
+		ecfg.ID, ecfg.Peers, ecfg.Listener, ecfg.Dir = id, peers, pl, t.TempDir()
+		cfg := Config{ClientListener: cl, Logger: testLogger().With("node", id), Engine: ecfg}
 		if tweak != nil {
 			tweak(&cfg)
 		}
@@ -75,17 +76,17 @@ func startGroup(t *testing.T, n int, tweak func(*Config)) *group {
 // leader waits for a writable leader.
 func (g *group) leader() *Server {
 	g.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	var l *Server
+	poll.Eventually(g.t, 10*time.Second, "a writable leader", func() bool {
 		for _, s := range g.servers {
 			if s.Node().Status().Writable {
-				return s
+				l = s
+				return true
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	g.t.Fatal("no writable leader within 10s")
-	return nil
+		return false
+	})
+	return l
 }
 
 func (g *group) follower(l *Server) *Server {
@@ -209,21 +210,17 @@ func TestFollowerRedirects(t *testing.T) {
 	l := g.leader()
 	f := g.follower(l)
 	c := dialRaw(t, f)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll.EventuallyNil(t, 5*time.Second, fmt.Sprintf("the follower naming leader %s at %s", l.Node().ID(), l.Addr()), func() error {
 		code, b := c.call(proto.TypeAppend, proto.AppendRequest(nil, [][]byte{[]byte("x")}))
 		e := errMsg(t, b)
 		if code != proto.CodeNotLeader {
 			t.Fatalf("append on a follower: %v %+v", code, e)
 		}
-		if e.LeaderAddr == l.Addr().String() && e.Leader == l.Node().ID() {
-			break
+		if e.LeaderAddr != l.Addr().String() || e.Leader != l.Node().ID() {
+			return fmt.Errorf("it names leader %q at %q", e.Leader, e.LeaderAddr)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("follower names leader %q at %q; want %s at %s", e.Leader, e.LeaderAddr, l.Node().ID(), l.Addr())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestBadInput: oversized payloads and frames are refused with the limit
@@ -287,10 +284,9 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 	// Shut down once the leader has read (and so appended) them all. (It
 	// waited for Last >= n, which the no-op made true one append early: the
 	// last request was then never read and the close reset the connection.)
-	deadline := time.Now().Add(10 * time.Second)
-	for l.Node().Status().Last < base+n && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	poll.Eventually(t, 10*time.Second, fmt.Sprintf("the leader reading the %d appends", n), func() bool {
+		return l.Node().Status().Last >= base+n
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := l.Shutdown(ctx); err != nil {

@@ -6,14 +6,17 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rmqlog/rmqlog/client/proto"
+	"github.com/rmqlog/rmqlog/internal/poll"
 	"github.com/rmqlog/rmqlog/pki"
 )
 
@@ -71,17 +74,13 @@ func (l *logBuf) String() string {
 // waitLine waits until a log line contains every one of want.
 func (l *logBuf) waitLine(t *testing.T, want ...string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		for _, line := range strings.Split(l.String(), "\n") {
-			if containsAll(line, want) {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line with %q within 10s:\n%s", want, l.String())
-		}
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hasLine := func() bool {
+		return slices.ContainsFunc(strings.Split(l.String(), "\n"), func(line string) bool { return containsAll(line, want) })
+	}
+	if poll.Until(ctx, hasLine) != nil {
+		t.Fatalf("no log line with %q within 10s:\n%s", want, l.String())
 	}
 }
 
@@ -229,19 +228,15 @@ func TestTLSCloseDuringHandshake(t *testing.T) {
 
 func waitHandshaking(t *testing.T, s *Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll.EventuallyNil(t, 5*time.Second, fmt.Sprintf("%d connections in their handshake", n), func() error {
 		s.mu.Lock()
 		got := len(s.handshaking)
 		s.mu.Unlock()
-		if got == n {
-			return
+		if got != n {
+			return fmt.Errorf("%d in their handshake", got)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections in their handshake, want %d", got, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestPeerTLSWrongCertificate: a node given another node's certificate

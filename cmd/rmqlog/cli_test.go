@@ -14,6 +14,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/client"
 	"github.com/rmqlog/rmqlog/client/proto"
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 // TestSeedConfigStartsANode: the seed's own config, unchanged, starts a
@@ -156,8 +157,8 @@ func TestSecondSignal(t *testing.T) {
 	}
 	p := c.procs["n0"]
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	c.waitFor(10*time.Second, "shutdown under way", func() (bool, error) {
-		return strings.Contains(p.output(), "shutting down"), nil
+	poll.Eventually(t, 10*time.Second, "shutdown under way", func() bool {
+		return strings.Contains(p.output(), "shutting down")
 	})
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if code := p.wait(t, 5*time.Second); code != 1 || !strings.Contains(p.output(), "second signal") {

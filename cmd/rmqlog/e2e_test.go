@@ -19,6 +19,7 @@ import (
 	"github.com/rmqlog/rmqlog/client"
 	"github.com/rmqlog/rmqlog/client/proto"
 	"github.com/rmqlog/rmqlog/internal/bench"
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 // The end-to-end tests run the rmqlog binary built from this tree as real
@@ -197,27 +198,10 @@ func (c *cluster) start(id string) {
 // waitServing waits until the node answers on its client port.
 func (c *cluster) waitServing(id string) {
 	c.t.Helper()
-	c.waitFor(15*time.Second, fmt.Sprintf("node %s answering on %s", id, c.clients[id]), func() (bool, error) {
+	poll.EventuallyNil(c.t, 15*time.Second, fmt.Sprintf("node %s answering on %s", id, c.clients[id]), func() error {
 		_, err := meta(c.clients[id])
-		return err == nil, err
+		return err
 	})
-}
-
-// waitFor polls cond every 20 ms until it holds, failing the test with
-// what and cond's last error after d.
-func (c *cluster) waitFor(d time.Duration, what string, cond func() (bool, error)) {
-	c.t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("no %s within %v (%v)", what, d, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func (c *cluster) addrs() []string {
@@ -232,17 +216,17 @@ func (c *cluster) addrs() []string {
 func (c *cluster) leader() string {
 	c.t.Helper()
 	var lead string
-	c.waitFor(15*time.Second, "writable leader", func() (bool, error) {
+	poll.Eventually(c.t, 15*time.Second, "a writable leader", func() bool {
 		for _, id := range c.ids {
 			if c.procs[id] == nil {
 				continue
 			}
 			if m, err := meta(c.clients[id]); err == nil && m.Writable {
 				lead = id
-				return true, nil
+				return true
 			}
 		}
-		return false, nil
+		return false
 	})
 	return lead
 }
@@ -369,9 +353,12 @@ func meta(addr string) (proto.Meta, error) { return bench.Meta(context.Backgroun
 // waitCommit waits until node id knows index i committed.
 func (c *cluster) waitCommit(id string, i uint64) {
 	c.t.Helper()
-	c.waitFor(30*time.Second, fmt.Sprintf("commit of %d on node %s", i, id), func() (bool, error) {
+	poll.EventuallyNil(c.t, 30*time.Second, fmt.Sprintf("commit of %d on node %s", i, id), func() error {
 		m, err := meta(c.clients[id])
-		return err == nil && m.Commit >= i, err
+		if err == nil && m.Commit < i {
+			err = fmt.Errorf("its commit index is %d", m.Commit)
+		}
+		return err
 	})
 }
 

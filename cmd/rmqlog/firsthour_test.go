@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 // The first hour of a new user (issue 13): what goes wrong when a config is
@@ -134,8 +136,8 @@ func TestWrongPort(t *testing.T) {
 func TestStartSummary(t *testing.T) {
 	c := newCluster(t, map[string]string{"flushDiskTyp": "ASYNC_FLUSH"})
 	c.start("n0")
-	c.waitFor(15*time.Second, "the start-up summary", func() (bool, error) {
-		return strings.Contains(c.procs["n0"].output(), "rmqlog node running"), nil
+	poll.Eventually(t, 15*time.Second, "the start-up summary", func() bool {
+		return strings.Contains(c.procs["n0"].output(), "rmqlog node running")
 	})
 	out := c.procs["n0"].output()
 	for _, w := range []string{"did you mean flushDiskType?", "flush=SYNC_FLUSH", "segment=8MiB", "config_warnings"} {

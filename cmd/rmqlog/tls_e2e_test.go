@@ -16,6 +16,7 @@ import (
 	"github.com/rmqlog/rmqlog/client"
 	"github.com/rmqlog/rmqlog/client/proto"
 	"github.com/rmqlog/rmqlog/config"
+	"github.com/rmqlog/rmqlog/internal/poll"
 	"github.com/rmqlog/rmqlog/pki"
 	"github.com/rmqlog/rmqlog/replication/wire"
 )
@@ -88,22 +89,22 @@ func (c *tlsCluster) meta(id string) (proto.Meta, error) {
 
 func (c *tlsCluster) start(id string) {
 	c.procs[id] = start(c.t, "serve", "-c", c.confs[id])
-	c.waitFor(15*time.Second, "node "+id+" answering over TLS", func() (bool, error) {
+	poll.EventuallyNil(c.t, 15*time.Second, "node "+id+" answering over TLS", func() error {
 		_, err := c.meta(id)
-		return err == nil, err
+		return err
 	})
 }
 
 func (c *tlsCluster) leader() string {
 	var lead string
-	c.waitFor(15*time.Second, "writable leader", func() (bool, error) {
+	poll.Eventually(c.t, 15*time.Second, "a writable leader", func() bool {
 		for _, id := range c.ids {
 			if m, err := c.meta(id); err == nil && m.Writable && c.procs[id] != nil {
 				lead = id
-				return true, nil
+				return true
 			}
 		}
-		return false, nil
+		return false
 	})
 	return lead
 }
@@ -112,14 +113,14 @@ func (c *tlsCluster) leader() string {
 func (c *tlsCluster) waitLog(id string, want ...string) string {
 	c.t.Helper()
 	var found string
-	c.waitFor(10*time.Second, fmt.Sprintf("a log line of %s with %q", id, want), func() (bool, error) {
+	poll.Eventually(c.t, 10*time.Second, fmt.Sprintf("a log line of %s with %q", id, want), func() bool {
 		for _, line := range strings.Split(c.procs[id].output(), "\n") {
 			if containsAll(line, want) {
 				found = line
-				return true, nil
+				return true
 			}
 		}
-		return false, nil
+		return false
 	})
 	return found
 }

@@ -1,10 +1,12 @@
 package fault
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/rmqlog/rmqlog/engine"
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 // TestClockAt checks the period and freeze a ticker sees for a clock state.
@@ -116,12 +118,12 @@ func TestClockRatePeriod(t *testing.T) {
 			period := func() time.Duration { return time.Duration(tk.(*ticker).now.Load()) }
 			waitFor := func(want time.Duration) {
 				t.Helper()
-				for deadline := time.Now().Add(5 * time.Second); period() != want; {
-					if time.Now().After(deadline) {
-						t.Fatalf("period %v, want %v", period(), want)
+				poll.EventuallyNil(t, 5*time.Second, fmt.Sprintf("period %v", want), func() error {
+					if p := period(); p != want {
+						return fmt.Errorf("period %v", p)
 					}
-					time.Sleep(time.Millisecond)
-				}
+					return nil
+				})
 			}
 			waitFor(d)
 			c.Rate(tc.factor, 200*time.Millisecond)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 func TestParseControl(t *testing.T) {
@@ -169,13 +171,7 @@ func TestControlStart(t *testing.T) {
 	if err := WriteControl(path, "disk full"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !d.Full() {
-		if time.Now().After(deadline) {
-			t.Fatal("disk full not applied within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Eventually(t, 10*time.Second, "disk full applied", d.Full)
 	stop()
 	stop() // twice is fine
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 func TestFromEnv(t *testing.T) {
@@ -62,20 +64,17 @@ func TestFromEnv(t *testing.T) {
 			if err := WriteControl(control, "disk full"); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
+			poll.EventuallyNil(t, 10*time.Second, `ENOSPC from create after "disk full"`, func() error {
 				_, err := fs.Create(filepath.Join(dir, "f"))
-				if errors.Is(err, syscall.ENOSPC) {
-					break
-				}
-				if err == nil {
+				switch {
+				case errors.Is(err, syscall.ENOSPC):
+					return nil
+				case err == nil:
 					_ = os.Remove(filepath.Join(dir, "f"))
+					return errors.New("create succeeded")
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("create still %v 10s after \"disk full\"", err)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				return err
+			})
 		})
 	}
 }

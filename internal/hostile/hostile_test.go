@@ -15,6 +15,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/internal/bench"
 	"github.com/rmqlog/rmqlog/internal/hostile"
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 var (
@@ -187,23 +188,20 @@ func propsText(props map[string]string) string {
 // roles waits for a writable leader and returns it and a follower.
 func (g *group) roles(t *testing.T, ctx context.Context) (lead, follower string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	err := poll.Until(wctx, func() bool {
 		for _, id := range g.ids {
 			if m, err := bench.Meta(ctx, g.clients[id]); err == nil && m.Writable {
 				lead = id
 			}
 		}
-		if lead != "" {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+		return lead != ""
+	})
+	if err != nil && ctx.Err() != nil {
+		t.Fatal(ctx.Err())
 	}
-	if lead == "" {
+	if err != nil {
 		g.dumpLogs(t)
 		t.Fatal("no writable leader within 15 s")
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/internal/chaos/netfault"
+	"github.com/rmqlog/rmqlog/internal/poll"
 	"github.com/rmqlog/rmqlog/replication/wire"
 )
 
@@ -36,10 +37,10 @@ func TestGarbageClosesTheConnection(t *testing.T) {
 			n, nodes := testNet(t, tt.opts, "a", "b")
 			s := dial(t, n, "a", "b")
 			s.send(1)
-			waitFor(t, 10*time.Second, "frame 1 at b", func() bool { return len(nodes["b"].arrivals("a")) == 1 })
+			poll.Eventually(t, 10*time.Second, "frame 1 at b", func() bool { return len(nodes["b"].arrivals("a")) == 1 })
 			s.c.Write(tt.garbage)
-			waitFor(t, 10*time.Second, "the dialer's connection closed", s.closed)
-			waitFor(t, 10*time.Second, "the node's connection ended", func() bool {
+			poll.Eventually(t, 10*time.Second, "the dialer's connection closed", s.closed)
+			poll.Eventually(t, 10*time.Second, "the node's connection ended", func() bool {
 				_, ended, _ := nodes["b"].state()
 				return ended == 1
 			})
@@ -51,7 +52,7 @@ func TestGarbageClosesTheConnection(t *testing.T) {
 			}
 			again := dial(t, n, "a", "b")
 			again.send(2)
-			waitFor(t, 10*time.Second, "frame 2 at b on a new connection", func() bool {
+			poll.Eventually(t, 10*time.Second, "frame 2 at b on a new connection", func() bool {
 				return slices.Equal(indexes(nodes["b"].arrivals("a")), []uint64{1, 2})
 			})
 		})
@@ -142,7 +143,7 @@ func TestClose(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return")
 	}
-	waitFor(t, 10*time.Second, "the dialer's connection closed", s.closed)
+	poll.Eventually(t, 10*time.Second, "the dialer's connection closed", s.closed)
 	if c, err := net.Dial("tcp", addr); err == nil {
 		c.Close()
 		t.Fatal("the link still accepts after Close")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/internal/chaos/netfault"
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 // TestPartition: frames across a partition are blackholed both ways on the
@@ -64,7 +65,7 @@ func TestPartition(t *testing.T) {
 						want = append(want, 4)
 					}
 				}
-				waitFor(t, 10*time.Second, fmt.Sprintf("the markers on %v", l), func() bool {
+				poll.Eventually(t, 10*time.Second, fmt.Sprintf("the markers on %v", l), func() bool {
 					return countMarkers(nodes[l.To].arrivals(l.From)) == markers
 				})
 				if s.closed() || late.closed() {
@@ -120,7 +121,7 @@ func TestBlock(t *testing.T) {
 			n.Heal()
 			ab.send(marker)
 			ba.send(marker)
-			waitFor(t, 10*time.Second, "the markers", func() bool {
+			poll.Eventually(t, 10*time.Second, "the markers", func() bool {
 				return hasMarker(nodes["b"].arrivals("a")) && hasMarker(ab.readBackFrames()) && hasMarker(nodes["a"].arrivals("b"))
 			})
 			check := func(what string, as []arrival, flows bool) {
@@ -163,10 +164,10 @@ func TestCutDropsDelayedFrames(t *testing.T) {
 	if got := nodes["b"].arrivals("a"); len(got) != 0 {
 		t.Fatalf("frames %v arrived before their delay", indexes(got))
 	}
-	waitFor(t, 10*time.Second, "the delayed frames blackholed", func() bool { return n.Stats().Links[ab].Blackholed == 3 })
+	poll.Eventually(t, 10*time.Second, "the delayed frames blackholed", func() bool { return n.Stats().Links[ab].Blackholed == 3 })
 	n.Heal()
 	s.send(marker)
-	waitFor(t, 10*time.Second, "the marker at b", func() bool { return hasMarker(nodes["b"].arrivals("a")) })
+	poll.Eventually(t, 10*time.Second, "the marker at b", func() bool { return hasMarker(nodes["b"].arrivals("a")) })
 	if got := indexes(nodes["b"].arrivals("a")); !slices.Equal(got, []uint64{marker}) {
 		t.Fatalf("b got %v, want only the marker", got)
 	}

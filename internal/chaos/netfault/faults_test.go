@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/internal/chaos/netfault"
+	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
 // TestFaults sends n frames from a to b under each fault, heals, sends a
@@ -126,10 +127,10 @@ func TestFaults(t *testing.T) {
 			s.send(seq(tt.n)...)
 			ab := netfault.Link{From: "a", To: "b"}
 			waitFrames(t, n, ab, uint64(tt.n))
-			waitFor(t, 10*time.Second, "the frames awaited at b", func() bool { return len(nodes["b"].arrivals("a")) >= tt.await })
+			poll.Eventually(t, 10*time.Second, "the frames awaited at b", func() bool { return len(nodes["b"].arrivals("a")) >= tt.await })
 			n.Heal()
 			s.send(marker)
-			waitFor(t, 10*time.Second, "the marker at b", func() bool { return hasMarker(nodes["b"].arrivals("a")) })
+			poll.Eventually(t, 10*time.Second, "the marker at b", func() bool { return hasMarker(nodes["b"].arrivals("a")) })
 			st := n.Stats().Links[ab]
 			st.Frames--
 			st.Forwarded-- // the marker's
@@ -148,7 +149,7 @@ func TestFaultsSeeded(t *testing.T) {
 		waitFrames(t, n, netfault.Link{From: "a", To: "b"}, 100)
 		n.Heal()
 		s.send(marker)
-		waitFor(t, 10*time.Second, "the marker at b", func() bool { return hasMarker(nodes["b"].arrivals("a")) })
+		poll.Eventually(t, 10*time.Second, "the marker at b", func() bool { return hasMarker(nodes["b"].arrivals("a")) })
 		return indexes(nodes["b"].arrivals("a"))
 	}
 	first, again, other := run(11), run(11), run(12)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/internal/chaos/netfault"
+	"github.com/rmqlog/rmqlog/internal/poll"
 	"github.com/rmqlog/rmqlog/replication/wire"
 )
 
@@ -311,18 +312,6 @@ func withoutMarker(t *testing.T, as []arrival) []arrival {
 	return as[:len(as)-1]
 }
 
-// waitFor polls cond until it holds, failing the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, d)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // hasMarker reports whether as holds the marker frame.
 func hasMarker(as []arrival) bool {
 	return slices.ContainsFunc(as, func(a arrival) bool { return a.index == marker })
@@ -332,7 +321,7 @@ func hasMarker(as []arrival) bool {
 // along l, so a policy change after it cannot affect them.
 func waitFrames(t *testing.T, n *netfault.Net, l netfault.Link, k uint64) {
 	t.Helper()
-	waitFor(t, 10*time.Second, fmt.Sprintf("%d frames read on %v", k, l), func() bool {
+	poll.Eventually(t, 10*time.Second, fmt.Sprintf("%d frames read on %v", k, l), func() bool {
 		return n.Stats().Links[l].Frames >= k
 	})
 }

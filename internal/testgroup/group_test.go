@@ -1,0 +1,67 @@
+package testgroup_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/rmqlog/rmqlog/engine"
+	"github.com/rmqlog/rmqlog/flush"
+	"github.com/rmqlog/rmqlog/internal/testgroup"
+)
+
+// TestGroup: a leader is elected and commits; stopped, it is replaced;
+// restarted from its directory on its old address, it catches up with
+// what was committed meanwhile. Network and Config are applied.
+func TestGroup(t *testing.T) {
+	var networked map[string]string
+	configs := map[string]int{}
+	g := testgroup.Start(t, testgroup.Options{
+		Network: func(addrs map[string]string) func(string) map[string]string {
+			networked = maps.Clone(addrs)
+			return func(string) map[string]string { return addrs }
+		},
+		Config: func(c *engine.Config) { configs[c.ID]++; c.FlushMode = flush.AsyncFlush },
+	})
+	if len(networked) != 3 || len(g.Nodes()) != 3 {
+		t.Fatalf("Network saw %v; %d members run", networked, len(g.Nodes()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	old := g.Leader()
+	for k := range 10 {
+		if _, err := g.Append(ctx, fmt.Appendf(nil, "before %d", k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.Stop(old.ID())
+	if g.Node(old.ID()) != nil || len(g.Nodes()) != 2 {
+		t.Fatalf("%s stopped: Node %v, %d members run", old.ID(), g.Node(old.ID()), len(g.Nodes()))
+	}
+	if nl := g.Leader(old.ID()); nl == old {
+		t.Fatal("Leader returned the stopped member")
+	}
+	var last uint64
+	for k := range 10 {
+		i, err := g.Append(ctx, fmt.Appendf(nil, "after %d", k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = max(last, i)
+	}
+	back := g.Restart(old.ID())
+	if back == old || g.Node(old.ID()) != back {
+		t.Fatalf("Restart returned %p, Node %p; the old node was %p", back, g.Node(old.ID()), old)
+	}
+	g.Converge(last)
+	want := map[string]int{"n0": 1, "n1": 1, "n2": 1}
+	want[old.ID()]++
+	if !maps.Equal(configs, want) {
+		t.Fatalf("Config calls %v, want %v (once per open)", configs, want)
+	}
+	if e, err := back.Read(last); err != nil || string(e.Payload) != "after 9" {
+		t.Fatalf("entry %d on the restarted member: %q %v", last, e.Payload, err)
+	}
+}
