@@ -1,16 +1,11 @@
 # rmqlog: the two commands a new user needs are `make bench` and `make test`.
 GO       ?= go
 PKGS     := ./...
-# Leaf packages must not import any other package of this module.
-LEAVES   := ./segment ./flush ./replication/wire ./pki ./client/proto
-# internal/poll too: any package's tests, the leaves' included, may wait with it.
-LEAVES   += ./internal/poll
-MODULE   := github.com/rmqlog/rmqlog
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 FUZZTIME ?= 10s
 
-.PHONY: test lint vet fmt-check leaf-check race chaos bench bench-record bench-failover bench-sweep bench-peers bench-parts bench-storage bench-replication bench-node fuzz-smoke build peer-test
+.PHONY: test lint vet fmt-check arch-check race chaos bench bench-record bench-failover bench-sweep bench-peers bench-parts bench-storage bench-replication bench-node fuzz-smoke build peer-test
 
 ## build: the binaries, into bin/ (bin/rmqlog: the node daemon and its admin commands;
 ## bin/rmqbench: the load generator).
@@ -32,8 +27,9 @@ race:
 	@# 400 seeds; TestSimDamage: 5 x 300; TestSimFullHouseLiveness).
 	$(GO) test -count=1 -run 'TestSim' ./engine/raft/
 
-## lint: gofmt, go vet, and the leaf-package import rule.
-lint: fmt-check vet leaf-check
+## lint: gofmt, go vet, and the import rules of docs/architecture.md (scripts/archcheck.sh:
+## the leaves, the pure Raft core, and every "never imports" between layers).
+lint: fmt-check vet arch-check
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -42,10 +38,8 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
-leaf-check:
-	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Imports " "}}' $(LEAVES) | awk -v m="$(MODULE)/" '{for(i=2;i<=NF;i++) if (index($$i,m)==1) print $$1" imports "$$i}'); \
-	if [ -n "$$bad" ]; then echo "leaf packages must not import project packages:"; echo "$$bad"; exit 1; fi; \
-	echo "leaf-check: ok"
+arch-check:
+	GO=$(GO) scripts/archcheck.sh
 
 ## chaos: the fault campaign: every fault class (kill -9, pause, partitions, one-way links, frame
 ## chaos, power loss, storage damage, disk full, clock) under both flush modes, on real rmqlog

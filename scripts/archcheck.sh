@@ -27,7 +27,8 @@ never() {
 }
 
 # Leaves: import no project package at all.
-for p in ./segment ./flush ./record ./replication/wire ./pki ./client/proto; do
+# internal/poll too: any package's tests, the leaves' included, may wait with it.
+for p in ./flush ./record ./replication/wire ./pki ./client/proto ./internal/poll; do
 	[ -d "$p" ] || continue
 	bad=$(imports "$p" | grep -E "^$M(/|$)" || true)
 	if [ -n "$bad" ]; then
@@ -36,6 +37,14 @@ for p in ./segment ./flush ./record ./replication/wire ./pki ./client/proto; do
 		fail=1
 	fi
 done
+
+# segment stores record's entries and imports nothing else of rmqlog.
+bad=$(imports ./segment | grep -E "^$M/" | grep -vxF "$M/record" || true)
+if [ -n "$bad" ]; then
+	echo "archcheck: segment imports $(echo $bad | tr '\n' ' ')"
+	echo "  rule: segment (the on-disk log) imports of rmqlog only record (the entry framing it stores)"
+	fail=1
+fi
 
 # The Raft core: its own imports are pure (time arrives as ticks, messages
 # and the log through interfaces); its only project imports are leaves.
