@@ -1,7 +1,8 @@
 // Package segment is rmqlog's on-disk log: fixed-size, preallocated,
 // memory-mapped data files holding CRC32C-checked entries, a dense mapped
 // index from entry index to global offset, a two-slot checkpoint, and crash
-// recovery. It imports no other rmqlog package.
+// recovery. It imports no other rmqlog package but record, the entry
+// format.
 //
 // # Files in a log directory
 //
@@ -17,15 +18,13 @@
 // when it does not fit, the rest of the file stays unused and the entry
 // starts the next file.
 //
-// # Entry layout (little endian)
+// # Entry layout
 //
-//	0        4        8                16               24   25    28       32
-//	+--------+--------+----------------+----------------+----+-----+--------+---------
-//	| crc32c | length | index          | term           |type| 0 0 | prevcrc| payload
-//	+--------+--------+----------------+----------------+----+-----+--------+---------
-//	crc32c (Castagnoli) covers bytes [4, 32+length): header tail and payload.
-//	prevcrc is the crc32c of the entry before it, chaining the log: a stale
-//	entry left behind a crash or a truncation never continues a new history.
+// Entries are framed as package record draws it (see its documentation): a
+// 32-byte header (crc32c, payload length, index, term, type, prevcrc) and
+// the payload. The crc32c covers everything after itself; prevcrc is the
+// crc32c of the entry before, chaining the log. Data files hold entries
+// back to back in that format, and replication sends the same bytes.
 //
 // # Index file layout
 //

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/rmqlog/rmqlog/record"
 )
 
 // Options configure a Log. The zero value gives the defaults.
@@ -257,7 +259,7 @@ func (l *Log) AppendFramed(b []byte) (uint64, error) {
 		return 0, err
 	}
 	for len(b) > 0 {
-		e, n := decodeChecked(b) // checkFramed verified every CRC
+		e, n := record.DecodeVerified(b) // checkFramed verified every CRC
 		if err := l.append(&e, b[:n]); err != nil {
 			err = errors.Join(err, l.finish())
 			return l.last.Load(), err
@@ -289,7 +291,7 @@ func (l *Log) checkFramed(b []byte) error {
 // frames e itself; otherwise framed holds e's exact bytes. The caller
 // publishes.
 func (l *Log) append(e *Entry, framed []byte) error {
-	if e.Type < TypeNormal || e.Type > maxType {
+	if !e.Type.Known() {
 		return fmt.Errorf("segment: unknown entry type %d", e.Type)
 	}
 	if e.Term < l.lastTerm {
@@ -312,7 +314,7 @@ func (l *Log) append(e *Entry, framed []byte) error {
 	} else if framed != nil {
 		copy(dst, framed)
 	} else {
-		frame(dst, e)
+		record.Frame(dst, e)
 	}
 	if err != nil {
 		return err
@@ -357,7 +359,7 @@ func (l *Log) writeThrough(e *Entry, framed []byte, off uint64) error {
 	if framed != nil {
 		copy(r.b[k:], framed)
 	} else {
-		frame(r.b[k:], e)
+		record.Frame(r.b[k:], e)
 	}
 	return nil
 }
@@ -367,7 +369,7 @@ func (l *Log) writeLarge(f *mfile, pos int64, e *Entry, framed []byte) error {
 	if framed != nil {
 		_, err = f.f.WriteAt(framed, pos)
 	} else {
-		putHeader(l.hdr[:], e)
+		record.PutHeader(l.hdr[:], e)
 		if _, err = f.f.WriteAt(e.Payload, pos+HeaderSize); err == nil {
 			_, err = f.f.WriteAt(l.hdr[:], pos)
 		}
@@ -638,13 +640,12 @@ func (l *Log) extent(i uint64) (uint64, uint64, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	h, ok := decodeHeader(b)
-	n := HeaderSize + uint64(h.length)
-	if !ok || n > uint64(len(b)) || h.index != i {
+	index, _, n, err := record.Peek(b)
+	if err != nil || index != i {
 		return 0, 0, l.locate(i, fmt.Errorf("%w: bad header", ErrCorrupt))
 	}
 	off, _ := l.offsetIn(l.view.Load(), i)
-	return off, off + n, nil
+	return off, off + uint64(n), nil
 }
 
 // Framed appends to bufs the framed bytes of entries from index from on,
@@ -661,9 +662,8 @@ func (l *Log) Framed(from uint64, maxBytes, maxCount int, bufs [][]byte) ([][]by
 		if err != nil {
 			return bufs, i, err
 		}
-		h, ok := decodeHeader(b)
-		n := HeaderSize + int(h.length)
-		if !ok || n > len(b) || h.index != i {
+		index, _, n, err := record.Peek(b)
+		if err != nil || index != i {
 			return bufs, i, l.locate(i, fmt.Errorf("%w: bad header", ErrCorrupt))
 		}
 		if total+n > maxBytes && i > from {
