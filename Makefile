@@ -100,8 +100,6 @@ STORAGE_RATIOS := \
 	-ratio "CRC32C vs memcpy, 1 KiB (MB/s; bounds the append)=CRC/size=1KiB@MB/s:Memcpy/size=1KiB@MB/s" \
 	-ratio "SYNC_FLUSH pwrite: 64 vs 1 writers (entries/s)=SyncFlush/write=pwrite/writers=64@entries/s:SyncFlush/write=pwrite/writers=1@entries/s" \
 	-ratio "SYNC_FLUSH pwrite: 256 vs 1 writers (entries/s)=SyncFlush/write=pwrite/writers=256@entries/s:SyncFlush/write=pwrite/writers=1@entries/s" \
-	-ratio "SYNC_FLUSH mmap: 64 vs 1 writers (entries/s)=SyncFlush/write=mmap/writers=64@entries/s:SyncFlush/write=mmap/writers=1@entries/s" \
-	-ratio "SYNC_FLUSH 1 writer: mmap vs pwrite p50 latency=SyncFlush/write=mmap/writers=1@p50-us:SyncFlush/write=pwrite/writers=1@p50-us" \
 	-ratio "SYNC_FLUSH 1 writer vs raw pwrite+fdatasync (per second)=SyncFlush/write=pwrite/writers=1@entries/s:Fdatasync/overwrite@syncs/s" \
 	-ratio "fdatasync: pwrite vs mmap-dirtied pages (syncs/s)=Fdatasync/overwrite@syncs/s:Fdatasync/mmap-fdatasync@syncs/s" \
 	-ratio "fdatasync vs msync of mmap-dirtied pages (syncs/s)=Fdatasync/mmap-fdatasync@syncs/s:Fdatasync/msync@syncs/s" \

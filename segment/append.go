@@ -10,9 +10,9 @@ import (
 )
 
 // Append adds one entry with the given term, type and payload and returns
-// its index. The payload is copied into the mapped file once. The entry is
-// readable at once and durable after a Sync that covers it. term must not
-// be below the last entry's term.
+// its index. The entry is written into the data file with pwrite (see
+// stage) and is readable at once, durable after a Sync that covers it.
+// term must not be below the last entry's term.
 func (l *Log) Append(term uint64, typ Type, payload []byte) (uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -110,18 +110,11 @@ func (l *Log) append(e *Entry, framed []byte) error {
 	if err := l.ensureIndex(e.Index); err != nil {
 		return err
 	}
-	dst, off, err := l.reserve(n)
+	f, off, err := l.reserve(n)
 	if err != nil {
 		return err
 	}
-	if l.opts.WriteThrough {
-		err = l.writeThrough(e, framed, off)
-	} else if framed != nil {
-		copy(dst, framed)
-	} else {
-		record.Frame(dst, e)
-	}
-	if err != nil {
+	if err := l.stage(f, e, framed, off); err != nil {
 		return err
 	}
 	ix := l.index[len(l.index)-1] // ensureIndex made it cover e.Index
@@ -134,26 +127,25 @@ func (l *Log) append(e *Entry, framed []byte) error {
 	return nil
 }
 
-// writeThrough stages entry e (or its framed bytes) for global offset off,
-// to be written with pwrite; mu held and off reserved. Entries that follow
-// each other in one file are gathered into one run, written with one
-// system call when the batch ends (finish) or the run reaches
-// writeThroughRunMax: a batch costs one pwrite, not one per entry (each
-// costs a few microseconds under the append lock). Entries over
-// writeThroughCopyMax are written as payload, then header, without a copy.
-// A failed write is sticky: the file may hold part of the entries.
-func (l *Log) writeThrough(e *Entry, framed []byte, off uint64) error {
-	f, _ := l.dataIn(l.view.Load(), off)
+// stage queues entry e (or its framed bytes) for global offset off of data
+// file f, to be written with pwrite; mu held and off reserved. Entries that
+// follow each other in one file are gathered into one run, written with one
+// system call when the batch ends (finish) or the run reaches stageRunMax:
+// a batch costs one pwrite, not one per entry (each costs a few
+// microseconds under the append lock). Entries over stageCopyMax are
+// written as payload, then header, without a copy. A failed write is
+// sticky: the file may hold part of the entries.
+func (l *Log) stage(f *mfile, e *Entry, framed []byte, off uint64) error {
 	pos := int64(off - f.start)
 	n := e.Size()
-	if n > writeThroughCopyMax {
+	if n > stageCopyMax {
 		if err := l.flushRun(); err != nil {
 			return err
 		}
 		return l.writeLarge(f, pos, e, framed)
 	}
 	r := &l.run
-	if r.f != f || r.pos+int64(len(r.b)) != pos || len(r.b)+n > writeThroughRunMax {
+	if r.f != f || r.pos+int64(len(r.b)) != pos || len(r.b)+n > stageRunMax {
 		if err := l.flushRun(); err != nil {
 			return err
 		}
@@ -169,6 +161,9 @@ func (l *Log) writeThrough(e *Entry, framed []byte, off uint64) error {
 	return nil
 }
 
+// writeLarge writes an entry over stageCopyMax at pos in f, without
+// copying it; mu held. An entry to frame is written payload first, from
+// where it lies, then its header.
 func (l *Log) writeLarge(f *mfile, pos int64, e *Entry, framed []byte) error {
 	var err error
 	if framed != nil {
@@ -185,8 +180,8 @@ func (l *Log) writeLarge(f *mfile, pos int64, e *Entry, framed []byte) error {
 	return nil
 }
 
-// wtRun is the WriteThrough bytes staged for one pwrite at pos in f.
-type wtRun struct {
+// stagedRun is the bytes staged for one pwrite at pos in f.
+type stagedRun struct {
 	f   *mfile
 	pos int64
 	b   []byte
@@ -203,7 +198,7 @@ func (l *Log) flushRun() error {
 		err = l.fail(fmt.Errorf("segment: write %s at %d: %w", r.f.path, r.pos, err))
 	}
 	r.b, r.f = r.b[:0], nil
-	if cap(r.b) > 4*writeThroughRunMax {
+	if cap(r.b) > 4*stageRunMax {
 		r.b = nil
 	}
 	return err
@@ -219,11 +214,11 @@ func (l *Log) finish() error {
 	return nil
 }
 
-// writeThroughCopyMax is the largest entry WriteThrough stages in a run;
-// writeThroughRunMax bounds a run.
+// stageCopyMax is the largest entry stage copies into a run; stageRunMax
+// bounds a run.
 const (
-	writeThroughCopyMax = 64 << 10
-	writeThroughRunMax  = 1 << 20
+	stageCopyMax = 64 << 10
+	stageRunMax  = 1 << 20
 )
 
 // publish makes appended entries visible to readers; mu held.
@@ -239,9 +234,9 @@ func (l *Log) addTermRun(index, term uint64) {
 	l.terms.Store(&runs)
 }
 
-// reserve returns the mapped bytes where an entry of n bytes goes and its
+// reserve returns the data file where an entry of n bytes goes and its
 // global offset, rolling to the next data file if it does not fit; mu held.
-func (l *Log) reserve(n uint64) ([]byte, uint64, error) {
+func (l *Log) reserve(n uint64) (*mfile, uint64, error) {
 	f := l.data[len(l.data)-1]
 	off := l.next.Offset
 	if off+n > f.start+l.seg {
@@ -259,7 +254,7 @@ func (l *Log) reserve(n uint64) ([]byte, uint64, error) {
 	if p >= l.seg/2 && l.nextData != nil && !l.nextData.hurry.Load() {
 		l.nextData.hurry.Store(true) // the next file is needed within half a file
 	}
-	return f.b[p : p+n : p+n], off, nil
+	return f, off, nil
 }
 
 // ensureIndex makes sure the index file holding slot i exists; mu held.

@@ -32,31 +32,47 @@
 //
 // # Durability and recovery
 //
-// Appends copy into the mapping; Sync (called only by package flush)
-// fdatasyncs the data files written since the last Sync. Checkpoint, also
-// called by flush, makes the index durable and records two positions: scan,
-// where recovery starts reading (every index slot below it is durable), and
-// durable, below which every entry was synced. Recovery verifies entries
-// from scan on: a bad entry below durable is corruption (Open fails and
-// names the file and offset), a bad entry at or after it is a torn tail
-// and is dropped. So recovery reads what was written since the last two
-// checkpoints, never the whole log.
+// Appends write entries into the data files with pwrite (see Appending);
+// Sync (called only by package flush) fdatasyncs the data files written
+// since the last Sync. Checkpoint, also called by flush, makes the index
+// durable and records two positions: scan, where recovery starts reading
+// (every index slot below it is durable), and durable, below which every
+// entry was synced. Recovery verifies entries from scan on: a bad entry
+// below durable is corruption (Open fails and names the file and offset),
+// a bad entry at or after it is a torn tail and is dropped. So recovery
+// reads what was written since the last two checkpoints, never the whole
+// log.
 //
 // # Preparing files
 //
 // New files are created under a temporary name, allocated with fallocate (a
 // full disk fails there with ErrDiskFull, never later as SIGBUS), filled
-// with zeros and fdatasynced (so syncs of appended data overwrite written
-// blocks), renamed into place, mapped and pre-faulted with
-// MADV_POPULATE_WRITE. The next data and index files are prepared in the
-// background while the current ones fill, so appends do not wait or fault.
-// On Open the file after the log's end is kept as the prepared next file.
+// with zeros and fdatasynced every 4 MiB (so syncs of appended data
+// overwrite written blocks; Options.NoPrewrite skips the zeros, as the
+// engine does under ASYNC_FLUSH), renamed into place and mapped. Index files
+// are also pre-faulted with MADV_POPULATE_WRITE: their slots are written
+// through the mapping. Data files are not: entries reach them with pwrite,
+// and reading through the mapping needs no pre-faulting. The next data and
+// index files are prepared in the background while the current ones fill,
+// so appends do not wait for them. On Open the files after the log's end
+// are kept as the prepared next files.
 //
-// # Append paths
+// # Appending
 //
-// By default an append frames the entry straight into the mapping: one copy
-// of the payload and one CRC pass, no system call (ASYNC_FLUSH).
-// Options.WriteThrough writes it with pwrite instead, because fdatasync of
-// pages dirtied through a mapping measured 2.5-3x slower (SYNC_FLUSH). Reads
-// use the mapping either way. See docs/durability.md for the measurements.
+// An append frames the entry (one copy of the payload and one CRC pass)
+// into a staging buffer and writes it into its data file with pwrite. The
+// entries of a batch (AppendBatch, AppendFramed) that follow each other in
+// one file go in one pwrite of up to 1 MiB; an entry over 64 KiB is written
+// without the copy, payload then header. The index slot (8 bytes per entry)
+// is written through the mapping. Reads use the mapping: the page cache is
+// shared, so a pwrite is visible to them at once.
+//
+// Data pages are never written through the mapping. The engine appends in
+// batches, so pwrite costs it one system call per batch, while pages
+// dirtied through a shared mapping cost a TLB shootdown on every CPU at
+// writeback, plus the pre-faulting of new files: together half of a
+// replicated group's CPU under ASYNC_FLUSH (perf, results/replication.md).
+// And fdatasync of pages dirtied through a mapping measured 2.5-3x slower
+// than of pages written with pwrite (results/storage.md), which every
+// SYNC_FLUSH ack waits for. See docs/durability.md for the measurements.
 package segment

@@ -34,13 +34,6 @@ type Options struct {
 	// full, or an append waits for the file, the rest is written at full
 	// speed.
 	PrewriteRate int64
-	// WriteThrough writes appended entries into the file with pwrite
-	// instead of copying them into the mapping. Choose it with SYNC_FLUSH:
-	// fdatasync of pages dirtied through a mapping measured 2.5-3x slower
-	// here than of pages written with pwrite (results/storage.md). Without
-	// it (ASYNC_FLUSH) an append is one memory copy and no system call.
-	// Reads use the mapping either way.
-	WriteThrough bool
 	// Logger receives recovery reports. Default slog.Default().
 	Logger *slog.Logger
 	// VerifyAll makes recovery verify every entry of the log (CRC, index,
@@ -131,8 +124,8 @@ type Log struct {
 	next     Position // where the next entry goes
 	lastTerm uint64
 	lastCRC  uint32
-	hdr      [HeaderSize]byte // header scratch for WriteThrough
-	run      wtRun            // WriteThrough bytes staged for one pwrite
+	hdr      [HeaderSize]byte // header scratch for writeLarge
+	run      stagedRun        // appended bytes staged for one pwrite
 	data     []*mfile         // contiguous data files: data[k].start = data[0].start + k*seg
 	index    []*mfile         // contiguous index files, likewise by slots
 	nextData *pending         // the data file after the last, being prepared
