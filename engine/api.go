@@ -478,7 +478,7 @@ func (n *Node) Retain(now time.Time, maxAge time.Duration, maxBytes int64) (uint
 	return n.DeletePrefix(i)
 }
 
-func (n *Node) segments() ([]segment.SegmentInfo, error) {
+func (n *Node) segments() ([]segment.FileInfo, error) {
 	n.readMu.RLock()
 	defer n.readMu.RUnlock()
 	if n.readClosed {
