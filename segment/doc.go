@@ -43,6 +43,40 @@
 // reads what was written since the last two checkpoints, never the whole
 // log.
 //
+// # What this package fsyncs
+//
+// Package flush decides when appended entries become durable: it is the
+// only caller of Sync (fdatasync of the data files written since the last
+// Sync) and of Checkpoint (fdatasync of the index files written since the
+// last checkpoint, then a checkpoint slot). Every other fsync the log does
+// by itself, inside the operation whose crash safety depends on its order:
+//
+//   - preparing a file (create): with the zero-fill, an fdatasync of the
+//     *.tmp file every 4 MiB; always one at the end (the allocated size,
+//     and the zeros); after the rename, an fsync of the log directory;
+//   - the checkpoint file: creating it (Open of a new log) fdatasyncs
+//     checkpoint.tmp, renames it and fsyncs the directory; extending a
+//     640-byte file of an older version for the hint (Open) fdatasyncs it;
+//   - every checkpoint slot written is fdatasynced (ckptFile.write): by
+//     Checkpoint; by TruncateSuffix and by recovery that cut damage (one
+//     slot, lowerCheckpoint); by DeletePrefix and Reset (both slots, one
+//     fdatasync each, writeBoth). The hint written after each Sync is not
+//     synced (see checkpoint);
+//   - TruncateSuffix: an fdatasync after zeroing the header of the first
+//     entry removed (the atomic cut), another after zeroing the rest of
+//     what was written in that file;
+//   - removing files (TruncateSuffix, DeletePrefix, Reset, and at Open the
+//     files after the log's end): an fsync of the log directory;
+//   - recovery that cut damage: an fdatasync after zeroing the rest of the
+//     file the log now ends in; a log moved aside as unrecoverable (Open
+//     with OnDamage): an fsync of the damaged-N directory, then of the log
+//     directory.
+//
+// Nothing here calls msync: what is written through the mapping (index
+// slots, the header a cut zeroes) is made durable by the fdatasync of its
+// file, which on Linux writes back mapped pages too. The engine's
+// raft-state file is not this package's: the engine fsyncs it.
+//
 // # Preparing files
 //
 // New files are created under a temporary name, allocated with fallocate (a
