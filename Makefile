@@ -93,8 +93,6 @@ STORAGE_RATIOS := \
 	-ratio "CRC32C vs memcpy, 1 KiB (MB/s; bounds the append)=CRC/size=1KiB@MB/s:Memcpy/size=1KiB@MB/s" \
 	-ratio "SYNC_FLUSH pwrite: 64 vs 1 writers (entries/s)=SyncFlush/write=pwrite/writers=64@entries/s:SyncFlush/write=pwrite/writers=1@entries/s" \
 	-ratio "SYNC_FLUSH pwrite: 256 vs 1 writers (entries/s)=SyncFlush/write=pwrite/writers=256@entries/s:SyncFlush/write=pwrite/writers=1@entries/s" \
-	-ratio "SYNC_FLUSH mmap: 64 vs 1 writers (entries/s)=SyncFlush/write=mmap/writers=64@entries/s:SyncFlush/write=mmap/writers=1@entries/s" \
-	-ratio "SYNC_FLUSH 1 writer: mmap vs pwrite p50 latency=SyncFlush/write=mmap/writers=1@p50-us:SyncFlush/write=pwrite/writers=1@p50-us" \
 	-ratio "SYNC_FLUSH 1 writer vs raw pwrite+fdatasync (per second)=SyncFlush/write=pwrite/writers=1@entries/s:Fdatasync/overwrite@syncs/s" \
 	-ratio "fdatasync: pwrite vs mmap-dirtied pages (syncs/s)=Fdatasync/overwrite@syncs/s:Fdatasync/mmap-fdatasync@syncs/s" \
 	-ratio "fdatasync vs msync of mmap-dirtied pages (syncs/s)=Fdatasync/mmap-fdatasync@syncs/s:Fdatasync/msync@syncs/s" \
@@ -155,7 +153,7 @@ bench-node:
 
 ## fuzz-smoke: run every fuzz target for FUZZTIME each (the seed corpora already run in `make test`).
 fuzz-smoke:
-	@for pkg in ./segment ./replication/wire ./client/proto ./config; do \
+	@for pkg in ./record ./segment ./replication/wire ./client/proto ./config; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \

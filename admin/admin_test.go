@@ -22,7 +22,7 @@ import (
 // as entries 1.. (term 1).
 func writeLog(t *testing.T, dir string, payloads ...string) {
 	t.Helper()
-	l, err := segment.Open(filepath.Join(dir, "commitlog"), segment.Options{SegmentSize: 64 << 10, IndexEntries: 1024, WriteThrough: true})
+	l, err := segment.Open(filepath.Join(dir, "commitlog"), segment.Options{SegmentSize: 64 << 10, IndexEntries: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,12 +88,7 @@ func (s *store) open(c Config, onDamage func(segment.Damage) error) error {
 	}
 	log, err := segment.Open(c.LogDir, segment.Options{
 		SegmentSize: c.SegmentSize, IndexEntries: c.IndexEntries, FS: c.FS,
-		// Appends are written with pwrite in both modes. The engine appends
-		// in batches (one write per batch), and pages dirtied through the
-		// mapping cost a TLB shootdown on every CPU at writeback, plus the
-		// pre-faulting: together half of a replicated group's CPU under
-		// ASYNC_FLUSH (perf, results/replication.md).
-		WriteThrough: true, Logger: c.Logger,
+		Logger: c.Logger,
 		// Prewriting zeros makes fdatasync overwrite written blocks (1.5x
 		// the syncs/s, results/storage.md): worth it when every ack waits for
 		// a sync. Under ASYNC_FLUSH no ack waits for one, and the zeros
@@ -191,7 +186,7 @@ func (s *store) beginRead() error {
 func (s *store) endRead() { s.readMu.RUnlock() }
 
 // segments lists the log's files.
-func (s *store) segments() ([]segment.SegmentInfo, error) {
+func (s *store) segments() ([]segment.FileInfo, error) {
 	if err := s.beginRead(); err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ const (
 // write per sync, three ways: pwrite over already-written blocks, O_APPEND
 // on a growing file, a copy into a mapped file plus fdatasync, and a copy
 // into a mapped file plus msync(MS_SYNC) of the touched pages. This is how we
-// choose fdatasync over msync, and pwrite over the mapping for SYNC_FLUSH.
+// choose fdatasync over msync, and pwrite over the mapping for appends.
 func BenchmarkFdatasync(b *testing.B) {
 	b.Run("overwrite", benchOverwrite)
 	b.Run("append", benchAppend)
@@ -133,21 +133,19 @@ func reportSyncs(b *testing.B) {
 
 // BenchmarkSyncFlush is group commit end to end on a real segment.Log: each
 // writer appends 1 KiB and waits for it to be durable, b.N entries in all.
-// write=mmap copies appends into the mapping; write=pwrite is
-// segment.Options.WriteThrough, which this comparison is for.
+// The names keep "write=pwrite", segment's only append path, so that they
+// compare with runs recorded when a write=mmap variant existed
+// (results/storage.md).
 func BenchmarkSyncFlush(b *testing.B) {
-	for _, wt := range []bool{false, true} {
-		for _, writers := range []int{1, 16, 64, 256} {
-			name := fmt.Sprintf("write=%s/writers=%d", map[bool]string{false: "mmap", true: "pwrite"}[wt], writers)
-			b.Run(name, func(b *testing.B) {
-				benchSyncFlush(b, writers, wt)
-			})
-		}
+	for _, writers := range []int{1, 16, 64, 256} {
+		b.Run(fmt.Sprintf("write=pwrite/writers=%d", writers), func(b *testing.B) {
+			benchSyncFlush(b, writers)
+		})
 	}
 }
 
-func benchSyncFlush(b *testing.B, writers int, writeThrough bool) {
-	log, err := segment.Open(b.TempDir(), segment.Options{SegmentSize: benchFileSize, WriteThrough: writeThrough})
+func benchSyncFlush(b *testing.B, writers int) {
+	log, err := segment.Open(b.TempDir(), segment.Options{SegmentSize: benchFileSize})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -248,7 +246,7 @@ func percentiles(lat [][]time.Duration) (p50, p99 time.Duration) {
 //
 //	go test ./flush -run '^$' -bench AsyncLossWindow -benchtime 20000000x -count 3
 func BenchmarkAsyncLossWindow(b *testing.B) {
-	log, err := segment.Open(b.TempDir(), segment.Options{SegmentSize: benchFileSize, WriteThrough: true, NoPrewrite: true})
+	log, err := segment.Open(b.TempDir(), segment.Options{SegmentSize: benchFileSize, NoPrewrite: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,20 +19,17 @@ import (
 // up to Durable().
 func TestCrashKeepsAcknowledged(t *testing.T) {
 	for _, mode := range []flush.Mode{flush.SyncFlush, flush.AsyncFlush} {
-		for _, wt := range []bool{false, true} {
-			t.Run(mode.String()+map[bool]string{false: "/mmap", true: "/pwrite"}[wt], func(t *testing.T) {
-				for round := 0; round < 5; round++ {
-					crashRound(t, mode, wt, 200+round*150)
-				}
-			})
-		}
+		t.Run(mode.String(), func(t *testing.T) {
+			for round := 0; round < 5; round++ {
+				crashRound(t, mode, 200+round*150)
+			}
+		})
 	}
 }
 
-func crashRound(t *testing.T, mode flush.Mode, writeThrough bool, crashAfter int) {
+func crashRound(t *testing.T, mode flush.Mode, crashAfter int) {
 	fs := segment.NewMemFS()
-	opts := segment.Options{FS: fs, SegmentSize: 16 << 10, IndexEntries: 512, WriteThrough: writeThrough,
-		Logger: slog.New(slog.DiscardHandler)}
+	opts := segment.Options{FS: fs, SegmentSize: 16 << 10, IndexEntries: 512, Logger: slog.New(slog.DiscardHandler)}
 	log, err := segment.Open("/log", opts)
 	if err != nil {
 		t.Fatal(err)

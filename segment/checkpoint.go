@@ -11,12 +11,8 @@ import (
 	"github.com/klauspost/crc32"
 )
 
-// Position names a boundary between entries: entry Index starts at global
-// offset Offset, or at the start of the next data file if it does not fit.
-type Position struct {
-	Index  uint64
-	Offset uint64
-}
+// castagnoli is the CRC32C table of checkpoint slots and hints.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // checkpoint is the small record recovery starts from. It is stored twice
 // in the file "checkpoint", in two slots written alternately, so a torn
@@ -97,7 +93,7 @@ func decodeHint(b []byte) (seq uint64, p Position, ok bool) {
 		le.Uint32(b[4:]) != ckptHintMagic {
 		return 0, Position{}, false
 	}
-	return le.Uint64(b[8:]), Position{le.Uint64(b[16:]), le.Uint64(b[24:])}, true
+	return le.Uint64(b[8:]), Position{Index: le.Uint64(b[16:]), Offset: le.Uint64(b[24:])}, true
 }
 
 func (c *checkpoint) encode() []byte {
@@ -124,9 +120,10 @@ func decodeCheckpoint(b []byte) (checkpoint, bool) {
 	for i := range v {
 		v[i] = le.Uint64(b[12+8*i:])
 	}
-	c := checkpoint{seq: v[0], base: Position{v[1], v[2]}, baseTerm: v[3], segSize: v[4],
-		indexSlots: v[5], scan: Position{v[6], v[7]}, durable: Position{v[8], v[9]}, baseCRC: uint32(v[10]),
-		synced: Position{v[11], v[12]}}
+	c := checkpoint{seq: v[0], base: Position{Index: v[1], Offset: v[2]}, baseTerm: v[3],
+		segSize: v[4], indexSlots: v[5], scan: Position{Index: v[6], Offset: v[7]},
+		durable: Position{Index: v[8], Offset: v[9]}, baseCRC: uint32(v[10]),
+		synced: Position{Index: v[11], Offset: v[12]}}
 	if c.synced.Index < c.durable.Index {
 		c.synced = c.durable // no hint (an older slot), or one the durable position passed
 	}

@@ -53,9 +53,7 @@ func scenario(rng *rand.Rand) []step {
 // (pebble's errorfs sweep). The failing call must return an error, never
 // panic; after a crash at that point the log must recover with every entry
 // that a Sync reported durable.
-func TestInjectedErrors(t *testing.T) { bothWritePaths(t, injectedErrors) }
-
-func injectedErrors(t *testing.T) {
+func TestInjectedErrors(t *testing.T) {
 	total := runScenario(t, -1)
 	if total < 100 {
 		t.Fatalf("scenario made only %d file operations", total)

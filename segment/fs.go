@@ -49,7 +49,8 @@ type File interface {
 	// Map maps [0, size) shared and writable. The file keeps at most one
 	// mapping; the slice is valid until Unmap or Close.
 	Map(size int) ([]byte, error)
-	// Populate pre-faults the mapping for writing so appends take no page fault.
+	// Populate pre-faults the mapping for writing so that writes through it
+	// (index slots) take no page fault.
 	Populate() error
 	Unmap() error
 	Close() error

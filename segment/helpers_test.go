@@ -15,22 +15,7 @@ const testDir = "/log"
 // deterministic.
 func testOpts(fs FS) Options {
 	return Options{FS: fs, SegmentSize: 4096, IndexEntries: 512, inlinePrepare: true,
-		Logger: slog.New(slog.DiscardHandler), WriteThrough: testWriteThrough}
-}
-
-// testWriteThrough selects the append path of logs opened by testOpts;
-// tests that cover both set it with bothWritePaths.
-var testWriteThrough bool
-
-// bothWritePaths runs f once copying into the mapping, once with pwrite.
-func bothWritePaths(t *testing.T, f func(t *testing.T)) {
-	for _, wt := range []bool{false, true} {
-		t.Run(map[bool]string{false: "mmap", true: "pwrite"}[wt], func(t *testing.T) {
-			testWriteThrough = wt
-			defer func() { testWriteThrough = false }()
-			f(t)
-		})
-	}
+		Logger: slog.New(slog.DiscardHandler)}
 }
 
 // model is the naive reference log: entries by index.

@@ -165,7 +165,7 @@ var errAbandoned = errors.New("segment: preparation abandoned: the log is closin
 func (l *Log) prepare(start uint64, ext string, size int64) *pending {
 	p := &pending{start: start, done: make(chan struct{})}
 	if l.opts.inlinePrepare {
-		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite, l.populate(ext), nil)
+		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite, populate(ext), nil)
 		close(p.done)
 		return p
 	}
@@ -174,7 +174,7 @@ func (l *Log) prepare(start uint64, ext string, size int64) *pending {
 		defer l.prep.Done()
 		defer close(p.done)
 		began := time.Now()
-		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite, l.populate(ext),
+		p.m, p.err = create(l.fs, l.dir, start, ext, size, !l.opts.NoPrewrite, populate(ext),
 			&pacer{rate: l.opts.PrewriteRate, hurry: &p.hurry, abandon: &p.abandon})
 		if !errors.Is(p.err, errAbandoned) {
 			l.logPrepared(start, ext, size, time.Since(began), p.err)
@@ -269,10 +269,10 @@ func (l *Log) discard(p *pending) {
 }
 
 // populate reports whether new files with extension ext are pre-faulted
-// for writing: the index always (slots are written through the mapping:
-// one page per 512 entries, and a pwrite per batch for them measured no
-// better in a replicated group and cost single appends a system call),
-// data files only when appends copy into the mapping. Under WriteThrough
-// entries go through pwrite; pre-faulting would only zero pages the writes
-// replace (measured: a fifth of a replicated group's CPU).
-func (l *Log) populate(ext string) bool { return ext == indexExt || !l.opts.WriteThrough }
+// for writing: index files are (slots are written through the mapping: one
+// page per 512 entries, and a pwrite per batch for them measured no better
+// in a replicated group and cost single appends a system call), data files
+// are not. Entries go into data files with pwrite and are read through the
+// mapping, which needs no pre-faulting; pre-faulting would only zero pages
+// the writes replace (measured: a fifth of a replicated group's CPU).
+func populate(ext string) bool { return ext == indexExt }

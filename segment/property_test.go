@@ -11,9 +11,7 @@ import (
 // TestAgainstModel drives random appends, batches, truncations, prefix
 // deletions, resets, syncs, checkpoints, clean reopens and crashes against a naive
 // in-memory log, comparing every entry and term after each operation.
-func TestAgainstModel(t *testing.T) { bothWritePaths(t, againstModel) }
-
-func againstModel(t *testing.T) {
+func TestAgainstModel(t *testing.T) {
 	for seed := uint64(0); seed < 100; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		fs := NewMemFS()
@@ -93,9 +91,7 @@ func batchRandom(t *testing.T, l *Log, m *model, rng *rand.Rand) {
 // TestFramedReplica copies a leader's log to a follower with Framed and
 // AppendFramed, through a conflict and truncation on the follower, and
 // checks that the data files end up byte-identical at identical offsets.
-func TestFramedReplica(t *testing.T) { bothWritePaths(t, framedReplica) }
-
-func framedReplica(t *testing.T) {
+func TestFramedReplica(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	lfs, ffs := NewMemFS(), NewMemFS()
 	leader, follower := mustOpen(t, lfs), mustOpen(t, ffs)

@@ -496,10 +496,10 @@ func (l *Log) dropBeyond(extra []string) error {
 	l.data, drop = splitAfter(l.data, keepData)
 	l.index, more = splitAfter(l.index, keepIdx)
 	if len(drop) > 0 && drop[0].start == keepData+l.seg {
-		l.nextData, drop = l.reuse(drop[0]), drop[1:]
+		l.nextData, drop = l.reuse(drop[0], dataExt), drop[1:]
 	}
 	if len(more) > 0 && more[0].start == keepIdx+l.slots {
-		l.nextIdx, more = l.reuse(more[0]), more[1:]
+		l.nextIdx, more = l.reuse(more[0], indexExt), more[1:]
 	}
 	for _, m := range append(drop, more...) {
 		extra = append(extra, m.path)
@@ -517,11 +517,15 @@ func (l *Log) dropBeyond(extra []string) error {
 	return l.fs.SyncDir(l.dir)
 }
 
-// reuse makes m the prepared next file, pre-faulting its pages in the
-// background.
-func (l *Log) reuse(m *mfile) *pending {
+// reuse makes m, a file with extension ext, the prepared next file,
+// pre-faulting its pages in the background if files of its kind are
+// pre-faulted when created (populate: index files, not data files).
+func (l *Log) reuse(m *mfile, ext string) *pending {
 	p := &pending{start: m.start, done: make(chan struct{}), m: m}
 	close(p.done)
+	if !populate(ext) {
+		return p
+	}
 	m.warm = make(chan struct{})
 	l.prep.Add(1)
 	go func() {

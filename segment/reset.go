@@ -47,10 +47,14 @@ func (l *Log) Reset(base Position, prevTerm uint64, prevCRC uint32) error {
 	return l.restartAt(base, prevTerm, prevCRC)
 }
 
-// Base returns where the log starts: the position of its first entry, and
-// the term and CRC of the entry before it. A leader sends them to a
-// follower that must Reset because it lacks entries the leader deleted.
-func (l *Log) Base() (Position, uint64, uint32) {
+// Base returns where the log starts: base is the position of its first
+// entry (its index, FirstIndex, and the global offset where it starts);
+// prevTerm and prevCRC are the term and CRC of the entry before it, 0 if
+// there is none: the first entry's term is not below prevTerm and its
+// PrevCRC equals prevCRC. A leader sends the three to a follower that must
+// Reset (they are Reset's arguments) because it lacks entries the leader
+// deleted.
+func (l *Log) Base() (base Position, prevTerm uint64, prevCRC uint32) {
 	l.syncMu.Lock() // ckpt is written under syncMu (Checkpoint), not mu
 	defer l.syncMu.Unlock()
 	return l.ckpt.base, l.ckpt.baseTerm, l.ckpt.baseCRC

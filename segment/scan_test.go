@@ -14,7 +14,7 @@ import (
 // a flipped byte.
 func TestScan(t *testing.T) {
 	dir := t.TempDir()
-	l, err := Open(dir, Options{SegmentSize: 64 << 10, IndexEntries: 1024, WriteThrough: true})
+	l, err := Open(dir, Options{SegmentSize: 64 << 10, IndexEntries: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}

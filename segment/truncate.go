@@ -242,8 +242,8 @@ func (l *Log) firstIndexOf(f *mfile) (uint64, bool) {
 	return e.Index, err == nil
 }
 
-// SegmentInfo describes one data file, for retention decisions.
-type SegmentInfo struct {
+// FileInfo describes one data file, for retention decisions.
+type FileInfo struct {
 	Path       string
 	FirstIndex uint64 // index of its first entry
 	Size       int64
@@ -251,10 +251,10 @@ type SegmentInfo struct {
 }
 
 // Segments describes the data files, oldest first.
-func (l *Log) Segments() ([]SegmentInfo, error) {
+func (l *Log) Segments() ([]FileInfo, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	infos := make([]SegmentInfo, 0, len(l.data))
+	infos := make([]FileInfo, 0, len(l.data))
 	for k, f := range l.data {
 		fi := l.first.Load()
 		if k > 0 {
@@ -264,7 +264,7 @@ func (l *Log) Segments() ([]SegmentInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("segment: stat %s: %w", filepath.Base(f.path), err)
 		}
-		infos = append(infos, SegmentInfo{Path: f.path, FirstIndex: fi, Size: int64(l.seg), ModTime: mt})
+		infos = append(infos, FileInfo{Path: f.path, FirstIndex: fi, Size: int64(l.seg), ModTime: mt})
 	}
 	return infos, nil
 }
@@ -274,7 +274,7 @@ func (l *Log) Segments() ([]SegmentInfo, error) {
 // its last write is older than maxAge (fileReservedTime), or while the
 // files together exceed maxBytes (oldest first). Zero disables a limit.
 // It decides only; the caller passes the result to DeletePrefix.
-func RetentionIndex(segs []SegmentInfo, now time.Time, maxAge time.Duration, maxBytes int64) uint64 {
+func RetentionIndex(segs []FileInfo, now time.Time, maxAge time.Duration, maxBytes int64) uint64 {
 	if len(segs) == 0 {
 		return 0
 	}

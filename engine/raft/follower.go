@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rmqlog/rmqlog/record"
 	"github.com/rmqlog/rmqlog/replication/wire"
-	"github.com/rmqlog/rmqlog/segment"
 )
 
 // handleAppend stores a leader's batch. The follower checks that its log
@@ -50,7 +50,7 @@ func (r *Raft) handleAppend(m *wire.Msg) {
 func (r *Raft) storeBatch(m *wire.Msg) (uint64, error) {
 	b, want := m.Entries, m.Index+1
 	for k := uint32(0); k < m.Count; k++ {
-		i, t, n, err := segment.Peek(b)
+		i, t, n, err := record.Peek(b)
 		switch {
 		case err != nil:
 			return 0, fmt.Errorf("entry %d of %d: %w", k+1, m.Count, err)
@@ -113,7 +113,7 @@ func (r *Raft) refuseOverwrite(m *wire.Msg, i, t uint64) error {
 // verifyEntries checks the CRCs of the n framed entries at the start of b.
 func verifyEntries(b []byte, n uint32) error {
 	for range n {
-		_, size, err := segment.Decode(b)
+		_, size, err := record.Decode(b)
 		if err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func verifyEntries(b []byte, n uint32) error {
 func (r *Raft) appendRest(m *wire.Msg, b []byte, k uint32) (uint64, error) {
 	end := m.Index + uint64(m.Count)
 	if _, err := r.log.AppendFramed(b); err != nil {
-		if !errors.Is(err, segment.ErrCorrupt) && !errors.Is(err, segment.ErrShortEntry) && !errors.Is(err, segment.ErrNotContiguous) {
+		if !errors.Is(err, record.ErrCorrupt) && !errors.Is(err, record.ErrShortEntry) && !errors.Is(err, record.ErrNotContiguous) {
 			r.storageErr("append", err) // the disk, not the batch: corrupt batches are only refused
 		}
 		return 0, fmt.Errorf("entries %d..%d: %w", m.Index+uint64(k)+1, end, err)
@@ -205,7 +205,7 @@ func (r *Raft) resetLog(m *wire.Msg) bool {
 			return false
 		}
 	}
-	err := r.log.Reset(segment.Position{Index: m.Index, Offset: m.Offset}, m.LogTerm, m.CRC)
+	err := r.log.Reset(record.Position{Index: m.Index, Offset: m.Offset}, m.LogTerm, m.CRC)
 	if err != nil {
 		r.storageErr("reset", err)
 		return false

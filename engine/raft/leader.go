@@ -3,8 +3,8 @@ package raft
 import (
 	"fmt"
 
+	"github.com/rmqlog/rmqlog/record"
 	"github.com/rmqlog/rmqlog/replication/wire"
-	"github.com/rmqlog/rmqlog/segment"
 )
 
 // becomeLeader takes over the term: every follower starts in probe, and
@@ -26,7 +26,7 @@ func (r *Raft) becomeLeader() {
 	if r.repairing() {
 		r.endRepair("it was elected: its log is the group's")
 	}
-	i, err := r.log.Append(r.term, segment.TypeNoop, nil)
+	i, err := r.log.Append(r.term, record.TypeNoop, nil)
 	if err != nil {
 		r.storageErr("append no-op", err)
 		return
@@ -109,7 +109,7 @@ func (r *Raft) heartbeat(pr *progress) {
 // Propose appends an entry of the current term to the leader's log. It
 // does not send it: the driver calls flushAppends after a group of
 // proposals, so one batch carries them all.
-func (r *Raft) Propose(typ segment.Type, payload []byte) (uint64, error) {
+func (r *Raft) Propose(typ record.Type, payload []byte) (uint64, error) {
 	if err := r.CanPropose(); err != nil {
 		return 0, err
 	}
@@ -123,7 +123,7 @@ func (r *Raft) Propose(typ segment.Type, payload []byte) (uint64, error) {
 
 // ProposeBatch appends es (their Term set here) as consecutive entries and
 // returns the last index; like propose, it does not send.
-func (r *Raft) ProposeBatch(es []segment.Entry) (uint64, error) {
+func (r *Raft) ProposeBatch(es []record.Entry) (uint64, error) {
 	if err := r.CanPropose(); err != nil {
 		return 0, err
 	}

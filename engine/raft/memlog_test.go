@@ -3,6 +3,7 @@ package raft
 import (
 	"fmt"
 
+	"github.com/rmqlog/rmqlog/record"
 	"github.com/rmqlog/rmqlog/segment"
 )
 
@@ -10,7 +11,7 @@ import (
 // core sees the same bytes), kept in memory, with a synced watermark so a
 // simulated power loss can drop what was never fsynced.
 type memLog struct {
-	base     segment.Position // index and offset of the first entry
+	base     record.Position // index and offset of the first entry
 	baseTerm uint64
 	baseCRC  uint32
 	ents     [][]byte // framed entries from base.Index
@@ -20,7 +21,7 @@ type memLog struct {
 }
 
 func newMemLog() *memLog {
-	return &memLog{base: segment.Position{Index: 1}}
+	return &memLog{base: record.Position{Index: 1}}
 }
 
 func (l *memLog) FirstIndex() uint64 { return l.base.Index }
@@ -48,14 +49,14 @@ func (l *memLog) lastTerm() uint64 {
 	return t
 }
 
-func (l *memLog) Append(term uint64, typ segment.Type, payload []byte) (uint64, error) {
-	e := segment.Entry{Index: l.LastIndex() + 1, Term: term, Type: typ, Payload: payload, PrevCRC: l.lastCRC()}
-	b := segment.Encode(nil, &e)
+func (l *memLog) Append(term uint64, typ record.Type, payload []byte) (uint64, error) {
+	e := record.Entry{Index: l.LastIndex() + 1, Term: term, Type: typ, Payload: payload, PrevCRC: l.lastCRC()}
+	b := record.Encode(nil, &e)
 	l.push(b, term, e.CRC)
 	return e.Index, nil
 }
 
-func (l *memLog) AppendBatch(es []segment.Entry) (uint64, error) {
+func (l *memLog) AppendBatch(es []record.Entry) (uint64, error) {
 	for i := range es {
 		if _, err := l.Append(es[i].Term, es[i].Type, es[i].Payload); err != nil {
 			return l.LastIndex(), err
@@ -74,17 +75,17 @@ func (l *memLog) push(b []byte, term uint64, crc uint32) {
 // terms and the CRC chain.
 func (l *memLog) AppendFramed(b []byte) (uint64, error) {
 	for len(b) > 0 {
-		e, n, err := segment.Decode(b)
+		e, n, err := record.Decode(b)
 		if err != nil {
 			return 0, err
 		}
 		switch {
 		case e.Index != l.LastIndex()+1:
-			return 0, fmt.Errorf("%w: entry %d after %d", segment.ErrNotContiguous, e.Index, l.LastIndex())
+			return 0, fmt.Errorf("%w: entry %d after %d", record.ErrNotContiguous, e.Index, l.LastIndex())
 		case e.PrevCRC != l.lastCRC():
-			return 0, fmt.Errorf("%w: entry %d chains to %08x, log ends with %08x", segment.ErrCorrupt, e.Index, e.PrevCRC, l.lastCRC())
+			return 0, fmt.Errorf("%w: entry %d chains to %08x, log ends with %08x", record.ErrCorrupt, e.Index, e.PrevCRC, l.lastCRC())
 		case e.Term < l.lastTerm():
-			return 0, fmt.Errorf("%w: entry %d term %d after term %d", segment.ErrCorrupt, e.Index, e.Term, l.lastTerm())
+			return 0, fmt.Errorf("%w: entry %d term %d after term %d", record.ErrCorrupt, e.Index, e.Term, l.lastTerm())
 		}
 		l.push(append([]byte(nil), b[:n]...), e.Term, e.CRC)
 		b = b[n:]
@@ -134,9 +135,9 @@ func (l *memLog) offsetOf(i uint64) uint64 {
 	return off
 }
 
-func (l *memLog) Base() (segment.Position, uint64, uint32) { return l.base, l.baseTerm, l.baseCRC }
+func (l *memLog) Base() (record.Position, uint64, uint32) { return l.base, l.baseTerm, l.baseCRC }
 
-func (l *memLog) Reset(base segment.Position, prevTerm uint64, prevCRC uint32) error {
+func (l *memLog) Reset(base record.Position, prevTerm uint64, prevCRC uint32) error {
 	if base.Index <= l.LastIndex() {
 		return fmt.Errorf("%w: reset to %d, log holds up to %d", segment.ErrOutOfRange, base.Index, l.LastIndex())
 	}
@@ -152,7 +153,7 @@ func (l *memLog) deletePrefix(i uint64) {
 		return
 	}
 	k := i - l.base.Index
-	l.base = segment.Position{Index: i, Offset: l.offsetOf(i)}
+	l.base = record.Position{Index: i, Offset: l.offsetOf(i)}
 	l.baseTerm, l.baseCRC = l.terms[k-1], l.crcs[k-1]
 	l.ents, l.terms, l.crcs = l.ents[k:], l.terms[k:], l.crcs[k:]
 }

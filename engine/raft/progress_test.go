@@ -3,8 +3,8 @@ package raft
 import (
 	"testing"
 
+	"github.com/rmqlog/rmqlog/record"
 	"github.com/rmqlog/rmqlog/replication/wire"
-	"github.com/rmqlog/rmqlog/segment"
 )
 
 func TestInflightsWindow(t *testing.T) {
@@ -48,7 +48,7 @@ func TestInflightsWindow(t *testing.T) {
 // does with a group of concurrent appends.
 func (s *sim) proposeN(l *simNode, n int) {
 	for range n {
-		if _, err := l.r.Propose(segment.TypeNormal, []byte("payload")); err != nil {
+		if _, err := l.r.Propose(record.TypeNormal, []byte("payload")); err != nil {
 			s.t.Fatal(err)
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/rmqlog/rmqlog/record"
 	"github.com/rmqlog/rmqlog/replication/wire"
-	"github.com/rmqlog/rmqlog/segment"
 )
 
 // Log is what the Raft core needs of the local log. The engine gives it
@@ -20,10 +20,10 @@ type Log interface {
 	LastIndex() uint64
 	// Term returns the term of entry i, for FirstIndex()-1 <= i <= LastIndex().
 	Term(i uint64) (uint64, error)
-	Append(term uint64, typ segment.Type, payload []byte) (uint64, error)
+	Append(term uint64, typ record.Type, payload []byte) (uint64, error)
 	// AppendBatch appends es in order and returns the last index; on an
 	// error the entries before the failing one may stay appended.
-	AppendBatch(es []segment.Entry) (uint64, error)
+	AppendBatch(es []record.Entry) (uint64, error)
 	// AppendFramed stores entries in the log's framing as they are.
 	AppendFramed(b []byte) (uint64, error)
 	// TruncateSuffix removes entries i and after.
@@ -31,8 +31,8 @@ type Log interface {
 	// Span returns the last index and the framed size of the batch that
 	// starts at from, bounded by maxBytes (at least one entry) and maxCount.
 	Span(from uint64, maxBytes, maxCount int) (last uint64, n int, err error)
-	Base() (segment.Position, uint64, uint32)
-	Reset(base segment.Position, prevTerm uint64, prevCRC uint32) error
+	Base() (record.Position, uint64, uint32)
+	Reset(base record.Position, prevTerm uint64, prevCRC uint32) error
 	// Err returns the log's sticky failure (fail-stop: every later write
 	// fails too), nil while it takes writes. A write error while Err is nil
 	// (a full disk) is transient.

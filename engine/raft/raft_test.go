@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rmqlog/rmqlog/record"
 	"github.com/rmqlog/rmqlog/replication/wire"
-	"github.com/rmqlog/rmqlog/segment"
 )
 
 // Deterministic scenarios on the simulator with no random faults: the
@@ -199,7 +199,7 @@ func figure8(t *testing.T, maxBatch int) *sim {
 	for _, n := range s.nodes {
 		n.log = newMemLog()
 		for _, term := range logs[n.id] {
-			n.log.Append(term, segment.TypeNormal, fmt.Appendf(nil, "term %d", term))
+			n.log.Append(term, record.TypeNormal, fmt.Appendf(nil, "term %d", term))
 		}
 		n.log.sync()
 		n.hs = HardState{Term: 3}
@@ -301,7 +301,7 @@ func TestTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.after(l)
-	if _, err := l.r.Propose(segment.TypeNormal, []byte("x")); err != ErrTransferring {
+	if _, err := l.r.Propose(record.TypeNormal, []byte("x")); err != ErrTransferring {
 		t.Fatalf("propose during transfer: %v, want ErrTransferring", err)
 	}
 	s.settle(true, nil)
@@ -325,7 +325,7 @@ func TestTransferTimesOut(t *testing.T) {
 	for range 2 * l.r.cfg.ElectionTicks {
 		s.step2()
 	}
-	if _, err := l.r.Propose(segment.TypeNormal, []byte("x")); err != nil {
+	if _, err := l.r.Propose(record.TypeNormal, []byte("x")); err != nil {
 		t.Fatalf("writes still refused after the transfer timed out: %v", err)
 	}
 }
@@ -352,10 +352,10 @@ func TestConflictHintRoundTrips(t *testing.T) {
 	// n2 led term 1 alone and wrote 500 entries nobody else has.
 	for _, n := range s.nodes {
 		n.log = newMemLog()
-		n.log.Append(1, segment.TypeNormal, nil)
+		n.log.Append(1, record.TypeNormal, nil)
 		if n.id == "n2" {
 			for range 500 {
-				n.log.Append(1, segment.TypeNormal, []byte("lost"))
+				n.log.Append(1, record.TypeNormal, []byte("lost"))
 			}
 		}
 		n.log.sync()
@@ -365,7 +365,7 @@ func TestConflictHintRoundTrips(t *testing.T) {
 	// n0 and n1 wrote 300 entries in term 2.
 	for _, id := range []string{"n0", "n1"} {
 		for range 300 {
-			s.node(id).log.Append(2, segment.TypeNormal, []byte("kept"))
+			s.node(id).log.Append(2, record.TypeNormal, []byte("kept"))
 		}
 	}
 	s.isolate("n2")
@@ -441,8 +441,8 @@ func TestCorruptConflictRefused(t *testing.T) {
 		prev := at - 1
 		prevTerm, _ := f.log.Term(prev)
 		prevCRC, _ := f.log.crcAt(prev)
-		e := segment.Entry{Index: at, Term: 0, Type: segment.TypeNormal, Payload: []byte("forged"), PrevCRC: prevCRC}
-		framed := segment.Encode(nil, &e)
+		e := record.Entry{Index: at, Term: 0, Type: record.TypeNormal, Payload: []byte("forged"), PrevCRC: prevCRC}
+		framed := record.Encode(nil, &e)
 		framed[len(framed)-1] ^= 0xff // breaks its CRC
 		m := wire.Msg{Type: wire.TypeAppend, From: "n0", To: "n1", Term: f.r.term, Index: prev, LogTerm: prevTerm,
 			Commit: commit, Count: 1, Entries: framed}

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/rmqlog/rmqlog/record"
 	"github.com/rmqlog/rmqlog/replication/wire"
-	"github.com/rmqlog/rmqlog/segment"
 )
 
 // The ASYNC_FLUSH power-cut scenarios of the durability review (issue 14):
@@ -228,7 +228,7 @@ func TestFollowerRefusesToOverwriteCommitted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	other.Append(2, segment.TypeNoop, nil)
+	other.Append(2, record.TypeNoop, nil)
 	msg := wire.Msg{Type: wire.TypeAppend, From: "n2", To: "n1", Term: 2, Index: 2, LogTerm: 1, Count: 1,
 		Entries: other.framed(3, 1), Commit: 2}
 	before, _ := n1.log.crcAt(3)

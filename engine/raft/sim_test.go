@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rmqlog/rmqlog/record"
 	"github.com/rmqlog/rmqlog/replication/wire"
-	"github.com/rmqlog/rmqlog/segment"
 )
 
 // The simulator runs the real Raft core (raft) of several nodes on a
@@ -328,7 +328,7 @@ func (s *sim) resolve(n *simNode) {
 func (s *sim) propose(n *simNode) {
 	s.props++
 	payload := fmt.Appendf(nil, "seed %d proposal %d", s.seed, s.props)
-	i, err := n.r.Propose(segment.TypeNormal, payload)
+	i, err := n.r.Propose(record.TypeNormal, payload)
 	if err != nil {
 		return
 	}

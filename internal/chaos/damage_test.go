@@ -14,7 +14,7 @@ import (
 // review).
 func TestDamageHitsEntries(t *testing.T) {
 	dir := t.TempDir()
-	l, err := segment.Open(dir, segment.Options{SegmentSize: 1 << 20, IndexEntries: 512, WriteThrough: true})
+	l, err := segment.Open(dir, segment.Options{SegmentSize: 1 << 20, IndexEntries: 512})
 	if err != nil {
 		t.Fatal(err)
 	}

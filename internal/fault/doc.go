@@ -56,10 +56,8 @@
 //     instead would make no difference: Checkpoint fdatasyncs the index
 //     files before it writes the checkpoint, and recovery rebuilds every
 //     slot from the checkpoint's scan position on from the data files,
-//     never reading a slot past the end it finds. Data written through the
-//     mapping (a log opened without Options.WriteThrough; the engine always
-//     sets it) is likewise invisible and so never lost: PowerLoss would be
-//     optimistic for it.
+//     never reading a slot past the end it finds. The log writes no entry
+//     through the mapping: entries go in with pwrite, which the journal sees.
 //
 // The journal's records are written after their operation succeeded. A
 // kill between the two leaves an operation the journal does not know:

@@ -23,8 +23,8 @@ func hintOpen(t *testing.T, jp, dir string, onDamage func(segment.Damage) error)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := segment.Open(dir, segment.Options{FS: fault.NewFS(j, nil), WriteThrough: true,
-		SegmentSize: revSeg, IndexEntries: 512, VerifyAll: true, OnDamage: onDamage})
+	l, err := segment.Open(dir, segment.Options{FS: fault.NewFS(j, nil), SegmentSize: revSeg,
+		IndexEntries: 512, VerifyAll: true, OnDamage: onDamage})
 	if l != nil {
 		t.Cleanup(func() { // before TempDir's removal: no file created behind it
 			l.WaitPrepared()

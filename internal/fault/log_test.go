@@ -26,7 +26,7 @@ const (
 )
 
 func logOpts(fs segment.FS) segment.Options {
-	return segment.Options{FS: fs, WriteThrough: true, SegmentSize: testSegment, IndexEntries: testSlots}
+	return segment.Options{FS: fs, SegmentSize: testSegment, IndexEntries: testSlots}
 }
 
 // TestLogPowerLoss runs a real segment.Log through the journaling FS,

@@ -24,7 +24,7 @@ func TestRepeatedPowerLoss(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := segment.Open(logDir, segment.Options{FS: fault.NewFS(j, nil), WriteThrough: true, SegmentSize: 1 << 20})
+		l, err := segment.Open(logDir, segment.Options{FS: fault.NewFS(j, nil), SegmentSize: 1 << 20})
 		if err != nil {
 			t.Fatalf("round %d: open after %d power cuts: %v", round, round, err)
 		}

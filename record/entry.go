@@ -1,4 +1,4 @@
-package segment
+package record
 
 import (
 	"encoding/binary"
@@ -36,10 +36,15 @@ func (t Type) String() string {
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
 
+// Known reports whether t is a type this version of the format defines:
+// Decode and Peek refuse an entry of any other type as ErrCorrupt.
+func (t Type) Known() bool { return t >= TypeNormal && t <= maxType }
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Entry is one decoded log entry. Payload aliases the buffer it was decoded
-// from (for entries returned by Log.Read, the mapped file; see Log.Read).
+// from (for entries returned by segment.Log.Read, the mapped file; see
+// there for how long it stays valid).
 type Entry struct {
 	Index   uint64
 	Term    uint64
@@ -65,10 +70,12 @@ type header struct {
 	prevCRC uint32
 }
 
-// putHeader writes the header for e into b[:HeaderSize], computing the CRC
-// over the header tail and e.Payload, and sets e.CRC. b must hold
-// HeaderSize bytes.
-func putHeader(b []byte, e *Entry) {
+// PutHeader writes the header for e into b[:HeaderSize], computing the CRC
+// over the header tail and e.Payload where it lies, and sets e.CRC. It is
+// for a caller that writes the payload without copying it behind the
+// header (segment writes a large entry as payload, then header). b must
+// hold HeaderSize bytes; e.PrevCRC must hold the previous entry's CRC.
+func PutHeader(b []byte, e *Entry) {
 	putFields(b, e)
 	c := crc32.Update(0, castagnoli, b[4:HeaderSize])
 	c = crc32.Update(c, castagnoli, e.Payload)
@@ -76,15 +83,19 @@ func putHeader(b []byte, e *Entry) {
 	e.CRC = c
 }
 
-// frame writes e framed into b, which must hold exactly e.Size() bytes:
-// the payload is copied once and, up to frameReadBackMax, the CRC is
-// computed in one pass over the copied header tail and payload (one call is
+// Frame writes e framed into b, which must hold exactly e.Size() bytes,
+// and sets e.CRC; e.PrevCRC must hold the previous entry's CRC. The
+// payload is copied once and, up to frameReadBackMax, the CRC is computed
+// in one pass over the copied header tail and payload (one call is
 // measurably faster than two for small entries); larger payloads are
-// checksummed at the source. It sets e.CRC.
-func frame(b []byte, e *Entry) {
+// checksummed at the source. Encode is Frame into appended space.
+func Frame(b []byte, e *Entry) {
+	if len(b) != e.Size() {
+		panic(fmt.Sprintf("record: Frame into %d bytes, the entry needs %d", len(b), e.Size()))
+	}
 	if len(e.Payload) > frameReadBackMax {
 		copy(b[HeaderSize:], e.Payload)
-		putHeader(b, e) // checksum the source: the copy is no longer in cache
+		PutHeader(b, e) // checksum the source: the copy is no longer in cache
 		return
 	}
 	copy(b[HeaderSize:], e.Payload)
@@ -94,7 +105,7 @@ func frame(b []byte, e *Entry) {
 	e.CRC = c
 }
 
-// frameReadBackMax is the largest payload frame checksums after copying,
+// frameReadBackMax is the largest payload Frame checksums after copying,
 // reading the copy back while it is still in the CPU cache.
 const frameReadBackMax = 64 << 10
 
@@ -113,7 +124,7 @@ func putFields(b []byte, e *Entry) {
 func Encode(dst []byte, e *Entry) []byte {
 	n := len(dst)
 	dst = append(dst, make([]byte, e.Size())...)
-	frame(dst[n:], e)
+	Frame(dst[n:], e)
 	return dst
 }
 
@@ -129,7 +140,7 @@ func decodeHeader(b []byte) (header, bool) {
 		typ:     Type(b[24]),
 		prevCRC: binary.LittleEndian.Uint32(b[28:32]),
 	}
-	ok := h.typ >= TypeNormal && h.typ <= maxType && b[25]|b[26]|b[27] == 0
+	ok := h.typ.Known() && b[25]|b[26]|b[27] == 0
 	return h, ok
 }
 
@@ -159,7 +170,7 @@ func Decode(b []byte) (Entry, int, error) {
 // verifying its CRC: the entry's index, term and framed size. It checks
 // that the header is plausible and that the payload fits in b. A follower
 // uses it to find where a leader's batch diverges from its log before
-// AppendFramed verifies the CRCs of what it stores.
+// segment's Log.AppendFramed verifies the CRCs of what it stores.
 func Peek(b []byte) (index, term uint64, n int, err error) {
 	if len(b) < HeaderSize {
 		return 0, 0, 0, fmt.Errorf("%w: %d bytes, need %d for a header", ErrShortEntry, len(b), HeaderSize)
@@ -174,9 +185,12 @@ func Peek(b []byte) (index, term uint64, n int, err error) {
 	return h.index, h.term, HeaderSize + int(h.length), nil
 }
 
-// decodeChecked decodes the entry at the start of b, which Decode has
-// already verified, without computing its CRC again.
-func decodeChecked(b []byte) (Entry, int) {
+// DecodeVerified decodes the entry at the start of b without computing its
+// CRC again or checking its length against len(b): b must start with an
+// entry Decode accepted, unchanged since. It spares a second CRC pass to a
+// caller that verifies a whole batch before storing it (segment's
+// Log.AppendFramed).
+func DecodeVerified(b []byte) (Entry, int) {
 	h, _ := decodeHeader(b)
 	n := HeaderSize + int(h.length)
 	return Entry{Index: h.index, Term: h.term, Type: h.typ, Payload: b[HeaderSize:n:n],
