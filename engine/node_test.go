@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqlog/rmqlog/internal/poll"
 	"github.com/rmqlog/rmqlog/replication/wire"
 	"github.com/rmqlog/rmqlog/segment"
 )
@@ -74,15 +75,6 @@ func framedRange(t *testing.T, l *segment.Log, from uint64, n int) []byte {
 	return b
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for d := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(d) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // TestReplacedSuffixIsSynced: a follower replaces its suffix 6..10 by a new
 // leader's 6..10 in one batch, so its last index does not move; under
 // SYNC_FLUSH the new entries must still be fsynced and reported.
@@ -91,13 +83,13 @@ func TestReplacedSuffixIsSynced(t *testing.T) {
 		func(c *Config) { c.ElectionTimeout = 10 * time.Second })
 	old, cur := leaderLog(t, 1), leaderLog(t, 2)
 	n.handle(&wire.Msg{Type: wire.TypeAppend, From: "n1", To: "n0", Term: 1, Count: 10, Entries: framedRange(t, old, 1, 10)})
-	waitUntil(t, "the first batch fsynced", func() bool { return n.Status().Durable == 10 })
+	poll.Eventually(t, 5*time.Second, "the first batch fsynced", func() bool { return n.Status().Durable == 10 })
 	n.handle(&wire.Msg{Type: wire.TypeAppend, From: "n1", To: "n0", Term: 2, Index: 5, LogTerm: 1, Count: 5,
 		Entries: framedRange(t, cur, 6, 5)})
 	if term, _ := n.st.Log.Term(10); term != 2 {
 		t.Fatalf("entry 10 has term %d after the new leader's batch, want 2", term)
 	}
-	waitUntil(t, "the replaced suffix fsynced", func() bool { return n.Status().Durable == 10 })
+	poll.Eventually(t, 5*time.Second, "the replaced suffix fsynced", func() bool { return n.Status().Durable == 10 })
 	if d := n.st.Log.DurableIndex(); d < 10 {
 		t.Fatalf("flusher reports 10 durable, the log %d", d)
 	}
@@ -111,7 +103,7 @@ func TestFlushFailureStopsNode(t *testing.T) {
 	n := openSolo(t, fs, nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	waitUntil(t, "leadership", func() bool { return n.Status().Writable })
+	poll.Eventually(t, 5*time.Second, "leadership", func() bool { return n.Status().Writable })
 	if _, err := n.Append(ctx, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +116,7 @@ func TestFlushFailureStopsNode(t *testing.T) {
 	if _, err := n.Append(ctx, []byte("y")); err == nil {
 		t.Fatal("append acknowledged although its fsync failed")
 	}
-	waitUntil(t, "the node to stop", func() bool { return n.Status().Err != nil })
+	poll.Eventually(t, 5*time.Second, "the node to stop", func() bool { return n.Status().Err != nil })
 	if !errors.Is(n.Status().Err, ErrStopped) {
 		t.Fatalf("status error %v, want ErrStopped", n.Status().Err)
 	}
@@ -146,7 +138,7 @@ func TestReadAfterClose(t *testing.T) {
 	n := openSolo(t, segment.NewMemFS(), nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	waitUntil(t, "leadership", func() bool { return n.Status().Writable })
+	poll.Eventually(t, 5*time.Second, "leadership", func() bool { return n.Status().Writable })
 	i, err := n.Append(ctx, []byte("hello"))
 	if err != nil {
 		t.Fatal(err)
