@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -180,7 +181,7 @@ func (g *Group) Nodes() []*engine.Node {
 func (g *Group) Leader(not ...string) *engine.Node {
 	g.t.Helper()
 	var l *engine.Node
-	poll.Eventually(g.t, timeout, "a writable leader", func() bool {
+	g.Eventually(timeout, "a writable leader", func() bool {
 		for _, n := range g.Nodes() {
 			if !slices.Contains(not, n.ID()) && n.Status().Writable {
 				l = n
@@ -220,7 +221,7 @@ func (g *Group) Append(ctx context.Context, p []byte) (uint64, error) {
 func (g *Group) Converge(i uint64) {
 	g.t.Helper()
 	ns := g.Nodes()
-	poll.Eventually(g.t, timeout, fmt.Sprintf("commit of %d on every member", i), func() bool {
+	g.Eventually(timeout, fmt.Sprintf("commit of %d on every member", i), func() bool {
 		for _, n := range ns {
 			if n.CommitIndex() < i {
 				return false
@@ -241,6 +242,38 @@ func (g *Group) Converge(i uint64) {
 			}
 		}
 	}
+}
+
+// Eventually waits up to timeout for cond, checked as poll.Until checks;
+// if it does not hold by then, it fails the test naming what (a noun
+// phrase) and every member's status (Describe). It must be called from
+// the test's goroutine.
+func (g *Group) Eventually(timeout time.Duration, what string, cond func() bool) {
+	g.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := poll.Until(ctx, cond); err != nil {
+		g.t.Fatalf("gave up waiting for %s after %v:%s", what, timeout, g.Describe())
+	}
+}
+
+// Describe returns a line per member, in id order, each starting with a
+// newline: a running member's role, term, leader, commit index, log range,
+// durable index, error and (on a leader) followers; or "stopped". It is
+// for failure messages.
+func (g *Group) Describe() string {
+	var b strings.Builder
+	for _, id := range g.ids {
+		n := g.Node(id)
+		if n == nil {
+			fmt.Fprintf(&b, "\n%s stopped", id)
+			continue
+		}
+		st := n.Status()
+		fmt.Fprintf(&b, "\n%s %v term %d leader %q commit %d log [%d,%d] durable %d err %v followers %+v",
+			id, st.Role, st.Term, st.Leader, st.Commit, st.First, st.Last, st.Durable, st.Err, st.Followers)
+	}
+	return b.String()
 }
 
 // Stop closes member id, keeping its directory and address for Restart;

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +65,37 @@ func TestGroup(t *testing.T) {
 	}
 	if e, err := back.Read(last); err != nil || string(e.Payload) != "after 9" {
 		t.Fatalf("entry %d on the restarted member: %q %v", last, e.Payload, err)
+	}
+}
+
+// fakeTB records a failure instead of failing the test running it;
+// Fatalf ends the calling goroutine, as testing's does.
+type fakeTB struct {
+	testing.TB // the real one, for everything not overridden
+	msg        chan string
+}
+
+func (f *fakeTB) Helper() {}
+
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.msg <- fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// TestEventuallyFails: a wait that gives up names what it waited for, and
+// the status of every member, running or stopped.
+func TestEventuallyFails(t *testing.T) {
+	f := &fakeTB{TB: t, msg: make(chan string, 1)}
+	g := testgroup.Start(f, testgroup.Options{Nodes: 2})
+	g.Stop("n1")
+	go func() {
+		g.Eventually(50*time.Millisecond, "the impossible", func() bool { return false })
+		f.msg <- "" // not reached: Eventually failed the test
+	}()
+	msg := <-f.msg
+	for _, want := range []string{"gave up waiting for the impossible after 50ms:", "\nn0 ", " term ", "\nn1 stopped"} {
+		if !strings.Contains(msg, want) {
+			t.Fatalf("failure %q does not contain %q", msg, want)
+		}
 	}
 }
