@@ -36,8 +36,8 @@
 //		},
 //	})
 //
-// The waits (Leader, Converge and Restart after 10 s, and Eventually, the
-// test's own) fail the test when they give up, Leader, Converge and
+// The waits (Leader and Restart after 10 s, Converge after 20 s, and
+// Eventually, the test's own) fail the test when they give up, Leader, Converge and
 // Eventually with every member's status (Describe). A Group's methods must
 // be called from the test's goroutine, except Append, Node, Nodes and
 // Describe, which any goroutine may call.

@@ -1,6 +1,7 @@
 package testgroup_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -98,4 +99,33 @@ func TestEventuallyFails(t *testing.T) {
 			t.Fatalf("failure %q does not contain %q", msg, want)
 		}
 	}
+}
+
+// TestConvergeAfterRetention: once retention has deleted a prefix of every
+// member's log (each at its own file boundary), Converge compares the
+// entries from the highest first index on.
+func TestConvergeAfterRetention(t *testing.T) {
+	g := testgroup.Start(t, testgroup.Options{Config: func(c *engine.Config) {
+		c.SegmentSize, c.MaxEntrySize = 16<<10, 4<<10
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l := g.Leader()
+	var last uint64
+	for k := range 10 {
+		i, err := l.AppendBatch(ctx, [][]byte{bytes.Repeat([]byte{byte(k)}, 3000), bytes.Repeat([]byte{byte(k)}, 3000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = i + 1
+	}
+	g.Converge(last)
+	for _, n := range g.Nodes() {
+		// Two hours on, every file is past the one-hour limit: all but the
+		// newest go.
+		if first, err := n.Retain(time.Now().Add(2*time.Hour), time.Hour, 0); err != nil || first <= 1 {
+			t.Fatalf("%s: retention kept the log from %d (%v)", n.ID(), first, err)
+		}
+	}
+	g.Converge(last)
 }
