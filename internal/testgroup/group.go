@@ -288,6 +288,11 @@ func (g *Group) Describe() string {
 	return b.String()
 }
 
+// Dir returns member id's data directory (engine.Config.Dir), which Stop
+// and Restart keep: a test may damage or inspect its files while the
+// member is stopped. It returns "" for an id that is no member.
+func (g *Group) Dir(id string) string { return g.dirs[id] }
+
 // Stop closes member id, keeping its directory and address for Restart;
 // it fails the test if Close returns an error.
 func (g *Group) Stop(id string) {

@@ -21,12 +21,13 @@ import (
 func TestGroup(t *testing.T) {
 	var networked map[string]string
 	configs := map[string]int{}
+	dirs := map[string]string{}
 	g := testgroup.Start(t, testgroup.Options{
 		Network: func(addrs map[string]string) func(string) map[string]string {
 			networked = maps.Clone(addrs)
 			return func(string) map[string]string { return addrs }
 		},
-		Config: func(c *engine.Config) { configs[c.ID]++; c.FlushMode = flush.AsyncFlush },
+		Config: func(c *engine.Config) { configs[c.ID]++; dirs[c.ID] = c.Dir; c.FlushMode = flush.AsyncFlush },
 	})
 	if len(networked) != 3 || len(g.Nodes()) != 3 {
 		t.Fatalf("Network saw %v; %d members run", networked, len(g.Nodes()))
@@ -66,6 +67,14 @@ func TestGroup(t *testing.T) {
 	}
 	if e, err := back.Read(last); err != nil || string(e.Payload) != "after 9" {
 		t.Fatalf("entry %d on the restarted member: %q %v", last, e.Payload, err)
+	}
+	for id, dir := range dirs {
+		if g.Dir(id) != dir {
+			t.Fatalf("Dir(%s) = %q, the member opened %q", id, g.Dir(id), dir)
+		}
+	}
+	if d := g.Dir("n9"); d != "" {
+		t.Fatalf("Dir of no member: %q", d)
 	}
 }
 
