@@ -29,7 +29,7 @@ func startGroup(t *testing.T, mode flush.Mode, opts testgroup.Options) *testgrou
 		c.FlushMode, c.FlushInterval = mode, 20*time.Millisecond
 		c.SegmentSize, c.MaxBatchBytes = 256<<10, 64<<10
 		c.ClientAddr = "client-" + c.ID
-		if engine.RaceEnabled {
+		if raceEnabled {
 			// The race detector slows the nodes several-fold, and `make
 			// test` runs other packages' tests (real processes among them)
 			// on the same two cores: a 150 ms starvation would make the
