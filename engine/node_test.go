@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,17 +20,23 @@ import (
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func listenLocal(t testing.TB) net.Listener {
+// openSolo opens node n0 on fs, in directory /d, with peers besides itself
+// (none by default; listed, they never answer), adjusted by tweak, and
+// closes it when the test ends.
+//
+// It is the one harness of package engine's own tests. They reach into
+// the node they open: they feed it messages (handle), count its loop's
+// rounds (loops), hold its lock and set leading, read its log (st.Log)
+// and its hard state on the MemFS (loadState, saveState). Only code inside
+// the package can, and inside it testgroup cannot serve them: it imports
+// engine, a cycle. The tests that need only the API, whole groups
+// included, are in package engine_test, on testgroup.
+func openSolo(t *testing.T, fs segment.FS, peers map[string]string, tweak func(*Config)) *Node {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ln
-}
-
-func openSolo(t *testing.T, fs segment.FS, peers map[string]string, tweak func(*Config)) *Node {
-	t.Helper()
-	ln := listenLocal(t)
 	if peers == nil {
 		peers = map[string]string{}
 	}
@@ -141,34 +146,6 @@ func TestFlushFailureStopsNode(t *testing.T) {
 	}
 }
 
-// TestReadAfterClose: reads and waits after Close fail cleanly (the log
-// is unmapped by then).
-func TestReadAfterClose(t *testing.T) {
-	n := openSolo(t, segment.NewMemFS(), nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	poll.Eventually(t, 5*time.Second, "leadership", func() bool { return n.Status().Writable })
-	i, err := n.Append(ctx, []byte("hello"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.Read(i); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Read after Close: %v, want ErrClosed", err)
-	}
-	if err := n.WaitCommit(ctx, i+1); !errors.Is(err, ErrClosed) {
-		t.Fatalf("WaitCommit after Close: %v, want ErrClosed", err)
-	}
-	if err := n.TransferLeadership(ctx, "n0"); !errors.Is(err, ErrClosed) {
-		t.Fatalf("TransferLeadership after Close: %v, want ErrClosed", err)
-	}
-	if _, err := n.Propose([]byte("x")); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Propose after Close: %v, want ErrClosed", err)
-	}
-}
-
 // TestProposeBackPressure: appends beyond MaxPendingBytes are refused with
 // ErrBusy instead of queueing without bound.
 func TestProposeBackPressure(t *testing.T) {
@@ -189,40 +166,5 @@ func TestProposeBackPressure(t *testing.T) {
 	n.mu.Unlock()
 	if !busy {
 		t.Fatal("100 KiB of proposals accepted with a 10 KiB limit")
-	}
-}
-
-// TestNotLeaderErrorWithoutAddress (issue 13): a NotLeaderError whose leader's address is
-// unknown says so instead of printing an empty address.
-func TestNotLeaderErrorWithoutAddress(t *testing.T) {
-	for _, tc := range []struct {
-		e    NotLeaderError
-		want string
-	}{
-		{NotLeaderError{}, "no leader is known yet"},
-		{NotLeaderError{Leader: "n1"}, "the leader is n1 (its client address is not known here yet)"},
-		{NotLeaderError{Leader: "n1", LeaderAddr: "10.0.0.1:30911"}, "the leader is n1 at 10.0.0.1:30911"},
-	} {
-		if got := tc.e.Error(); !strings.Contains(got, tc.want) {
-			t.Errorf("%+v: %q, want %q", tc.e, got, tc.want)
-		}
-	}
-}
-
-// TestPreVoteReportedAsPreCandidate (issue 13): a pre-vote was reported as
-// "candidate, term 0" to the embedder but as "pre-candidate" by Status.
-func TestPreVoteReportedAsPreCandidate(t *testing.T) {
-	roles := make(chan RoleChange, 16)
-	n := openSolo(t, segment.NewMemFS(), map[string]string{"n1": "127.0.0.1:1", "n2": "127.0.0.1:2"}, func(c *Config) {
-		c.OnRoleChange = func(rc RoleChange) { roles <- rc }
-		c.ElectionTimeout, c.HeartbeatInterval, c.TickInterval = 50*time.Millisecond, 10*time.Millisecond, 5*time.Millisecond
-	})
-	select {
-	case rc := <-roles:
-		if rc.Role != PreCandidate || rc.Term != 0 || n.Status().Role != PreCandidate {
-			t.Fatalf("first role change %+v, status %v", rc, n.Status().Role)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no role change")
 	}
 }
