@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"context"
@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqlog/rmqlog/engine"
 	"github.com/rmqlog/rmqlog/flush"
 	loadgen "github.com/rmqlog/rmqlog/internal/load"
+	"github.com/rmqlog/rmqlog/internal/testgroup"
 )
 
 // BenchmarkCluster runs an in-process 3-node group on loopback with real
@@ -36,12 +38,11 @@ func BenchmarkCluster(b *testing.B) {
 }
 
 func benchCluster(b *testing.B, nodes int, mode flush.Mode, appenders, size int) {
-	c := newBenchCluster(b, mode, nodes)
-	l := c.leader()
+	l := startBenchGroup(b, mode, nodes).Leader()
 	term0 := l.Status().Term
 	payload := make([]byte, size)
 	st0 := l.Status()
-	fs0 := l.st.flusher.Stats()
+	fs0 := engine.FlushStats(l)
 	cpu0 := cpuTime()
 	b.SetBytes(int64(size))
 	b.ResetTimer()
@@ -66,7 +67,7 @@ func benchCluster(b *testing.B, nodes int, mode flush.Mode, appenders, size int)
 	b.ReportMetric(float64(st.EntriesSent-st0.EntriesSent)/max(batches, 1), "entries/batch")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/entry")
 	b.ReportMetric(float64(st.Term-term0), "elections")
-	fs := l.st.flusher.Stats()
+	fs := engine.FlushStats(l)
 	syncs := float64(fs.Syncs - fs0.Syncs)
 	b.ReportMetric(syncs/el.Seconds(), "leader-syncs/s")
 	b.ReportMetric(float64((fs.SyncTime-fs0.SyncTime).Microseconds())/max(syncs, 1), "leader-sync-us")
@@ -82,19 +83,14 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// newBenchCluster starts a group of nodes with the default timers and batch
-// sizes, 64 MiB segments, no proxies.
-func newBenchCluster(b *testing.B, mode flush.Mode, nodes int) *testCluster {
-	c := newCluster(b, nodes, mode, true)
-	c.tweak = func(cfg *Config) {
-		def := Config{}
-		cfg.TickInterval, cfg.HeartbeatInterval = def.TickInterval, def.HeartbeatInterval
-		cfg.ElectionTimeout, cfg.RetransmitTimeout = def.ElectionTimeout, def.RetransmitTimeout
-		cfg.MaxBatchBytes, cfg.MaxEntrySize, cfg.FlushInterval = 0, 0, 0
-		cfg.SegmentSize, cfg.IndexEntries = 64<<20, 0
-	}
-	c.startAll()
-	return c
+// startBenchGroup starts a group of nodes with the engine's default
+// timers, batch and entry sizes, and 64 MiB segment files.
+func startBenchGroup(b *testing.B, mode flush.Mode, nodes int) *testgroup.Group {
+	return testgroup.Start(b, testgroup.Options{Nodes: nodes, Config: func(c *engine.Config) {
+		c.FlushMode = mode
+		c.TickInterval, c.HeartbeatInterval, c.ElectionTimeout, c.RetransmitTimeout = 0, 0, 0, 0
+		c.MaxEntrySize, c.SegmentSize, c.IndexEntries = 0, 64<<20, 0
+	}})
 }
 
 // BenchmarkIndependent is the physical reference for a 3-node group on one
@@ -108,9 +104,9 @@ func newBenchCluster(b *testing.B, mode flush.Mode, nodes int) *testCluster {
 func BenchmarkIndependent(b *testing.B) {
 	for _, mode := range []flush.Mode{flush.SyncFlush, flush.AsyncFlush} {
 		b.Run(fmt.Sprintf("groups=3/mode=%s/appenders=64/size=1KiB", mode), func(b *testing.B) {
-			var groups []*Node
+			var groups []*engine.Node
 			for range 3 {
-				groups = append(groups, newBenchCluster(b, mode, 1).leader())
+				groups = append(groups, startBenchGroup(b, mode, 1).Leader())
 			}
 			payload := make([]byte, 1024)
 			cpu0 := cpuTime()

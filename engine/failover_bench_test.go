@@ -1,15 +1,17 @@
-package engine
+package engine_test
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rmqlog/rmqlog/engine"
 	"github.com/rmqlog/rmqlog/flush"
+	"github.com/rmqlog/rmqlog/internal/poll"
+	"github.com/rmqlog/rmqlog/internal/testgroup"
 )
 
 // BenchmarkFailover measures the write outage when the leader dies under
@@ -41,9 +43,13 @@ func BenchmarkFailover(b *testing.B) {
 
 func failoverOnce(b *testing.B, mode flush.Mode) (outage, killToAck time.Duration) {
 	b.StopTimer()
-	c := newBenchCluster(b, mode, 3)
-	defer c.closeAll()
-	old := c.leader()
+	g := startBenchGroup(b, mode, 3)
+	defer func() { // this iteration's group closes now, not when the benchmark ends
+		for _, n := range g.Nodes() {
+			n.Close()
+		}
+	}()
+	old := g.Leader()
 	var lastOK atomic.Int64 // unix nanos of the latest acknowledged append
 	var killed atomic.Int64
 	firstAfter := make(chan time.Time, 1)
@@ -55,7 +61,7 @@ func failoverOnce(b *testing.B, mode flush.Mode) (outage, killToAck time.Duratio
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				if n := appendOnce(ctx, c, payload); n != nil {
+				if n := appendOnce(ctx, g, payload); n != nil {
 					now := time.Now()
 					if killed.Load() != 0 && n != old {
 						select {
@@ -71,17 +77,14 @@ func failoverOnce(b *testing.B, mode flush.Mode) (outage, killToAck time.Duratio
 	}
 	time.Sleep(time.Second) // steady load before the kill
 	b.StartTimer()
-	clusterMu.Lock()
-	delete(c.nodes, old.ID())
-	clusterMu.Unlock()
 	killed.Store(time.Now().UnixNano())
 	kill := time.Now()
-	old.Close()
+	g.Stop(old.ID())
 	var after time.Time
 	select {
 	case after = <-firstAfter:
 	case <-time.After(30 * time.Second):
-		b.Fatalf("no append succeeded within 30s of the kill: %s", c.describe())
+		b.Fatalf("no append succeeded within 30s of the kill:%s", g.Describe())
 	}
 	b.StopTimer()
 	cancel()
@@ -89,20 +92,22 @@ func failoverOnce(b *testing.B, mode flush.Mode) (outage, killToAck time.Duratio
 	return after.Sub(time.Unix(0, lastOK.Load())), after.Sub(kill)
 }
 
-// appendOnce tries one append on every running node and returns the one
-// that acknowledged it, or nil.
-func appendOnce(ctx context.Context, c *testCluster, p []byte) *Node {
-	for _, n := range c.snapshot() {
-		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := n.Append(actx, p)
-		cancel()
-		if err == nil {
-			return n
+// appendOnce appends p on whichever running member takes it, trying them
+// in turn until one acknowledges it (while the election runs, none does)
+// or ctx ends, and returns that member, or nil if ctx ended.
+func appendOnce(ctx context.Context, g *testgroup.Group, p []byte) *engine.Node {
+	var by *engine.Node
+	poll.Until(ctx, func() bool {
+		for _, n := range g.Nodes() {
+			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := n.Append(actx, p)
+			cancel()
+			if err == nil {
+				by = n
+				return true
+			}
 		}
-		if errors.Is(err, ErrNotLeader) {
-			continue
-		}
-	}
-	time.Sleep(time.Millisecond) // no leader yet: the election is running
-	return nil
+		return false
+	})
+	return by
 }

@@ -6,10 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"strings"
+	"net"
 	"testing"
 	"time"
 
+	"github.com/rmqlog/rmqlog/internal/poll"
 	"github.com/rmqlog/rmqlog/replication/wire"
 	"github.com/rmqlog/rmqlog/segment"
 )
@@ -19,9 +20,23 @@ import (
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// openSolo opens node n0 on fs, in directory /d, with peers besides itself
+// (none by default; listed, they never answer), adjusted by tweak, and
+// closes it when the test ends.
+//
+// It is the one harness of package engine's own tests. They reach into
+// the node they open: they feed it messages (handle), count its loop's
+// rounds (loops), hold its lock and set leading, read its log (st.Log)
+// and its hard state on the MemFS (loadState, saveState). Only code inside
+// the package can, and inside it testgroup cannot serve them: it imports
+// engine, a cycle. The tests that need only the API, whole groups
+// included, are in package engine_test, on testgroup.
 func openSolo(t *testing.T, fs segment.FS, peers map[string]string, tweak func(*Config)) *Node {
 	t.Helper()
-	ln := listenLocal(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if peers == nil {
 		peers = map[string]string{}
 	}
@@ -74,15 +89,6 @@ func framedRange(t *testing.T, l *segment.Log, from uint64, n int) []byte {
 	return b
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for d := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(d) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // TestReplacedSuffixIsSynced: a follower replaces its suffix 6..10 by a new
 // leader's 6..10 in one batch, so its last index does not move; under
 // SYNC_FLUSH the new entries must still be fsynced and reported.
@@ -91,13 +97,13 @@ func TestReplacedSuffixIsSynced(t *testing.T) {
 		func(c *Config) { c.ElectionTimeout = 10 * time.Second })
 	old, cur := leaderLog(t, 1), leaderLog(t, 2)
 	n.handle(&wire.Msg{Type: wire.TypeAppend, From: "n1", To: "n0", Term: 1, Count: 10, Entries: framedRange(t, old, 1, 10)})
-	waitUntil(t, "the first batch fsynced", func() bool { return n.Status().Durable == 10 })
+	poll.Eventually(t, 5*time.Second, "the first batch fsynced", func() bool { return n.Status().Durable == 10 })
 	n.handle(&wire.Msg{Type: wire.TypeAppend, From: "n1", To: "n0", Term: 2, Index: 5, LogTerm: 1, Count: 5,
 		Entries: framedRange(t, cur, 6, 5)})
 	if term, _ := n.st.Log.Term(10); term != 2 {
 		t.Fatalf("entry 10 has term %d after the new leader's batch, want 2", term)
 	}
-	waitUntil(t, "the replaced suffix fsynced", func() bool { return n.Status().Durable == 10 })
+	poll.Eventually(t, 5*time.Second, "the replaced suffix fsynced", func() bool { return n.Status().Durable == 10 })
 	if d := n.st.Log.DurableIndex(); d < 10 {
 		t.Fatalf("flusher reports 10 durable, the log %d", d)
 	}
@@ -111,7 +117,7 @@ func TestFlushFailureStopsNode(t *testing.T) {
 	n := openSolo(t, fs, nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	waitUntil(t, "leadership", func() bool { return n.Status().Writable })
+	poll.Eventually(t, 5*time.Second, "leadership", func() bool { return n.Status().Writable })
 	if _, err := n.Append(ctx, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +130,7 @@ func TestFlushFailureStopsNode(t *testing.T) {
 	if _, err := n.Append(ctx, []byte("y")); err == nil {
 		t.Fatal("append acknowledged although its fsync failed")
 	}
-	waitUntil(t, "the node to stop", func() bool { return n.Status().Err != nil })
+	poll.Eventually(t, 5*time.Second, "the node to stop", func() bool { return n.Status().Err != nil })
 	if !errors.Is(n.Status().Err, ErrStopped) {
 		t.Fatalf("status error %v, want ErrStopped", n.Status().Err)
 	}
@@ -137,34 +143,6 @@ func TestFlushFailureStopsNode(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if k := n.loops.Load() - l0; k > 1000 {
 		t.Fatalf("loop ran %d times in 100 ms after the failure: spinning", k)
-	}
-}
-
-// TestReadAfterClose: reads and waits after Close fail cleanly (the log
-// is unmapped by then).
-func TestReadAfterClose(t *testing.T) {
-	n := openSolo(t, segment.NewMemFS(), nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	waitUntil(t, "leadership", func() bool { return n.Status().Writable })
-	i, err := n.Append(ctx, []byte("hello"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.Read(i); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Read after Close: %v, want ErrClosed", err)
-	}
-	if err := n.WaitCommit(ctx, i+1); !errors.Is(err, ErrClosed) {
-		t.Fatalf("WaitCommit after Close: %v, want ErrClosed", err)
-	}
-	if err := n.TransferLeadership(ctx, "n0"); !errors.Is(err, ErrClosed) {
-		t.Fatalf("TransferLeadership after Close: %v, want ErrClosed", err)
-	}
-	if _, err := n.Propose([]byte("x")); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Propose after Close: %v, want ErrClosed", err)
 	}
 }
 
@@ -188,40 +166,5 @@ func TestProposeBackPressure(t *testing.T) {
 	n.mu.Unlock()
 	if !busy {
 		t.Fatal("100 KiB of proposals accepted with a 10 KiB limit")
-	}
-}
-
-// TestNotLeaderErrorWithoutAddress (issue 13): a NotLeaderError whose leader's address is
-// unknown says so instead of printing an empty address.
-func TestNotLeaderErrorWithoutAddress(t *testing.T) {
-	for _, tc := range []struct {
-		e    NotLeaderError
-		want string
-	}{
-		{NotLeaderError{}, "no leader is known yet"},
-		{NotLeaderError{Leader: "n1"}, "the leader is n1 (its client address is not known here yet)"},
-		{NotLeaderError{Leader: "n1", LeaderAddr: "10.0.0.1:30911"}, "the leader is n1 at 10.0.0.1:30911"},
-	} {
-		if got := tc.e.Error(); !strings.Contains(got, tc.want) {
-			t.Errorf("%+v: %q, want %q", tc.e, got, tc.want)
-		}
-	}
-}
-
-// TestPreVoteReportedAsPreCandidate (issue 13): a pre-vote was reported as
-// "candidate, term 0" to the embedder but as "pre-candidate" by Status.
-func TestPreVoteReportedAsPreCandidate(t *testing.T) {
-	roles := make(chan RoleChange, 16)
-	n := openSolo(t, segment.NewMemFS(), map[string]string{"n1": "127.0.0.1:1", "n2": "127.0.0.1:2"}, func(c *Config) {
-		c.OnRoleChange = func(rc RoleChange) { roles <- rc }
-		c.ElectionTimeout, c.HeartbeatInterval, c.TickInterval = 50*time.Millisecond, 10*time.Millisecond, 5*time.Millisecond
-	})
-	select {
-	case rc := <-roles:
-		if rc.Role != PreCandidate || rc.Term != 0 || n.Status().Role != PreCandidate {
-			t.Fatalf("first role change %+v, status %v", rc, n.Status().Role)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no role change")
 	}
 }

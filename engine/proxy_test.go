@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"io"
@@ -8,17 +8,23 @@ import (
 )
 
 // proxy forwards TCP connections to a target; cut closes every connection
-// it carries, as a network failure would.
+// it carries, as a network failure would. (internal/chaos/netfault drops,
+// delays and blackholes frames, but never cuts a connection.)
 type proxy struct {
 	ln     net.Listener
-	mu     sync.Mutex // guards conns and target
 	target string
+	mu     sync.Mutex // guards conns
 	conns  map[net.Conn]bool
 	wg     sync.WaitGroup
 }
 
 func newProxy(t testing.TB, target string) *proxy {
-	p := &proxy{ln: listenLocal(t), target: target, conns: map[net.Conn]bool{}}
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
 	p.wg.Add(1)
 	go p.accept()
 	return p
@@ -33,10 +39,7 @@ func (p *proxy) accept() {
 		if err != nil {
 			return
 		}
-		p.mu.Lock()
-		target := p.target
-		p.mu.Unlock()
-		u, err := net.Dial("tcp", target)
+		u, err := net.Dial("tcp", p.target)
 		if err != nil {
 			c.Close()
 			continue
@@ -55,13 +58,6 @@ func (p *proxy) pipe(dst, src net.Conn) {
 	io.Copy(dst, src)
 	dst.Close()
 	src.Close()
-}
-
-// retarget sends new connections to addr (the node restarted there).
-func (p *proxy) retarget(addr string) {
-	p.mu.Lock()
-	p.target = addr
-	p.mu.Unlock()
 }
 
 // cut closes every connection through the proxy.

@@ -1,8 +1,7 @@
 //go:build race
 
-package engine
+package engine_test
 
-// raceEnabled: the race detector slows the simulator about tenfold, so
-// TestSimRandom runs a tenth of its schedules under it; `make test` runs
-// the full count without it too.
+// raceEnabled: the race detector slows the nodes several-fold, so the
+// groups of startGroup allow a longer election timeout under it.
 const raceEnabled = true

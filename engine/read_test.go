@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"context"
@@ -6,16 +6,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqlog/rmqlog/engine"
 	"github.com/rmqlog/rmqlog/flush"
+	"github.com/rmqlog/rmqlog/internal/testgroup"
 )
 
 // TestNodeReadIndex: on real nodes, the leader confirms and returns its
 // commit index, a follower refuses with the leader's name, and a leader
 // whose followers are gone cannot confirm.
 func TestNodeReadIndex(t *testing.T) {
-	c := newTestCluster(t, 3, flush.SyncFlush)
-	c.startAll()
-	l := c.leader()
+	g := startGroup(t, flush.SyncFlush, testgroup.Options{})
+	l := g.Leader()
 	if _, err := l.Append(context.Background(), []byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -25,14 +26,14 @@ func TestNodeReadIndex(t *testing.T) {
 	if err != nil || ri < 2 || ri > l.CommitIndex() {
 		t.Fatalf("leader ReadIndex = %d, %v (commit %d)", ri, err, l.CommitIndex())
 	}
-	f := c.nodes[c.follower(l)]
-	var nl *NotLeaderError
+	f := g.Node(follower(t, g, l))
+	var nl *engine.NotLeaderError
 	if _, err := f.ReadIndex(ctx); !errors.As(err, &nl) || nl.Leader != l.ID() {
 		t.Fatalf("follower ReadIndex: %v, want NotLeaderError naming %s", err, l.ID())
 	}
-	for _, id := range c.ids {
-		if id != l.ID() {
-			c.stop(id)
+	for _, n := range g.Nodes() {
+		if n != l {
+			g.Stop(n.ID())
 		}
 	}
 	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/rmqlog/rmqlog/flush"
+	"github.com/rmqlog/rmqlog/internal/poll"
 	"github.com/rmqlog/rmqlog/segment"
 )
 
@@ -49,12 +51,13 @@ func TestNodeAsyncOpenMarker(t *testing.T) {
 	}
 }
 
+// waitWritable waits up to 10 s for n to lead with its no-op committed,
+// and fails the test with n's status if it does not.
 func waitWritable(t *testing.T, n *Node) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !n.Status().Writable; {
-		if time.Now().After(deadline) {
-			t.Fatalf("not writable: %+v", n.Status())
-		}
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := poll.Until(ctx, func() bool { return n.Status().Writable }); err != nil {
+		t.Fatalf("not writable within 10s: %+v", n.Status())
 	}
 }

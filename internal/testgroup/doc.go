@@ -36,9 +36,11 @@
 //		},
 //	})
 //
-// The waits (Leader, Converge, Restart) give up after 10 s and fail the
-// test. A Group's methods must be called from the test's goroutine, except
-// Append, Node and Nodes, which any goroutine may call.
+// The waits (Leader and Restart after 10 s, Converge after 20 s, and
+// Eventually, the test's own) fail the test when they give up, Leader,
+// Converge and Eventually with every member's status (Describe). A Group's
+// methods must be called from the test's goroutine, except Append, Node,
+// Nodes, Dir and Describe, which any goroutine may call.
 //
 // The package uses only the engine's exported API, so only external tests
 // (package x_test) of the engine can use it: an internal test of package

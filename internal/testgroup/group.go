@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,8 +20,14 @@ import (
 	"github.com/rmqlog/rmqlog/internal/poll"
 )
 
-// timeout bounds every wait of a Group.
-const timeout = 10 * time.Second
+// timeout bounds the waits of a Group for a leader and for an address;
+// convergeTimeout its wait for replication, which may trail far behind a
+// long load on cores shared with other tests (the race detector slows
+// the members several-fold).
+const (
+	timeout         = 10 * time.Second
+	convergeTimeout = 20 * time.Second
+)
 
 // Options shape a Group. The zero value is a group of three.
 type Options struct {
@@ -180,7 +187,7 @@ func (g *Group) Nodes() []*engine.Node {
 func (g *Group) Leader(not ...string) *engine.Node {
 	g.t.Helper()
 	var l *engine.Node
-	poll.Eventually(g.t, timeout, "a writable leader", func() bool {
+	g.Eventually(timeout, "a writable leader", func() bool {
 		for _, n := range g.Nodes() {
 			if !slices.Contains(not, n.ID()) && n.Status().Writable {
 				l = n
@@ -215,33 +222,76 @@ func (g *Group) Append(ctx context.Context, p []byte) (uint64, error) {
 	}
 }
 
-// Converge waits until every running member has committed index i, then
-// checks that they hold the same entries (term and payload) from 1 to i.
+// Converge waits until every running member has committed and holds
+// index i, then checks that they hold the same entries (term, CRC and
+// payload) from the highest first index among them (retention may have
+// deleted a prefix, each member its own) to i.
 func (g *Group) Converge(i uint64) {
 	g.t.Helper()
 	ns := g.Nodes()
-	poll.Eventually(g.t, timeout, fmt.Sprintf("commit of %d on every member", i), func() bool {
+	g.Eventually(convergeTimeout, fmt.Sprintf("commit of %d on every member", i), func() bool {
 		for _, n := range ns {
-			if n.CommitIndex() < i {
+			if n.CommitIndex() < i || n.Status().Last < i {
 				return false
 			}
 		}
 		return true
 	})
-	for k := uint64(1); k <= i; k++ {
+	from := uint64(1)
+	for _, n := range ns {
+		from = max(from, n.Status().First)
+	}
+	for k := from; k <= i; k++ {
 		want, err := ns[0].Read(k)
 		if err != nil {
 			g.t.Fatalf("%s read %d: %v", ns[0].ID(), k, err)
 		}
 		for _, n := range ns[1:] {
 			got, err := n.Read(k)
-			if err != nil || got.Term != want.Term || !bytes.Equal(got.Payload, want.Payload) {
-				g.t.Fatalf("entry %d: %s has term %d %q (%v), %s term %d %q",
-					k, n.ID(), got.Term, got.Payload, err, ns[0].ID(), want.Term, want.Payload)
+			if err != nil || got.Term != want.Term || got.CRC != want.CRC || !bytes.Equal(got.Payload, want.Payload) {
+				g.t.Fatalf("entry %d: %s has term %d crc %08x %q (%v), %s term %d crc %08x %q",
+					k, n.ID(), got.Term, got.CRC, got.Payload, err, ns[0].ID(), want.Term, want.CRC, want.Payload)
 			}
 		}
 	}
 }
+
+// Eventually waits up to timeout for cond, checked as poll.Until checks;
+// if it does not hold by then, it fails the test naming what (a noun
+// phrase) and every member's status (Describe). It must be called from
+// the test's goroutine.
+func (g *Group) Eventually(timeout time.Duration, what string, cond func() bool) {
+	g.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := poll.Until(ctx, cond); err != nil {
+		g.t.Fatalf("gave up waiting for %s after %v:%s", what, timeout, g.Describe())
+	}
+}
+
+// Describe returns a line per member, in id order, each starting with a
+// newline: a running member's role, term, leader, commit index, log range,
+// durable index, error and (on a leader) followers; or "stopped". It is
+// for failure messages.
+func (g *Group) Describe() string {
+	var b strings.Builder
+	for _, id := range g.ids {
+		n := g.Node(id)
+		if n == nil {
+			fmt.Fprintf(&b, "\n%s stopped", id)
+			continue
+		}
+		st := n.Status()
+		fmt.Fprintf(&b, "\n%s %v term %d leader %q commit %d log [%d,%d] durable %d err %v followers %+v",
+			id, st.Role, st.Term, st.Leader, st.Commit, st.First, st.Last, st.Durable, st.Err, st.Followers)
+	}
+	return b.String()
+}
+
+// Dir returns member id's data directory (engine.Config.Dir), which Stop
+// and Restart keep: a test may damage or inspect its files while the
+// member is stopped. It returns "" for an id that is no member.
+func (g *Group) Dir(id string) string { return g.dirs[id] }
 
 // Stop closes member id, keeping its directory and address for Restart;
 // it fails the test if Close returns an error.
