@@ -225,10 +225,12 @@ func (h *Header) TagsCode() int64 {
 
 // SetOffsets writes the queue offset and the physical offset into the
 // encoded message at the start of b, in place: the broker assigns them at
-// commit time (RocketMQ's doAppend). It reads nothing and checks nothing
-// but len(b); b must hold a message Encode or Decode accepted.
+// commit time (RocketMQ's doAppend, which writes queue offset 0 for a
+// prepared or rolled-back transaction message: it enters no consume
+// queue). It reads nothing and checks nothing but len(b); b must hold a
+// message Encode or Decode accepted.
 func SetOffsets(b []byte, queueOffset, physicalOffset int64) {
-	if len(b) < offSysFlag {
+	if len(b) < MinSize {
 		panic(fmt.Sprintf("commitlog: SetOffsets on %d bytes, a message has at least %d", len(b), MinSize))
 	}
 	binary.BigEndian.PutUint64(b[offQueueOffset:], uint64(queueOffset))
