@@ -13,12 +13,16 @@ build:
 	$(GO) build -o bin/ ./cmd/...
 
 ## test: lint, then every test with the race detector (fuzz seed corpora included), then the
-## NATS peer module's own test (bench/peers/nats is a separate Go module).
-test: lint race peer-test
+## NATS peer module's own test (bench/peers/nats is a separate Go module), then the RocketMQ
+## compatibility module's (compat/rocketmq: the official Go client against our bytes).
+test: lint race peer-test compat-test
 
 PEER := bench/peers/nats
 peer-test:
 	cd $(PEER) && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
+
+compat-test:
+	cd compat/rocketmq && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 race:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)

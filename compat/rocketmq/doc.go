@@ -1,0 +1,13 @@
+// Package rocketmq holds rmqlog's compatibility tests against Apache
+// RocketMQ's official Go client (github.com/apache/rocketmq-client-go/v2).
+//
+// It is a Go module of its own, like bench/peers/nats, so that rmqlog's
+// main module never depends on RocketMQ code: it requires the main module
+// through `replace github.com/rmqlog/rmqlog => ../..`. `make compat-test`
+// (part of `make test`) vets and runs it.
+//
+// Now: every message package commitlog encodes decodes with the client's
+// primitive.DecodeMessage (what the client runs on a pull answer) to the
+// same fields and message ids. Later: the official client against a
+// running rmqlog broker (issue 16): produce, pull, consume.
+package rocketmq
