@@ -5,7 +5,7 @@ BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 FUZZTIME ?= 10s
 
-.PHONY: test lint vet fmt-check arch-check race chaos bench bench-record bench-failover bench-sweep bench-peers bench-parts bench-storage bench-replication bench-node fuzz-smoke build peer-test
+.PHONY: test lint vet fmt-check arch-check race chaos bench bench-record bench-failover bench-sweep bench-peers bench-parts bench-storage bench-replication bench-node fuzz-smoke build peer-test compat-test
 
 ## build: the binaries, into bin/ (bin/rmqlog: the node daemon and its admin commands;
 ## bin/rmqbench: the load generator).
