@@ -2,6 +2,7 @@ package remoting_test
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 
 	"github.com/rmqlog/rmqlog/remoting"
@@ -96,6 +97,31 @@ func TestGoldenEncode(t *testing.T) {
 		hdr, err := tc.cmd.AppendHeader(nil)
 		if err != nil || !bytes.Equal(append(hdr, tc.cmd.Body...), tc.want) {
 			t.Errorf("%s: AppendHeader + body = %q, %v", name, hdr, err)
+		}
+	}
+}
+
+// TestGoldenDecode: the golden frames, and the Go client's form of a JSON
+// header, decode to their commands.
+func TestGoldenDecode(t *testing.T) {
+	for name, tc := range map[string]struct {
+		frame []byte
+		want  remoting.Command
+	}{
+		"JSON":      {goldenJSONFrame(t), goldenJSONCommand},
+		"ROCKETMQ":  {goldenRocketMQFrame, goldenRocketMQCommand},
+		"Go client": {goldenGoClientFrame(t), goldenGoClientCommand},
+	} {
+		next := []byte{0xde, 0xad} // the start of a next frame
+		cmd, n, err := remoting.Decode(append(bytes.Clone(tc.frame), next...))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if n != len(tc.frame) {
+			t.Errorf("%s: took %d bytes, the frame has %d", name, n, len(tc.frame))
+		}
+		if !reflect.DeepEqual(*cmd, tc.want) {
+			t.Errorf("%s: decoded\n%+v\nwant\n%+v", name, *cmd, tc.want)
 		}
 	}
 }
