@@ -17,7 +17,7 @@ import (
 const goldenJSONHeader = `{"code":310,"extFields":{"a":"pg","b":"TopicTest"},"flag":0,"language":"JAVA",` +
 	`"opaque":42,"serializeTypeCurrentRPC":"JSON","version":479}`
 
-func goldenJSONFrame(t *testing.T) []byte {
+func goldenJSONFrame(t testing.TB) []byte {
 	if len(goldenJSONHeader) != 137 {
 		t.Fatalf("the golden JSON header has %d bytes, its frame says 137", len(goldenJSONHeader))
 	}
@@ -60,7 +60,7 @@ var goldenRocketMQCommand = remoting.Command{Code: 0, Language: remoting.Languag
 // order, remark always, no serializeTypeCurrentRPC, version 317 (V4_5_2).
 const goldenGoClientHeader = `{"code":34,"language":"GO","version":317,"opaque":1,"flag":0,"remark":"","extFields":{}}`
 
-func goldenGoClientFrame(t *testing.T) []byte {
+func goldenGoClientFrame(t testing.TB) []byte {
 	if len(goldenGoClientHeader) != 88 {
 		t.Fatalf("the golden Go client header has %d bytes, its frame says 88", len(goldenGoClientHeader))
 	}
