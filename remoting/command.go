@@ -77,6 +77,8 @@ const (
 	SerializeRocketMQ SerializeType = 1
 )
 
+// String returns the Java enum's name ("JSON", "ROCKETMQ"), or
+// SerializeType(n).
 func (s SerializeType) String() string {
 	switch s {
 	case SerializeJSON:

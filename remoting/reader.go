@@ -11,11 +11,13 @@ import (
 // length word included: 16 MiB, the default of RocketMQ's own decoder
 // (netty/NettyDecoder.java: com.rocketmq.remoting.frameMaxLength =
 // 16777216, given to Netty's LengthFieldBasedFrameDecoder, which counts
-// the length word too). Brokers and clients of both 4.x and 5.x read with
-// it, so no RocketMQ peer sends a larger frame to a default one. It holds
-// a message or batch of the default maxMessageSize, 4 MiB (the producer's
-// DefaultMQProducer and the broker's MessageStoreConfig), four times over:
-// the rest is room for headers, properties and pull responses.
+// the length word too). Java brokers, name servers and clients of 4.x
+// (checked at 4.9.4) and 5.x all read with it, so a larger frame is one
+// a default RocketMQ peer refuses too. It holds a message or batch of the
+// default maxMessageSize, 4 MiB (DefaultMQProducer and the broker's
+// MessageStoreConfig), four times over: the rest is room for the header,
+// the batch's per-message framing and properties, and pull responses of
+// several messages. (rocketmq-client-go reads with no limit at all.)
 const DefaultMaxFrameSize = 16 << 20
 
 // growStep is the frame memory a Reader commits to before any of the
