@@ -93,6 +93,15 @@ func decodeJSON(h []byte) (*Command, error) {
 	if t := bytes.TrimLeft(h, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return nil, fmt.Errorf("%w: not an object: %.40q", ErrBadJSON, h)
 	}
+	if c, ok := parseJSONHeader(h); ok {
+		return c, nil
+	}
+	return decodeJSONStd(h)
+}
+
+// decodeJSONStd decodes a JSON header with encoding/json: whatever the
+// fast path does not take.
+func decodeJSONStd(h []byte) (*Command, error) {
 	var j jsonHeader
 	if err := json.Unmarshal(h, &j); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadJSON, err)
