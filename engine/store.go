@@ -88,7 +88,7 @@ func (s *store) open(c Config, onDamage func(segment.Damage) error) error {
 	}
 	log, err := segment.Open(c.LogDir, segment.Options{
 		SegmentSize: c.SegmentSize, IndexEntries: c.IndexEntries, FS: c.FS,
-		Logger: c.Logger,
+		Logger: c.Logger, Stamp: c.Stamp,
 		// Prewriting zeros makes fdatasync overwrite written blocks (1.5x
 		// the syncs/s, results/storage.md): worth it when every ack waits for
 		// a sync. Under ASYNC_FLUSH no ack waits for one, and the zeros

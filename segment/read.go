@@ -44,6 +44,20 @@ func (l *Log) Read(i uint64) (Entry, error) {
 	return e, nil
 }
 
+// Offset returns the global offset of entry i's first byte (its header).
+// Replicas with the same segment size hold every entry at the same offset;
+// an entry's payload starts HeaderSize bytes later (see Options.Stamp).
+func (l *Log) Offset(i uint64) (uint64, error) {
+	if l.outOfRange(i) {
+		return 0, l.rangeErr(i)
+	}
+	off, ok := l.offsetIn(l.view.Load(), i)
+	if !ok || l.outOfRange(i) {
+		return 0, l.rangeErr(i)
+	}
+	return off, nil
+}
+
 // entryBytes returns the mapped bytes from entry i's start to its file's end.
 func (l *Log) entryBytes(i uint64) ([]byte, error) {
 	if l.outOfRange(i) {
