@@ -57,6 +57,7 @@ type Config struct {
 	Prewrite          bool          // storePrewrite: zero-fill new segment files under SYNC_FLUSH; default true
 	PrewriteMiBps     int           // storePrewriteMiBps: the background zero-fill's pace; default 0 = unbounded
 	MetricsAddr       string        // metricsAddr: host:port of the Prometheus /metrics endpoint; "" = off
+	MetricsPprof      bool          // metricsPprof: Go's profiler at /debug/pprof/ on the metrics endpoint
 	MaxConnections    int           // clientMaxConnections; default 1024
 	MaxInflight       int           // clientMaxInflight: requests in flight per client connection; default 1024
 	LogLevel          slog.Level    // logLevel: debug, info, warn or error; default info

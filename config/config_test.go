@@ -196,6 +196,8 @@ func TestErrors(t *testing.T) {
 		{"preferred", minimal + "preferredLeaderId=n9", 4, "preferredLeaderId", "not a member of dLegerPeers (line 2): allowed n0, n1 or n2"},
 		{"metrics", minimal + "metricsAddr=localhost", 4, "metricsAddr", "allowed host:port"},
 		{"metrics clash", minimal + "metricsAddr=:10911", 4, "metricsAddr", "clashes with the client address 127.0.0.1:10911"},
+		{"pprof without metrics", minimal + "metricsPprof=true", 4, "metricsPprof", "set metricsAddr too"},
+		{"pprof value", minimal + "metricsPprof=yes", 4, "metricsPprof", "allowed true or false"},
 		{"log level", minimal + "logLevel=verbose", 4, "logLevel", "allowed debug, info, warn or error"},
 		{"log format", minimal + "logFormat=xml", 4, "logFormat", "allowed text or json"},
 		{"own peer port", minimal + "listenPort=40911", 4, "listenPort", "clashes with n0's peer address 127.0.0.1:40911"},

@@ -91,6 +91,7 @@ var ownKeys = []key{
 	number("storePrewriteMiBps", 0, span{lo: 0, hi: 1 << 20, unit: "MiB per second (0 = as fast as the disk goes)"}, 1,
 		func(c *Config) *int { return &c.PrewriteMiBps }),
 	text("metricsAddr", "", checkMetricsAddr, func(c *Config) *string { return &c.MetricsAddr }),
+	boolean("metricsPprof", false, func(c *Config) *bool { return &c.MetricsPprof }),
 	number("clientMaxConnections", 1024, counts, 1, func(c *Config) *int { return &c.MaxConnections }),
 	number("clientMaxInflight", 1024, inflight, 1, func(c *Config) *int { return &c.MaxInflight }),
 	logLevelKey(),

@@ -57,6 +57,9 @@ func (s *state) addresses() error {
 	if m := c.MetricsAddr; m != "" && (clash(m, c.ClientAddr) || clash(m, self)) {
 		return s.fail("metricsAddr", m, fmt.Sprintf("clashes with the client address %s or the peer address %s: choose another port", c.ClientAddr, self))
 	}
+	if c.MetricsPprof && c.MetricsAddr == "" {
+		return s.fail("metricsPprof", "true", "the profiler is served on the metrics endpoint: set metricsAddr too (for example 127.0.0.1:30915), or remove the line")
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,6 +95,13 @@ func (s *Server) serveMetrics() {
 	s.metrics.ln = ln
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
+	if s.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, ...
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.wg.Add(1)
 	go func() {
@@ -102,7 +110,7 @@ func (s *Server) serveMetrics() {
 			s.log.Warn("metrics endpoint stopped", "err", err)
 		}
 	}()
-	s.log.Info("metrics endpoint listening", "addr", ln.Addr().String(), "path", "/metrics")
+	s.log.Info("metrics endpoint listening", "addr", ln.Addr().String(), "path", "/metrics", "pprof", s.cfg.Pprof)
 }
 
 // statusCollector turns the node's Status into gauges at scrape time.

@@ -324,6 +324,36 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 }
 
+// TestMetricsPprof: the profiler is on the metrics endpoint only when
+// Pprof is set (metricsPprof); /metrics is served either way.
+func TestMetricsPprof(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pprof=%v", on), func(t *testing.T) {
+			g := startGroup(t, 1, func(c *Config) { c.MetricsAddr, c.Pprof = "127.0.0.1:0", on })
+			base := "http://" + g.leader().MetricsAddr().String()
+			want := map[string]int{"/metrics": http.StatusOK, "/debug/pprof/": http.StatusNotFound,
+				"/debug/pprof/goroutine?debug=1": http.StatusNotFound}
+			if on {
+				want["/debug/pprof/"], want["/debug/pprof/goroutine?debug=1"] = http.StatusOK, http.StatusOK
+			}
+			for path, code := range want {
+				resp, err := http.Get(base + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != code {
+					t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, code)
+				}
+				if on && strings.HasPrefix(path, "/debug/pprof/goroutine") && !strings.Contains(string(body), "goroutine profile") {
+					t.Errorf("GET %s: not a goroutine profile: %.80q", path, body)
+				}
+			}
+		})
+	}
+}
+
 func TestConcurrentConnections(t *testing.T) {
 	g := startGroup(t, 3, nil)
 	l := g.leader()

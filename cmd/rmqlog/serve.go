@@ -124,6 +124,7 @@ func serverConfig(c *config.Config, log *slog.Logger) server.Config {
 	return server.Config{
 		ClientAddr:     c.ClientAddr,
 		MetricsAddr:    c.MetricsAddr,
+		Pprof:          c.MetricsPprof,
 		MaxConnections: c.MaxConnections,
 		MaxInflight:    c.MaxInflight,
 		FileReserved:   c.FileReserved,
