@@ -77,6 +77,8 @@ never "internal/bench drives processes over the client protocol: it never links 
 	"./internal/bench/..." "^$M/engine(/|$)"
 never "server/ wraps the engine for the network; commands and harnesses sit above it" \
 	"./server/..." "^$M/(cmd|internal|admin)(/|$)"
+never "namesrv/ is a service of its own: it speaks remoting and never links the engine, the server, the broker or a harness" \
+	"./namesrv/..." "^$M/(engine|server|broker|internal|segment|flush|replication)(/|$)"
 never "nothing imports a command" \
 	"./..." "^$M/cmd(/|$)"
 
