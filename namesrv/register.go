@@ -65,7 +65,9 @@ func Register(ctx context.Context, addrs []string, reg Registration) ([]Result, 
 	ext := reg.header()
 	ext["bodyCrc32"] = strconv.FormatInt(int64(crc32.ChecksumIEEE(body)&0x7FFFFFFF), 10)
 	return each(ctx, addrs, func() *remoting.Command {
-		return remoting.NewRequest(remoting.RegisterBroker, ext, body)
+		req := remoting.NewRequest(remoting.RegisterBroker, ext, body)
+		req.Version = brokerVersion // a Java name server reads the body by the version
+		return req
 	})
 }
 

@@ -155,7 +155,8 @@ func (s *Server) registerBroker(_ context.Context, req *remoting.Command) *remot
 }
 
 // decodeRegistration reads REGISTER_BROKER's header and body, refusing a
-// body whose bodyCrc32 (when not 0) does not match, as RocketMQ does.
+// body whose bodyCrc32 (when not 0) does not match, as RocketMQ does. A
+// broker older than V3_0_11 sends its topic wrapper as the whole body.
 func decodeRegistration(req *remoting.Command) (registration, error) {
 	h := header(req.ExtFields)
 	r := registration{cluster: h.need("clusterName"), name: h.need("brokerName"),
@@ -172,8 +173,12 @@ func decodeRegistration(req *remoting.Command) (registration, error) {
 		return r, fmt.Errorf("crc32 not match")
 	}
 	var body registerBody
+	var into any = &body
+	if req.Version < registerBodyVersion {
+		into = &body.TopicConfigSerializeWrapper
+	}
 	if len(req.Body) > 0 {
-		if err := json.Unmarshal(req.Body, &body); err != nil {
+		if err := json.Unmarshal(req.Body, into); err != nil {
 			return r, fmt.Errorf("namesrv: REGISTER_BROKER body of %s: %w", r.addr, err)
 		}
 	}

@@ -218,3 +218,19 @@ func TestRegisterEvery(t *testing.T) {
 		}
 	}
 }
+
+// TestOldBrokerBody: a registration of a version before V3_0_11 carries
+// the topic wrapper alone as its body, as RocketMQ reads it.
+func TestOldBrokerBody(t *testing.T) {
+	s, addr := start(t, namesrv.Config{})
+	ext := map[string]string{"brokerName": "b", "brokerAddr": "a:1", "clusterName": "c", "haServerAddr": "", "brokerId": "0"}
+	req := remoting.NewRequest(remoting.RegisterBroker, ext,
+		[]byte(`{"dataVersion":{"counter":1,"timestamp":2},"topicConfigTable":{"Old":{"topicName":"Old","readQueueNums":2,"writeQueueNums":2,"perm":6}}}`))
+	req.Version = 36
+	if resp := call(t, addr, req); resp.Code != 0 {
+		t.Fatalf("old registration answered %d %q", resp.Code, resp.Remark)
+	}
+	if r, ok := s.Route("Old"); !ok || r.QueueDatas[0].WriteQueueNums != 2 {
+		t.Fatalf("route %+v %v", r, ok)
+	}
+}

@@ -31,15 +31,29 @@ type DataVersion struct {
 	Counter      int64 `json:"counter"`
 }
 
-// registerBody is REGISTER_BROKER's body (RegisterBrokerBody.java,
-// uncompressed: the broker's default, compressedRegister=false).
-type registerBody struct {
-	TopicConfigSerializeWrapper struct {
-		TopicConfigTable map[string]TopicConfig `json:"topicConfigTable"`
-		DataVersion      DataVersion            `json:"dataVersion"`
-	} `json:"topicConfigSerializeWrapper"`
-	FilterServerList []string `json:"filterServerList"`
+// topicConfigWrapper is TopicConfigSerializeWrapper.java: a broker's
+// topics and their version.
+type topicConfigWrapper struct {
+	TopicConfigTable map[string]TopicConfig `json:"topicConfigTable"`
+	DataVersion      DataVersion            `json:"dataVersion"`
 }
+
+// registerBody is REGISTER_BROKER's body from brokers of V3_0_11 and
+// later (RegisterBrokerBody.java, uncompressed: the broker's default,
+// compressedRegister=false). Older brokers send the topicConfigWrapper
+// alone.
+type registerBody struct {
+	TopicConfigSerializeWrapper topicConfigWrapper `json:"topicConfigSerializeWrapper"`
+	FilterServerList            []string           `json:"filterServerList"`
+}
+
+// registerBodyVersion is MQVersion.Version.V3_0_11's ordinal: a
+// registration of this version or later has a registerBody.
+const registerBodyVersion = 37
+
+// brokerVersion is the version Register claims: V5_3_3's ordinal, the
+// RocketMQ release whose name server this package follows.
+const brokerVersion = 479
 
 // QueueData is a topic's queues on one broker name (QueueData.java).
 type QueueData struct {
