@@ -49,11 +49,18 @@ func NewClient(nc net.Conn, maxFrameSize int) *Client {
 // Invoke sends req and returns its answer, or ctx's error at its deadline
 // (the answer, if it comes later, is dropped). req's opaque identifies
 // it: two calls in flight with one opaque are refused (remoting.NewRequest
-// gives each request its own).
+// gives each request its own). A oneway request (remoting.FlagOneway)
+// returns nil, nil once it is written.
 func (c *Client) Invoke(ctx context.Context, req *remoting.Command) (*remoting.Command, error) {
 	frame, err := req.AppendFrame(nil)
 	if err != nil {
 		return nil, err
+	}
+	if req.IsOneway() {
+		if err := c.closedErr(); err != nil {
+			return nil, err
+		}
+		return nil, c.send(ctx, frame)
 	}
 	ch, err := c.expect(req.Opaque)
 	if err != nil {

@@ -263,6 +263,24 @@ func TestInvokeDeadline(t *testing.T) {
 	}
 }
 
+// TestClientOneway: Invoke of a oneway request returns once it is
+// written; the handler runs.
+func TestClientOneway(t *testing.T) {
+	checkNoLeak(t)
+	ran := make(chan struct{}, 1)
+	h := func(ctx context.Context, req *remoting.Command) *remoting.Command {
+		ran <- struct{}{}
+		return echo(ctx, req)
+	}
+	_, addr := serve(t, h, rpc.ServerOptions{})
+	req := remoting.NewRequest(remoting.UpdateConsumerOffset, nil, nil)
+	req.Flag = remoting.FlagOneway
+	if resp, err := dial(t, addr).Invoke(context.Background(), req); resp != nil || err != nil {
+		t.Fatalf("oneway Invoke: %+v, %v", resp, err)
+	}
+	<-ran
+}
+
 // TestOneway: a oneway request runs its handler and gets no answer.
 func TestOneway(t *testing.T) {
 	checkNoLeak(t)
