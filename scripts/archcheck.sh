@@ -46,6 +46,15 @@ if [ -n "$bad" ]; then
 	fail=1
 fi
 
+# remoting/rpc, the remoting transport, carries the codec's commands and
+# imports of rmqlog only that codec.
+bad=$(imports ./remoting/rpc | grep -E "^$M/" | grep -vxF "$M/remoting" || true)
+if [ -n "$bad" ]; then
+	echo "archcheck: remoting/rpc imports $(echo $bad | tr '\n' ' ')"
+	echo "  rule: remoting/rpc (the remoting transport) imports of rmqlog only remoting (the codec)"
+	fail=1
+fi
+
 # The Raft core: its own imports are pure (time arrives as ticks, messages
 # and the log through interfaces); its only project imports are leaves.
 bad=$(imports ./engine/raft | grep -E '^(net|os|sync|time|syscall)(/|$)|^unsafe$' || true)
@@ -68,6 +77,8 @@ never "internal/bench drives processes over the client protocol: it never links 
 	"./internal/bench/..." "^$M/engine(/|$)"
 never "server/ wraps the engine for the network; commands and harnesses sit above it" \
 	"./server/..." "^$M/(cmd|internal|admin)(/|$)"
+never "namesrv/ is a service of its own: it speaks remoting and never links the engine, the server, the broker or a harness" \
+	"./namesrv/..." "^$M/(engine|server|broker|internal|segment|flush|replication)(/|$)"
 never "nothing imports a command" \
 	"./..." "^$M/cmd(/|$)"
 

@@ -10,6 +10,7 @@
 //	rmqlog get --addr host:port[,...] 2       print committed messages
 //	rmqlog certs --dir certs --nodes n0,n1,n2 --clients admin   a development CA and certificates
 //	rmqlog repair [--accept-loss] <dataDir>  show or end by hand a stopped node's repair
+//	rmqlog namesrv [--listen :9876]          a RocketMQ name server
 //	rmqlog version                           version, commit, Go release and protocol versions
 //
 // status, transfer, verify --addr, append and get take --tls-ca, --tls-cert
@@ -47,6 +48,7 @@ var commands = []struct {
 	{"get", "print committed messages by index", getCmd},
 	{"certs", "write a development CA and node and client certificates for TLS", certsCmd},
 	{"repair", "show or end by hand a stopped node's repair of a log that may lack entries it acknowledged", repairCmd},
+	{"namesrv", "run a RocketMQ name server (brokers register, clients look up topic routes)", namesrvCmd},
 	{"version", "print the version, commit and protocol versions of this binary", versionCmd},
 }
 

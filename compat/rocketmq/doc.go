@@ -8,6 +8,8 @@
 //
 // Now: every message package commitlog encodes decodes with the client's
 // primitive.DecodeMessage (what the client runs on a pull answer) to the
-// same fields and message ids. Later: the official client against a
+// same fields and message ids; and a broker registered with rmqlog's name
+// server (namesrv.Register) is what the client's admin API and producer
+// see: the topic, its queues, and the master address it sends to. Later: the official client against a
 // running rmqlog broker (issue 16): produce, pull, consume.
 package rocketmq

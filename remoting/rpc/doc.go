@@ -1,0 +1,38 @@
+// Package rpc carries remoting commands over TCP: a Server that answers
+// requests with a Handler, and a Client that sends requests and waits for
+// their answers. It sits one step above the codec (package remoting) and
+// imports of rmqlog only that codec; the name server and the broker build
+// on it.
+//
+// Why a package of its own: remoting is a pure codec (bytes in, commands
+// out, no sockets, no goroutines), fuzzed and benchmarked alone; the
+// transport owns goroutines, deadlines and connection state, a different
+// concept with a different way to test it.
+//
+// # Server
+//
+// One reader goroutine per connection decodes frames in order; each
+// request runs its handler on a goroutine of its own, so a slow request
+// (a long-polling pull) does not hold up the next. At most MaxInFlight
+// requests of one connection run at once: beyond it the reader stops
+// reading, and TCP's window pushes back on the peer. Answers carry their
+// request's opaque and serialization and are written whole, one at a
+// time, in the order handlers finish (RocketMQ clients correlate by
+// opaque, never by order).
+//
+// A frame that does not decode (doc of package remoting: Errors) closes
+// its connection, logged once; there is no opaque to answer to. A request
+// code nobody handles is answered REQUEST_CODE_NOT_SUPPORTED by Mux, as
+// RocketMQ's NettyRemotingAbstract does, and the connection stays.
+//
+// Close stops accepting and reading, cancels the handlers' context, waits
+// for running handlers and writes their answers, then closes every
+// connection; it returns when every goroutine the Server started has
+// ended.
+//
+// # Client
+//
+// One connection, one reader goroutine that hands each response to the
+// Invoke waiting for its opaque. Requests from the peer (a broker asking
+// a client something) are dropped: this client serves nothing.
+package rpc

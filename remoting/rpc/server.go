@@ -1,0 +1,259 @@
+package rpc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/rmqlog/rmqlog/remoting"
+)
+
+// ErrServerClosed is returned by Serve after Close.
+var ErrServerClosed = errors.New("rpc: server closed")
+
+// DefaultMaxInFlight is the number of requests of one connection that run
+// at once when ServerOptions.MaxInFlight is 0.
+const DefaultMaxInFlight = 64
+
+// ServerOptions tune a Server; the zero value is usable.
+type ServerOptions struct {
+	// MaxInFlight bounds the requests of one connection whose handlers run
+	// at once (DefaultMaxInFlight when 0); the connection is not read while
+	// it is reached.
+	MaxInFlight int
+	// MaxFrameSize is the largest frame read (remoting.DefaultMaxFrameSize
+	// when 0).
+	MaxFrameSize int
+	// WriteTimeout bounds the writing of one answer (10 s when 0); a peer
+	// that does not read loses its connection.
+	WriteTimeout time.Duration
+	// Logger receives one line per connection closed for a bad frame or a
+	// failed write (slog.Default() when nil).
+	Logger *slog.Logger
+}
+
+// Server answers remoting requests on the connections of its listeners.
+type Server struct {
+	handler Handler
+	opts    ServerOptions
+	ctx     context.Context // handlers' context, cancelled by Close
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // every goroutine the server started
+
+	mu        sync.Mutex // guards the fields below
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+}
+
+// NewServer returns a server that answers requests with h.
+func NewServer(h Handler, opts ServerOptions) *Server {
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{handler: h, opts: opts, ctx: ctx, cancel: cancel,
+		listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
+}
+
+// Serve accepts connections on l until Close, then returns
+// ErrServerClosed; it returns an accept error other than a closed
+// listener at once. Serve closes l.
+func (s *Server) Serve(l net.Listener) error {
+	if !s.track(l) {
+		l.Close()
+		return ErrServerClosed
+	}
+	defer s.untrack(l)
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		s.start(nc)
+	}
+}
+
+func (s *Server) track(l net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.listeners[l] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(l net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, l)
+	s.mu.Unlock()
+	l.Close()
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// start registers nc and starts its reader, unless the server is closed.
+func (s *Server) start(nc net.Conn) {
+	c := &conn{srv: s, nc: nc, slots: make(chan struct{}, s.opts.MaxInFlight)}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go c.serve()
+}
+
+// Close stops accepting and reading, cancels the handlers' context, waits
+// for the running handlers and writes their answers, closes every
+// connection, and returns once every goroutine of the server has ended.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		c.stopReading()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// conn is one accepted connection: its reader goroutine and the handlers
+// it started.
+type conn struct {
+	srv   *Server
+	nc    net.Conn
+	slots chan struct{} // one token per running handler: the in-flight bound
+	wmu   sync.Mutex    // serializes answers on nc
+	werr  error         // guarded by wmu: the first write error
+}
+
+// serve reads requests until the stream ends or fails, then waits for the
+// handlers it started and closes the connection.
+func (c *conn) serve() {
+	defer c.srv.wg.Done()
+	var handlers sync.WaitGroup
+	defer func() {
+		handlers.Wait()
+		c.nc.Close()
+		c.srv.mu.Lock()
+		delete(c.srv.conns, c)
+		c.srv.mu.Unlock()
+	}()
+	rd := remoting.NewReader(bufio.NewReader(c.nc), c.srv.opts.MaxFrameSize)
+	for {
+		req, err := rd.ReadCommand()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		if req.IsResponse() {
+			continue // nothing of ours asked: a server sends no requests
+		}
+		select {
+		case c.slots <- struct{}{}:
+		case <-c.srv.ctx.Done():
+			return
+		}
+		handlers.Add(1)
+		go func() {
+			defer handlers.Done()
+			defer func() { <-c.slots }()
+			c.handle(req)
+		}()
+	}
+}
+
+// stopReading unblocks the reader; answers can still be written.
+func (c *conn) stopReading() { c.nc.SetReadDeadline(time.Unix(1, 0)) }
+
+// readFailed logs why reading ended, unless it ended as streams end.
+func (c *conn) readFailed(err error) {
+	if err == io.EOF || c.srv.isClosed() || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	if !isRemotingError(err) && errors.Is(err, io.ErrUnexpectedEOF) {
+		return
+	}
+	c.srv.opts.Logger.Warn("remoting: closing connection", "peer", c.nc.RemoteAddr().String(), "err", err)
+}
+
+// isRemotingError reports whether err is the peer's fault: a frame or
+// header the codec refused.
+func isRemotingError(err error) bool {
+	for _, e := range []error{remoting.ErrFrameLength, remoting.ErrFrameTooLarge, remoting.ErrHeaderLength,
+		remoting.ErrSerializeType, remoting.ErrBadJSON, remoting.ErrTruncated, remoting.ErrBadHeader} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// handle runs the handler and writes its answer, unless the request is
+// oneway or the handler has none.
+func (c *conn) handle(req *remoting.Command) {
+	resp := c.srv.handler(c.srv.ctx, req)
+	if resp == nil || req.IsOneway() {
+		return
+	}
+	resp.Opaque = req.Opaque
+	resp.Flag |= remoting.FlagResponse
+	resp.Serialize = req.Serialize
+	frame, err := resp.AppendFrame(nil)
+	if err != nil {
+		frame, _ = remoting.NewResponse(req, remoting.SystemError, "rpc: answer not encodable: "+err.Error()).AppendFrame(nil)
+	}
+	c.write(frame)
+}
+
+// write writes one whole frame; after a write error nothing more is
+// written and the connection is closed.
+func (c *conn) write(frame []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+	if _, err := c.nc.Write(frame); err != nil {
+		c.werr = err
+		c.srv.opts.Logger.Warn("remoting: closing connection: writing an answer", "peer", c.nc.RemoteAddr().String(), "err", err)
+		c.nc.Close()
+	}
+}
