@@ -39,11 +39,11 @@ type Config struct {
 	ClientAddr     string
 	ClientListener net.Listener // tests; the server closes it
 	// MetricsAddr serves Prometheus metrics at /metrics; "" disables it.
-	MetricsAddr    string
+	MetricsAddr string
 	// Pprof also serves Go's profiler (net/http/pprof) at /debug/pprof/ on
 	// the metrics endpoint (metricsPprof). Off by default: profiles show the
 	// process's internals and cost CPU while they run.
-	Pprof bool
+	Pprof          bool
 	MaxConnections int // client connections; default 1024
 	MaxInflight    int // requests read but not yet answered, per connection; default 1024
 	// FileReserved is fileReservedTime: log files older than this are
