@@ -142,6 +142,9 @@ func (q *Queue) truncateFrom(bound int64) error {
 		q.next, q.lastPhys = f.first+int64(k), DecodeUnit(b[(k-1)*UnitSize:]).Phys
 		break
 	}
+	if err := q.checkFull(bound); err != nil {
+		return err
+	}
 	q.min = q.next
 	if len(q.files) > 0 {
 		n, err := q.leadingBlanks(q.files[0])
@@ -149,6 +152,46 @@ func (q *Queue) truncateFrom(bound int64) error {
 			return err
 		}
 		q.min = min(q.files[0].first+int64(n), q.next)
+	}
+	return nil
+}
+
+// fullChecked is how many full files before the last TruncateFrom checks
+// (RocketMQ's recover scans from the third file from the end).
+const fullChecked = 2
+
+// checkFull checks the full files before the last one, up to fullChecked
+// of them: every unit below bound and increasing. They were synced before
+// the checkpoint, so anything else is damage; q.mu held.
+func (q *Queue) checkFull(bound int64) error {
+	from := max(0, len(q.files)-1-fullChecked)
+	prev := int64(-1)
+	if from > 0 {
+		u, err := q.unitAt(q.files[from].first - 1)
+		if err != nil {
+			return err
+		}
+		prev = u.Phys
+	}
+	for i := from; i < len(q.files)-1; i++ {
+		f := q.files[i]
+		b, err := q.readUnits(f.first, int(q.upf()))
+		if err != nil {
+			return err
+		}
+		j := 0
+		for i == 0 && j < len(b)/UnitSize && DecodeUnit(b[j*UnitSize:]).blank() {
+			j++
+		}
+		for ; j < len(b)/UnitSize; j++ {
+			u := DecodeUnit(b[j*UnitSize:])
+			if !u.valid() || u.Phys <= prev || u.Phys >= bound {
+				return fmt.Errorf("%w: %s unit %d (queue offset %d): %v after physical offset %d, in a full file "+
+					"before the checkpoint (bound %d): the queues are derived from the log: "+
+					"reopen with Options.Rebuild to rebuild them", ErrCorrupt, f.path, j, f.first+int64(j), u, prev, bound)
+			}
+			prev = u.Phys
+		}
 	}
 	return nil
 }
