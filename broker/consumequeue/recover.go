@@ -111,6 +111,7 @@ func (s *Store) TruncateFrom(physOffset int64) error {
 func (q *Queue) truncateFrom(bound int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.lastPhys = -1
 	for len(q.files) > 0 {
 		f := q.files[len(q.files)-1]
 		prev := int64(-1)
