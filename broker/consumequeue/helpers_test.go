@@ -21,8 +21,11 @@ type msg struct {
 }
 
 // genLog returns n messages spread over queues round-robin, one per entry,
-// with queue offsets from start[queue] and physical offsets 1000, 1100, ...
-func genLog(n int, queues []string, start int64) []msg {
+// with queue offsets from start and physical offsets 1000, 1100, ...
+func genLog(n int, queues []string, start int64) []msg { return genLogAt(n, queues, start, 1000) }
+
+// genLogAt is genLog with physical offsets base, base+100, ...
+func genLogAt(n int, queues []string, start, base int64) []msg {
 	next := map[string]int64{}
 	var log []msg
 	for i := 0; i < n; i++ {
@@ -30,7 +33,7 @@ func genLog(n int, queues []string, start int64) []msg {
 		if _, ok := next[q]; !ok {
 			next[q] = start
 		}
-		log = append(log, msg{topic: q, queue: int32(i % len(queues)), off: next[q], phys: 1000 + 100*int64(i),
+		log = append(log, msg{topic: q, queue: int32(i % len(queues)), off: next[q], phys: base + 100*int64(i),
 			size: 90, tags: int64(i) * 7, index: uint64(i + 1)})
 		next[q]++
 	}

@@ -23,17 +23,26 @@ func TestCrashRecovery(t *testing.T) {
 		synced  int  // messages put before the Sync
 		torn    bool // CrashTorn instead of Crash
 		seeds   int
-		noFinal bool // no Sync at all
+		noFinal bool  // no Sync at all
+		base    int64 // first physical offset
 	}{
-		{"crash after writes", 4, 40, 17, false, 1, false},
-		{"crash with nothing synced", 4, 40, 0, false, 1, true},
-		{"crash at a file boundary", 4, 24, 12, false, 1, false},
-		{"torn crash", 7, 300, 131, true, 40, false},
-		{"torn crash, big files", 1000, 500, 250, true, 40, false},
+		{"crash after writes", 4, 40, 17, false, 1, false, 1000},
+		{"crash with nothing synced", 4, 40, 0, false, 1, true, 1000},
+		{"crash at a file boundary", 4, 24, 12, false, 1, false, 1000},
+		{"torn crash", 7, 300, 131, true, 40, false, 1000},
+		{"torn crash, big files", 1000, 500, 250, true, 40, false, 1000},
+		// Offsets whose high bytes are not zero: a lost head sector shows.
+		{"torn crash, high offsets", 1000, 500, 250, true, 40, false, 0x0102_0304_0506},
+		// Each queue's first unsynced unit is its unit 51, bytes [1020, 1040),
+		// or its unit 102, bytes [2040, 2060): across a sector boundary
+		// inside or right after its physical offset, so a lost head sector
+		// shows as a unit going backwards (tornHead).
+		{"torn crash, unsynced unit's head in a lost sector", 1000, 300, 153, true, 40, false, 0x0102_0304_0506},
+		{"torn crash, unsynced unit's offset in a lost sector", 1000, 400, 306, true, 40, false, 0x0102_0304_0506},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := range tc.seeds {
-				log := genLog(tc.n, threeQueues, 0)
+				log := genLogAt(tc.n, threeQueues, 0, tc.base)
 				fs := segment.NewMemFS()
 				s, _ := openStore(t, fs, tc.upf, nil)
 				put(t, s, log[:tc.synced])
