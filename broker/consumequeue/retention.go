@@ -9,7 +9,9 @@ import "sort"
 // first unit at or above it (RocketMQ's correctMinOffset). Removals become
 // durable with the next Sync; a store reopened after a crash may show
 // removed files again, so the caller calls DeleteBefore after TruncateFrom
-// with the log's first offset.
+// with the log's first offset. The log must keep every entry after the
+// checkpointed index (Info.Index) so that a crash can be replayed: units
+// put after DeleteBefore are never checked against it.
 func (s *Store) DeleteBefore(physOffset int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
