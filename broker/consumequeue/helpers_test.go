@@ -52,7 +52,7 @@ func put(t *testing.T, s *Store, log []msg) {
 
 // openStore opens (or reopens) the store on fs and recovers it for a log
 // whose first entry after the checkpoint is found in log.
-func openStore(t *testing.T, fs segment.FS, upf int, log []msg) (*Store, Info) {
+func openStore(t testing.TB, fs segment.FS, upf int, log []msg) (*Store, Info) {
 	t.Helper()
 	s, info, err := Open(testDir, Options{FS: fs, UnitsPerFile: upf})
 	if err != nil {

@@ -160,9 +160,9 @@ func (q *Queue) put(off int64, u Unit) error {
 			return err
 		}
 	}
-	var b [UnitSize]byte
-	u.Encode(b[:])
-	if _, err := f.f.WriteAt(b[:], (off-f.first)*UnitSize); err != nil {
+	b := q.st.unit[:]
+	u.Encode(b)
+	if _, err := f.f.WriteAt(b, (off-f.first)*UnitSize); err != nil {
 		return q.st.fail(fmt.Errorf("write %s: %w", f.path, err))
 	}
 	q.st.dirty[f] = struct{}{}

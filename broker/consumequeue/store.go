@@ -59,6 +59,7 @@ type Store struct {
 	recovered bool  // TruncateFrom ran since Open
 	failed    error // sticky: the first storage I/O error
 	closed    bool
+	unit      [UnitSize]byte // Put's encoding buffer (a local would escape into WriteAt)
 }
 
 // Open loads the store in dir, creating it if needed, and reports the
