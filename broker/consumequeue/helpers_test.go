@@ -40,7 +40,7 @@ func genLogAt(n int, queues []string, start, base int64) []msg {
 	return log
 }
 
-// key of a test queue: topic names double as queue keys in genLog.
+// put puts the messages in order.
 func put(t *testing.T, s *Store, log []msg) {
 	t.Helper()
 	for _, m := range log {
