@@ -111,6 +111,9 @@ func (s *Store) TruncateFrom(physOffset int64) error {
 func (q *Queue) truncateFrom(bound int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	// The scans read whole files (6 MB at the default size): let the
+	// buffer go, or every queue would keep one.
+	defer func() { q.scratch = nil }()
 	q.lastPhys = -1
 	for len(q.files) > 0 {
 		f := q.files[len(q.files)-1]
