@@ -55,6 +55,16 @@ if [ -n "$bad" ]; then
 	fail=1
 fi
 
+# The broker's consume queues: of rmqlog only segment (its FS seam).
+if [ -d ./broker/consumequeue ]; then
+	bad=$(imports ./broker/consumequeue | grep -E "^$M/" | grep -vxF "$M/segment" || true)
+	if [ -n "$bad" ]; then
+		echo "archcheck: broker/consumequeue imports $(echo $bad | tr '\n' ' ')"
+		echo "  rule: broker/consumequeue imports of rmqlog only segment (files through segment.FS)"
+		fail=1
+	fi
+fi
+
 # The Raft core: its own imports are pure (time arrives as ticks, messages
 # and the log through interfaces); its only project imports are leaves.
 bad=$(imports ./engine/raft | grep -E '^(net|os|sync|time|syscall)(/|$)|^unsafe$' || true)
@@ -79,6 +89,8 @@ never "server/ wraps the engine for the network; commands and harnesses sit abov
 	"./server/..." "^$M/(cmd|internal|admin)(/|$)"
 never "namesrv/ is a service of its own: it speaks remoting and never links the engine, the server, the broker or a harness" \
 	"./namesrv/..." "^$M/(engine|server|broker|internal|segment|flush|replication)(/|$)"
+never "broker/ embeds the engine through its public API only: never the server, a harness or the Raft core" \
+	"./broker/..." "^$M/(server|internal|engine/raft)(/|$)"
 never "nothing imports a command" \
 	"./..." "^$M/cmd(/|$)"
 

@@ -254,6 +254,11 @@ func (m *MemFS) List(dir string) ([]string, error) {
 			names = append(names, filepath.Base(n))
 		}
 	}
+	for d := range m.dirs {
+		if d != dir && filepath.Dir(d) == dir {
+			names = append(names, filepath.Base(d)) // subdirectories, as os.ReadDir lists them
+		}
+	}
 	sort.Strings(names)
 	return names, nil
 }
