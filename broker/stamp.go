@@ -1,0 +1,111 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/rmqlog/rmqlog/commitlog"
+	"github.com/rmqlog/rmqlog/engine"
+)
+
+// stamp is engine.Config.Stamp: on the leader, in log order, under the
+// node's lock. A metadata record gets its own physical offset; each
+// message of a message entry its queue offset (next[q]++) and physical
+// offset (payload offset + its offset in the payload), and the store time.
+// A message stamped while the broker is not ready (a proposal that
+// straddled a role change) gets queue offset -1: every applier skips it
+// and its sender answers SERVICE_NOT_AVAILABLE (doc.go).
+func (b *Broker) stamp(index, offset uint64, payload []byte) {
+	if IsRecord(payload) {
+		if len(payload) >= RecordHeaderSize {
+			stampRecord(payload, int64(offset))
+		}
+		return
+	}
+	now := time.Now().UnixMilli()
+	b.stampMu.Lock()
+	defer b.stampMu.Unlock()
+	_ = Messages(payload, func(off int, h commitlog.Header) error {
+		qo := int64(-1)
+		if b.ready {
+			k := queueKey{string(h.Topic), h.QueueID}
+			n, ok := b.next[k]
+			if !ok {
+				n = b.cq.MaxOffset(k.Topic, k.Queue)
+			}
+			qo, b.next[k] = n, n+1
+		}
+		commitlog.SetOffsets(payload[off:], qo, int64(offset)+int64(off))
+		commitlog.SetStoreTimestamp(payload[off:], now)
+		return nil
+	})
+}
+
+// roleChanged is engine.Config.OnRoleChange: every change ends the
+// master's readiness at once; the role loop does the rest.
+func (b *Broker) roleChanged(rc engine.RoleChange) {
+	b.stampMu.Lock()
+	b.epoch++
+	b.ready, b.next, b.role = false, nil, rc
+	b.stampMu.Unlock()
+	select {
+	case b.roleCh <- struct{}{}:
+	default:
+	}
+}
+
+// roleLoop carries out role changes: a master's takeover (docs/broker.md
+// rule 1), then a registration with the name servers; and registers
+// every RegisterInterval.
+func (b *Broker) roleLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.cfg.RegisterInterval)
+	defer t.Stop()
+	b.register()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-b.roleCh:
+			b.takeover()
+			b.register()
+		case <-t.C:
+			b.register()
+		}
+	}
+}
+
+// takeover makes a new master ready: once the applier has applied every
+// entry up to the commit index at the time the node became writable (its
+// no-op included), next[q] is the consume queues' max offset, read lazily
+// by the stamp. A role change meanwhile (epoch) abandons it.
+func (b *Broker) takeover() {
+	b.stampMu.Lock()
+	epoch, role := b.epoch, b.role
+	b.stampMu.Unlock()
+	if role.Role != engine.Leader {
+		return
+	}
+	st := b.node.Status()
+	if !st.Writable || st.Term != role.Term {
+		return
+	}
+	if err := b.waitFor(b.ctx, b.node.CommitIndex()); err != nil {
+		b.cfg.Logger.Error("broker: takeover abandoned", "err", err)
+		return
+	}
+	b.stampMu.Lock()
+	if b.epoch == epoch {
+		b.ready, b.next = true, map[queueKey]int64{}
+	}
+	b.stampMu.Unlock()
+	b.cfg.Logger.Info("broker: master ready", "term", role.Term, "applied", b.applied.Load())
+}
+
+func (b *Broker) isReady() bool {
+	b.stampMu.Lock()
+	defer b.stampMu.Unlock()
+	return b.ready
+}
+
+var _ = context.Background
