@@ -25,6 +25,11 @@
 // code nobody handles is answered REQUEST_CODE_NOT_SUPPORTED by Mux, as
 // RocketMQ's NettyRemotingAbstract does, and the connection stays.
 //
+// A handler learns the peer's address with Peer(ctx), and
+// ServerOptions.OnClose hears of every connection that ended (RocketMQ's
+// ChannelEventListener: a broker forgets the clients of a closed
+// connection, since rocketmq-client-go never sends UNREGISTER_CLIENT).
+//
 // Close stops accepting and reading, cancels the handlers' context, waits
 // for running handlers and writes their answers, then closes every
 // connection; it returns when every goroutine the Server started has

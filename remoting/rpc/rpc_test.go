@@ -310,3 +310,27 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// TestPeerAndOnClose: a handler sees the address of the connection its
+// request came on, and OnClose reports that address once the peer hangs
+// up (a broker forgets the clients of a closed connection).
+func TestPeerAndOnClose(t *testing.T) {
+	closed := make(chan net.Addr, 1)
+	_, addr := serve(t, func(ctx context.Context, req *remoting.Command) *remoting.Command {
+		return remoting.NewResponse(req, remoting.Success, rpc.Peer(ctx).String())
+	}, rpc.ServerOptions{OnClose: func(a net.Addr) { closed <- a }})
+	c, err := rpc.Dial(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := invoke(t, c, remoting.NewRequest(remoting.HeartBeat, nil, nil))
+	c.Close()
+	select {
+	case a := <-closed:
+		if a.String() != resp.Remark {
+			t.Fatalf("OnClose reported %s, the handler saw %s", a, resp.Remark)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnClose not called within 5 s of the client closing")
+	}
+}

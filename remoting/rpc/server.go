@@ -35,6 +35,20 @@ type ServerOptions struct {
 	// Logger receives one line per connection closed for a bad frame or a
 	// failed write (slog.Default() when nil).
 	Logger *slog.Logger
+	// OnClose, if set, is called with the peer's address once a connection
+	// has ended and its handlers have returned (RocketMQ's
+	// ChannelEventListener.onChannelClose: a broker forgets the clients
+	// that spoke on it). It runs on the connection's goroutine.
+	OnClose func(peer net.Addr)
+}
+
+type peerKey struct{}
+
+// Peer returns the remote address of the connection a handler's request
+// came on (nil outside a handler of a Server).
+func Peer(ctx context.Context) net.Addr {
+	a, _ := ctx.Value(peerKey{}).(net.Addr)
+	return a
 }
 
 // Server answers remoting requests on the connections of its listeners.
@@ -117,7 +131,8 @@ func (s *Server) isClosed() bool {
 
 // start registers nc and starts its reader, unless the server is closed.
 func (s *Server) start(nc net.Conn) {
-	c := &conn{srv: s, nc: nc, slots: make(chan struct{}, s.opts.MaxInFlight)}
+	c := &conn{srv: s, nc: nc, slots: make(chan struct{}, s.opts.MaxInFlight),
+		ctx: context.WithValue(s.ctx, peerKey{}, nc.RemoteAddr())}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -158,6 +173,7 @@ func (s *Server) Close() error {
 type conn struct {
 	srv   *Server
 	nc    net.Conn
+	ctx   context.Context // the server's, with the peer's address (Peer)
 	slots chan struct{} // one token per running handler: the in-flight bound
 	wmu   sync.Mutex    // serializes answers on nc
 	werr  error         // guarded by wmu: the first write error
@@ -174,6 +190,9 @@ func (c *conn) serve() {
 		c.srv.mu.Lock()
 		delete(c.srv.conns, c)
 		c.srv.mu.Unlock()
+		if c.srv.opts.OnClose != nil {
+			c.srv.opts.OnClose(c.nc.RemoteAddr())
+		}
 	}()
 	rd := remoting.NewReader(bufio.NewReader(c.nc), c.srv.opts.MaxFrameSize)
 	for {
@@ -228,7 +247,7 @@ func isRemotingError(err error) bool {
 // handle runs the handler and writes its answer, unless the request is
 // oneway or the handler has none.
 func (c *conn) handle(req *remoting.Command) {
-	resp := c.srv.handler(c.srv.ctx, req)
+	resp := c.srv.handler(c.ctx, req)
 	if resp == nil || req.IsOneway() {
 		return
 	}
