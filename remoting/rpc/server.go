@@ -174,9 +174,9 @@ type conn struct {
 	srv   *Server
 	nc    net.Conn
 	ctx   context.Context // the server's, with the peer's address (Peer)
-	slots chan struct{} // one token per running handler: the in-flight bound
-	wmu   sync.Mutex    // serializes answers on nc
-	werr  error         // guarded by wmu: the first write error
+	slots chan struct{}   // one token per running handler: the in-flight bound
+	wmu   sync.Mutex      // serializes answers on nc
+	werr  error           // guarded by wmu: the first write error
 }
 
 // serve reads requests until the stream ends or fails, then waits for the
