@@ -8,6 +8,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/namesrv"
 	"github.com/rmqlog/rmqlog/remoting"
+	"github.com/rmqlog/rmqlog/remoting/rpc"
 )
 
 func offsetAnswer(req *remoting.Command, off int64) *remoting.Command {
@@ -82,7 +83,7 @@ type heartbeat struct {
 	} `json:"consumerDataSet"`
 }
 
-func (b *Broker) handleHeartbeat(_ context.Context, req *remoting.Command) *remoting.Command {
+func (b *Broker) handleHeartbeat(ctx context.Context, req *remoting.Command) *remoting.Command {
 	var hb heartbeat
 	if err := json.Unmarshal(req.Body, &hb); err != nil {
 		return fail(req, remoting.SystemError, "heartbeat body: %v", err)
@@ -91,7 +92,11 @@ func (b *Broker) handleHeartbeat(_ context.Context, req *remoting.Command) *remo
 	for _, c := range hb.Consumers {
 		groups = append(groups, c.GroupName)
 	}
-	b.clients.heartbeat(hb.ClientID, groups, time.Now())
+	peer := ""
+	if a := rpc.Peer(ctx); a != nil {
+		peer = a.String()
+	}
+	b.clients.heartbeat(hb.ClientID, peer, groups, time.Now())
 	return remoting.NewResponse(req, remoting.Success, "")
 }
 

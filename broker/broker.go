@@ -213,7 +213,7 @@ func (b *Broker) Start(node *engine.Node, l net.Listener) error {
 	go b.applyLoop(from)
 	go b.roleLoop()
 	if l != nil {
-		b.server = rpc.NewServer(b.Mux().Handle, rpc.ServerOptions{Logger: b.cfg.Logger})
+		b.server = rpc.NewServer(b.Mux().Handle, rpc.ServerOptions{Logger: b.cfg.Logger, OnClose: b.ConnClosed})
 		b.wg.Add(1)
 		go func() { defer b.wg.Done(); _ = b.server.Serve(l) }()
 	}
@@ -242,6 +242,11 @@ func Open(cfg Config, l net.Listener) (*Broker, error) {
 	}
 	return b, nil
 }
+
+// ConnClosed forgets the consumer clients heard on a connection that
+// ended; a caller serving Mux on a server of its own passes it as
+// rpc.ServerOptions.OnClose.
+func (b *Broker) ConnClosed(peer net.Addr) { b.clients.closed(peer.String()) }
 
 // Node returns the engine node the broker runs on.
 func (b *Broker) Node() *engine.Node { return b.node }

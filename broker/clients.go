@@ -11,13 +11,24 @@ import (
 type clients struct {
 	mu     sync.Mutex
 	groups map[string]map[string]time.Time // group -> client id -> last heartbeat
+	conns  map[string]map[string]bool      // peer address -> client ids heard on it
 }
 
-func newClients() *clients { return &clients{groups: map[string]map[string]time.Time{}} }
+func newClients() *clients {
+	return &clients{groups: map[string]map[string]time.Time{}, conns: map[string]map[string]bool{}}
+}
 
-func (c *clients) heartbeat(id string, groups []string, now time.Time) {
+// heartbeat records client id, heard on the connection from peer, as a
+// member of groups.
+func (c *clients) heartbeat(id, peer string, groups []string, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if peer != "" {
+		if c.conns[peer] == nil {
+			c.conns[peer] = map[string]bool{}
+		}
+		c.conns[peer][id] = true
+	}
 	for _, g := range groups {
 		m := c.groups[g]
 		if m == nil {
@@ -38,6 +49,19 @@ func (c *clients) unregister(id, group string) {
 	for _, m := range c.groups {
 		delete(m, id)
 	}
+}
+
+// closed forgets the clients heard on a connection that ended (RocketMQ's
+// ClientHousekeepingService.onChannelClose).
+func (c *clients) closed(peer string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range c.conns[peer] {
+		for _, m := range c.groups {
+			delete(m, id)
+		}
+	}
+	delete(c.conns, peer)
 }
 
 // list returns group's client ids heard from within expiry, sorted, and

@@ -39,9 +39,20 @@ func (b *Broker) Mux() rpc.Mux {
 	}
 }
 
-// bornHost stands for the producer's address, which rpc.Handler does not
-// give: 0.0.0.0:0 (left for the transport to pass).
+// bornHost stands for a producer whose address is unknown (a Mux served
+// without rpc.Peer): 0.0.0.0:0.
 var bornHost = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+
+// peerHost is the producer's address, as RocketMQ's broker takes it from
+// the channel (the born host of the stored message).
+func peerHost(ctx context.Context) netip.AddrPort {
+	if a := rpc.Peer(ctx); a != nil {
+		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+			return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		}
+	}
+	return bornHost
+}
 
 func fail(req *remoting.Command, code remoting.ResponseCode, format string, a ...any) *remoting.Command {
 	return remoting.NewResponse(req, code, fmt.Sprintf(format, a...))
@@ -86,7 +97,7 @@ func (b *Broker) handleSend(ctx context.Context, req *remoting.Command) *remotin
 	}
 	tmpl := commitlog.Message{
 		QueueID: qid, SysFlag: sys &^ (commitlog.FlagBornHostV6 | commitlog.FlagStoreHostV6),
-		BornTimestamp: atoi64(ext["bornTimestamp"]), BornHost: bornHost, StoreHost: b.storeHost,
+		BornTimestamp: atoi64(ext["bornTimestamp"]), BornHost: peerHost(ctx), StoreHost: b.storeHost,
 		ReconsumeTimes: int32(atoi64(ext["reconsumeTimes"])), Topic: []byte(topic),
 		Flag: int32(atoi64(ext["flag"])),
 	}

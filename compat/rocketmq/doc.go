@@ -10,6 +10,11 @@
 // primitive.DecodeMessage (what the client runs on a pull answer) to the
 // same fields and message ids; and a broker registered with rmqlog's name
 // server (namesrv.Register) is what the client's admin API and producer
-// see: the topic, its queues, and the master address it sends to. Later: the official client against a
-// running rmqlog broker (issue 16): produce, pull, consume.
+// see: the topic, its queues, and the master address it sends to. And the
+// official client against a running rmqlog broker (broker_test.go): our
+// name server and a 3-member broker group in process; SendSync, SendAsync
+// and a batch with tags, keys and properties; a clustering push consumer
+// receives every message equal to what was sent (body, topic, tags, keys,
+// properties, born host, timestamps, queue id and offset, commit log
+// offset, both message ids); committed offsets survive a consumer restart.
 package rocketmq
