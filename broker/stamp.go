@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"time"
 
 	"github.com/rmqlog/rmqlog/commitlog"
@@ -107,5 +106,3 @@ func (b *Broker) isReady() bool {
 	defer b.stampMu.Unlock()
 	return b.ready
 }
-
-var _ = context.Background
