@@ -124,8 +124,15 @@ func (b *Broker) propose(ctx context.Context, req *remoting.Command, payload []b
 	p, err := b.node.Propose(payload)
 	if err == nil {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = p.Wait(wctx)
-		cancel()
+		defer cancel()
+		if err = p.Wait(wctx); err == nil {
+			// Committed: answer once applied here too, so that what a
+			// client was told is stored is what a pull, a max offset or
+			// an offset query on this master already shows. (RocketMQ
+			// dispatches to its consume queues after answering.) The
+			// entry is committed whatever this wait returns.
+			_ = b.waitFor(wctx, p.Index())
+		}
 	}
 	switch {
 	case err == nil:
@@ -231,6 +238,9 @@ func (b *Broker) proposeTopic(ctx context.Context, req *remoting.Command, tc nam
 	}
 	if err == nil {
 		err = b.waitFor(ctx, p.Index())
+	}
+	if errors.Is(err, engine.ErrNotLeader) {
+		return notReady(req)
 	}
 	if err != nil {
 		return fail(req, remoting.SystemError, "topic %s not created: %v", tc.TopicName, err)
