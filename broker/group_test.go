@@ -23,6 +23,7 @@ import (
 // broker.Open with a node of its own.
 type group struct {
 	t       *testing.T
+	ns      *namesrv.Server
 	brokers []*broker.Broker
 	addrs   []string
 	cfgs    []broker.Config
@@ -46,10 +47,14 @@ func startGroup(t *testing.T, n int) *group {
 		g.addrs = append(g.addrs, l.Addr().String())
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	g.ns = namesrv.New(namesrv.Config{Logger: quiet})
+	nl := listen(t)
+	go g.ns.Serve(nl)
+	t.Cleanup(func() { g.ns.Close() })
 	for i := range n {
 		dir := t.TempDir()
 		cfg := broker.Config{
-			BrokerName: "broker-a", BrokerAddr: g.addrs[i], MemberID: int64(i + 1), Dir: dir,
+			BrokerName: "broker-a", BrokerAddr: g.addrs[i], MemberID: int64(i + 1), Dir: dir, NamesrvAddr: nl.Addr().String(),
 			SyncInterval: 20 * time.Millisecond, Logger: quiet,
 			Engine: engine.Config{
 				Group: "broker-a", ID: fmt.Sprintf("n%d", i), Peers: peers, Listener: peerLs[i],
@@ -196,6 +201,20 @@ func TestSendPullAcrossFailover(t *testing.T) {
 		}
 	}
 	m2, addr2 := g.master()
+	// The new master registers as broker id 0 right after its takeover.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if r, ok := g.ns.Route("T"); ok && r.BrokerDatas[0].Addrs[0] == addr2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			r, _ := g.ns.Route("T")
+			t.Fatalf("route after failover: %+v, want master %s", r, addr2)
+		}
+	}
+	// SEND_MESSAGE_V2: the short field names.
+	if r := invoke(t, addr2, remoting.SendMessageV2, map[string]string{"b": "T", "e": "0", "i": props(t, "TAGS", "v2")}, []byte("v2")); r.Code != 0 || r.ExtFields["queueOffset"] != "0" || r.ExtFields["queueId"] != "0" {
+		t.Fatalf("SEND_MESSAGE_V2: %d %s %v", r.Code, r.Remark, r.ExtFields)
+	}
 	if r := send(addr2, 1, "after"); r.Code != 0 || r.ExtFields["queueOffset"] != "5" {
 		t.Fatalf("send after failover: %d %s %v", r.Code, r.Remark, r.ExtFields)
 	}
