@@ -38,6 +38,10 @@ func (b *Broker) applyLoop(from uint64) {
 		from = first
 	}
 	for i := from; ; i++ {
+		if b.ctx.Err() != nil {
+			b.sync(a)
+			return
+		}
 		if i > b.node.CommitIndex() {
 			b.sync(a)
 			if b.stopped.Load() != nil {

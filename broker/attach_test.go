@@ -17,6 +17,7 @@ import (
 	"github.com/rmqlog/rmqlog/flush"
 	"github.com/rmqlog/rmqlog/namesrv"
 	"github.com/rmqlog/rmqlog/remoting"
+	"github.com/rmqlog/rmqlog/remoting/rpc"
 )
 
 // attached opens a one-member broker the second way: New, Hooks in an
@@ -157,11 +158,23 @@ func TestOffsetsAndClients(t *testing.T) {
 			t.Errorf("%v %v: %d %v, want offset %s", tc.code, tc.ext, r.Code, r.ExtFields, tc.want)
 		}
 	}
-	hb := []byte(`{"clientID":"c1","producerDataSet":[],"consumerDataSet":[{"groupName":"G"}]}`)
-	if r := invoke(t, addr, remoting.HeartBeat, nil, hb); r.Code != 0 {
-		t.Fatal(r.Remark)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := rpc.Dial(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// invoke closes its connection: c1 is forgotten with it.
+	for _, id := range []string{"c2", "c1"} {
+		hb := []byte(`{"clientID":"` + id + `","producerDataSet":[],"consumerDataSet":[{"groupName":"G"}]}`)
+		if r, err := c.Invoke(ctx, remoting.NewRequest(remoting.HeartBeat, nil, hb)); err != nil || r.Code != 0 {
+			t.Fatal(r, err)
+		}
+	}
+	r, err := c.Invoke(ctx, remoting.NewRequest(remoting.GetConsumerListByGroup, map[string]string{"consumerGroup": "G"}, nil))
+	if err != nil || r.Code != 0 || string(r.Body) != `{"consumerIdList":["c1","c2"]}` {
+		t.Fatalf("consumer list: %v %s", err, r.Body)
+	}
+	c.Close() // its clients are forgotten with the connection
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		r := invoke(t, addr, remoting.GetConsumerListByGroup, map[string]string{"consumerGroup": "G"}, nil)
