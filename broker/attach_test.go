@@ -192,6 +192,18 @@ func TestOffsetsAndClients(t *testing.T) {
 	if r := invoke(t, addr, remoting.SendMessage, map[string]string{"topic": "U", "queueId": "1"}, []byte("u")); r.Code != 0 {
 		t.Fatalf("send to a created topic: %s", r.Remark)
 	}
+	if r := invoke(t, addr, remoting.UpdateAndCreateTopic, map[string]string{"topic": "RO", "readQueueNums": "1", "writeQueueNums": "1", "perm": "4"}, nil); r.Code != 0 {
+		t.Fatal(r.Remark)
+	}
+	if r := invoke(t, addr, remoting.SendMessage, map[string]string{"topic": "RO", "queueId": "0"}, []byte("x")); r.Code != int32(remoting.NoPermission) {
+		t.Fatalf("send to a read-only topic: %d %s", r.Code, r.Remark)
+	}
+	if r := invoke(t, addr, remoting.SendMessage, map[string]string{"topic": "U", "queueId": "2"}, []byte("x")); r.Code != int32(remoting.SystemError) {
+		t.Fatalf("send to queue 2 of 2: %d %s", r.Code, r.Remark)
+	}
+	if r := invoke(t, addr, remoting.SendMessage, map[string]string{"topic": "U", "queueId": "0"}, make([]byte, 300<<10)); r.Code != int32(remoting.MessageIllegal) {
+		t.Fatalf("send over the entry limit: %d %s", r.Code, r.Remark)
+	}
 	if r := invoke(t, addr, remoting.EndTransaction, nil, nil); r.Code != int32(remoting.RequestCodeNotSupported) || r.Remark == "" {
 		t.Fatalf("unknown code: %d %q", r.Code, r.Remark)
 	}

@@ -39,6 +39,9 @@ func (b *Broker) Mux() rpc.Mux {
 	}
 }
 
+// permWrite is PermName.PERM_WRITE.
+const permWrite = 1 << 1
+
 // bornHost stands for a producer whose address is unknown (a Mux served
 // without rpc.Peer): 0.0.0.0:0.
 var bornHost = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
@@ -83,6 +86,9 @@ func (b *Broker) handleSend(ctx context.Context, req *remoting.Command) *remotin
 		if tc, resp = b.autoCreate(ctx, req, topic); resp != nil {
 			return resp
 		}
+	}
+	if tc.Perm&permWrite == 0 {
+		return fail(req, remoting.NoPermission, "the topic[%s] sending message is forbidden", topic)
 	}
 	qid := int32(atoi64(ext["queueId"]))
 	if qid < 0 {
@@ -139,6 +145,8 @@ func (b *Broker) propose(ctx context.Context, req *remoting.Command, payload []b
 		return nil
 	case errors.Is(err, engine.ErrNotLeader):
 		return notReady(req)
+	case errors.Is(err, engine.ErrTooLarge):
+		return fail(req, remoting.MessageIllegal, "%v", err)
 	case errors.Is(err, engine.ErrBusy):
 		return fail(req, remoting.SystemBusy, "[PC_SYNCHRONIZED]broker busy: %v", err)
 	case errors.Is(err, context.DeadlineExceeded):
