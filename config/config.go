@@ -18,15 +18,28 @@ import (
 // Config is a node's configuration, every field defaulted and validated.
 // The comment of each field names its key; docs/config.md has the table.
 type Config struct {
-	File       string            // the file it was loaded from ("" for Parse with no name)
-	BrokerName string            // brokerName; informational (logs, status); default dLegerGroup
-	Group      string            // dLegerGroup (required)
-	SelfID     string            // dLegerSelfId (required, a member of Peers)
-	Peers      map[string]string // dLegerPeers: id -> host:port (replication port), self included (required)
-	PeerOrder  []string          // ids in the order written in dLegerPeers
-	ClientAddr string            // brokerIP1 + ":" + listenPort: where the client port binds and what it advertises
-	RootDir    string            // storePathRootDir; default $HOME/store (as RocketMQ); absolute
-	LogDir     string            // storePathCommitLog; default RootDir/commitlog; absolute
+	File       string // the file it was loaded from ("" for Parse with no name)
+	BrokerName string // brokerName: the broker group's name clients see; default dLegerGroup
+	// ClusterName is brokerClusterName; default "DefaultCluster" (RocketMQ's).
+	ClusterName string
+	// NamesrvAddr is namesrvAddr: the name servers ("host:port;host:port"),
+	// normalized to ';' between items; "" = the broker registers nowhere.
+	NamesrvAddr string
+	// AutoCreateTopic is autoCreateTopicEnable; default false (docs/broker.md).
+	AutoCreateTopic bool
+	Group           string            // dLegerGroup (required)
+	SelfID          string            // dLegerSelfId (required, a member of Peers)
+	Peers           map[string]string // dLegerPeers: id -> host:port (replication port), self included (required)
+	PeerOrder       []string          // ids in the order written in dLegerPeers
+	// RemotingAddr is brokerIP1 + ":" + listenPort: where the broker serves
+	// RocketMQ's remoting protocol and what it registers with the name servers.
+	RemotingAddr string
+	// ClientAddr is brokerIP1 + ":" + rmqlogClientPort: where rmqlog's own
+	// client protocol (client/, rmqlog status/append/...) binds and what the
+	// node advertises to redirected clients.
+	ClientAddr string
+	RootDir    string // storePathRootDir; default $HOME/store (as RocketMQ); absolute
+	LogDir     string // storePathCommitLog; default RootDir/commitlog; absolute
 
 	FlushMode      flush.Mode    // flushDiskType; default flush.SyncFlush
 	FlushInterval  time.Duration // flushIntervalCommitLog (ms); default 500ms
@@ -193,7 +206,8 @@ type state struct {
 	c          *Config
 	lines      map[string][]int // key -> lines of its definitions (keyLines)
 	warns      []Warning
-	listenPort int    // listenPort, joined into ClientAddr by resolve
+	listenPort int    // listenPort, joined into RemotingAddr by resolve
+	clientPort int    // rmqlogClientPort, 0 until set; joined into ClientAddr by resolve
 	brokerIP   string // brokerIP1, "" until set or defaulted
 }
 
@@ -248,8 +262,8 @@ func (s *state) warn(line int, key, msg string) {
 }
 
 // rocketmqOnly are RocketMQ broker keys that rmqlog reads no meaning from.
-var rocketmqOnly = strings.Fields(`brokerClusterName namesrvAddr brokerId brokerRole
-	brokerIP2 haListenPort deleteWhen diskMaxUsedSpaceRatio autoCreateTopicEnable
+var rocketmqOnly = strings.Fields(`brokerId brokerRole
+	brokerIP2 haListenPort fastListenPort deleteWhen diskMaxUsedSpaceRatio
 	autoCreateSubscriptionGroup defaultTopicQueueNums storePathConsumeQueue
 	storePathIndex storeCheckpoint abortFile mappedFileSizeConsumeQueue
 	flushCommitLogLeastPages flushConsumeQueueLeastPages transientStorePoolEnable

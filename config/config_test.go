@@ -2,12 +2,15 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +27,7 @@ func TestSamples(t *testing.T) {
 		file, self, broker, client, root string
 		warnKeys                         []string
 	}{
-		{"seed-broker-n0.conf", "n0", "RaftNode00", "127.0.0.1:30911", "/tmp/rmqstore/node00", []string{"brokerClusterName", "namesrvAddr"}},
+		{"seed-broker-n0.conf", "n0", "RaftNode00", "127.0.0.1:30911", "/tmp/rmqstore/node00", nil},
 		{"broker-n0.conf", "n0", "RaftNode00", "127.0.0.1:30911", "/tmp/rmqstore/node00", nil},
 		{"broker-n1.conf", "n1", "RaftNode01", "127.0.0.1:30921", "/tmp/rmqstore/node01", nil},
 		{"broker-n2.conf", "n2", "RaftNode02", "127.0.0.1:30931", "/tmp/rmqstore/node02", nil},
@@ -44,7 +47,10 @@ func TestSamples(t *testing.T) {
 			check(t, "SelfID", c.SelfID, tt.self)
 			check(t, "Group", c.Group, "RaftNode00")
 			check(t, "BrokerName", c.BrokerName, tt.broker)
-			check(t, "ClientAddr", c.ClientAddr, tt.client)
+			check(t, "RemotingAddr", c.RemotingAddr, tt.client)
+			host, port, _ := net.SplitHostPort(tt.client)
+			n, _ := strconv.Atoi(port)
+			check(t, "ClientAddr", c.ClientAddr, net.JoinHostPort(host, strconv.Itoa(n+config.ClientPortOffset)))
 			check(t, "RootDir", c.RootDir, tt.root)
 			check(t, "LogDir", c.LogDir, tt.root+"/commitlog")
 			check(t, "FlushMode", c.FlushMode, flush.SyncFlush)
@@ -65,7 +71,7 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"BrokerName", c.BrokerName, "g"},
-		{"ClientAddr", c.ClientAddr, "127.0.0.1:10911"},
+		{"ClientAddr", c.ClientAddr, "127.0.0.1:10913"},
 		{"RootDir", c.RootDir, filepath.Join(home, "store")},
 		{"LogDir", c.LogDir, filepath.Join(home, "store", "commitlog")},
 		{"FlushMode", c.FlushMode, flush.SyncFlush},
@@ -87,6 +93,10 @@ func TestDefaults(t *testing.T) {
 		{"MaxPendingBytes", c.MaxPendingBytes, 64 << 20},
 		{"IndexEntries", c.IndexEntries, int64(4 << 20)},
 		{"MetricsAddr", c.MetricsAddr, ""},
+		{"RemotingAddr", c.RemotingAddr, "127.0.0.1:10911"},
+		{"ClusterName", c.ClusterName, "DefaultCluster"},
+		{"NamesrvAddr", c.NamesrvAddr, ""},
+		{"AutoCreateTopic", c.AutoCreateTopic, false},
 		{"MaxConnections", c.MaxConnections, 1024},
 		{"MaxInflight", c.MaxInflight, 1024},
 		{"LogLevel", c.LogLevel, slog.LevelInfo},
@@ -108,8 +118,13 @@ func TestValues(t *testing.T) {
 		got         func(*config.Config) any
 		want        any
 	}{
-		{"trimmed", "listenPort =   30911   \t", func(c *config.Config) any { return c.ClientAddr }, "127.0.0.1:30911"},
-		{"colon and space separators", "listenPort: 1\nbrokerIP1 10.0.0.1", func(c *config.Config) any { return c.ClientAddr }, "10.0.0.1:1"},
+		{"trimmed", "listenPort =   30911   \t", func(c *config.Config) any { return c.RemotingAddr }, "127.0.0.1:30911"},
+		{"colon and space separators", "listenPort: 1\nbrokerIP1 10.0.0.1", func(c *config.Config) any { return c.RemotingAddr + " " + c.ClientAddr }, "10.0.0.1:1 10.0.0.1:3"},
+		{"client port", "rmqlogClientPort=31000", func(c *config.Config) any { return c.ClientAddr }, "127.0.0.1:31000"},
+		{"client port below", "listenPort=30911\nrmqlogClientPort=30910", func(c *config.Config) any { return c.ClientAddr }, "127.0.0.1:30910"},
+		{"namesrv list", "namesrvAddr= 127.0.0.1:9876 ;; localhost:9877;", func(c *config.Config) any { return c.NamesrvAddr }, "127.0.0.1:9876;localhost:9877"},
+		{"cluster", "brokerClusterName=RaftCluster\nautoCreateTopicEnable=true", func(c *config.Config) any { return fmt.Sprint(c.ClusterName, c.AutoCreateTopic) }, "RaftClustertrue"},
+		{"empty cluster", "brokerClusterName=", func(c *config.Config) any { return c.ClusterName }, "DefaultCluster"},
 		{"relative root", "storePathRootDir=data", func(c *config.Config) any { return c.LogDir }, filepath.Join(wd, "data", "commitlog")},
 		{"relative log", "storePathCommitLog=./cl", func(c *config.Config) any { return c.LogDir }, filepath.Join(wd, "cl")},
 		{"no expansion", "brokerName=${user.home}", func(c *config.Config) any { return c.BrokerName }, "${user.home}"},
@@ -120,7 +135,7 @@ func TestValues(t *testing.T) {
 		{"log level", "logLevel=DEBUG\nlogFormat=JSON", func(c *config.Config) any { return c.LogFormat + c.LogLevel.String() }, "jsonDEBUG"},
 		{"metrics", "metricsAddr=:30915", func(c *config.Config) any { return c.MetricsAddr }, ":30915"},
 		{"preferred", "preferredLeaderId=n2", func(c *config.Config) any { return c.PreferredLeader }, "n2"},
-		{"last wins", "listenPort=1\nlistenPort=2", func(c *config.Config) any { return c.ClientAddr }, "127.0.0.1:2"},
+		{"last wins", "listenPort=1\nlistenPort=2", func(c *config.Config) any { return c.RemotingAddr }, "127.0.0.1:2"},
 		{"segment fits message", "mappedFileSizeCommitLog=8192\nmaxMessageSize=8160", func(c *config.Config) any { return c.SegmentSize }, int64(8192)},
 	}
 	for _, tt := range tests {
@@ -195,7 +210,16 @@ func TestErrors(t *testing.T) {
 		{"segment too small", minimal + "mappedFileSizeCommitLog=4096", 4, "mappedFileSizeCommitLog", "maxMessageSize=4194304, mappedFileSizeCommitLog=4096"},
 		{"preferred", minimal + "preferredLeaderId=n9", 4, "preferredLeaderId", "not a member of dLegerPeers (line 2): allowed n0, n1 or n2"},
 		{"metrics", minimal + "metricsAddr=localhost", 4, "metricsAddr", "allowed host:port"},
-		{"metrics clash", minimal + "metricsAddr=:10911", 4, "metricsAddr", "clashes with the client address 127.0.0.1:10911"},
+		{"metrics clash", minimal + "metricsAddr=:10911", 4, "metricsAddr", "clashes with the remoting address 127.0.0.1:10911"},
+		{"metrics clash client", minimal + "metricsAddr=:10913", 4, "metricsAddr", "the client address 127.0.0.1:10913"},
+		{"client port is listenPort", minimal + "rmqlogClientPort=10911", 4, "rmqlogClientPort", "must differ from listenPort (10911"},
+		{"client port on a peer", minimal + "rmqlogClientPort=40912", 4, "rmqlogClientPort", "the client address 127.0.0.1:40912 clashes with n1's peer address"},
+		{"default client port past 65535", minimal + "listenPort=65534", 4, "listenPort", "set rmqlogClientPort"},
+		{"client port range", minimal + "rmqlogClientPort=0", 4, "rmqlogClientPort", "from 1 to 65535"},
+		{"namesrv item", minimal + "namesrvAddr=127.0.0.1:9876;nameserver", 4, "namesrvAddr", `"nameserver": allowed host:port items separated by ';'`},
+		{"namesrv port", minimal + "namesrvAddr=127.0.0.1:98760", 4, "namesrvAddr", "allowed host:port items"},
+		{"cluster name", minimal + "brokerClusterName=my cluster", 4, "brokerClusterName", "allowed 1 to 64 characters"},
+		{"auto create", minimal + "autoCreateTopicEnable=yes", 4, "autoCreateTopicEnable", "allowed true or false"},
 		{"pprof without metrics", minimal + "metricsPprof=true", 4, "metricsPprof", "set metricsAddr too"},
 		{"pprof value", minimal + "metricsPprof=yes", 4, "metricsPprof", "allowed true or false"},
 		{"log level", minimal + "logLevel=verbose", 4, "logLevel", "allowed debug, info, warn or error"},
@@ -248,16 +272,16 @@ func TestErrorString(t *testing.T) {
 // TestWarnings also checks the line finder: comments, continued values,
 // escaped keys, every separator, CRLF and a byte order mark.
 func TestWarnings(t *testing.T) {
-	tricky := "# a comment = x\n! another: y\n\nnamesrvAddr = a;\\\n   b=c;\\\n   d\nbrokerId 0\nodd\\ key: 1\n" +
-		"brokerClusterName\n" + minimal
+	tricky := "# a comment = x\n! another: y\n\nbrokerRole = a;\\\n   b=c;\\\n   d\nbrokerId 0\nodd\\ key: 1\n" +
+		"deleteWhen\n" + minimal
 	tests := []struct {
 		name, file string
 		want       []string
 	}{
-		{"unknown", "brokerClusterName=c\nnamesrvAddr=127.0.0.1:9876\n" + minimal + "deleteWhen=04\nfoo=1\nfoo=2\nListenPort=1",
+		{"unknown", "brokerId=0\nhaListenPort=30912\n" + minimal + "deleteWhen=04\nfoo=1\nfoo=2\nListenPort=1",
 			[]string{
-				"t.conf:1: brokerClusterName: unknown to rmqlog, ignored (RocketMQ broker key)",
-				"t.conf:2: namesrvAddr: unknown to rmqlog, ignored (RocketMQ broker key)",
+				"t.conf:1: brokerId: unknown to rmqlog, ignored (RocketMQ broker key)",
+				"t.conf:2: haListenPort: unknown to rmqlog, ignored (RocketMQ broker key)",
 				"t.conf:6: deleteWhen: unknown to rmqlog, ignored (RocketMQ broker key)",
 				"t.conf:8: foo: unknown to rmqlog, ignored (check the spelling; keys are case-sensitive)",
 				"t.conf:9: ListenPort: unknown to rmqlog, ignored (did you mean listenPort? keys are case-sensitive)",
@@ -274,10 +298,10 @@ func TestWarnings(t *testing.T) {
 		{"two members", "dLegerGroup=g\ndLegerSelfId=n0\ndLegerPeers=n0-127.0.0.1:1;n1-127.0.0.1:2",
 			[]string{"t.conf:3: dLegerPeers: two members cannot fail over: a majority of two is both, so losing either stops writes; use three members to survive one failure"}},
 		{"any interface", minimal + "brokerIP1=0.0.0.0", []string{"t.conf:4: brokerIP1: binds every interface, but it is also the address given to clients sent to this node, who cannot use it: set the address clients reach",
-			"t.conf:4: brokerIP1: CLIENT TRAFFIC IS UNAUTHENTICATED AND UNENCRYPTED: the client port listens on 0.0.0.0:10911"}},
+			"t.conf:4: brokerIP1: CLIENT TRAFFIC IS UNAUTHENTICATED AND UNENCRYPTED: the client port listens on 0.0.0.0:10913"}},
 		{"single node", "dLegerGroup=g\ndLegerSelfId=n0\ndLegerPeers=n0-localhost:1", nil},
-		{"line finder", tricky, []string{"t.conf:4: namesrvAddr", "t.conf:7: brokerId", "t.conf:8: odd key", "t.conf:9: brokerClusterName"}},
-		{"crlf", strings.ReplaceAll(tricky, "\n", "\r\n"), []string{"t.conf:4: namesrvAddr", "t.conf:5: b", "t.conf:6: d", "t.conf:7: brokerId", "t.conf:8: odd key", "t.conf:9: brokerClusterName"}},
+		{"line finder", tricky, []string{"t.conf:4: brokerRole", "t.conf:7: brokerId", "t.conf:8: odd key", "t.conf:9: deleteWhen"}},
+		{"crlf", strings.ReplaceAll(tricky, "\n", "\r\n"), []string{"t.conf:4: brokerRole", "t.conf:5: b", "t.conf:6: d", "t.conf:7: brokerId", "t.conf:8: odd key", "t.conf:9: deleteWhen"}},
 		{"bom", "\uFEFFbrokerId=0\n" + minimal, []string{"t.conf:1: brokerId"}},
 	}
 	for _, tt := range tests {

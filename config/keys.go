@@ -54,6 +54,9 @@ const entryHeader = 32
 // rocketmqKeys are the keys rmqlog reads, RocketMQ's spelling and meaning.
 var rocketmqKeys = []key{
 	text("brokerName", "", nil, func(c *Config) *string { return &c.BrokerName }),
+	text("brokerClusterName", "DefaultCluster", checkOptionalName, func(c *Config) *string { return &c.ClusterName }),
+	namesrvKey(),
+	boolean("autoCreateTopicEnable", false, func(c *Config) *bool { return &c.AutoCreateTopic }),
 	required(text("dLegerGroup", "", checkName, func(c *Config) *string { return &c.Group }),
 		"set it to the raft group's name, the same on every member (e.g. RaftNode00)"),
 	required(peersKey(), "set it to every member as id-host:port, separated by ';' "+
@@ -77,6 +80,7 @@ var rocketmqKeys = []key{
 
 // ownKeys are rmqlog's own keys, unknown to RocketMQ.
 var ownKeys = []key{
+	clientPortKey(),
 	number("raftTickIntervalMs", 10, millis, time.Millisecond, func(c *Config) *time.Duration { return &c.TickInterval }),
 	number("raftHeartbeatIntervalMs", 50, millis, time.Millisecond, func(c *Config) *time.Duration { return &c.HeartbeatInterval }),
 	number("raftElectionTimeoutMs", 300, millis, time.Millisecond, func(c *Config) *time.Duration { return &c.ElectionTimeout }),
@@ -226,13 +230,34 @@ func dledgerKey() key {
 		get: func(*Config) string { return "true" }}
 }
 
-// listenPortKey and brokerIPKey fill parse state; resolve joins them into
-// ClientAddr, which is what get splits again.
+// listenPortKey, clientPortKey and brokerIPKey fill parse state; resolve
+// joins them into RemotingAddr and ClientAddr, which is what get splits
+// again.
 func listenPortKey() key {
 	return key{name: "listenPort", def: "10911",
 		set: func(s *state, v string) error {
 			n, err := parseNumber(v, ports)
 			s.listenPort = int(n)
+			return err
+		},
+		get: func(c *Config) string { return splitPort(c.RemotingAddr) }}
+}
+
+// ClientPortOffset is rmqlogClientPort's default distance from listenPort:
+// +2 is none of the ports a RocketMQ broker derives from listenPort
+// (fastListenPort = listenPort-2, haListenPort = listenPort+1), and stays
+// inside the 10-port block RocketMQ's multi-broker examples give each broker
+// (10911, 10921, ...; this repository's conf/ uses 30911, 30921, 30931 and
+// metrics on 30915-30917). docs/config.md has the reason.
+const ClientPortOffset = 2
+
+// clientPortKey is rmqlog's own client protocol port; no default here,
+// resolve sets listenPort+ClientPortOffset.
+func clientPortKey() key {
+	return key{name: "rmqlogClientPort",
+		set: func(s *state, v string) error {
+			n, err := parseNumber(v, ports)
+			s.clientPort = int(n)
 			return err
 		},
 		get: func(c *Config) string { return splitPort(c.ClientAddr) }}
@@ -245,6 +270,27 @@ func brokerIPKey() key {
 			return checkHost(v)
 		},
 		get: func(c *Config) string { return splitHost(c.ClientAddr) }}
+}
+
+// namesrvKey reads RocketMQ's ';'-separated name server list: every item
+// host:port (spaces and empty items ignored), stored joined by ';'.
+func namesrvKey() key {
+	return key{name: "namesrvAddr",
+		set: func(s *state, v string) error {
+			var addrs []string
+			for _, a := range strings.Split(v, ";") {
+				if a = strings.TrimSpace(a); a == "" {
+					continue
+				}
+				if err := checkAddr(a, false); err != nil {
+					return fmt.Errorf("%q: allowed host:port items separated by ';' (e.g. 127.0.0.1:9876;10.0.0.2:9876)", a)
+				}
+				addrs = append(addrs, a)
+			}
+			s.c.NamesrvAddr = strings.Join(addrs, ";")
+			return nil
+		},
+		get: func(c *Config) string { return c.NamesrvAddr }}
 }
 
 func flushKey() key {

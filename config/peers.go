@@ -92,6 +92,14 @@ func checkName(name string) error {
 	return nil
 }
 
+// checkOptionalName accepts a name or "" (the key's default applies).
+func checkOptionalName(name string) error {
+	if name == "" {
+		return nil
+	}
+	return checkName(name)
+}
+
 func notIDRune(r rune) bool {
 	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.')
 }

@@ -232,7 +232,7 @@ func TestTLSWarnings(t *testing.T) {
 		{"one remote peer", strings.Replace(group("127.0.0.1"), "n2-127.0.0.1", "n2-db2.example", 1), []string{
 			"dLegerPeers: PEER TRAFFIC IS UNAUTHENTICATED AND UNENCRYPTED: member n2's address db2.example:40913"}},
 		{"remote client port", group("127.0.0.1") + "brokerIP1=192.168.1.5", []string{
-			"brokerIP1: CLIENT TRAFFIC IS UNAUTHENTICATED AND UNENCRYPTED: the client port listens on 192.168.1.5:10911, not a loopback address",
+			"brokerIP1: CLIENT TRAFFIC IS UNAUTHENTICATED AND UNENCRYPTED: the client port listens on 192.168.1.5:10913, not a loopback address",
 		}},
 		{"client port defaulted from the peer address", group("10.0.0.1"), []string{"dLegerPeers: PEER TRAFFIC", "brokerIP1: CLIENT TRAFFIC"}},
 		{"remote, with TLS", group("10.0.0.1") + sortTLSLines(tlsKeys(f, "both", "ca", "n0", "n0-key")), nil},

@@ -34,31 +34,61 @@ func (s *state) membership() error {
 	if c.BrokerName == "" {
 		c.BrokerName = c.Group
 	}
+	if c.ClusterName == "" {
+		c.ClusterName = "DefaultCluster"
+	}
 	return nil
 }
 
-// addresses sets ClientAddr (brokerIP1 defaults to the host of this node's
-// own peer address) and checks that no two listeners of this node collide.
+// addresses sets RemotingAddr and ClientAddr (brokerIP1 defaults to the
+// host of this node's own peer address; rmqlogClientPort to listenPort +
+// ClientPortOffset) and checks that no two listeners of this node collide:
+// remoting, client, peer and metrics addresses all distinct.
 func (s *state) addresses() error {
 	c := s.c
 	self := c.Peers[c.SelfID]
 	if s.brokerIP == "" {
 		s.brokerIP = splitHost(self)
 	}
-	c.ClientAddr = net.JoinHostPort(s.brokerIP, strconv.Itoa(s.listenPort))
-	port := strconv.Itoa(s.listenPort)
-	for _, id := range c.PeerOrder {
-		addr := c.Peers[id]
-		if normalize(addr) == normalize(c.ClientAddr) || id == c.SelfID && clash(addr, c.ClientAddr) {
-			return s.fail("listenPort", port, fmt.Sprintf("the client address %s clashes with %s's peer address %s in dLegerPeers%s: choose another listenPort",
-				c.ClientAddr, id, addr, s.at("dLegerPeers")))
+	if s.clientPort == 0 {
+		s.clientPort = s.listenPort + ClientPortOffset
+		if int64(s.clientPort) > ports.hi {
+			return s.fail("listenPort", strconv.Itoa(s.listenPort), fmt.Sprintf(
+				"rmqlogClientPort defaults to listenPort+%d, which is above 65535: set rmqlogClientPort", ClientPortOffset))
 		}
 	}
-	if m := c.MetricsAddr; m != "" && (clash(m, c.ClientAddr) || clash(m, self)) {
-		return s.fail("metricsAddr", m, fmt.Sprintf("clashes with the client address %s or the peer address %s: choose another port", c.ClientAddr, self))
+	c.RemotingAddr = net.JoinHostPort(s.brokerIP, strconv.Itoa(s.listenPort))
+	c.ClientAddr = net.JoinHostPort(s.brokerIP, strconv.Itoa(s.clientPort))
+	if clash(c.RemotingAddr, c.ClientAddr) {
+		return s.fail("rmqlogClientPort", strconv.Itoa(s.clientPort), fmt.Sprintf(
+			"rmqlog's client port must differ from listenPort (%d, RocketMQ's remoting port): choose another rmqlogClientPort", s.listenPort))
+	}
+	for _, l := range []struct{ key, what, addr string }{
+		{"listenPort", "remoting", c.RemotingAddr}, {"rmqlogClientPort", "client", c.ClientAddr}} {
+		if err := s.apartFromPeers(l.key, l.what, l.addr); err != nil {
+			return err
+		}
+	}
+	if m := c.MetricsAddr; m != "" && (clash(m, c.ClientAddr) || clash(m, c.RemotingAddr) || clash(m, self)) {
+		return s.fail("metricsAddr", m, fmt.Sprintf("clashes with the remoting address %s, the client address %s or the peer address %s: choose another port",
+			c.RemotingAddr, c.ClientAddr, self))
 	}
 	if c.MetricsPprof && c.MetricsAddr == "" {
 		return s.fail("metricsPprof", "true", "the profiler is served on the metrics endpoint: set metricsAddr too (for example 127.0.0.1:30915), or remove the line")
+	}
+	return nil
+}
+
+// apartFromPeers checks that addr, this node's listener of key, is no
+// member's peer address and cannot collide with this node's own.
+func (s *state) apartFromPeers(key, what, addr string) error {
+	c := s.c
+	for _, id := range c.PeerOrder {
+		peer := c.Peers[id]
+		if normalize(peer) == normalize(addr) || id == c.SelfID && clash(peer, addr) {
+			return s.fail(key, splitPort(addr), fmt.Sprintf("the %s address %s clashes with %s's peer address %s in dLegerPeers%s: choose another %s",
+				what, addr, id, peer, s.at("dLegerPeers"), key))
+		}
 	}
 	return nil
 }
