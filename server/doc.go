@@ -1,7 +1,19 @@
 // Package server runs an rmqlog node as a service: the engine Node, the
-// client port (package client/proto's protocol on listenPort), retention
-// (fileReservedTime), the Prometheus metrics endpoint, and a graceful
-// shutdown. cmd/rmqlog's serve command is a thin wrapper around Start.
+// client port (package client/proto's protocol on rmqlogClientPort),
+// optionally a RocketMQ broker on the same node (package broker, RocketMQ's
+// remoting protocol on listenPort), retention (fileReservedTime), the
+// Prometheus metrics endpoint, and a graceful shutdown. cmd/rmqlog's serve
+// command is a thin wrapper around Start.
+//
+// # The broker
+//
+// With Config.Broker set, Start creates the broker (its consume queues and
+// tables open) before the node, installs its hooks (Stamp, OnRoleChange) in
+// the engine config, opens the one node, then attaches the broker and
+// serves remoting on its own port. The server owns that order because it
+// owns the node's life: the broker must be created before the node opens
+// and closed before it closes. (The import goes one way: server may import
+// broker; broker never imports server, scripts/archcheck.sh.)
 //
 // # Connections
 //
@@ -34,6 +46,8 @@
 //
 // Shutdown stops accepting, stops reading new requests, answers every
 // request already read (waiting for in-flight appends to commit), hands
-// leadership to another member if this node leads, then closes the node (its
+// leadership to another member if this node leads, closes the broker (its
+// remoting connections end; RocketMQ clients resend elsewhere, and UNIQ_KEY
+// suppression keeps a resent message single), then closes the node (its
 // last fsync included).
 package server

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rmqlog/rmqlog/broker"
 	"github.com/rmqlog/rmqlog/client/proto"
 	"github.com/rmqlog/rmqlog/engine"
 	"github.com/rmqlog/rmqlog/pki"
@@ -34,10 +35,20 @@ type Config struct {
 	// Engine configures the node. Engine.ClientAddr defaults to the client
 	// listener's address; Engine.MaxEntrySize is maxMessageSize.
 	Engine engine.Config
-	// ClientAddr is where the client port listens ("host:port"), unless
-	// ClientListener is set.
+	// ClientAddr is where the client port listens ("host:port",
+	// rmqlogClientPort), unless ClientListener is set.
 	ClientAddr     string
 	ClientListener net.Listener // tests; the server closes it
+	// Broker, if set, runs a RocketMQ broker on the node (package broker):
+	// created before the node opens, its hooks (Stamp, OnRoleChange)
+	// installed in Engine, attached once the node is open, and closed
+	// before it. Its Engine field is ignored; Logger defaults to Logger.
+	Broker *broker.Config
+	// RemotingAddr is where the broker serves RocketMQ's remoting protocol
+	// ("host:port", listenPort), unless RemotingListener is set. Only with
+	// Broker.
+	RemotingAddr     string
+	RemotingListener net.Listener // tests; the broker closes it
 	// MetricsAddr serves Prometheus metrics at /metrics; "" disables it.
 	MetricsAddr string
 	// Pprof also serves Go's profiler (net/http/pprof) at /debug/pprof/ on
@@ -72,6 +83,8 @@ type Server struct {
 	maxEntry int // maxMessageSize
 	metrics  *metrics
 	httpSrv  *http.Server
+	broker   *broker.Broker // nil without Config.Broker
+	brokerLn net.Listener   // the remoting listener, handed to broker.Start
 	// metricsLn is the metrics endpoint's listener (nil when off), bound
 	// in Start before the node opens, served once it is open.
 	metricsLn net.Listener
@@ -100,12 +113,13 @@ type Server struct {
 
 // Start opens the node and starts serving. On error nothing keeps running.
 //
-// It binds every port first (peer, client, metrics), so that a port in use
-// fails at once and before any file is allocated, then serves the client
-// port while the node opens its log (which can take seconds: a 1 GiB
-// segment is zero-filled on first start): status requests are answered
-// with role "starting", everything else as "not the leader, none known
-// yet", so clients retry.
+// It binds every port first (peer, client, remoting, metrics), so that a
+// port in use fails at once and before any file is allocated, then serves
+// the client port while the node opens its log (which can take seconds: a
+// 1 GiB segment is zero-filled on first start): status requests are
+// answered with role "starting", everything else as "not the leader, none
+// known yet", so clients retry. The remoting port is served once the node
+// is open (connections wait in the listen backlog until then).
 func Start(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, conns: make(map[*conn]struct{}), stop: make(chan struct{}),
@@ -117,22 +131,68 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ecfg.Listener = peerLn
-	ln, err := s.listen()
-	if err != nil {
-		closeListener(peerLn)
-		return nil, err
-	}
-	s.ln = ln
-	if s.metricsLn, err = s.listenMetrics(); err != nil {
-		ln.Close()
+	if err := s.listenAll(); err != nil {
 		closeListener(peerLn)
 		return nil, err
 	}
 	if cfg.ClientTLS != nil {
 		s.tls = pki.ServerConfig(*cfg.ClientTLS)
 	}
+	s.prepareEngine(&ecfg)
+	s.wg.Add(1)
+	go s.acceptLoop() // answers "starting" until the node is open
+	s.log.Info("client port listening; opening the node", "addr", s.ln.Addr().String(), "max_frame", s.maxFrame,
+		"tls", cfg.ClientTLS != nil, "peer_tls", cfg.PeerTLS != nil)
+	if err := s.newBroker(&ecfg); err != nil {
+		s.abortStart()
+		closeListener(peerLn)
+		return nil, err
+	}
+	node, err := engine.Open(ecfg)
+	if err != nil {
+		s.abortStart()
+		closeListener(peerLn)
+		return nil, err
+	}
+	s.node = node
+	if err := s.startBroker(); err != nil {
+		node.Close()
+		s.abortStart()
+		return nil, err
+	}
+	s.ready.Store(true)
+	s.serveMetrics()
+	s.wg.Add(1)
+	go s.retentionLoop()
+	s.log.Info("node open", "took", time.Since(s.began).Round(time.Millisecond).String())
+	return s, nil
+}
+
+// listenAll binds the client, remoting and metrics ports; on error none
+// stays bound.
+func (s *Server) listenAll() error {
+	ln, err := s.listen()
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	if s.brokerLn, err = s.listenRemoting(); err != nil {
+		ln.Close()
+		return err
+	}
+	if s.metricsLn, err = s.listenMetrics(); err != nil {
+		ln.Close()
+		closeListener(s.brokerLn)
+		return err
+	}
+	return nil
+}
+
+// prepareEngine fills the engine config's defaults and hooks of the
+// server's own, and the server's frame limits.
+func (s *Server) prepareEngine(ecfg *engine.Config) {
 	if ecfg.ClientAddr == "" {
-		ecfg.ClientAddr = ln.Addr().String()
+		ecfg.ClientAddr = s.ln.Addr().String()
 	}
 	if ecfg.MaxEntrySize == 0 {
 		ecfg.MaxEntrySize = 4 << 20
@@ -141,24 +201,7 @@ func Start(cfg Config) (*Server, error) {
 	s.maxFrame = ecfg.MaxEntrySize + frameSlack
 	s.metrics = newMetrics(s)
 	ecfg.OnSync = s.metrics.observeSync
-	ecfg.Logger = cfg.Logger
-	s.wg.Add(1)
-	go s.acceptLoop() // answers "starting" until the node is open
-	s.log.Info("client port listening; opening the node", "addr", ln.Addr().String(), "max_frame", s.maxFrame,
-		"tls", cfg.ClientTLS != nil, "peer_tls", cfg.PeerTLS != nil)
-	node, err := engine.Open(ecfg)
-	if err != nil {
-		s.abortStart()
-		closeListener(peerLn)
-		return nil, err
-	}
-	s.node = node
-	s.ready.Store(true)
-	s.serveMetrics()
-	s.wg.Add(1)
-	go s.retentionLoop()
-	s.log.Info("node open", "took", time.Since(s.began).Round(time.Millisecond).String())
-	return s, nil
+	ecfg.Logger = s.cfg.Logger
 }
 
 // abortStart stops what Start started before the node failed to open.
@@ -168,6 +211,10 @@ func (s *Server) abortStart() {
 	s.closeConns()
 	s.connsWG.Wait()
 	closeListener(s.metricsLn)
+	closeListener(s.brokerLn)
+	if s.broker != nil {
+		s.broker.Close()
+	}
 	s.wg.Wait()
 }
 
@@ -378,8 +425,15 @@ func (s *Server) handOff(ctx context.Context) {
 	s.log.Info("shutdown: handed leadership off", "to", best.ID)
 }
 
+// finish closes the broker (its remoting connections, applier and
+// registration; what it applied made durable), then the node, metrics and
+// the server's loops.
 func (s *Server) finish() error {
-	err := s.node.Close()
+	var berr error
+	if s.broker != nil {
+		berr = s.broker.Close()
+	}
+	err := errors.Join(s.node.Close(), berr)
 	closeListener(s.metricsLn)
 	s.hardCancel()
 	if s.httpSrv != nil {

@@ -30,6 +30,7 @@ func (s *Server) StatusDoc() proto.StatusDoc {
 	for _, f := range st.Followers {
 		d.Followers = append(d.Followers, followerDoc(f))
 	}
+	d.Broker = s.brokerDoc()
 	s.mu.Lock()
 	d.Connections = len(s.conns)
 	s.mu.Unlock()
@@ -46,6 +47,7 @@ func (s *Server) startingDoc() proto.StatusDoc {
 		FlushMode: e.FlushMode.String(), Peers: e.Peers,
 		Starting: fmt.Sprintf("opening its log for %v (recovery reads it; a new %d MiB segment file is zero-filled first)",
 			time.Since(s.began).Round(100*time.Millisecond), e.SegmentSize>>20)}
+	d.Broker = s.brokerDoc()
 	s.mu.Lock()
 	d.Connections = len(s.conns)
 	s.mu.Unlock()

@@ -46,6 +46,19 @@ type StatusDoc struct {
 	Error       string            `json:"error,omitempty"`
 	Connections int               `json:"clientConnections"`
 	Peers       map[string]string `json:"peers"`
+	// Broker is the RocketMQ broker running on the node, if any.
+	Broker *BrokerDoc `json:"broker,omitempty"`
+}
+
+// BrokerDoc is the state of a node's RocketMQ broker (package broker).
+type BrokerDoc struct {
+	Name         string `json:"brokerName"`
+	Cluster      string `json:"brokerClusterName"`
+	RemotingAddr string `json:"remotingAddr"` // listenPort: where RocketMQ clients connect
+	NamesrvAddr  string `json:"namesrvAddr,omitempty"`
+	Applied      uint64 `json:"appliedIndex"` // the last entry in its consume queues and tables
+	Ready        bool   `json:"ready"`        // a master taking sends
+	Error        string `json:"error,omitempty"`
 }
 
 // FollowerDoc is what the leader knows of one follower.
