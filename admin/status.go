@@ -88,10 +88,10 @@ func fillLag(nodes []NodeStatus) {
 // WriteStatusTable prints nodes as an aligned table.
 func WriteStatusTable(w io.Writer, nodes []NodeStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ADDR\tNODE\tROLE\tTERM\tLEADER\tCOMMIT\tLAST\tDURABLE\tLAG\tFLUSH\tNOTE")
+	fmt.Fprintln(tw, "ADDR\tNODE\tROLE\tTERM\tLEADER\tCOMMIT\tLAST\tDURABLE\tLAG\tFLUSH\tBROKER\tNOTE")
 	for _, n := range nodes {
 		if n.Err != "" {
-			fmt.Fprintf(tw, "%s\t-\tunreachable\t-\t-\t-\t-\t-\t-\t-\t%s\n", n.Addr, oneLine(n.Err))
+			fmt.Fprintf(tw, "%s\t-\tunreachable\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", n.Addr, oneLine(n.Err))
 			continue
 		}
 		lag := "-"
@@ -99,10 +99,26 @@ func WriteStatusTable(w io.Writer, nodes []NodeStatus) error {
 			lag = fmt.Sprint(*n.Lag)
 		}
 		note := statusNote(n)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", n.Addr, n.Self, n.Role, n.Term,
-			orDash(n.Leader), n.CommitIndex, n.LastIndex, n.DurableIndex, lag, n.FlushMode, note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", n.Addr, n.Self, n.Role, n.Term,
+			orDash(n.Leader), n.CommitIndex, n.LastIndex, n.DurableIndex, lag, n.FlushMode, brokerCell(n.Broker), note)
 	}
 	return tw.Flush()
+}
+
+// brokerCell is the BROKER column: the RocketMQ broker's name, remoting
+// address (listenPort), applied index and whether it takes sends, or "-".
+func brokerCell(b *proto.BrokerDoc) string {
+	if b == nil {
+		return "-"
+	}
+	state := "ready"
+	switch {
+	case b.Error != "":
+		state = "STOPPED: " + oneLine(b.Error)
+	case !b.Ready:
+		state = "not-master"
+	}
+	return fmt.Sprintf("%s@%s applied=%d %s", b.Name, b.RemotingAddr, b.Applied, state)
 }
 
 // statusNote is the NOTE column: what is wrong with a node, worst first.

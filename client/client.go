@@ -144,7 +144,7 @@ func Dial(ctx context.Context, addrs []string, opts ...Option) (*Client, error) 
 			return nil, err // it names every address and why it refused
 		case ok && se.refused && c.opts.failFast:
 			c.Close()
-			return nil, fmt.Errorf("%w by %s: nothing listens there; is the node running, and is this its listenPort?",
+			return nil, fmt.Errorf("%w by %s: nothing listens there; is the node running, and is this its client port (rmqlogClientPort, by default listenPort+2)?",
 				ErrRefused, strings.Join(addrs, ", "))
 		}
 		werr := bo.wait(ctx, c.life)

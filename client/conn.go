@@ -166,7 +166,7 @@ func peerPort(br *bufio.Reader, addr string) error {
 	if err != nil {
 		reason = err.Error()
 	}
-	return fmt.Errorf("%w: %s is a peer port (dLegerPeers), not a client port (listenPort): %s", ErrWrongPort, addr, reason)
+	return fmt.Errorf("%w: %s is a peer port (dLegerPeers), not a client port (rmqlogClientPort): %s", ErrWrongPort, addr, reason)
 }
 
 // readError names a malformed stream a protocol error (not a stream cut

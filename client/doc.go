@@ -79,6 +79,6 @@
 // # Examples
 //
 // Example and ExampleWithPinned (example_test.go) drive the README's
-// quick-start group (client ports 127.0.0.1:30911, 30921 and 30931). go doc
+// quick-start group (client ports, rmqlogClientPort: 127.0.0.1:30913, 30923 and 30933). go doc
 // does not print examples: read example_test.go, or see them on pkg.go.dev.
 package client

@@ -54,7 +54,7 @@ var (
 	// ErrOverload: the node refused the connection (too many connections).
 	ErrOverload = errors.New("client: node overloaded")
 	// ErrWrongPort: the address is an rmqlog peer port (dLegerPeers), not a
-	// client port (listenPort): it answered with the peer handshake.
+	// client port (rmqlogClientPort): it answered with the peer handshake.
 	// Retrying will not help; Dial returns it at once if every address is so.
 	ErrWrongPort = errors.New("client: wrong port")
 	// ErrRefused: nothing listens at the address (connection refused).

@@ -15,7 +15,7 @@ import (
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, []string{"127.0.0.1:30911", "127.0.0.1:30921", "127.0.0.1:30931"})
+	c, err := client.Dial(ctx, []string{"127.0.0.1:30913", "127.0.0.1:30923", "127.0.0.1:30933"})
 	if err != nil {
 		log.Fatal(err) // names every address tried and why it failed
 	}
@@ -56,7 +56,7 @@ func Example() {
 // An admin tool asks one node, whatever its role.
 func ExampleWithPinned() {
 	ctx := context.Background()
-	c, err := client.Dial(ctx, []string{"127.0.0.1:30921"}, client.WithPinned())
+	c, err := client.Dial(ctx, []string{"127.0.0.1:30923"}, client.WithPinned())
 	if err != nil {
 		log.Fatal(err)
 	}

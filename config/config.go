@@ -27,10 +27,15 @@ type Config struct {
 	NamesrvAddr string
 	// AutoCreateTopic is autoCreateTopicEnable; default false (docs/broker.md).
 	AutoCreateTopic bool
-	Group           string            // dLegerGroup (required)
-	SelfID          string            // dLegerSelfId (required, a member of Peers)
-	Peers           map[string]string // dLegerPeers: id -> host:port (replication port), self included (required)
-	PeerOrder       []string          // ids in the order written in dLegerPeers
+	// BrokerEnable is rmqlogBrokerEnable: run the RocketMQ broker on
+	// listenPort; default true. false serves rmqlog's client protocol only
+	// (the native benchmarks and fault campaigns, whose raw entries the
+	// broker would otherwise inspect and log one by one).
+	BrokerEnable bool
+	Group        string            // dLegerGroup (required)
+	SelfID       string            // dLegerSelfId (required, a member of Peers)
+	Peers        map[string]string // dLegerPeers: id -> host:port (replication port), self included (required)
+	PeerOrder    []string          // ids in the order written in dLegerPeers
 	// RemotingAddr is brokerIP1 + ":" + listenPort: where the broker serves
 	// RocketMQ's remoting protocol and what it registers with the name servers.
 	RemotingAddr string

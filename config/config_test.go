@@ -29,8 +29,8 @@ func TestSamples(t *testing.T) {
 	}{
 		{"seed-broker-n0.conf", "n0", "RaftNode00", "127.0.0.1:30911", "/tmp/rmqstore/node00", nil},
 		{"broker-n0.conf", "n0", "RaftNode00", "127.0.0.1:30911", "/tmp/rmqstore/node00", nil},
-		{"broker-n1.conf", "n1", "RaftNode01", "127.0.0.1:30921", "/tmp/rmqstore/node01", nil},
-		{"broker-n2.conf", "n2", "RaftNode02", "127.0.0.1:30931", "/tmp/rmqstore/node02", nil},
+		{"broker-n1.conf", "n1", "RaftNode00", "127.0.0.1:30921", "/tmp/rmqstore/node01", nil},
+		{"broker-n2.conf", "n2", "RaftNode00", "127.0.0.1:30931", "/tmp/rmqstore/node02", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -97,6 +97,7 @@ func TestDefaults(t *testing.T) {
 		{"ClusterName", c.ClusterName, "DefaultCluster"},
 		{"NamesrvAddr", c.NamesrvAddr, ""},
 		{"AutoCreateTopic", c.AutoCreateTopic, false},
+		{"BrokerEnable", c.BrokerEnable, true},
 		{"MaxConnections", c.MaxConnections, 1024},
 		{"MaxInflight", c.MaxInflight, 1024},
 		{"LogLevel", c.LogLevel, slog.LevelInfo},

@@ -81,6 +81,7 @@ var rocketmqKeys = []key{
 // ownKeys are rmqlog's own keys, unknown to RocketMQ.
 var ownKeys = []key{
 	clientPortKey(),
+	boolean("rmqlogBrokerEnable", true, func(c *Config) *bool { return &c.BrokerEnable }),
 	number("raftTickIntervalMs", 10, millis, time.Millisecond, func(c *Config) *time.Duration { return &c.TickInterval }),
 	number("raftHeartbeatIntervalMs", 50, millis, time.Millisecond, func(c *Config) *time.Duration { return &c.HeartbeatInterval }),
 	number("raftElectionTimeoutMs", 300, millis, time.Millisecond, func(c *Config) *time.Duration { return &c.ElectionTimeout }),

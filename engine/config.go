@@ -18,7 +18,7 @@ type Config struct {
 	Group string            // raft group name (dLegerGroup); peers must agree
 	ID    string            // this node's id (dLegerSelfId), e.g. "n0"
 	Peers map[string]string // every member's peer address, ID included (dLegerPeers)
-	// ClientAddr is this node's client address ("host:port", listenPort),
+	// ClientAddr is this node's client address ("host:port", rmqlogClientPort),
 	// sent to every peer in the connection handshake so that the others can
 	// tell clients where the leader is. Optional.
 	ClientAddr string

@@ -211,7 +211,7 @@ func clientsUse(advert string) string {
 	if advert == "" {
 		return ""
 	}
-	return ", whose client port (listenPort) is " + advert
+	return ", whose client port (rmqlogClientPort) is " + advert
 }
 
 func (t *Transport) members() string {

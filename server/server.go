@@ -240,7 +240,7 @@ func (s *Server) listen() (net.Listener, error) {
 	}
 	ln, err := net.Listen("tcp", s.cfg.ClientAddr)
 	if err != nil {
-		return nil, fmt.Errorf("server: client port (listenPort) %s: %w", s.cfg.ClientAddr, err)
+		return nil, fmt.Errorf("server: client port (rmqlogClientPort) %s: %w", s.cfg.ClientAddr, err)
 	}
 	return ln, nil
 }

@@ -1,5 +1,5 @@
 // Package proto is the binary protocol between clients and a node's client
-// port (listenPort): the frame codec used by package client, by the node's
+// port (rmqlogClientPort): the frame codec used by package client, by the node's
 // server and by the admin commands, and the status document (StatusDoc) a
 // status request answers with as JSON. It imports no other rmqlog package.
 // docs/protocol.md draws every message byte by byte.

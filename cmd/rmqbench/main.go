@@ -10,7 +10,7 @@
 //	rmqbench --scenario failover       # kill -9 the leader under load, restart it, check nothing was lost
 //	rmqbench --scenario sweep          # 128 B/1 KiB/16 KiB x 1/16/64/256 producers x both modes
 //	rmqbench --rate 20000 --producers 4096   # open loop at 20k/s (latency from the intended send time)
-//	rmqbench --target 10.0.0.1:30911,10.0.0.2:30911,10.0.0.3:30911
+//	rmqbench --target 10.0.0.1:30913,10.0.0.2:30913,10.0.0.3:30913   # client ports (rmqlogClientPort)
 package main
 
 import (

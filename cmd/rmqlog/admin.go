@@ -13,7 +13,7 @@ import (
 
 func status(args []string, stdout, stderr io.Writer) error {
 	fs := flags("status", "status --addr host:port[,host:port...] [--json | --leader]", stderr)
-	addrs := fs.String("addr", "", "client addresses (listenPort) of the nodes, comma-separated")
+	addrs := fs.String("addr", "", "client addresses (rmqlogClientPort) of the nodes, comma-separated")
 	asJSON := fs.Bool("json", false, "print JSON (one object per node) instead of a table")
 	leader := fs.Bool("leader", false, "print only the id of the writable leader (exit 1 if none answered as one)")
 	timeout := fs.Duration("timeout", 3*time.Second, "per-node timeout")
@@ -48,8 +48,8 @@ func status(args []string, stdout, stderr io.Writer) error {
 	for _, n := range nodes {
 		if n.Err != "" {
 			msg := fmt.Sprintf("rmqlog status: %s unreachable: %s", n.Addr, n.Err)
-			if !strings.Contains(n.Err, "listenPort") {
-				msg += " (is the node running, and is this its listenPort?)"
+			if !strings.Contains(n.Err, "rmqlogClientPort") {
+				msg += " (is the node running, and is this its client port (rmqlogClientPort, by default listenPort+2)?)"
 			}
 			return &exitError{code: 1, msg: msg}
 		}
@@ -59,7 +59,7 @@ func status(args []string, stdout, stderr io.Writer) error {
 
 func transfer(args []string, stdout, stderr io.Writer) error {
 	fs := flags("transfer", "transfer --addr host:port[,host:port...] --to <node id>", stderr)
-	addrs := fs.String("addr", "", "client addresses (listenPort) of any nodes of the group, comma-separated")
+	addrs := fs.String("addr", "", "client addresses (rmqlogClientPort) of any nodes of the group, comma-separated")
 	to := fs.String("to", "", "the member (dLegerSelfId) to make leader, e.g. n1")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
 	tf := addTLSFlags(fs, "transfer")

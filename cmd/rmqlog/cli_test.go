@@ -18,19 +18,29 @@ import (
 )
 
 // TestSeedConfigStartsANode: the seed's own config, unchanged, starts a
-// node (alone it cannot elect a leader, but it serves its client port),
-// and SIGTERM stops it with exit status 0.
+// node with its broker, with no warning about its keys (alone it cannot
+// elect a leader, but it serves the broker's remoting port on listenPort
+// and rmqlog's client port on listenPort+2), and SIGTERM stops it with exit
+// status 0.
 func TestSeedConfigStartsANode(t *testing.T) {
 	const root = "/tmp/rmqstore/node00" // the seed's storePathRootDir
 	os.RemoveAll(root)
 	t.Cleanup(func() { os.RemoveAll(root) })
-	c := &cluster{t: t, clients: map[string]string{"n0": "127.0.0.1:30911"}, procs: map[string]*proc{}}
+	c := &cluster{t: t, clients: map[string]string{"n0": "127.0.0.1:30913"}, procs: map[string]*proc{}}
 	c.procs["n0"] = start(t, "serve", "-c", filepath.Join("..", "..", "conf", "seed-broker-n0.conf"))
 	c.waitServing("n0")
+	poll.Eventually(t, 10*time.Second, "the broker serving on listenPort", func() bool {
+		return strings.Contains(c.procs["n0"].output(), "broker serving RocketMQ's remoting protocol")
+	})
+	nc, err := net.DialTimeout("tcp", "127.0.0.1:30911", 5*time.Second)
+	if err != nil {
+		t.Fatalf("listenPort 30911: %v", err)
+	}
+	nc.Close()
 	out := c.procs["n0"].output()
-	for _, w := range []string{"namesrvAddr", "brokerClusterName"} {
-		if !strings.Contains(out, w) {
-			t.Errorf("no warning about the RocketMQ-only key %s:\n%s", w, out)
+	for _, w := range []string{"unknown to rmqlog", "cluster=RaftCluster", "broker=RaftNode00", "namesrv=127.0.0.1:9876"} {
+		if strings.Contains(out, w) != (w != "unknown to rmqlog") {
+			t.Errorf("output and %q:\n%s", w, out)
 		}
 	}
 	c.procs["n0"].cmd.Process.Signal(syscall.SIGTERM)
@@ -54,8 +64,10 @@ func TestBadConfigs(t *testing.T) {
 		set  map[string]string
 		want []string
 	}{
-		{"flush type", map[string]string{"flushDiskType": "SYNC"}, []string{":9: flushDiskType", "SYNC_FLUSH", "ASYNC_FLUSH"}},
-		{"port", map[string]string{"listenPort": "70000"}, []string{":6: listenPort", "70000", "65535"}},
+		{"flush type", map[string]string{"flushDiskType": "SYNC"}, []string{":16: flushDiskType", "SYNC_FLUSH", "ASYNC_FLUSH"}},
+		{"port", map[string]string{"listenPort": "70000"}, []string{":9: listenPort", "70000", "65535"}},
+		{"client port", map[string]string{"rmqlogClientPort": "30911"}, []string{":13: rmqlogClientPort", "must differ from listenPort"}},
+		{"namesrv", map[string]string{"namesrvAddr": "127.0.0.1"}, []string{":10: namesrvAddr", "host:port"}},
 		{"self id", map[string]string{"dLegerSelfId": "n7"}, []string{"dLegerSelfId", "n7", "n0"}},
 		{"peers", map[string]string{"dLegerPeers": "n0-127.0.0.1:40911;n1"}, []string{"dLegerPeers", "n1"}},
 		{"dledger off", map[string]string{"enableDLegerCommitLog": "false"}, []string{"enableDLegerCommitLog", "true"}},
@@ -113,7 +125,7 @@ func TestHelp(t *testing.T) {
 // TestSecondSignal: while a graceful shutdown waits (here for a client
 // that does not read its answers), a second signal exits at once, status 1.
 func TestSecondSignal(t *testing.T) {
-	ports := freePorts(t, 2)
+	ports := freePorts(t, 3)
 	good, err := os.ReadFile(filepath.Join("..", "..", "conf", "broker-n0.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +134,8 @@ func TestSecondSignal(t *testing.T) {
 	conf := filepath.Join(dir, "n0.conf")
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	os.WriteFile(conf, []byte(rewrite(string(good), map[string]string{
-		"listenPort": fmt.Sprint(ports[0]), "dLegerPeers": fmt.Sprintf("n0-127.0.0.1:%d", ports[1]),
+		"rmqlogClientPort": fmt.Sprint(ports[0]), "dLegerPeers": fmt.Sprintf("n0-127.0.0.1:%d", ports[1]),
+		"listenPort": fmt.Sprint(ports[2]), "namesrvAddr": "",
 		"storePathRootDir": dir, "storePathCommitLog": filepath.Join(dir, "commitlog"),
 		"mappedFileSizeCommitLog": fmt.Sprint(8 << 20)})), 0o644)
 	c := &cluster{t: t, ids: []string{"n0"}, clients: map[string]string{"n0": addr}, procs: map[string]*proc{}}

@@ -17,7 +17,7 @@ import (
 // entries and prints each one's index once it is committed.
 func appendCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flags("append", "append --addr host:port[,...] [message...]   (no message: one entry per line of stdin)", stderr)
-	addrs := fs.String("addr", "", "client addresses (listenPort) of any nodes of the group, comma-separated")
+	addrs := fs.String("addr", "", "client addresses (rmqlogClientPort) of any nodes of the group, comma-separated")
 	timeout := fs.Duration("timeout", 10*time.Second, "per entry: give up after this long (the client retries across a failover meanwhile)")
 	tf := addTLSFlags(fs, "append")
 	list, err := parseAddrs(fs, args, addrs)
@@ -60,7 +60,7 @@ func appendCmd(args []string, stdout, stderr io.Writer) error {
 // getCmd prints committed entries' payloads.
 func getCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flags("get", "get --addr host:port[,...] <index>...", stderr)
-	addrs := fs.String("addr", "", "client addresses (listenPort) of any nodes of the group, comma-separated")
+	addrs := fs.String("addr", "", "client addresses (rmqlogClientPort) of any nodes of the group, comma-separated")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
 	tf := addTLSFlags(fs, "get")
 	list, err := parseAddrs(fs, args, addrs)
@@ -69,7 +69,7 @@ func getCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return &exitError{code: 2, msg: "rmqlog get: give at least one index, e.g. rmqlog get --addr 127.0.0.1:30911 2"}
+		return &exitError{code: 2, msg: "rmqlog get: give at least one index, e.g. rmqlog get --addr 127.0.0.1:30913 2"}
 	}
 	c, err := dialGroup(list, *timeout, tf)
 	if err != nil {

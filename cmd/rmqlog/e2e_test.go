@@ -152,15 +152,16 @@ type cluster struct {
 	t       testing.TB
 	ids     []string
 	confs   map[string]string // id -> config file
-	clients map[string]string // id -> client address
+	clients map[string]string // id -> client address (rmqlogClientPort)
+	brokers map[string]string // id -> broker address (listenPort, remoting)
 	dirs    map[string]string // id -> storePathRootDir
 	procs   map[string]*proc
 }
 
 func newCluster(t testing.TB, set map[string]string) *cluster {
-	ports := freePorts(t, 6)
+	ports := freePorts(t, 9)
 	c := &cluster{t: t, ids: []string{"n0", "n1", "n2"}, confs: map[string]string{}, clients: map[string]string{},
-		dirs: map[string]string{}, procs: map[string]*proc{}}
+		brokers: map[string]string{}, dirs: map[string]string{}, procs: map[string]*proc{}}
 	var peers []string
 	for i, id := range c.ids {
 		peers = append(peers, fmt.Sprintf("%s-127.0.0.1:%d", id, ports[3+i]))
@@ -173,8 +174,12 @@ func newCluster(t testing.TB, set map[string]string) *cluster {
 		}
 		c.dirs[id] = filepath.Join(tmp, id)
 		c.clients[id] = fmt.Sprintf("127.0.0.1:%d", ports[i])
-		text := rewrite(rewrite(string(sample), set), map[string]string{
-			"listenPort":         fmt.Sprint(ports[i]),
+		c.brokers[id] = fmt.Sprintf("127.0.0.1:%d", ports[6+i])
+		// No name server unless the test sets one: the samples' 9876
+		// may be someone's.
+		text := rewrite(rewrite(rewrite(string(sample), map[string]string{"namesrvAddr": ""}), set), map[string]string{
+			"rmqlogClientPort":   fmt.Sprint(ports[i]),
+			"listenPort":         fmt.Sprint(ports[6+i]),
 			"dLegerPeers":        strings.Join(peers, ";"),
 			"storePathRootDir":   c.dirs[id],
 			"storePathCommitLog": filepath.Join(c.dirs[id], "commitlog"),

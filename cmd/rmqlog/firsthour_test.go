@@ -24,14 +24,14 @@ func TestSecondProcessSameDir(t *testing.T) {
 	c := newCluster(t, nil)
 	c.start("n0")
 	pid := c.procs["n0"].cmd.Process.Pid
-	ports := freePorts(t, 2)
+	ports := freePorts(t, 3)
 	conf := filepath.Join(t.TempDir(), "twin.conf")
 	text, err := os.ReadFile(c.confs["n0"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	peers := strings.Replace(confValue(string(text), "dLegerPeers"), confPeer(string(text), "n0"), fmt.Sprintf("127.0.0.1:%d", ports[1]), 1)
-	os.WriteFile(conf, []byte(rewrite(string(text), map[string]string{"listenPort": fmt.Sprint(ports[0]), "dLegerPeers": peers})), 0o644)
+	os.WriteFile(conf, []byte(rewrite(string(text), map[string]string{"rmqlogClientPort": fmt.Sprint(ports[0]), "listenPort": fmt.Sprint(ports[2]), "dLegerPeers": peers})), 0o644)
 	began := time.Now()
 	out, code := runCmd(t, "serve", "-c", conf)
 	if code != 1 || !strings.Contains(out, "in use by another process") || !strings.Contains(out, fmt.Sprintf("pid %d", pid)) ||
@@ -106,7 +106,7 @@ func TestWrongPort(t *testing.T) {
 	for _, args := range [][]string{{"append", "--addr", peer, "x"}, {"get", "--addr", peer, "1"}} {
 		began := time.Now()
 		out, code := runCmd(t, args...)
-		if code != 1 || !strings.Contains(out, "peer port (dLegerPeers), not a client port (listenPort)") ||
+		if code != 1 || !strings.Contains(out, "peer port (dLegerPeers), not a client port (rmqlogClientPort)") ||
 			!strings.Contains(out, c.clients["n0"]) {
 			t.Fatalf("rmqlog %v: exit %d\n%s", args, code, out)
 		}

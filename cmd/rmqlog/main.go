@@ -154,7 +154,7 @@ func addrList(s string) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, &exitError{code: 2, msg: "rmqlog: --addr is required: the client addresses (listenPort) of the nodes, e.g. --addr 127.0.0.1:30911,127.0.0.1:30921,127.0.0.1:30931"}
+		return nil, &exitError{code: 2, msg: "rmqlog: --addr is required: the client addresses (rmqlogClientPort) of the nodes, e.g. --addr 127.0.0.1:30913,127.0.0.1:30923,127.0.0.1:30933"}
 	}
 	return out, nil
 }

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
+	"github.com/rmqlog/rmqlog/broker"
 	"github.com/rmqlog/rmqlog/config"
 	"github.com/rmqlog/rmqlog/engine"
 	"github.com/rmqlog/rmqlog/internal/fault"
@@ -42,7 +45,14 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 1, msg: "rmqlog serve: " + err.Error()}
 	}
 	defer stopFault()
-	sc := serverConfig(cfg, log)
+	sc, err := serverConfig(cfg, log)
+	if err != nil {
+		return &exitError{code: 1, msg: "rmqlog serve: " + err.Error()}
+	}
+	if cfg.BrokerEnable && cfg.NamesrvAddr == "" {
+		log.Warn("config: namesrvAddr is not set: the broker registers with no name server, and RocketMQ clients " +
+			"that look routes up there will not find it; set namesrvAddr (e.g. 127.0.0.1:9876, see `rmqlog namesrv`)")
+	}
 	if faultFS != nil {
 		sc.Engine.FS = faultFS
 	}
@@ -58,8 +68,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("rmqlog serve: %s: %v", cfg.File, err)}
 	}
-	summary := []any{"id", cfg.SelfID, "group", cfg.Group, "broker", cfg.BrokerName,
-		"client", s.Addr().String(), "peer", cfg.Peers[cfg.SelfID], "flush", cfg.FlushMode.String(),
+	summary := []any{"id", cfg.SelfID, "group", cfg.Group, "broker", cfg.BrokerName, "cluster", cfg.ClusterName,
+		"remoting", remotingName(s), "client", s.Addr().String(), "peer", cfg.Peers[cfg.SelfID], "flush", cfg.FlushMode.String(),
 		"segment", sizeName(cfg.SegmentSize), "log_dir", cfg.LogDir}
 	if len(warnings) > 0 {
 		summary = append(summary, "config_warnings", fmt.Sprintf("%d, logged above at WARN", len(warnings)))
@@ -118,11 +128,17 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// serverConfig maps the broker configuration onto the server's and the
-// engine's (docs/config.md has the key of every field).
-func serverConfig(c *config.Config, log *slog.Logger) server.Config {
+// serverConfig maps the broker configuration onto the server's, the
+// engine's and the broker's (docs/config.md has the key of every field).
+func serverConfig(c *config.Config, log *slog.Logger) (server.Config, error) {
+	bc, err := brokerConfig(c)
+	if err != nil {
+		return server.Config{}, err
+	}
 	return server.Config{
 		ClientAddr:     c.ClientAddr,
+		RemotingAddr:   c.RemotingAddr,
+		Broker:         bc,
 		MetricsAddr:    c.MetricsAddr,
 		Pprof:          c.MetricsPprof,
 		MaxConnections: c.MaxConnections,
@@ -144,5 +160,41 @@ func serverConfig(c *config.Config, log *slog.Logger) server.Config {
 			NoPrewrite: !c.Prewrite, PrewriteRate: int64(c.PrewriteMiBps) << 20,
 			PreferredLeader: c.PreferredLeader,
 		},
+	}, nil
+}
+
+// remotingName is the broker's remoting address, or "off".
+func remotingName(s *server.Server) string {
+	if a := s.RemotingAddr(); a != nil {
+		return a.String()
 	}
+	return "off (rmqlogBrokerEnable=false)"
+}
+
+// brokerConfig maps the broker keys onto package broker's Config. The
+// broker's address is an IP (it is written into every stored message as
+// its store host): a host name in brokerIP1 is resolved here, once.
+func brokerConfig(c *config.Config) (*broker.Config, error) {
+	if !c.BrokerEnable {
+		return nil, nil
+	}
+	host, port, _ := net.SplitHostPort(c.RemotingAddr)
+	if net.ParseIP(host) == nil {
+		ips, err := net.LookupIP(host)
+		if err != nil || len(ips) == 0 {
+			return nil, fmt.Errorf("%s: brokerIP1 %q: cannot resolve it to an IP address (%v): set brokerIP1 to the IP address clients reach", c.File, host, err)
+		}
+		host = ips[0].String()
+		for _, ip := range ips {
+			if ip.To4() != nil {
+				host = ip.String()
+				break
+			}
+		}
+	}
+	return &broker.Config{
+		ClusterName: c.ClusterName, BrokerName: c.BrokerName, BrokerAddr: net.JoinHostPort(host, port),
+		MemberID: int64(slices.Index(c.PeerOrder, c.SelfID) + 1), NamesrvAddr: c.NamesrvAddr,
+		Dir: c.RootDir, AutoCreateTopic: c.AutoCreateTopic, MaxBody: c.MaxMessageSize,
+	}, nil
 }

@@ -36,10 +36,14 @@ func (Rmqlog) Name() string { return "rmqlog" }
 // defaultProps are the properties of a benchmark node beyond its layout.
 // Everything else is rmqlog's default, which is the user's: 1 GiB segment
 // files (RocketMQ's mappedFileSizeCommitLog) among them.
+//
+// The RocketMQ broker is off: the native scenarios append raw entries,
+// which the broker does not store, and would inspect and log one by one.
 var defaultProps = map[string]string{
 	"enableDLegerCommitLog": "true",
 	"dLegerGroup":           "RmqBench",
 	"brokerName":            "RmqBench",
+	"rmqlogBrokerEnable":    "false",
 }
 
 // Props describes the node properties a run uses beyond the group's layout
@@ -69,7 +73,7 @@ func (r Rmqlog) Start(ctx context.Context, mode, dir string) (Group, error) {
 	if _, err := os.Stat(r.Binary); err != nil {
 		return nil, fmt.Errorf("bench: rmqlog binary: %w (run `make build`)", err)
 	}
-	ports, err := FreePorts(2 * len(nodeIDs))
+	ports, err := FreePorts(3 * len(nodeIDs)) // client, peer, listenPort (unused: no broker)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +92,8 @@ func (r Rmqlog) Start(ctx context.Context, mode, dir string) (Group, error) {
 			props[k] = v
 		}
 		for k, v := range map[string]string{
-			"listenPort": fmt.Sprint(ports[i]), "dLegerPeers": strings.Join(peers, ";"), "dLegerSelfId": id,
+			"rmqlogClientPort": fmt.Sprint(ports[i]), "listenPort": fmt.Sprint(ports[2*len(nodeIDs)+i]),
+			"dLegerPeers": strings.Join(peers, ";"), "dLegerSelfId": id,
 			"storePathRootDir": filepath.Join(dir, id), "storePathCommitLog": filepath.Join(dir, id, "commitlog"),
 			"flushDiskType": mode,
 		} {

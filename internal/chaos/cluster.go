@@ -43,8 +43,11 @@ var nodeProps = map[string]string{
 	"enableDLegerCommitLog":   "true",
 	"dLegerGroup":             "RmqChaos",
 	"brokerName":              "RmqChaos",
-	"flushIntervalCommitLog":  "200",
-	"maxMessageSize":          "4096",
+	// The RocketMQ broker is off: the campaign appends raw entries, which
+	// the broker would inspect and log one by one.
+	"rmqlogBrokerEnable":     "false",
+	"flushIntervalCommitLog": "200",
+	"maxMessageSize":         "4096",
 }
 
 // Cluster is a group of real `rmqlog serve` processes on 127.0.0.1 whose
@@ -55,6 +58,7 @@ type Cluster struct {
 	cfg     Config
 	ids     []string
 	clients map[string]string // id -> client address
+	listens map[string]string // id -> listenPort (bound by no one: the broker is off)
 	net     *netfault.Net
 	log     *slog.Logger
 
@@ -80,11 +84,11 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if _, err := os.Stat(cfg.Binary); err != nil {
 		return nil, fmt.Errorf("chaos: rmqlog binary: %w (run `make build`)", err)
 	}
-	ports, err := bench.FreePorts(2 * cfg.Nodes)
+	ports, err := bench.FreePorts(3 * cfg.Nodes)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{cfg: cfg, clients: map[string]string{}, log: cfg.Logger,
+	c := &Cluster{cfg: cfg, clients: map[string]string{}, listens: map[string]string{}, log: cfg.Logger,
 		procs: map[string]*bench.Process{}, paused: map[string]bool{}, killed: map[*bench.Process]bool{}}
 	peers := map[string]string{}
 	for i := range cfg.Nodes {
@@ -92,6 +96,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		c.ids = append(c.ids, id)
 		c.clients[id] = fmt.Sprintf("127.0.0.1:%d", ports[i])
 		peers[id] = fmt.Sprintf("127.0.0.1:%d", ports[cfg.Nodes+i])
+		c.listens[id] = fmt.Sprint(ports[2*cfg.Nodes+i])
 	}
 	c.net, err = netfault.New(peers, netfault.Options{Seed: cfg.Seed, Logger: cfg.Logger})
 	if err != nil {
@@ -142,7 +147,7 @@ func (c *Cluster) writeProps(id string, real map[string]string) error {
 	}
 	_, port, _ := strings.Cut(c.clients[id], ":")
 	for k, v := range map[string]string{
-		"listenPort": port, "dLegerPeers": strings.Join(list, ";"), "dLegerSelfId": id,
+		"rmqlogClientPort": port, "listenPort": c.listens[id], "dLegerPeers": strings.Join(list, ";"), "dLegerSelfId": id,
 		"storePathRootDir": c.nodeDir(id), "storePathCommitLog": c.LogDir(id), "flushDiskType": c.cfg.Mode,
 	} {
 		props[k] = v

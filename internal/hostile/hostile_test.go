@@ -130,7 +130,7 @@ type group struct {
 
 func startGroup(t *testing.T, bin string) *group {
 	t.Helper()
-	ports, err := bench.FreePorts(6)
+	ports, err := bench.FreePorts(9)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +148,13 @@ func startGroup(t *testing.T, bin string) *group {
 	for i, id := range g.ids {
 		props := map[string]string{
 			"brokerName": "Hostile", "dLegerGroup": "Hostile", "enableDLegerCommitLog": "true",
-			"dLegerPeers": strings.Join(peers, ";"), "dLegerSelfId": id, "listenPort": fmt.Sprint(ports[i]),
-			"storePathRootDir": filepath.Join(dir, id), "storePathCommitLog": filepath.Join(dir, id, "commitlog"),
+			"dLegerPeers": strings.Join(peers, ";"), "dLegerSelfId": id,
+			"rmqlogClientPort": fmt.Sprint(ports[i]), "listenPort": fmt.Sprint(ports[6+i]),
+			// The RocketMQ broker is off: the campaign appends raw entries,
+			// which the broker would inspect and log one by one. (The
+			// remoting port's own campaign is issue 16's item 7.)
+			"rmqlogBrokerEnable": "false",
+			"storePathRootDir":   filepath.Join(dir, id), "storePathCommitLog": filepath.Join(dir, id, "commitlog"),
 			"flushDiskType": "ASYNC_FLUSH", "mappedFileSizeCommitLog": fmt.Sprint(8 << 20),
 		}
 		conf := filepath.Join(dir, id+".conf")
