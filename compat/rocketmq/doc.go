@@ -17,4 +17,9 @@
 // receives every message equal to what was sent (body, topic, tags, keys,
 // properties, born host, timestamps, queue id and offset, commit log
 // offset, both message ids); committed offsets survive a consumer restart.
+// And the real binaries (binaries_test.go, the README's quick start):
+// `rmqlog namesrv` and three `rmqlog serve` built from this tree by `go
+// build` into a temporary directory (skipped, saying why, if that build
+// fails); the client's admin creates a topic, a producer sends and a push
+// consumer receives every message.
 package rocketmq
