@@ -38,9 +38,14 @@ func TestSeedConfigStartsANode(t *testing.T) {
 	}
 	nc.Close()
 	out := c.procs["n0"].output()
-	for _, w := range []string{"unknown to rmqlog", "cluster=RaftCluster", "broker=RaftNode00", "namesrv=127.0.0.1:9876"} {
-		if strings.Contains(out, w) != (w != "unknown to rmqlog") {
-			t.Errorf("output and %q:\n%s", w, out)
+	for _, w := range []string{"unknown to rmqlog", "namesrvAddr is not set"} {
+		if strings.Contains(out, w) {
+			t.Errorf("output has %q:\n%s", w, out)
+		}
+	}
+	for _, w := range []string{"cluster=RaftCluster", "broker=RaftNode00", "namesrv=127.0.0.1:9876", "client=127.0.0.1:30913"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
 		}
 	}
 	c.procs["n0"].cmd.Process.Signal(syscall.SIGTERM)
@@ -142,6 +147,9 @@ func TestSecondSignal(t *testing.T) {
 	c.procs["n0"] = start(t, "serve", "-c", conf)
 	c.waitServing("n0")
 	c.leader()
+	if n := strings.Count(c.procs["n0"].output(), "namesrvAddr is not set"); n != 1 {
+		t.Errorf("%d warnings about the empty namesrvAddr, want 1:\n%s", n, c.procs["n0"].output())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cl, err := client.Dial(ctx, []string{addr})
