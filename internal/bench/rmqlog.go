@@ -47,12 +47,16 @@ var defaultProps = map[string]string{
 }
 
 // Props describes the node properties a run uses beyond the group's layout
-// and the defaults every user has, for the summaries: the --set ones, and
-// the segment size always (the one property that changes results most).
+// and the defaults every user has, for the summaries: the --set ones, the
+// segment size always (the one property that changes results most), and
+// the broker's switch, which differs from a user's default.
 func (r Rmqlog) Props() []string {
 	var out []string
 	if _, ok := r.Set["mappedFileSizeCommitLog"]; !ok {
 		out = append(out, "mappedFileSizeCommitLog=1073741824 (1 GiB, the default)")
+	}
+	if _, ok := r.Set["rmqlogBrokerEnable"]; !ok {
+		out = append(out, "rmqlogBrokerEnable=false (no RocketMQ broker: the load is raw entries)")
 	}
 	keys := make([]string, 0, len(r.Set))
 	for k := range r.Set {
