@@ -48,6 +48,14 @@ type Config struct {
 	// MaxBody is the largest message body accepted (maxMessageSize);
 	// default commitlog.DefaultMaxBody.
 	MaxBody int
+	// DedupWindow and DedupMaxKeys bound the master's UNIQ_KEY index
+	// (docs/broker.md, "Duplicate suppression"): a send whose UNIQ_KEY was
+	// appended within the last DedupWindow, and among the last
+	// DedupMaxKeys keys, answers the first append's result. Defaults
+	// DefaultDedupWindow (60 s) and DefaultDedupMaxKeys (100000, about
+	// 32 MB); a negative DedupWindow turns suppression off.
+	DedupWindow  time.Duration
+	DedupMaxKeys int
 	// Engine is the node's config for Open (ignored by New/Start).
 	Engine engine.Config
 	Logger *slog.Logger
@@ -77,6 +85,12 @@ func (c *Config) fill() error {
 	}
 	if c.MaxBody == 0 {
 		c.MaxBody = 4 << 20
+	}
+	if c.DedupWindow == 0 {
+		c.DedupWindow = DefaultDedupWindow
+	}
+	if c.DedupMaxKeys <= 0 {
+		c.DedupMaxKeys = DefaultDedupMaxKeys
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -109,6 +123,9 @@ type Broker struct {
 
 	roleCh chan struct{}
 	hint   locHint
+	// uniq is the master's UNIQ_KEY index: set by the takeover before the
+	// broker is ready, nil from the next role change on.
+	uniq atomic.Pointer[dedup]
 
 	applied  atomic.Uint64
 	stopped  atomic.Pointer[error] // the applier's fatal error

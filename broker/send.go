@@ -107,21 +107,22 @@ func (b *Broker) handleSend(ctx context.Context, req *remoting.Command) *remotin
 		ReconsumeTimes: int32(atoi64(ext["reconsumeTimes"])), Topic: []byte(topic),
 		Flag: int32(atoi64(ext["flag"])),
 	}
-	var payload []byte
-	var err error
 	if remoting.RequestCode(req.Code) == remoting.SendBatchMessage {
-		payload, err = encodeBatch(tmpl, req.Body, b.cfg.MaxBody)
-	} else {
-		tmpl.Body, tmpl.Properties = req.Body, []byte(ext["properties"])
-		payload, err = commitlog.Encode(nil, &tmpl, b.cfg.MaxBody)
+		// No duplicate suppression: the Go client gives batched messages
+		// no UNIQ_KEY (docs/broker.md).
+		payload, err := encodeBatch(tmpl, req.Body, b.cfg.MaxBody)
+		if err != nil {
+			return fail(req, remoting.MessageIllegal, "%v", err)
+		}
+		return b.appendAndAnswer(ctx, req, payload)
 	}
+	tmpl.Body, tmpl.Properties = req.Body, []byte(ext["properties"])
+	payload, err := commitlog.Encode(nil, &tmpl, b.cfg.MaxBody)
 	if err != nil {
 		return fail(req, remoting.MessageIllegal, "%v", err)
 	}
-	if resp := b.propose(ctx, req, payload); resp != nil {
-		return resp
-	}
-	return b.sendResult(req, payload)
+	uniq, _ := commitlog.Lookup(tmpl.Properties, commitlog.PropertyUniqKey)
+	return b.sendOnce(ctx, req, topic, uniq, payload)
 }
 
 // propose appends payload and waits for its commit; a non-nil answer is

@@ -46,6 +46,7 @@ func (b *Broker) roleChanged(rc engine.RoleChange) {
 	b.stampMu.Lock()
 	b.epoch++
 	b.ready, b.next, b.role = false, nil, rc
+	b.uniq.Store(nil)
 	b.stampMu.Unlock()
 	select {
 	case b.roleCh <- struct{}{}:
@@ -89,16 +90,26 @@ func (b *Broker) takeover() {
 	if !st.Writable || st.Term != role.Term {
 		return
 	}
-	if err := b.waitFor(b.ctx, b.node.CommitIndex()); err != nil {
+	upto := b.node.CommitIndex()
+	if err := b.waitFor(b.ctx, upto); err != nil {
 		b.cfg.Logger.Error("broker: takeover abandoned", "err", err)
 		return
 	}
+	var d *dedup
+	if b.cfg.DedupWindow > 0 {
+		d = b.rebuildDedup(upto)
+	}
 	b.stampMu.Lock()
 	if b.epoch == epoch {
+		b.uniq.Store(d)
 		b.ready, b.next = true, map[queueKey]int64{}
 	}
 	b.stampMu.Unlock()
-	b.cfg.Logger.Info("broker: master ready", "term", role.Term, "applied", b.applied.Load())
+	keys := 0
+	if d != nil {
+		keys = d.len()
+	}
+	b.cfg.Logger.Info("broker: master ready", "term", role.Term, "applied", b.applied.Load(), "uniqKeys", keys)
 }
 
 func (b *Broker) isReady() bool {
