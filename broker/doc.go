@@ -66,6 +66,16 @@
 // applier skips it (deterministic) and its sender gets
 // SERVICE_NOT_AVAILABLE, so the client resends it.
 //
+// # Duplicate suppression
+//
+// A ready master keeps an index of the UNIQ_KEYs (per topic) it appended
+// within Config.DedupWindow (default 60 s) and among the last
+// Config.DedupMaxKeys (default 100000, about 320 bytes each): a send of a
+// key in it answers the first append's msgId, queue id and queue offset,
+// waiting for that append if it is still in flight. The takeover rebuilds
+// the index from the log's messages within the window before the broker
+// takes sends. Batches carry no UNIQ_KEY (the Go client sets none).
+//
 // # The applier
 //
 // One goroutine follows the commit index in order (WaitCommit, View): each

@@ -98,7 +98,9 @@ type sent struct {
 
 // TestBrokerEndToEnd: the official Go client, unmodified, against our
 // name server and a 3-member rmqlog broker group. A producer sends with
-// SendSync, SendAsync and a batch, with tags, keys and a user property; a
+// SendSync, SendAsync and a batch, with tags, keys and a user property
+// (and resends one message: the same UNIQ_KEY answers the first append's
+// result and is consumed once); a
 // push consumer (clustering) receives every message equal to what was
 // sent (body, topic, tags, keys, properties, queue id, queue offset,
 // commit log offset, both message ids); after a consumer restart the
@@ -158,6 +160,12 @@ func TestBrokerEndToEnd(t *testing.T) {
 			t.Fatalf("SendSync %d: %v %v", i, r, err)
 		}
 		record(r, m)
+		if i == 0 { // a producer's resend of the same message (same UNIQ_KEY): stored once
+			r2, err := p.SendSync(ctx, m)
+			if err != nil || r2.OffsetMsgID != r.OffsetMsgID || r2.QueueOffset != r.QueueOffset || r2.MsgID != r.MsgID {
+				t.Fatalf("resend: %v %v, first send %v", r2, err, r)
+			}
+		}
 	}
 	var wg sync.WaitGroup
 	for i := range nAsync {
