@@ -124,6 +124,9 @@ func (b *Broker) applyOne(a *applier, i uint64) error {
 		if u.qo < 0 {
 			continue // stamped while not ready: refused to its sender
 		}
+		if level, off, ok := scheduleOffset(u.h.Properties); ok {
+			b.tables.delivered(level, off)
+		}
 		err := b.cq.Put(u.topic, u.queue, u.qo, u.h.PhysicalOffset, int32(u.h.Size), u.h.TagsCode())
 		if err != nil {
 			return fmt.Errorf("entry %d: %w", i, err)

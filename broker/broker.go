@@ -56,6 +56,10 @@ type Config struct {
 	// 32 MB); a negative DedupWindow turns suppression off.
 	DedupWindow  time.Duration
 	DedupMaxKeys int
+	// DelayLevels is the delay of each level, level 1 first
+	// (messageDelayLevel; ParseDelayLevels reads RocketMQ's form).
+	// Default DefaultDelayLevels, RocketMQ's 18 levels from 1 s to 2 h.
+	DelayLevels []time.Duration
 	// Engine is the node's config for Open (ignored by New/Start).
 	Engine engine.Config
 	Logger *slog.Logger
@@ -92,6 +96,9 @@ func (c *Config) fill() error {
 	if c.DedupMaxKeys <= 0 {
 		c.DedupMaxKeys = DefaultDedupMaxKeys
 	}
+	if len(c.DelayLevels) == 0 {
+		c.DelayLevels, _ = ParseDelayLevels(DefaultDelayLevels)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -126,6 +133,8 @@ type Broker struct {
 	// uniq is the master's UNIQ_KEY index: set by the takeover before the
 	// broker is ready, nil from the next role change on.
 	uniq atomic.Pointer[dedup]
+	// creating holds the retry topics being created from heartbeats.
+	creating sync.Map
 
 	applied  atomic.Uint64
 	stopped  atomic.Pointer[error] // the applier's fatal error

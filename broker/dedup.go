@@ -201,7 +201,8 @@ func (b *Broker) rebuildDedup(upto uint64) *dedup {
 					old = true
 				}
 				uniq, ok := commitlog.Lookup(h.Properties, commitlog.PropertyUniqKey)
-				if !ok || h.QueueOffset < 0 || old {
+				_, delivered := commitlog.Lookup(h.Properties, PropertyScheduleOffset)
+				if !ok || h.QueueOffset < 0 || old || delivered {
 					return nil
 				}
 				m, _, err := commitlog.Decode(e.Payload[off:])
@@ -209,7 +210,7 @@ func (b *Broker) rebuildDedup(upto uint64) *dedup {
 					return nil
 				}
 				at := time.UnixMilli(h.StoreTimestamp)
-				in = append(in, dedupSlot{dedupKey(string(h.Topic), uniq), &outcome{done: closed, ok: true, at: at,
+				in = append(in, dedupSlot{dedupKey(realTopic(h), uniq), &outcome{done: closed, ok: true, at: at,
 					qid: h.QueueID, qoff: h.QueueOffset, phys: h.PhysicalOffset, host: m.StoreHost}})
 				return nil
 			})

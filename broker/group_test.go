@@ -39,7 +39,8 @@ func listen(t *testing.T) net.Listener {
 	return l
 }
 
-func startGroup(t *testing.T, n int) *group {
+// opts change every member's broker config.
+func startGroup(t *testing.T, n int, opts ...func(*broker.Config)) *group {
 	g := &group{t: t}
 	peers, peerLs, ls := map[string]string{}, []net.Listener{}, []net.Listener{}
 	for i := range n {
@@ -62,6 +63,9 @@ func startGroup(t *testing.T, n int) *group {
 				Group: "broker-a", ID: fmt.Sprintf("n%d", i), Peers: peers, Listener: peerLs[i],
 				Dir: dir, FlushMode: flush.SyncFlush, SegmentSize: 1 << 20, MaxEntrySize: 256 << 10, IndexEntries: 4096, Logger: quiet,
 			},
+		}
+		for _, o := range opts {
+			o(&cfg)
 		}
 		g.cfgs = append(g.cfgs, cfg)
 		b, err := broker.Open(cfg, ls[i])

@@ -36,6 +36,7 @@ func (b *Broker) Mux() rpc.Mux {
 		remoting.UnregisterClient:        b.handleUnregister,
 		remoting.GetConsumerListByGroup:  b.handleConsumerList,
 		remoting.UpdateAndCreateTopic:    b.handleCreateTopic,
+		remoting.ConsumerSendMsgBack:     b.handleSendBack,
 	}
 }
 
@@ -117,6 +118,14 @@ func (b *Broker) handleSend(ctx context.Context, req *remoting.Command) *remotin
 		return b.appendAndAnswer(ctx, req, payload)
 	}
 	tmpl.Body, tmpl.Properties = req.Body, []byte(ext["properties"])
+	if _, ok := commitlog.Lookup(tmpl.Properties, PropertyScheduleOffset); ok {
+		return fail(req, remoting.MessageIllegal, "property %s is reserved for the broker's scheduler", PropertyScheduleOffset)
+	}
+	if level := b.levelOf(tmpl.Properties); level > 0 {
+		if err := delay(&tmpl, level); err != nil {
+			return fail(req, remoting.MessageIllegal, "%v", err)
+		}
+	}
 	payload, err := commitlog.Encode(nil, &tmpl, b.cfg.MaxBody)
 	if err != nil {
 		return fail(req, remoting.MessageIllegal, "%v", err)

@@ -100,9 +100,12 @@ func (b *Broker) takeover() {
 		d = b.rebuildDedup(upto)
 	}
 	b.stampMu.Lock()
-	if b.epoch == epoch {
+	ready := b.epoch == epoch
+	if ready {
 		b.uniq.Store(d)
 		b.ready, b.next = true, map[queueKey]int64{}
+		b.wg.Add(1)
+		go b.scheduleLoop(epoch)
 	}
 	b.stampMu.Unlock()
 	keys := 0

@@ -25,10 +25,28 @@ type tables struct {
 	mu      sync.RWMutex
 	offsets map[string]map[queueKey]int64 // group -> queue -> committed offset
 	topics  map[string]namesrv.TopicConfig
+	delay   map[int32]int64 // delay level -> the next schedule offset to deliver
 }
 
 func newTables() *tables {
-	return &tables{offsets: map[string]map[queueKey]int64{}, topics: map[string]namesrv.TopicConfig{}}
+	return &tables{offsets: map[string]map[queueKey]int64{}, topics: map[string]namesrv.TopicConfig{}, delay: map[int32]int64{}}
+}
+
+// delivered advances a delay level's progress past schedule offset off
+// (the applier, for a message the scheduler delivered).
+func (t *tables) delivered(level int, off int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if off+1 > t.delay[int32(level)] {
+		t.delay[int32(level)] = off + 1
+	}
+}
+
+// delayProgress is the next schedule offset of level to deliver.
+func (t *tables) delayProgress(level int) int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.delay[int32(level)]
 }
 
 // apply applies one decoded record; a topic config that is not JSON is
@@ -93,6 +111,7 @@ type snapshot struct {
 	PrevPhys  int64                          `json:"prevPhys"`
 	Offsets   []snapOffset                   `json:"offsets"`
 	Topics    map[string]namesrv.TopicConfig `json:"topics"`
+	Delay     map[int32]int64                `json:"delay,omitempty"`
 }
 
 type snapOffset struct {
@@ -105,6 +124,10 @@ type snapOffset struct {
 func (t *tables) snapshot(s *snapshot) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	s.Delay = make(map[int32]int64, len(t.delay))
+	for k, v := range t.delay {
+		s.Delay[k] = v
+	}
 	s.Topics = make(map[string]namesrv.TopicConfig, len(t.topics))
 	for k, v := range t.topics {
 		s.Topics[k] = v
@@ -121,6 +144,9 @@ func (t *tables) restore(s *snapshot) {
 	defer t.mu.Unlock()
 	for k, v := range s.Topics {
 		t.topics[k] = v
+	}
+	for k, v := range s.Delay {
+		t.delay[k] = v
 	}
 	for _, o := range s.Offsets {
 		g := t.offsets[o.Group]
