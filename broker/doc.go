@@ -76,6 +76,19 @@
 // the index from the log's messages within the window before the broker
 // takes sends. Batches carry no UNIQ_KEY (the Go client sets none).
 //
+// # Delay levels and send-back
+//
+// A send with a DELAY level waits in ScheduleTopic queue level-1
+// (REAL_TOPIC, REAL_QID); the ready master's scheduler delivers it to its
+// real topic once its level's delay (Config.DelayLevels) passed. Each
+// delivered message carries PropertyScheduleOffset, from which every
+// applier advances the level's progress: a delivery and its progress
+// commit in one entry, so a failover neither loses nor duplicates one.
+// CONSUMER_SEND_MSG_BACK sends a failed message to %RETRY%<group> at
+// delay level 3 + reconsume times, or to %DLQ%<group> after
+// maxReconsumeTimes (both created on demand; the retry topic on the
+// group's first heartbeat too).
+//
 // # The applier
 //
 // One goroutine follows the commit index in order (WaitCommit, View): each
