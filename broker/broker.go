@@ -60,6 +60,9 @@ type Config struct {
 	// (messageDelayLevel; ParseDelayLevels reads RocketMQ's form).
 	// Default DefaultDelayLevels, RocketMQ's 18 levels from 1 s to 2 h.
 	DelayLevels []time.Duration
+	// LockExpiry frees a queue lock not renewed for this long
+	// (REBALANCE_LOCK_MAX_LIVE_TIME); default DefaultLockExpiry, 60 s.
+	LockExpiry time.Duration
 	// Engine is the node's config for Open (ignored by New/Start).
 	Engine engine.Config
 	Logger *slog.Logger
@@ -96,6 +99,9 @@ func (c *Config) fill() error {
 	if c.DedupMaxKeys <= 0 {
 		c.DedupMaxKeys = DefaultDedupMaxKeys
 	}
+	if c.LockExpiry == 0 {
+		c.LockExpiry = DefaultLockExpiry
+	}
 	if len(c.DelayLevels) == 0 {
 		c.DelayLevels, _ = ParseDelayLevels(DefaultDelayLevels)
 	}
@@ -117,6 +123,7 @@ type Broker struct {
 	snapOK    bool
 	tables    *tables
 	clients   *clients
+	locks     *locks
 	node      *engine.Node
 	ownNode   bool
 
@@ -161,7 +168,7 @@ func New(cfg Config) (*Broker, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	b := &Broker{cfg: cfg, tables: newTables(), clients: newClients(), roleCh: make(chan struct{}, 1), notify: make(chan struct{})}
+	b := &Broker{cfg: cfg, tables: newTables(), clients: newClients(), locks: newLocks(), roleCh: make(chan struct{}, 1), notify: make(chan struct{})}
 	b.storeHost = netip.MustParseAddrPort(cfg.BrokerAddr)
 	if raw, err := os.ReadFile(b.snapPath()); err == nil {
 		s, err := decodeSnapshot(raw)

@@ -37,6 +37,8 @@ func (b *Broker) Mux() rpc.Mux {
 		remoting.GetConsumerListByGroup:  b.handleConsumerList,
 		remoting.UpdateAndCreateTopic:    b.handleCreateTopic,
 		remoting.ConsumerSendMsgBack:     b.handleSendBack,
+		remoting.LockBatchMQ:             b.handleLockBatch,
+		remoting.UnlockBatchMQ:           b.handleUnlockBatch,
 	}
 }
 

@@ -48,6 +48,7 @@ func (b *Broker) roleChanged(rc engine.RoleChange) {
 	b.ready, b.next, b.role = false, nil, rc
 	b.uniq.Store(nil)
 	b.stampMu.Unlock()
+	b.locks.clear()
 	select {
 	case b.roleCh <- struct{}{}:
 	default:
