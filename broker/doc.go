@@ -89,6 +89,12 @@
 // maxReconsumeTimes (both created on demand; the retry topic on the
 // group's first heartbeat too).
 //
+// # Queue locks
+//
+// LOCK_BATCH_MQ and UNLOCK_BATCH_MQ lock queues for orderly consumers on
+// the master, in memory, with Config.LockExpiry (60 s); every role change
+// clears them and clients lock again.
+//
 // # The applier
 //
 // One goroutine follows the commit index in order (WaitCommit, View): each
