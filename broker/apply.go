@@ -34,6 +34,7 @@ type applier struct {
 func (b *Broker) applyLoop(from uint64) {
 	defer b.wg.Done()
 	a := &applier{nextPhys: b.truncatePoint(), synced: from - 1, syncPhys: b.truncatePoint(), lastSync: time.Now()}
+	b.maxPhys.Store(a.nextPhys)
 	if first := b.node.Status().First; from < first {
 		from = first
 	}
@@ -63,6 +64,7 @@ func (b *Broker) applyLoop(from uint64) {
 			b.stop(err)
 			return
 		}
+		b.maxPhys.Store(a.nextPhys)
 		b.applied.Store(i)
 		b.signalApplied()
 		if time.Since(a.lastSync) >= b.cfg.SyncInterval {

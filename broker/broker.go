@@ -63,6 +63,14 @@ type Config struct {
 	// LockExpiry frees a queue lock not renewed for this long
 	// (REBALANCE_LOCK_MAX_LIVE_TIME); default DefaultLockExpiry, 60 s.
 	LockExpiry time.Duration
+	// SlaveReadEnable lets a pull answer suggest a slave (broker id
+	// SlowConsumerBrokerID) when the consumer is more than SlaveReadLag
+	// bytes behind the log's end (slaveReadEnable, default false as
+	// RocketMQ; whichBrokerWhenConsumeSlowly, default 1; SlaveReadLag
+	// default 40% of physical memory, accessMessageInMemoryMaxRatio).
+	SlaveReadEnable      bool
+	SlowConsumerBrokerID int64
+	SlaveReadLag         int64
 	// Engine is the node's config for Open (ignored by New/Start).
 	Engine engine.Config
 	Logger *slog.Logger
@@ -98,6 +106,12 @@ func (c *Config) fill() error {
 	}
 	if c.DedupMaxKeys <= 0 {
 		c.DedupMaxKeys = DefaultDedupMaxKeys
+	}
+	if c.SlowConsumerBrokerID == 0 {
+		c.SlowConsumerBrokerID = 1
+	}
+	if c.SlaveReadLag == 0 {
+		c.SlaveReadLag = physicalMemory() * 40 / 100
 	}
 	if c.LockExpiry == 0 {
 		c.LockExpiry = DefaultLockExpiry
@@ -139,7 +153,9 @@ type Broker struct {
 	hint   locHint
 	// uniq is the master's UNIQ_KEY index: set by the takeover before the
 	// broker is ready, nil from the next role change on.
-	uniq atomic.Pointer[dedup]
+	uniq     atomic.Pointer[dedup]
+	pullOffs pullOffsets
+	maxPhys  atomic.Int64 // the byte after the last applied entry
 	// creating holds the retry topics being created from heartbeats.
 	creating sync.Map
 
@@ -242,9 +258,10 @@ func (b *Broker) Start(node *engine.Node, l net.Listener) error {
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	from := b.cqInfo.Index + 1
 	b.applied.Store(b.cqInfo.Index)
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.applyLoop(from)
 	go b.roleLoop()
+	go b.pullOffsetLoop()
 	if l != nil {
 		b.server = rpc.NewServer(b.Mux().Handle, rpc.ServerOptions{Logger: b.cfg.Logger, OnClose: b.ConnClosed})
 		b.wg.Add(1)
