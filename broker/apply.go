@@ -35,6 +35,10 @@ func (b *Broker) applyLoop(from uint64) {
 	defer b.wg.Done()
 	a := &applier{nextPhys: b.truncatePoint(), synced: from - 1, syncPhys: b.truncatePoint(), lastSync: time.Now()}
 	b.maxPhys.Store(a.nextPhys)
+	if err := b.checkSegmentSize(); err != nil { // the snapshot's
+		b.stop(err)
+		return
+	}
 	if first := b.node.Status().First; from < first {
 		from = first
 	}
@@ -118,6 +122,9 @@ func (b *Broker) applyOne(a *applier, i uint64) error {
 		b.cfg.Logger.Error("broker: entry skipped", "index", i, "err", decodeErr)
 	}
 	for _, r := range a.recs {
+		if r.Kind == KindSegmentSize && r.SegmentSize != b.segSize {
+			return fmt.Errorf("entry %d: %w", i, b.segmentSizeErr(r.SegmentSize, r.Member))
+		}
 		if err := b.tables.apply(r); err != nil {
 			b.cfg.Logger.Error("broker: record skipped", "index", i, "err", err)
 		}

@@ -140,6 +140,9 @@ type Broker struct {
 	locks     *locks
 	node      *engine.Node
 	ownNode   bool
+	segSize   int64             // the node's SegmentSize (Hooks)
+	memberID  string            // the node's engine id (Hooks)
+	peers     map[string]string // the group's members (Hooks)
 
 	// stampMu guards the stamp's state: ready, next and epoch. The stamp
 	// runs under the node's lock; nothing here calls the node with it held.
@@ -237,6 +240,10 @@ func (b *Broker) truncatePoint() int64 {
 // OnRoleChange already set (called first).
 func (b *Broker) Hooks(cfg *engine.Config) {
 	cfg.Stamp = b.stamp
+	b.segSize, b.memberID, b.peers = cfg.SegmentSize, cfg.ID, cfg.Peers
+	if b.segSize == 0 {
+		b.segSize = 1 << 30 // engine.Config's default
+	}
 	prev := cfg.OnRoleChange
 	cfg.OnRoleChange = func(rc engine.RoleChange) {
 		if prev != nil {

@@ -43,6 +43,9 @@
 //	| group len u16 | group | n u32 | n x (topic len u16 | topic | queue id i32 | offset i64) |
 //	kind 2, topic config: the JSON of namesrv.TopicConfig (RocketMQ's
 //	TopicConfig fields).
+//	kind 3, segment size: | size u64 | member len u16 | member |, the
+//	group's mappedFileSizeCommitLog as the first master ran with it;
+//	an applier whose own size differs stops (ErrSegmentSize).
 //
 // Every broker entry so knows its own physical offset (a message's is in
 // its PHYSICALOFFSET field), which is how a pull finds the entry holding a

@@ -179,3 +179,18 @@ func TestSubscription(t *testing.T) {
 		}
 	}
 }
+
+// TestSegmentSizeRecord: the segment size record round-trips, and one
+// with bytes after the member id is refused.
+func TestSegmentSizeRecord(t *testing.T) {
+	b := EncodeSegmentSize(1<<30, "n1")
+	r, err := DecodeRecord(b)
+	if err != nil || r.Kind != KindSegmentSize || r.SegmentSize != 1<<30 || r.Member != "n1" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	bad := append(append([]byte(nil), b...), 0)
+	bad[3]++ // the size word covers the extra byte
+	if _, err := DecodeRecord(bad); err == nil {
+		t.Fatal("trailing byte accepted")
+	}
+}

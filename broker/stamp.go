@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"time"
 
 	"github.com/rmqlog/rmqlog/commitlog"
@@ -93,6 +94,13 @@ func (b *Broker) takeover() {
 	}
 	upto := b.node.CommitIndex()
 	if err := b.waitFor(b.ctx, upto); err != nil {
+		b.cfg.Logger.Error("broker: takeover abandoned", "err", err)
+		if errors.Is(err, ErrStopped) {
+			go b.handOver() // a master that cannot apply must not keep leading
+		}
+		return
+	}
+	if err := b.recordSegmentSize(b.ctx); err != nil {
 		b.cfg.Logger.Error("broker: takeover abandoned", "err", err)
 		return
 	}

@@ -26,6 +26,15 @@ type tables struct {
 	offsets map[string]map[queueKey]int64 // group -> queue -> committed offset
 	topics  map[string]namesrv.TopicConfig
 	delay   map[int32]int64 // delay level -> the next schedule offset to deliver
+	segSize int64           // the group's segment size in the log (0: none yet)
+	segBy   string          // the member that recorded it
+}
+
+// segment returns the last segment size recorded in the log and by whom.
+func (t *tables) segment() (int64, string) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.segSize, t.segBy
 }
 
 func newTables() *tables {
@@ -64,6 +73,8 @@ func (t *tables) apply(r Record) error {
 		for _, u := range r.Offsets {
 			g[queueKey{u.Topic, u.QueueID}] = u.Offset
 		}
+	case KindSegmentSize:
+		t.segSize, t.segBy = r.SegmentSize, r.Member
 	case KindTopicConfig:
 		var tc namesrv.TopicConfig
 		if err := json.Unmarshal(r.Topic, &tc); err != nil || tc.TopicName == "" {
@@ -112,6 +123,8 @@ type snapshot struct {
 	Offsets   []snapOffset                   `json:"offsets"`
 	Topics    map[string]namesrv.TopicConfig `json:"topics"`
 	Delay     map[int32]int64                `json:"delay,omitempty"`
+	SegSize   int64                          `json:"segSize,omitempty"`
+	SegBy     string                         `json:"segBy,omitempty"`
 }
 
 type snapOffset struct {
@@ -124,6 +137,7 @@ type snapOffset struct {
 func (t *tables) snapshot(s *snapshot) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	s.SegSize, s.SegBy = t.segSize, t.segBy
 	s.Delay = make(map[int32]int64, len(t.delay))
 	for k, v := range t.delay {
 		s.Delay[k] = v
@@ -148,6 +162,7 @@ func (t *tables) restore(s *snapshot) {
 	for k, v := range s.Delay {
 		t.delay[k] = v
 	}
+	t.segSize, t.segBy = s.SegSize, s.SegBy
 	for _, o := range s.Offsets {
 		g := t.offsets[o.Group]
 		if g == nil {
