@@ -110,3 +110,33 @@ func TestRetryAndDLQ(t *testing.T) {
 	}
 	t.Logf("consumed 3 times (reconsume 0, 1, 2), then in %%DLQ%%%s with reconsume times 3", group)
 }
+
+// TestDelayedSend: a producer's message with a delay level
+// (WithDelayTimeLevel; 100 ms here) is consumed from its topic, as sent,
+// once its delay passed, and once.
+func TestDelayedSend(t *testing.T) {
+	_, _, resolver := cluster(t)
+	p, err := producer.NewDefaultProducer(producer.WithNsResolver(resolver), producer.WithRetry(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown()
+	msg := primitive.NewMessage(compatTopic, []byte("later")).WithTag("TagD").WithDelayTimeLevel(3)
+	sentAt := time.Now()
+	r, err := p.SendSync(context.Background(), msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := consumeTopic(t, resolver, compatTopic, "delay_group", "d", 1)
+	for _, m := range got {
+		if string(m.Body) != "later" || m.MsgId != r.MsgID || m.GetTags() != "TagD" || m.Topic != compatTopic {
+			t.Fatalf("delayed message: body %q id %s (sent %s) tags %q topic %s", m.Body, m.MsgId, r.MsgID, m.GetTags(), m.Topic)
+		}
+		if stored := time.UnixMilli(m.StoreTimestamp); stored.Before(sentAt.Add(100 * time.Millisecond)) {
+			t.Fatalf("delivered %v after the send, level 3 is 100 ms here", stored.Sub(sentAt))
+		}
+	}
+}
