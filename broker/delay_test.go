@@ -79,6 +79,14 @@ func TestDelayLevel(t *testing.T) {
 	if got := maxOffset(t, addr, "T", "0"); got != "1" {
 		t.Fatalf("max offset %s after delivery, want 1", got)
 	}
+	// Refused: a batch with a delay level (as Java), a producer setting the
+	// scheduler's own property.
+	if r := invoke(t, addr, remoting.SendBatchMessage, map[string]string{"topic": "T", "queueId": "0", "properties": props(t, "DELAY", "1")}, []byte("x")); r.Code != int32(remoting.MessageIllegal) {
+		t.Fatalf("delayed batch: %d %s", r.Code, r.Remark)
+	}
+	if r := invoke(t, addr, remoting.SendMessage, map[string]string{"topic": "T", "queueId": "0", "properties": props(t, broker.PropertyScheduleOffset, "1:0")}, []byte("x")); r.Code != int32(remoting.MessageIllegal) {
+		t.Fatalf("a producer's %s: %d %s", broker.PropertyScheduleOffset, r.Code, r.Remark)
+	}
 }
 
 // TestSendBack: CONSUMER_SEND_MSG_BACK puts the message in %RETRY%<group>

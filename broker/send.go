@@ -113,6 +113,10 @@ func (b *Broker) handleSend(ctx context.Context, req *remoting.Command) *remotin
 	if remoting.RequestCode(req.Code) == remoting.SendBatchMessage {
 		// No duplicate suppression: the Go client gives batched messages
 		// no UNIQ_KEY (docs/broker.md).
+		if b.levelOf([]byte(ext["properties"])) > 0 {
+			// CommitLog.asyncPutMessages: no delay level for a batch.
+			return fail(req, remoting.MessageIllegal, "TimeDelayLevel is not supported for batched messages")
+		}
 		payload, err := encodeBatch(tmpl, req.Body, b.cfg.MaxBody)
 		if err != nil {
 			return fail(req, remoting.MessageIllegal, "%v", err)
