@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -143,7 +144,7 @@ func (o *outcome) answer(req *remoting.Command) *remoting.Command {
 // without an index (not a ready master), it just appends.
 func (b *Broker) sendOnce(ctx context.Context, req *remoting.Command, topic string, uniq []byte, payload []byte) *remoting.Command {
 	d := b.uniq.Load()
-	if len(uniq) == 0 || d == nil {
+	if len(uniq) == 0 || d == nil || !deduplicated(topic) {
 		return b.appendAndAnswer(ctx, req, payload)
 	}
 	key := dedupKey(topic, uniq)
@@ -179,6 +180,15 @@ func (b *Broker) appendAndAnswer(ctx context.Context, req *remoting.Command, pay
 	return b.sendResult(req, payload)
 }
 
+// deduplicated reports whether sends to topic are checked: not the retry
+// and dead-letter topics, which receive the same message (the same
+// UNIQ_KEY) once per failed consumption, sent by the Go client as an
+// ordinary send when CONSUMER_SEND_MSG_BACK fails
+// (sendMessageBackAsNormal).
+func deduplicated(topic string) bool {
+	return !strings.HasPrefix(topic, RetryPrefix) && !strings.HasPrefix(topic, DLQPrefix)
+}
+
 // rebuildDedup builds a new master's index from the log: the messages
 // applied within the window (by store timestamp), newest first back to
 // the window's start or the count bound, then inserted oldest first (the
@@ -202,7 +212,7 @@ func (b *Broker) rebuildDedup(upto uint64) *dedup {
 				}
 				uniq, ok := commitlog.Lookup(h.Properties, commitlog.PropertyUniqKey)
 				_, delivered := commitlog.Lookup(h.Properties, PropertyScheduleOffset)
-				if !ok || h.QueueOffset < 0 || old || delivered {
+				if !ok || h.QueueOffset < 0 || old || delivered || !deduplicated(realTopic(h)) {
 					return nil
 				}
 				m, _, err := commitlog.Decode(e.Payload[off:])

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,6 +48,17 @@ func TestDedupResendAfterCommit(t *testing.T) {
 	sameResult(t, "resend after another", first, sendUniq(t, addr, "0", "AAAA"))
 	if got := maxOffset(t, addr, "T", "0"); got != "2" {
 		t.Fatalf("max offset %s, want 2 (two distinct keys)", got)
+	}
+	// A retry topic takes the same key once per failed consumption (the
+	// Go client's sendMessageBackAsNormal): never suppressed.
+	retry := map[string]string{"topic": "%RETRY%G", "queueId": "0", "properties": props(t, "UNIQ_KEY", "AAAA")}
+	if r := invoke(t, addr, remoting.UpdateAndCreateTopic, map[string]string{"topic": "%RETRY%G", "readQueueNums": "1", "writeQueueNums": "1", "perm": "6"}, nil); r.Code != 0 {
+		t.Fatal(r.Remark)
+	}
+	for i := range 2 {
+		if r := invoke(t, addr, remoting.SendMessage, retry, []byte("again")); r.Code != 0 || r.ExtFields["queueOffset"] != strconv.Itoa(i) {
+			t.Fatalf("send %d to the retry topic: %d %v", i, r.Code, r.ExtFields)
+		}
 	}
 }
 
