@@ -131,6 +131,26 @@ func TestSendBack(t *testing.T) {
 	if p := commitlog.PropertyMap(m.Properties); m.ReconsumeTimes != 3 || p["RETRY_TOPIC"] != "T" || p["ORIGIN_MESSAGE_ID"] != r.ExtFields["msgId"] || p["DELAY"] != "" {
 		t.Fatalf("dead letter: reconsume %d, %v", m.ReconsumeTimes, p)
 	}
+	// The Go client's fallback when the send-back fails: an ordinary send
+	// to the retry topic; out of retries, it goes to the dead letters at
+	// once (handleRetryAndDLQ), otherwise it waits for its delay level.
+	asNormal := func(reconsume string) *remoting.Command {
+		return invoke(t, addr, remoting.SendMessage, map[string]string{"topic": "%RETRY%G", "queueId": "0", "reconsumeTimes": reconsume,
+			"maxReconsumeTimes": "2", "properties": props(t, "DELAY", "5", "RETRY_TOPIC", "T")}, []byte("as normal"))
+	}
+	if r := asNormal("3"); r.Code != 0 {
+		t.Fatalf("exhausted send to the retry topic: %d %s", r.Code, r.Remark)
+	}
+	if got := maxOffset(t, addr, "%DLQ%G", "0"); got != "2" {
+		t.Fatalf("dead letters after an exhausted ordinary send: %s, want 2", got)
+	}
+	if m := pullOne(t, addr, "%DLQ%G", "0", 1); string(m.Body) != "as normal" || commitlog.PropertyMap(m.Properties)["DELAY"] != "" {
+		t.Fatalf("dead letter from an ordinary send: %q %v", m.Body, commitlog.PropertyMap(m.Properties))
+	}
+	if r := asNormal("1"); r.Code != 0 {
+		t.Fatal(r.Remark)
+	}
+	waitMax(t, addr, "%RETRY%G", "0", 3)
 	if r := invoke(t, addr, remoting.ConsumerSendMsgBack, map[string]string{"group": "G", "offset": "999999999"}, nil); r.Code != int32(remoting.SystemError) {
 		t.Fatalf("send back of no message: %d %s", r.Code, r.Remark)
 	}
