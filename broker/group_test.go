@@ -84,6 +84,19 @@ func startGroup(t *testing.T, n int, opts ...func(*broker.Config)) *group {
 	return g
 }
 
+// reopen opens member i again on its directories (closed before).
+func (g *group) reopen(i int) {
+	cfg := g.cfgs[i]
+	cfg.Engine.Listener = nil // the node listens on its peer address itself
+	l, err := net.Listen("tcp", g.addrs[i])
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if g.brokers[i], err = broker.Open(cfg, l); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
 // master waits for a ready master.
 func (g *group) master() (*broker.Broker, string) {
 	deadline := time.Now().Add(10 * time.Second)
@@ -298,15 +311,7 @@ func TestRestartReplays(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range g.brokers {
-		cfg := g.cfgs[i]
-		cfg.Engine.Listener = nil // the node listens on its peer address itself
-		l, err := net.Listen("tcp", g.addrs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if g.brokers[i], err = broker.Open(cfg, l); err != nil {
-			t.Fatal(err)
-		}
+		g.reopen(i)
 	}
 	m, addr := g.master()
 	if off, ok := m.ConsumerOffset("G", "R", 0); !ok || off != 11 {
