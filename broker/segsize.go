@@ -38,6 +38,7 @@ func (b *Broker) checkSegmentSize() error {
 func (b *Broker) recordSegmentSize(ctx context.Context) error {
 	if err := b.checkSegmentSize(); err != nil {
 		b.stop(err)
+		b.wg.Add(1)
 		go b.handOver()
 		return err
 	}
@@ -56,8 +57,10 @@ func (b *Broker) recordSegmentSize(ctx context.Context) error {
 	return b.waitFor(wctx, p.Index())
 }
 
-// handOver transfers leadership to another member, best effort.
+// handOver transfers leadership to another member, best effort (a
+// goroutine counted in wg).
 func (b *Broker) handOver() {
+	defer b.wg.Done()
 	ids := slices.Sorted(func(yield func(string) bool) {
 		for id := range b.peers {
 			if id != b.memberID && !yield(id) {

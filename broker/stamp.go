@@ -93,9 +93,14 @@ func (b *Broker) takeover() {
 		return
 	}
 	upto := b.node.CommitIndex()
-	if err := b.waitFor(b.ctx, upto); err != nil {
+	err := b.waitFor(b.ctx, upto)
+	if e := b.stopped.Load(); err == nil && e != nil {
+		err = *e // stopped after applying up to upto: still no master
+	}
+	if err != nil {
 		b.cfg.Logger.Error("broker: takeover abandoned", "err", err)
 		if errors.Is(err, ErrStopped) {
+			b.wg.Add(1)
 			go b.handOver() // a master that cannot apply must not keep leading
 		}
 		return
