@@ -98,6 +98,14 @@
 // the master, in memory, with Config.LockExpiry (60 s); every role change
 // clears them and clients lock again.
 //
+// # Pulls
+//
+// Every member serves pulls from its consume queues (applied entries
+// only). A pull's commit offset (FLAG_COMMIT_OFFSET) is committed through
+// the log by the master, one record per group every 100 ms. With
+// Config.SlaveReadEnable, an answer suggests a slave (SlowConsumerBrokerID)
+// when the consumer is more than SlaveReadLag bytes behind the log's end.
+//
 // # The applier
 //
 // One goroutine follows the commit index in order (WaitCommit, View): each
