@@ -48,10 +48,10 @@ func sameInts(a, b []int) bool {
 }
 
 // TestQueueLocks: a queue locked by one client is refused to another
-// until it is unlocked or its lock expires (here 300 ms); its holder
+// until it is unlocked or its lock expires (here 1 s); its holder
 // renews it.
 func TestQueueLocks(t *testing.T) {
-	_, addr := attached(t, nil, func(c *broker.Config) { c.LockExpiry = 300 * time.Millisecond })
+	_, addr := attached(t, nil, func(c *broker.Config) { c.LockExpiry = time.Second })
 	for _, step := range []struct {
 		client string
 		qs     []int
@@ -70,7 +70,7 @@ func TestQueueLocks(t *testing.T) {
 	if got, _ := lockQueues(t, addr, remoting.LockBatchMQ, "B", 0, 1); !sameInts(got, []int{1}) {
 		t.Fatalf("B after A unlocked 1: %v", got)
 	}
-	time.Sleep(350 * time.Millisecond) // the expiry is the point
+	time.Sleep(1100 * time.Millisecond) // the expiry is the point
 	if got, _ := lockQueues(t, addr, remoting.LockBatchMQ, "B", 0); !sameInts(got, []int{0}) {
 		t.Fatalf("B after A's lock expired: %v", got)
 	}
