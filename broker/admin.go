@@ -97,6 +97,7 @@ func (b *Broker) handleHeartbeat(ctx context.Context, req *remoting.Command) *re
 		peer = a.String()
 	}
 	b.clients.heartbeat(hb.ClientID, peer, groups, time.Now())
+	b.retryTopics(groups)
 	return remoting.NewResponse(req, remoting.Success, "")
 }
 

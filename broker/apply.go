@@ -34,6 +34,11 @@ type applier struct {
 func (b *Broker) applyLoop(from uint64) {
 	defer b.wg.Done()
 	a := &applier{nextPhys: b.truncatePoint(), synced: from - 1, syncPhys: b.truncatePoint(), lastSync: time.Now()}
+	b.maxPhys.Store(a.nextPhys)
+	if err := b.checkSegmentSize(); err != nil { // the snapshot's
+		b.stop(err)
+		return
+	}
 	if first := b.node.Status().First; from < first {
 		from = first
 	}
@@ -63,6 +68,7 @@ func (b *Broker) applyLoop(from uint64) {
 			b.stop(err)
 			return
 		}
+		b.maxPhys.Store(a.nextPhys)
 		b.applied.Store(i)
 		b.signalApplied()
 		if time.Since(a.lastSync) >= b.cfg.SyncInterval {
@@ -116,6 +122,9 @@ func (b *Broker) applyOne(a *applier, i uint64) error {
 		b.cfg.Logger.Error("broker: entry skipped", "index", i, "err", decodeErr)
 	}
 	for _, r := range a.recs {
+		if r.Kind == KindSegmentSize && r.SegmentSize != b.segSize {
+			return fmt.Errorf("entry %d: %w", i, b.segmentSizeErr(r.SegmentSize, r.Member))
+		}
 		if err := b.tables.apply(r); err != nil {
 			b.cfg.Logger.Error("broker: record skipped", "index", i, "err", err)
 		}
@@ -123,6 +132,9 @@ func (b *Broker) applyOne(a *applier, i uint64) error {
 	for _, u := range a.units {
 		if u.qo < 0 {
 			continue // stamped while not ready: refused to its sender
+		}
+		if level, off, ok := scheduleOffset(u.h.Properties); ok {
+			b.tables.delivered(level, off)
 		}
 		err := b.cq.Put(u.topic, u.queue, u.qo, u.h.PhysicalOffset, int32(u.h.Size), u.h.TagsCode())
 		if err != nil {

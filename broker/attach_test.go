@@ -22,12 +22,17 @@ import (
 
 // attached opens a one-member broker the second way: New, Hooks in an
 // engine config the caller opens, Start. wrap may replace the stamp.
-func attached(t *testing.T, wrap func(stamp func(i, off uint64, p []byte)) func(i, off uint64, p []byte)) (*broker.Broker, string) {
+// opts change the broker's config.
+func attached(t *testing.T, wrap func(stamp func(i, off uint64, p []byte)) func(i, off uint64, p []byte), opts ...func(*broker.Config)) (*broker.Broker, string) {
 	t.Helper()
 	pl, l := listen(t), listen(t)
 	dir := t.TempDir()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b, err := broker.New(broker.Config{BrokerName: "b", BrokerAddr: l.Addr().String(), MemberID: 1, Dir: dir + "/broker", Logger: quiet})
+	bcfg := broker.Config{BrokerName: "b", BrokerAddr: l.Addr().String(), MemberID: 1, Dir: dir + "/broker", Logger: quiet}
+	for _, o := range opts {
+		o(&bcfg)
+	}
+	b, err := broker.New(bcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,29 @@ type Config struct {
 	// MaxBody is the largest message body accepted (maxMessageSize);
 	// default commitlog.DefaultMaxBody.
 	MaxBody int
+	// DedupWindow and DedupMaxKeys bound the master's UNIQ_KEY index
+	// (docs/broker.md, "Duplicate suppression"): a send whose UNIQ_KEY was
+	// appended within the last DedupWindow, and among the last
+	// DedupMaxKeys keys, answers the first append's result. Defaults
+	// DefaultDedupWindow (60 s) and DefaultDedupMaxKeys (100000, about
+	// 32 MB); a negative DedupWindow turns suppression off.
+	DedupWindow  time.Duration
+	DedupMaxKeys int
+	// DelayLevels is the delay of each level, level 1 first
+	// (messageDelayLevel; ParseDelayLevels reads RocketMQ's form).
+	// Default DefaultDelayLevels, RocketMQ's 18 levels from 1 s to 2 h.
+	DelayLevels []time.Duration
+	// LockExpiry frees a queue lock not renewed for this long
+	// (REBALANCE_LOCK_MAX_LIVE_TIME); default DefaultLockExpiry, 60 s.
+	LockExpiry time.Duration
+	// SlaveReadEnable lets a pull answer suggest a slave (broker id
+	// SlowConsumerBrokerID) when the consumer is more than SlaveReadLag
+	// bytes behind the log's end (slaveReadEnable, default false as
+	// RocketMQ; whichBrokerWhenConsumeSlowly, default 1; SlaveReadLag
+	// default 40% of physical memory, accessMessageInMemoryMaxRatio).
+	SlaveReadEnable      bool
+	SlowConsumerBrokerID int64
+	SlaveReadLag         int64
 	// Engine is the node's config for Open (ignored by New/Start).
 	Engine engine.Config
 	Logger *slog.Logger
@@ -78,6 +101,24 @@ func (c *Config) fill() error {
 	if c.MaxBody == 0 {
 		c.MaxBody = 4 << 20
 	}
+	if c.DedupWindow == 0 {
+		c.DedupWindow = DefaultDedupWindow
+	}
+	if c.DedupMaxKeys <= 0 {
+		c.DedupMaxKeys = DefaultDedupMaxKeys
+	}
+	if c.SlowConsumerBrokerID == 0 {
+		c.SlowConsumerBrokerID = 1
+	}
+	if c.SlaveReadLag == 0 {
+		c.SlaveReadLag = physicalMemory() * 40 / 100
+	}
+	if c.LockExpiry == 0 {
+		c.LockExpiry = DefaultLockExpiry
+	}
+	if len(c.DelayLevels) == 0 {
+		c.DelayLevels, _ = ParseDelayLevels(DefaultDelayLevels)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -96,8 +137,12 @@ type Broker struct {
 	snapOK    bool
 	tables    *tables
 	clients   *clients
+	locks     *locks
 	node      *engine.Node
 	ownNode   bool
+	segSize   int64             // the node's SegmentSize (Hooks)
+	memberID  string            // the node's engine id (Hooks)
+	peers     map[string]string // the group's members (Hooks)
 
 	// stampMu guards the stamp's state: ready, next and epoch. The stamp
 	// runs under the node's lock; nothing here calls the node with it held.
@@ -109,6 +154,13 @@ type Broker struct {
 
 	roleCh chan struct{}
 	hint   locHint
+	// uniq is the master's UNIQ_KEY index: set by the takeover before the
+	// broker is ready, nil from the next role change on.
+	uniq     atomic.Pointer[dedup]
+	pullOffs pullOffsets
+	maxPhys  atomic.Int64 // the byte after the last applied entry
+	// creating holds the retry topics being created from heartbeats.
+	creating sync.Map
 
 	applied  atomic.Uint64
 	stopped  atomic.Pointer[error] // the applier's fatal error
@@ -135,7 +187,7 @@ func New(cfg Config) (*Broker, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	b := &Broker{cfg: cfg, tables: newTables(), clients: newClients(), roleCh: make(chan struct{}, 1), notify: make(chan struct{})}
+	b := &Broker{cfg: cfg, tables: newTables(), clients: newClients(), locks: newLocks(), roleCh: make(chan struct{}, 1), notify: make(chan struct{})}
 	b.storeHost = netip.MustParseAddrPort(cfg.BrokerAddr)
 	if raw, err := os.ReadFile(b.snapPath()); err == nil {
 		s, err := decodeSnapshot(raw)
@@ -188,6 +240,10 @@ func (b *Broker) truncatePoint() int64 {
 // OnRoleChange already set (called first).
 func (b *Broker) Hooks(cfg *engine.Config) {
 	cfg.Stamp = b.stamp
+	b.segSize, b.memberID, b.peers = cfg.SegmentSize, cfg.ID, cfg.Peers
+	if b.segSize == 0 {
+		b.segSize = 1 << 30 // engine.Config's default
+	}
 	prev := cfg.OnRoleChange
 	cfg.OnRoleChange = func(rc engine.RoleChange) {
 		if prev != nil {
@@ -209,9 +265,10 @@ func (b *Broker) Start(node *engine.Node, l net.Listener) error {
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	from := b.cqInfo.Index + 1
 	b.applied.Store(b.cqInfo.Index)
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.applyLoop(from)
 	go b.roleLoop()
+	go b.pullOffsetLoop()
 	if l != nil {
 		b.server = rpc.NewServer(b.Mux().Handle, rpc.ServerOptions{Logger: b.cfg.Logger, OnClose: b.ConnClosed})
 		b.wg.Add(1)

@@ -43,6 +43,9 @@
 //	| group len u16 | group | n u32 | n x (topic len u16 | topic | queue id i32 | offset i64) |
 //	kind 2, topic config: the JSON of namesrv.TopicConfig (RocketMQ's
 //	TopicConfig fields).
+//	kind 3, segment size: | size u64 | member len u16 | member |, the
+//	group's mappedFileSizeCommitLog as the first master ran with it;
+//	an applier whose own size differs stops (ErrSegmentSize).
 //
 // Every broker entry so knows its own physical offset (a message's is in
 // its PHYSICALOFFSET field), which is how a pull finds the entry holding a
@@ -65,6 +68,43 @@
 // change and appended after it is stamped with queue offset -1: every
 // applier skips it (deterministic) and its sender gets
 // SERVICE_NOT_AVAILABLE, so the client resends it.
+//
+// # Duplicate suppression
+//
+// A ready master keeps an index of the UNIQ_KEYs (per topic) it appended
+// within Config.DedupWindow (default 60 s) and among the last
+// Config.DedupMaxKeys (default 100000, about 320 bytes each): a send of a
+// key in it answers the first append's msgId, queue id and queue offset,
+// waiting for that append if it is still in flight. The takeover rebuilds
+// the index from the log's messages within the window before the broker
+// takes sends. Batches carry no UNIQ_KEY (the Go client sets none).
+//
+// # Delay levels and send-back
+//
+// A send with a DELAY level waits in ScheduleTopic queue level-1
+// (REAL_TOPIC, REAL_QID); the ready master's scheduler delivers it to its
+// real topic once its level's delay (Config.DelayLevels) passed. Each
+// delivered message carries PropertyScheduleOffset, from which every
+// applier advances the level's progress: a delivery and its progress
+// commit in one entry, so a failover neither loses nor duplicates one.
+// CONSUMER_SEND_MSG_BACK sends a failed message to %RETRY%<group> at
+// delay level 3 + reconsume times, or to %DLQ%<group> after
+// maxReconsumeTimes (both created on demand; the retry topic on the
+// group's first heartbeat too).
+//
+// # Queue locks
+//
+// LOCK_BATCH_MQ and UNLOCK_BATCH_MQ lock queues for orderly consumers on
+// the master, in memory, with Config.LockExpiry (60 s); every role change
+// clears them and clients lock again.
+//
+// # Pulls
+//
+// Every member serves pulls from its consume queues (applied entries
+// only). A pull's commit offset (FLAG_COMMIT_OFFSET) is committed through
+// the log by the master, one record per group every 100 ms. With
+// Config.SlaveReadEnable, an answer suggests a slave (SlowConsumerBrokerID)
+// when the consumer is more than SlaveReadLag bytes behind the log's end.
 //
 // # The applier
 //

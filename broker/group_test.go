@@ -39,7 +39,8 @@ func listen(t *testing.T) net.Listener {
 	return l
 }
 
-func startGroup(t *testing.T, n int) *group {
+// opts change every member's broker config.
+func startGroup(t *testing.T, n int, opts ...func(*broker.Config)) *group {
 	g := &group{t: t}
 	peers, peerLs, ls := map[string]string{}, []net.Listener{}, []net.Listener{}
 	for i := range n {
@@ -63,6 +64,9 @@ func startGroup(t *testing.T, n int) *group {
 				Dir: dir, FlushMode: flush.SyncFlush, SegmentSize: 1 << 20, MaxEntrySize: 256 << 10, IndexEntries: 4096, Logger: quiet,
 			},
 		}
+		for _, o := range opts {
+			o(&cfg)
+		}
 		g.cfgs = append(g.cfgs, cfg)
 		b, err := broker.Open(cfg, ls[i])
 		if err != nil {
@@ -78,6 +82,19 @@ func startGroup(t *testing.T, n int) *group {
 		}
 	})
 	return g
+}
+
+// reopen opens member i again on its directories (closed before).
+func (g *group) reopen(i int) {
+	cfg := g.cfgs[i]
+	cfg.Engine.Listener = nil // the node listens on its peer address itself
+	l, err := net.Listen("tcp", g.addrs[i])
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if g.brokers[i], err = broker.Open(cfg, l); err != nil {
+		g.t.Fatal(err)
+	}
 }
 
 // master waits for a ready master.
@@ -294,15 +311,7 @@ func TestRestartReplays(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range g.brokers {
-		cfg := g.cfgs[i]
-		cfg.Engine.Listener = nil // the node listens on its peer address itself
-		l, err := net.Listen("tcp", g.addrs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if g.brokers[i], err = broker.Open(cfg, l); err != nil {
-			t.Fatal(err)
-		}
+		g.reopen(i)
 	}
 	m, addr := g.master()
 	if off, ok := m.ConsumerOffset("G", "R", 0); !ok || off != 11 {

@@ -33,8 +33,12 @@ func (b *Broker) handlePull(ctx context.Context, req *remoting.Command) *remotin
 	maxN = min(max(maxN, 1), 64)
 	filter := parseSubscription(ext["subscription"])
 	suspend := time.Duration(atoi64(ext["suspendTimeoutMillis"])) * time.Millisecond
+	sys := atoi64(ext["sysFlag"])
+	if sys&pullFlagCommitOffset != 0 {
+		b.commitFromPull(ext["consumerGroup"], topic, qid, atoi64(ext["commitOffset"]))
+	}
 	var deadline <-chan time.Time
-	if atoi64(ext["sysFlag"])&pullFlagSuspend != 0 && suspend > 0 {
+	if sys&pullFlagSuspend != 0 && suspend > 0 {
 		t := time.NewTimer(min(suspend, maxSuspend))
 		defer t.Stop()
 		deadline = t.C
@@ -90,9 +94,9 @@ func (b *Broker) pullOnce(req *remoting.Command, topic string, qid int32, off in
 		return answer(remoting.PullRetryImmediately, off, err.Error())
 	}
 	var body []byte
-	next := off
+	next, end := off, int64(0)
 	for _, u := range units {
-		next++
+		next, end = next+1, u.Phys+int64(u.Size)
 		if !filter.codeMatches(u.TagsCode) {
 			continue
 		}
@@ -110,6 +114,11 @@ func (b *Broker) pullOnce(req *remoting.Command, topic string, qid int32, off in
 	}
 	resp := answer(remoting.Success, next, "FOUND")
 	resp.Body = body
+	if b.cfg.SlaveReadEnable && b.maxPhys.Load()-end > b.cfg.SlaveReadLag {
+		// DefaultMessageStore's suggestPullingFromSlave: what is left to
+		// read is more than memory holds; a slave serves it.
+		resp.ExtFields["suggestWhichBrokerId"] = strconv.FormatInt(b.cfg.SlowConsumerBrokerID, 10)
+	}
 	return resp
 }
 

@@ -21,6 +21,9 @@ const RecordHeaderSize = 20
 const (
 	KindConsumerOffsets uint8 = 1 // a group's committed offsets
 	KindTopicConfig     uint8 = 2 // one topic's config (JSON)
+	// KindSegmentSize: the group's segment size (mappedFileSizeCommitLog)
+	// as the master that proposed it runs with, and that master's id.
+	KindSegmentSize uint8 = 3
 )
 
 // Errors of the entry decoders.
@@ -48,6 +51,9 @@ type Record struct {
 	Offsets []OffsetUpdate
 	// Topic: KindTopicConfig, the config as JSON (TopicConfig).
 	Topic []byte
+	// SegmentSize and Member: KindSegmentSize.
+	SegmentSize int64
+	Member      string
 }
 
 // IsRecord reports whether payload is a metadata record (by its magic).
@@ -99,6 +105,14 @@ func EncodeTopic(js []byte) []byte {
 	return finish(append(b, js...))
 }
 
+// EncodeSegmentSize returns the record of the group's segment size, as
+// member runs with it.
+func EncodeSegmentSize(size int64, member string) []byte {
+	b := appendHeader(make([]byte, 0, RecordHeaderSize+10+len(member)), KindSegmentSize)
+	b = binary.BigEndian.AppendUint64(b, uint64(size))
+	return finish(appendString(b, member[:min(len(member), math.MaxUint16)]))
+}
+
 // stampRecord writes the record's physical offset in place.
 func stampRecord(b []byte, phys int64) { binary.BigEndian.PutUint64(b[8:], uint64(phys)) }
 
@@ -122,6 +136,14 @@ func DecodeRecord(b []byte) (Record, error) {
 	case KindTopicConfig:
 		r.Topic = body
 		return r, nil
+	case KindSegmentSize:
+		rd := &reader{b: body}
+		r.SegmentSize = int64(rd.u64())
+		r.Member = rd.str()
+		if rd.err == nil && len(rd.b) != 0 {
+			rd.err = fmt.Errorf("%w: %d bytes after the segment size", ErrRecord, len(rd.b))
+		}
+		return r, rd.err
 	}
 	return Record{}, fmt.Errorf("%w: unknown kind %d", ErrRecord, r.Kind)
 }

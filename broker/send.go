@@ -36,6 +36,9 @@ func (b *Broker) Mux() rpc.Mux {
 		remoting.UnregisterClient:        b.handleUnregister,
 		remoting.GetConsumerListByGroup:  b.handleConsumerList,
 		remoting.UpdateAndCreateTopic:    b.handleCreateTopic,
+		remoting.ConsumerSendMsgBack:     b.handleSendBack,
+		remoting.LockBatchMQ:             b.handleLockBatch,
+		remoting.UnlockBatchMQ:           b.handleUnlockBatch,
 	}
 }
 
@@ -79,7 +82,20 @@ func (b *Broker) handleSend(ctx context.Context, req *remoting.Command) *remotin
 	if !b.isReady() {
 		return notReady(req)
 	}
-	topic := ext["topic"]
+	topic, qidField, propField := ext["topic"], ext["queueId"], ext["properties"]
+	if dlq, ok := retryExhausted(topic, ext); ok {
+		// SendMessageProcessor.handleRetryAndDLQ: the Go client's
+		// fallback send-back (sendMessageBackAsNormal) of a message out
+		// of retries goes to the dead-letter topic, without delay.
+		if resp := b.ensureTopic(ctx, req, dlq); resp != nil {
+			return resp
+		}
+		stripped, err := withProps([]byte(propField), []string{commitlog.PropertyDelayTimeLevel})
+		if err != nil {
+			return fail(req, remoting.MessageIllegal, "%v", err)
+		}
+		topic, qidField, propField = dlq, "0", string(stripped)
+	}
 	tc, ok := b.tables.topic(topic)
 	if !ok {
 		var resp *remoting.Command
@@ -90,7 +106,7 @@ func (b *Broker) handleSend(ctx context.Context, req *remoting.Command) *remotin
 	if tc.Perm&permWrite == 0 {
 		return fail(req, remoting.NoPermission, "the topic[%s] sending message is forbidden", topic)
 	}
-	qid := int32(atoi64(ext["queueId"]))
+	qid := int32(atoi64(qidField))
 	if qid < 0 {
 		qid = rand.Int32N(int32(max(tc.WriteQueueNums, 1)))
 	}
@@ -107,21 +123,48 @@ func (b *Broker) handleSend(ctx context.Context, req *remoting.Command) *remotin
 		ReconsumeTimes: int32(atoi64(ext["reconsumeTimes"])), Topic: []byte(topic),
 		Flag: int32(atoi64(ext["flag"])),
 	}
-	var payload []byte
-	var err error
 	if remoting.RequestCode(req.Code) == remoting.SendBatchMessage {
-		payload, err = encodeBatch(tmpl, req.Body, b.cfg.MaxBody)
-	} else {
-		tmpl.Body, tmpl.Properties = req.Body, []byte(ext["properties"])
-		payload, err = commitlog.Encode(nil, &tmpl, b.cfg.MaxBody)
+		// No duplicate suppression: the Go client gives batched messages
+		// no UNIQ_KEY (docs/broker.md).
+		if b.levelOf([]byte(propField)) > 0 {
+			// CommitLog.asyncPutMessages: no delay level for a batch.
+			return fail(req, remoting.MessageIllegal, "TimeDelayLevel is not supported for batched messages")
+		}
+		payload, err := encodeBatch(tmpl, req.Body, b.cfg.MaxBody)
+		if err != nil {
+			return fail(req, remoting.MessageIllegal, "%v", err)
+		}
+		return b.appendAndAnswer(ctx, req, payload)
 	}
+	tmpl.Body, tmpl.Properties = req.Body, []byte(propField)
+	if _, ok := commitlog.Lookup(tmpl.Properties, PropertyScheduleOffset); ok {
+		return fail(req, remoting.MessageIllegal, "property %s is reserved for the broker's scheduler", PropertyScheduleOffset)
+	}
+	if level := b.levelOf(tmpl.Properties); level > 0 {
+		if err := delay(&tmpl, level); err != nil {
+			return fail(req, remoting.MessageIllegal, "%v", err)
+		}
+	}
+	payload, err := commitlog.Encode(nil, &tmpl, b.cfg.MaxBody)
 	if err != nil {
 		return fail(req, remoting.MessageIllegal, "%v", err)
 	}
-	if resp := b.propose(ctx, req, payload); resp != nil {
-		return resp
+	uniq, _ := commitlog.Lookup(tmpl.Properties, commitlog.PropertyUniqKey)
+	return b.sendOnce(ctx, req, topic, uniq, payload)
+}
+
+// retryExhausted returns the dead-letter topic of a send to a retry topic
+// whose reconsumeTimes reached its maxReconsumeTimes (16 when absent).
+func retryExhausted(topic string, ext map[string]string) (string, bool) {
+	group, ok := strings.CutPrefix(topic, RetryPrefix)
+	if !ok {
+		return "", false
 	}
-	return b.sendResult(req, payload)
+	maxRe := int64(DefaultMaxReconsumeTimes)
+	if v := ext["maxReconsumeTimes"]; v != "" {
+		maxRe = atoi64(v)
+	}
+	return DLQPrefix + group, atoi64(ext["reconsumeTimes"]) >= maxRe
 }
 
 // propose appends payload and waits for its commit; a non-nil answer is

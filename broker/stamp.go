@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"time"
 
 	"github.com/rmqlog/rmqlog/commitlog"
@@ -46,7 +47,9 @@ func (b *Broker) roleChanged(rc engine.RoleChange) {
 	b.stampMu.Lock()
 	b.epoch++
 	b.ready, b.next, b.role = false, nil, rc
+	b.uniq.Store(nil)
 	b.stampMu.Unlock()
+	b.locks.clear()
 	select {
 	case b.roleCh <- struct{}{}:
 	default:
@@ -89,16 +92,41 @@ func (b *Broker) takeover() {
 	if !st.Writable || st.Term != role.Term {
 		return
 	}
-	if err := b.waitFor(b.ctx, b.node.CommitIndex()); err != nil {
+	upto := b.node.CommitIndex()
+	err := b.waitFor(b.ctx, upto)
+	if e := b.stopped.Load(); err == nil && e != nil {
+		err = *e // stopped after applying up to upto: still no master
+	}
+	if err != nil {
+		b.cfg.Logger.Error("broker: takeover abandoned", "err", err)
+		if errors.Is(err, ErrStopped) {
+			b.wg.Add(1)
+			go b.handOver() // a master that cannot apply must not keep leading
+		}
+		return
+	}
+	if err := b.recordSegmentSize(b.ctx); err != nil {
 		b.cfg.Logger.Error("broker: takeover abandoned", "err", err)
 		return
 	}
+	var d *dedup
+	if b.cfg.DedupWindow > 0 {
+		d = b.rebuildDedup(upto)
+	}
 	b.stampMu.Lock()
-	if b.epoch == epoch {
+	ready := b.epoch == epoch
+	if ready {
+		b.uniq.Store(d)
 		b.ready, b.next = true, map[queueKey]int64{}
+		b.wg.Add(1)
+		go b.scheduleLoop(epoch)
 	}
 	b.stampMu.Unlock()
-	b.cfg.Logger.Info("broker: master ready", "term", role.Term, "applied", b.applied.Load())
+	keys := 0
+	if d != nil {
+		keys = d.len()
+	}
+	b.cfg.Logger.Info("broker: master ready", "term", role.Term, "applied", b.applied.Load(), "uniqKeys", keys)
 }
 
 func (b *Broker) isReady() bool {

@@ -25,10 +25,37 @@ type tables struct {
 	mu      sync.RWMutex
 	offsets map[string]map[queueKey]int64 // group -> queue -> committed offset
 	topics  map[string]namesrv.TopicConfig
+	delay   map[int32]int64 // delay level -> the next schedule offset to deliver
+	segSize int64           // the group's segment size in the log (0: none yet)
+	segBy   string          // the member that recorded it
+}
+
+// segment returns the last segment size recorded in the log and by whom.
+func (t *tables) segment() (int64, string) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.segSize, t.segBy
 }
 
 func newTables() *tables {
-	return &tables{offsets: map[string]map[queueKey]int64{}, topics: map[string]namesrv.TopicConfig{}}
+	return &tables{offsets: map[string]map[queueKey]int64{}, topics: map[string]namesrv.TopicConfig{}, delay: map[int32]int64{}}
+}
+
+// delivered advances a delay level's progress past schedule offset off
+// (the applier, for a message the scheduler delivered).
+func (t *tables) delivered(level int, off int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if off+1 > t.delay[int32(level)] {
+		t.delay[int32(level)] = off + 1
+	}
+}
+
+// delayProgress is the next schedule offset of level to deliver.
+func (t *tables) delayProgress(level int) int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.delay[int32(level)]
 }
 
 // apply applies one decoded record; a topic config that is not JSON is
@@ -46,6 +73,8 @@ func (t *tables) apply(r Record) error {
 		for _, u := range r.Offsets {
 			g[queueKey{u.Topic, u.QueueID}] = u.Offset
 		}
+	case KindSegmentSize:
+		t.segSize, t.segBy = r.SegmentSize, r.Member
 	case KindTopicConfig:
 		var tc namesrv.TopicConfig
 		if err := json.Unmarshal(r.Topic, &tc); err != nil || tc.TopicName == "" {
@@ -93,6 +122,9 @@ type snapshot struct {
 	PrevPhys  int64                          `json:"prevPhys"`
 	Offsets   []snapOffset                   `json:"offsets"`
 	Topics    map[string]namesrv.TopicConfig `json:"topics"`
+	Delay     map[int32]int64                `json:"delay,omitempty"`
+	SegSize   int64                          `json:"segSize,omitempty"`
+	SegBy     string                         `json:"segBy,omitempty"`
 }
 
 type snapOffset struct {
@@ -105,6 +137,11 @@ type snapOffset struct {
 func (t *tables) snapshot(s *snapshot) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	s.SegSize, s.SegBy = t.segSize, t.segBy
+	s.Delay = make(map[int32]int64, len(t.delay))
+	for k, v := range t.delay {
+		s.Delay[k] = v
+	}
 	s.Topics = make(map[string]namesrv.TopicConfig, len(t.topics))
 	for k, v := range t.topics {
 		s.Topics[k] = v
@@ -122,6 +159,10 @@ func (t *tables) restore(s *snapshot) {
 	for k, v := range s.Topics {
 		t.topics[k] = v
 	}
+	for k, v := range s.Delay {
+		t.delay[k] = v
+	}
+	t.segSize, t.segBy = s.SegSize, s.SegBy
 	for _, o := range s.Offsets {
 		g := t.offsets[o.Group]
 		if g == nil {

@@ -53,7 +53,7 @@ func startBrokers(t *testing.T, nsAddr string, ns func(string) (namesrv.Route, b
 		dir := t.TempDir()
 		b, err := broker.Open(broker.Config{
 			BrokerName: "broker-a", BrokerAddr: ls[i].Addr().String(), MemberID: int64(i + 1),
-			NamesrvAddr: nsAddr, Dir: dir, Logger: quiet,
+			NamesrvAddr: nsAddr, Dir: dir, Logger: quiet, DelayLevels: fastLevels,
 			Engine: engine.Config{
 				Group: "broker-a", ID: fmt.Sprintf("n%d", i), Peers: peers, Listener: peerLs[i], Dir: dir,
 				FlushMode: flush.SyncFlush, SegmentSize: 8 << 20, IndexEntries: 4096, Logger: quiet,
@@ -88,6 +88,32 @@ func startBrokers(t *testing.T, nsAddr string, ns func(string) (namesrv.Route, b
 	return nil
 }
 
+// fastLevels replaces RocketMQ's delay levels (1 s to 2 h) so that
+// retries take 100 ms each and the suite stays short.
+var fastLevels = func() []time.Duration {
+	l := make([]time.Duration, 18)
+	for i := range l {
+		l[i] = 100 * time.Millisecond
+	}
+	return l
+}()
+
+// cluster starts a name server and a 3-member broker group; it returns
+// the ready master, the name server and a resolver for the client.
+func cluster(t *testing.T) (*broker.Broker, *namesrv.Server, primitive.NsResolver) {
+	t.Helper()
+	rlog.SetLogLevel("error")
+	ns := namesrv.New(namesrv.Config{})
+	nl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Serve(nl)
+	t.Cleanup(func() { ns.Close() })
+	master := startBrokers(t, nl.Addr().String(), ns.Route)
+	return master, ns, primitive.NewPassthroughResolver([]string{nl.Addr().String()})
+}
+
 // sent is what the producer sent and the broker answered.
 type sent struct {
 	msg      *primitive.Message
@@ -98,25 +124,16 @@ type sent struct {
 
 // TestBrokerEndToEnd: the official Go client, unmodified, against our
 // name server and a 3-member rmqlog broker group. A producer sends with
-// SendSync, SendAsync and a batch, with tags, keys and a user property; a
+// SendSync, SendAsync and a batch, with tags, keys and a user property
+// (and resends one message: the same UNIQ_KEY answers the first append's
+// result and is consumed once); a
 // push consumer (clustering) receives every message equal to what was
 // sent (body, topic, tags, keys, properties, queue id, queue offset,
 // commit log offset, both message ids); after a consumer restart the
 // committed offsets hold: the new consumer receives only what was sent
 // after.
 func TestBrokerEndToEnd(t *testing.T) {
-	rlog.SetLogLevel("error")
-	ns := namesrv.New(namesrv.Config{})
-	nl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Serve(nl)
-	t.Cleanup(func() { ns.Close() })
-	nsAddr := nl.Addr().String()
-	master := startBrokers(t, nsAddr, ns.Route)
-	resolver := primitive.NewPassthroughResolver([]string{nsAddr})
-
+	master, _, resolver := cluster(t)
 	p, err := producer.NewDefaultProducer(producer.WithNsResolver(resolver), producer.WithGroupName("compat_producer"),
 		producer.WithRetry(2), producer.WithSendMsgTimeout(5*time.Second))
 	if err != nil {
@@ -158,6 +175,12 @@ func TestBrokerEndToEnd(t *testing.T) {
 			t.Fatalf("SendSync %d: %v %v", i, r, err)
 		}
 		record(r, m)
+		if i == 0 { // a producer's resend of the same message (same UNIQ_KEY): stored once
+			r2, err := p.SendSync(ctx, m)
+			if err != nil || r2.OffsetMsgID != r.OffsetMsgID || r2.QueueOffset != r.QueueOffset || r2.MsgID != r.MsgID {
+				t.Fatalf("resend: %v %v, first send %v", r2, err, r)
+			}
+		}
 	}
 	var wg sync.WaitGroup
 	for i := range nAsync {
@@ -232,6 +255,11 @@ func TestBrokerEndToEnd(t *testing.T) {
 // distinct messages (and a short quiet time for duplicates), then shuts it
 // down. It returns the messages by offset message id; a duplicate fails.
 func consume(t *testing.T, resolver primitive.NsResolver, group, instance string, want int) map[string]*primitive.MessageExt {
+	return consumeTopic(t, resolver, compatTopic, group, instance, want)
+}
+
+// consumeTopic is consume for any topic.
+func consumeTopic(t *testing.T, resolver primitive.NsResolver, topic, group, instance string, want int) map[string]*primitive.MessageExt {
 	t.Helper()
 	c, err := consumer.NewPushConsumer(consumer.WithNsResolver(resolver), consumer.WithGroupName(group),
 		consumer.WithInstance(instance), consumer.WithConsumerModel(consumer.Clustering),
@@ -242,7 +270,7 @@ func consume(t *testing.T, resolver primitive.NsResolver, group, instance string
 	var mu sync.Mutex
 	got := map[string]*primitive.MessageExt{}
 	done := make(chan struct{})
-	err = c.Subscribe(compatTopic, consumer.MessageSelector{}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+	err = c.Subscribe(topic, consumer.MessageSelector{}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range msgs {
