@@ -29,7 +29,9 @@ func TestSeedConfigStartsANode(t *testing.T) {
 	c := &cluster{t: t, clients: map[string]string{"n0": "127.0.0.1:30913"}, procs: map[string]*proc{}}
 	c.procs["n0"] = start(t, "serve", "-c", filepath.Join("..", "..", "conf", "seed-broker-n0.conf"))
 	c.waitServing("n0")
-	poll.Eventually(t, 10*time.Second, "the broker serving on listenPort", func() bool {
+	// The node opens a new log of RocketMQ's 1 GiB files first (the first
+	// file is zero-filled and synced): seconds, more on two busy cores.
+	poll.Eventually(t, 60*time.Second, "the broker serving on listenPort", func() bool {
 		return strings.Contains(c.procs["n0"].output(), "broker serving RocketMQ's remoting protocol")
 	})
 	nc, err := net.DialTimeout("tcp", "127.0.0.1:30911", 5*time.Second)
