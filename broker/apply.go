@@ -92,7 +92,7 @@ func (b *Broker) applyOne(a *applier, i uint64) error {
 	a.units, a.recs = a.units[:0], a.recs[:0]
 	var decodeErr error
 	err := b.node.View(i, func(e segment.Entry) {
-		if e.Type != segment.TypeNormal || len(e.Payload) == 0 {
+		if e.Type != segment.TypeBroker || len(e.Payload) == 0 {
 			return
 		}
 		if IsRecord(e.Payload) {

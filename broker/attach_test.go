@@ -18,12 +18,16 @@ import (
 	"github.com/rmqlog/rmqlog/namesrv"
 	"github.com/rmqlog/rmqlog/remoting"
 	"github.com/rmqlog/rmqlog/remoting/rpc"
+	"github.com/rmqlog/rmqlog/segment"
 )
 
 // attached opens a one-member broker the second way: New, Hooks in an
 // engine config the caller opens, Start. wrap may replace the stamp.
 // opts change the broker's config.
-func attached(t *testing.T, wrap func(stamp func(i, off uint64, p []byte)) func(i, off uint64, p []byte), opts ...func(*broker.Config)) (*broker.Broker, string) {
+// stampFunc is engine.Config.Stamp's type.
+type stampFunc = func(typ segment.Type, index, offset uint64, payload []byte)
+
+func attached(t *testing.T, wrap func(stamp stampFunc) stampFunc, opts ...func(*broker.Config)) (*broker.Broker, string) {
 	t.Helper()
 	pl, l := listen(t), listen(t)
 	dir := t.TempDir()
@@ -68,9 +72,9 @@ func attached(t *testing.T, wrap func(stamp func(i, off uint64, p []byte)) func(
 // in Status; nothing is renumbered and later messages are not applied.
 func TestContradictionStops(t *testing.T) {
 	var n atomic.Int32
-	b, addr := attached(t, func(stamp func(i, off uint64, p []byte)) func(i, off uint64, p []byte) {
-		return func(i, off uint64, p []byte) {
-			stamp(i, off, p)
+	b, addr := attached(t, func(stamp stampFunc) stampFunc {
+		return func(typ segment.Type, i, off uint64, p []byte) {
+			stamp(typ, i, off, p)
 			if !broker.IsRecord(p) && n.Add(1) == 3 {
 				commitlog.SetOffsets(p, 7, int64(off))
 			}

@@ -202,7 +202,7 @@ func (b *Broker) rebuildDedup(upto uint64) *dedup {
 	for i := upto; i >= first && i > 0 && len(found) < d.max; i-- {
 		old := false
 		err := b.node.View(i, func(e segment.Entry) {
-			if e.Type != segment.TypeNormal || IsRecord(e.Payload) {
+			if e.Type != segment.TypeBroker || IsRecord(e.Payload) {
 				return
 			}
 			var in []dedupSlot

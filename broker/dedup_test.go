@@ -10,6 +10,7 @@ import (
 	"github.com/rmqlog/rmqlog/broker"
 	"github.com/rmqlog/rmqlog/namesrv"
 	"github.com/rmqlog/rmqlog/remoting"
+	"github.com/rmqlog/rmqlog/segment"
 )
 
 // sendUniq sends one message of topic T, queue q, with a UNIQ_KEY.
@@ -68,9 +69,9 @@ func TestDedupResendAfterCommit(t *testing.T) {
 func TestDedupResendInFlight(t *testing.T) {
 	entered := make(chan struct{})
 	var once atomic.Bool
-	_, addr := attached(t, func(stamp func(i, off uint64, p []byte)) func(i, off uint64, p []byte) {
-		return func(i, off uint64, p []byte) {
-			stamp(i, off, p)
+	_, addr := attached(t, func(stamp stampFunc) stampFunc {
+		return func(typ segment.Type, i, off uint64, p []byte) {
+			stamp(typ, i, off, p)
 			if !broker.IsRecord(p) && once.CompareAndSwap(false, true) {
 				close(entered)
 				time.Sleep(300 * time.Millisecond)

@@ -201,7 +201,7 @@ func (b *Broker) readMessage(phys int64, size int32) ([]byte, error) {
 // entryStart is a broker entry's payload offset: a record's stamp, or its
 // first message's physical offset.
 func entryStart(e segment.Entry) (int64, bool) {
-	if e.Type != segment.TypeNormal || len(e.Payload) < 8 {
+	if e.Type != segment.TypeBroker || len(e.Payload) < 8 {
 		return 0, false
 	}
 	if IsRecord(e.Payload) {

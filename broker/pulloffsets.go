@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/rmqlog/rmqlog/segment"
 )
 
 // pullCommitTick is how often the offsets carried by pulls are proposed.
@@ -78,7 +80,7 @@ func (b *Broker) pullOffsetLoop() {
 			if err != nil {
 				continue
 			}
-			p, err := b.node.Propose(rec)
+			p, err := b.node.ProposeAs(segment.TypeBroker, rec)
 			if err != nil {
 				break
 			}

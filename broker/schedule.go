@@ -151,7 +151,7 @@ func (b *Broker) delivered(m *commitlog.Message, level int, off int64) (commitlo
 // proposeDelivery appends a delivery entry and waits until it is applied
 // here (the progress is then in the tables).
 func (b *Broker) proposeDelivery(payload []byte) error {
-	p, err := b.node.Propose(payload)
+	p, err := b.node.ProposeAs(segment.TypeBroker, payload)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errNotMaster, err)
 	}

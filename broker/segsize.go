@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/rmqlog/rmqlog/segment"
 )
 
 // ErrSegmentSize: this member's segment size differs from the one the
@@ -45,7 +47,7 @@ func (b *Broker) recordSegmentSize(ctx context.Context) error {
 	if logSize, _ := b.tables.segment(); logSize != 0 {
 		return nil
 	}
-	p, err := b.node.Propose(EncodeSegmentSize(b.segSize, b.memberID))
+	p, err := b.node.ProposeAs(segment.TypeBroker, EncodeSegmentSize(b.segSize, b.memberID))
 	if err != nil {
 		return err
 	}

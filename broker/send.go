@@ -17,6 +17,7 @@ import (
 	"github.com/rmqlog/rmqlog/namesrv"
 	"github.com/rmqlog/rmqlog/remoting"
 	"github.com/rmqlog/rmqlog/remoting/rpc"
+	"github.com/rmqlog/rmqlog/segment"
 )
 
 // Mux returns the broker's request handlers; codes it does not serve get
@@ -170,7 +171,7 @@ func retryExhausted(topic string, ext map[string]string) (string, bool) {
 // propose appends payload and waits for its commit; a non-nil answer is
 // the failure to send.
 func (b *Broker) propose(ctx context.Context, req *remoting.Command, payload []byte) *remoting.Command {
-	p, err := b.node.Propose(payload)
+	p, err := b.node.ProposeAs(segment.TypeBroker, payload)
 	if err == nil {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -283,7 +284,7 @@ func (b *Broker) proposeTopic(ctx context.Context, req *remoting.Command, tc nam
 	if err != nil {
 		return fail(req, remoting.SystemError, "%v", err)
 	}
-	p, err := b.node.Propose(EncodeTopic(js))
+	p, err := b.node.ProposeAs(segment.TypeBroker, EncodeTopic(js))
 	if err == nil {
 		err = p.Wait(ctx)
 	}

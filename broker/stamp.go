@@ -6,16 +6,22 @@ import (
 
 	"github.com/rmqlog/rmqlog/commitlog"
 	"github.com/rmqlog/rmqlog/engine"
+	"github.com/rmqlog/rmqlog/segment"
 )
 
 // stamp is engine.Config.Stamp: on the leader, in log order, under the
-// node's lock. A metadata record gets its own physical offset; each
+// node's lock. It touches only the broker's own entries (TypeBroker): the
+// native client's appends on the same node are TypeNormal, stored as they
+// are, and ignored by the applier. A metadata record gets its own physical offset; each
 // message of a message entry its queue offset (next[q]++) and physical
 // offset (payload offset + its offset in the payload), and the store time.
 // A message stamped while the broker is not ready (a proposal that
 // straddled a role change) gets queue offset -1: every applier skips it
 // and its sender answers SERVICE_NOT_AVAILABLE (doc.go).
-func (b *Broker) stamp(index, offset uint64, payload []byte) {
+func (b *Broker) stamp(typ segment.Type, index, offset uint64, payload []byte) {
+	if typ != segment.TypeBroker {
+		return
+	}
 	if IsRecord(payload) {
 		if len(payload) >= RecordHeaderSize {
 			stampRecord(payload, int64(offset))

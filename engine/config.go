@@ -67,16 +67,18 @@ type Config struct {
 	// runs on the flusher goroutine and must return quickly.
 	OnSync func(entries uint64, took time.Duration)
 	// Stamp, if set, is called on the leader for every entry proposed
-	// through Propose, Append or AppendBatch, in log order, as the entry is
-	// appended to the leader's log and before it is checksummed: index is
-	// its index, offset the global byte offset of its payload in the log
+	// through Propose, ProposeAs, Append or AppendBatch, in log order, as
+	// the entry is appended to the leader's log and before it is
+	// checksummed: typ is the type it was proposed with (TypeNormal, or what
+	// ProposeAs gave), index its index, offset the global byte offset of its
+	// payload in the log
 	// files, which is the same on every member with the same SegmentSize.
 	// Stamp may rewrite the payload in place, keeping its length (the
 	// proposer hands the payload over); followers store the result byte for
 	// byte and never call Stamp. It runs under the node's lock: it must be
 	// short and must not call the node. The broker writes RocketMQ's queue
 	// and physical offsets here (docs/broker.md).
-	Stamp func(index, offset uint64, payload []byte)
+	Stamp func(typ segment.Type, index, offset uint64, payload []byte)
 
 	Logger   *slog.Logger // default slog.Default()
 	FS       segment.FS   // default the OS

@@ -33,6 +33,7 @@ var ErrTooLarge = errors.New("engine: entry too large")
 
 // Proposal is a group of entries on their way into the log and to commit.
 type Proposal struct {
+	typ      segment.Type
 	payloads [][]byte
 	size     int64  // bytes held in Node.pending until resolved
 	index    uint64 // last entry's index; set by the node before ch fires
@@ -85,6 +86,17 @@ func (p *Proposal) Ready() bool {
 // of them under SYNC_FLUSH) and sent to followers in shared batches. The
 // payloads must not change until Wait returns.
 func (n *Node) Propose(payloads ...[]byte) (*Proposal, error) {
+	return n.ProposeAs(segment.TypeNormal, payloads...)
+}
+
+// ProposeAs is Propose for entries of type typ: TypeNormal (Propose's) or
+// TypeBroker (the RocketMQ broker's entries, kept apart from the native
+// client's so that only the broker's reach its stamp and consume queues).
+// Readers see the type in Entry.Type.
+func (n *Node) ProposeAs(typ segment.Type, payloads ...[]byte) (*Proposal, error) {
+	if typ != segment.TypeNormal && typ != segment.TypeBroker {
+		return nil, fmt.Errorf("engine: entries of type %v cannot be proposed (only normal and broker)", typ)
+	}
 	size := int64(0)
 	for _, p := range payloads {
 		if len(p) > n.cfg.MaxEntrySize {
@@ -96,7 +108,7 @@ func (n *Node) Propose(payloads ...[]byte) (*Proposal, error) {
 		n.pending.Add(-size)
 		return nil, fmt.Errorf("%w: %d bytes of appends await their commit (limit %d)", ErrBusy, busy-size, n.cfg.MaxPendingBytes)
 	}
-	p, err := n.enqueue(payloads, size)
+	p, err := n.enqueue(typ, payloads, size)
 	if err != nil {
 		n.pending.Add(-size)
 	}
@@ -107,7 +119,7 @@ func (n *Node) Propose(payloads ...[]byte) (*Proposal, error) {
 // appends are waiting for their commit: back off and retry.
 var ErrBusy = errors.New("engine: too many appends in flight")
 
-func (n *Node) enqueue(payloads [][]byte, size int64) (*Proposal, error) {
+func (n *Node) enqueue(typ segment.Type, payloads [][]byte, size int64) (*Proposal, error) {
 	if !n.leading.Load() {
 		n.mu.Lock()
 		defer n.mu.Unlock()
@@ -118,7 +130,7 @@ func (n *Node) enqueue(payloads [][]byte, size int64) (*Proposal, error) {
 			return nil, n.proposeErr(err)
 		}
 	}
-	p := &Proposal{payloads: payloads, size: size, ch: make(chan error, 1)}
+	p := &Proposal{typ: typ, payloads: payloads, size: size, ch: make(chan error, 1)}
 	n.propMu.Lock()
 	if n.propClosed {
 		n.propMu.Unlock()
@@ -147,7 +159,7 @@ func (n *Node) appendProposals() {
 	es := n.entries[:0]
 	for _, p := range props {
 		for _, b := range p.payloads {
-			es = append(es, segment.Entry{Type: segment.TypeNormal, Payload: b})
+			es = append(es, segment.Entry{Type: p.typ, Payload: b})
 		}
 	}
 	defer func() { clear(es); n.entries = es[:0] }()

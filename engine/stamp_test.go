@@ -23,7 +23,10 @@ func TestStampAcrossFailover(t *testing.T) {
 	stampers := map[uint64][]string{} // index: the members that stamped it
 	g := startGroup(t, flush.SyncFlush, testgroup.Options{Config: func(c *engine.Config) {
 		id := c.ID
-		c.Stamp = func(index, offset uint64, payload []byte) {
+		c.Stamp = func(typ segment.Type, index, offset uint64, payload []byte) {
+			if typ != segment.TypeNormal {
+				t.Errorf("entry %d stamped with type %v", index, typ)
+			}
 			binary.LittleEndian.PutUint64(payload, offset)
 			binary.LittleEndian.PutUint64(payload[8:], index)
 			mu.Lock()

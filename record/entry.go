@@ -20,8 +20,13 @@ const (
 	TypeNoop Type = 2
 	// TypeConfig is reserved for membership changes.
 	TypeConfig Type = 3
+	// TypeBroker is an entry of the RocketMQ broker (broker/: messages or
+	// broker records). Only the broker proposes it; the native client's
+	// appends are TypeNormal, so they never reach the broker's stamp or its
+	// consume queues.
+	TypeBroker Type = 4
 	// maxType bounds the types a decoder accepts; raise it when adding one.
-	maxType = TypeConfig
+	maxType = TypeBroker
 )
 
 func (t Type) String() string {
@@ -32,6 +37,8 @@ func (t Type) String() string {
 		return "noop"
 	case TypeConfig:
 		return "config"
+	case TypeBroker:
+		return "broker"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }

@@ -12,7 +12,7 @@ import (
 // to which Frame checksums its copy, decoded by Decode, Peek and
 // DecodeVerified alike.
 func TestRoundTrip(t *testing.T) {
-	for _, typ := range []record.Type{record.TypeNormal, record.TypeNoop, record.TypeConfig} {
+	for _, typ := range []record.Type{record.TypeNormal, record.TypeNoop, record.TypeConfig, record.TypeBroker} {
 		for _, n := range []int{0, 1, 1000, 64 << 10, 64<<10 + 1, 1 << 20} {
 			in := record.Entry{Index: 9, Term: 4, Type: typ, PrevCRC: 0x01020304, Payload: bytes.Repeat([]byte{7}, n)}
 			b := record.Encode([]byte("prefix"), &in)[len("prefix"):]

@@ -33,7 +33,7 @@ func FuzzDecode(f *testing.F) {
 // truncated, bit-flipped and followed by trailing bytes.
 func fuzzDecodeSeeds() [][]byte {
 	var seeds [][]byte
-	for _, typ := range []Type{TypeNormal, TypeNoop, TypeConfig} {
+	for _, typ := range []Type{TypeNormal, TypeNoop, TypeConfig, TypeBroker} {
 		for _, n := range []int{0, 1, 100} {
 			e := Entry{Index: uint64(n) + 7, Term: 3, Type: typ, PrevCRC: 0xdeadbeef,
 				Payload: bytes.Repeat([]byte{byte(n) | 0x80}, n)}

@@ -114,8 +114,8 @@ func (l *Log) append(e *Entry, framed []byte) error {
 	if err != nil {
 		return err
 	}
-	if framed == nil && e.Type == TypeNormal && l.opts.Stamp != nil {
-		l.opts.Stamp(e.Index, off+HeaderSize, e.Payload)
+	if framed == nil && e.Type != TypeNoop && l.opts.Stamp != nil {
+		l.opts.Stamp(e.Type, e.Index, off+HeaderSize, e.Payload)
 	}
 	if err := l.stage(f, e, framed, off); err != nil {
 		return err

@@ -55,16 +55,17 @@ type Options struct {
 	// power cut that left a later page intact is then taken for damage too
 	// (the node resyncs what it did not need to).
 	CheckUnsynced bool
-	// Stamp, if set, is called by Append and AppendBatch for each entry of
-	// type TypeNormal once its place in the log is known and before it is
-	// framed (so its CRC covers what Stamp wrote): index is the entry's
-	// index, offset the global offset of its payload's first byte. Stamp may
+	// Stamp, if set, is called by Append and AppendBatch for each entry
+	// other than a no-op once its place in the log is known and before it is
+	// framed (so its CRC covers what Stamp wrote): typ is the entry's type,
+	// index its index, offset the global offset of its payload's first
+	// byte. Stamp may
 	// rewrite the payload in place, keeping its length; the caller of Append
 	// hands its payload over. It runs under the log's lock: keep it short.
 	// AppendFramed never calls it: those bytes are another log's, stored as
 	// they are. (The broker writes RocketMQ's physical and queue offsets into
 	// a message here; docs/broker.md.)
-	Stamp func(index, offset uint64, payload []byte)
+	Stamp func(typ Type, index, offset uint64, payload []byte)
 
 	// inlinePrepare prepares files on the caller's goroutine, so a test's
 	// fault injection sees a deterministic sequence of operations.

@@ -23,6 +23,9 @@ const (
 	// TypeConfig is an alias of record.TypeConfig, kept so callers of the
 	// log need one import: reserved for membership changes.
 	TypeConfig = record.TypeConfig
+	// TypeBroker is an alias of record.TypeBroker, kept so callers of the
+	// log need one import: an entry of the RocketMQ broker.
+	TypeBroker = record.TypeBroker
 )
 
 // Entry is an alias of record.Entry, kept so callers of the log need one

@@ -14,7 +14,10 @@ func TestStamp(t *testing.T) {
 	fs := NewMemFS()
 	opts := testOpts(fs)
 	var calls []uint64 // index of each call
-	opts.Stamp = func(index, offset uint64, payload []byte) {
+	opts.Stamp = func(typ Type, index, offset uint64, payload []byte) {
+		if typ != TypeNormal {
+			t.Errorf("entry %d stamped with type %v", index, typ)
+		}
 		calls = append(calls, index)
 		binary.LittleEndian.PutUint64(payload, offset)
 	}
@@ -64,7 +67,7 @@ func TestStamp(t *testing.T) {
 
 	// A replica stores the stamped bytes as they are, without stamping.
 	ropts := testOpts(fs)
-	ropts.Stamp = func(uint64, uint64, []byte) { t.Fatal("AppendFramed stamped an entry") }
+	ropts.Stamp = func(Type, uint64, uint64, []byte) { t.Fatal("AppendFramed stamped an entry") }
 	r, err := Open("replica", ropts)
 	if err != nil {
 		t.Fatal(err)
