@@ -24,8 +24,11 @@
 //
 // # Entries
 //
-// A Raft entry's payload is one of two things, told apart by the 32-bit
-// word at byte offset 4:
+// The broker proposes its entries as segment.TypeBroker (engine ProposeAs);
+// the stamp, the applier and pulls ignore every other entry, so raw entries
+// appended through the node's native client port are stored as they are
+// and never become messages. A broker entry's payload is one of two
+// things, told apart by the 32-bit word at byte offset 4:
 //
 // Messages: one or more RocketMQ messages in commitlog layout, back to back
 // (a batch send is one entry); the word is the message's magic code
