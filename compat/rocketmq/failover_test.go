@@ -152,6 +152,7 @@ type sends struct {
 	okAt   []ackAt           // every acknowledgement, in arrival order
 	failed int               // SendSync errors (after the client's retries)
 	maxLat time.Duration     // the longest SendSync call that succeeded
+	slow   int               // successful SendSync calls that took 1 s or more
 }
 
 // ackAt is when a send was acknowledged, and by which broker name.
@@ -166,6 +167,9 @@ func (s *sends) ack(key, brokerName string, start, end time.Time) {
 	s.acked[key] = brokerName
 	s.okAt = append(s.okAt, ackAt{end, brokerName})
 	s.maxLat = max(s.maxLat, end.Sub(start))
+	if end.Sub(start) >= time.Second {
+		s.slow++
+	}
 }
 
 func (s *sends) fail() {
@@ -206,11 +210,12 @@ func (s *sends) snapshot() map[string]string {
 	return maps.Clone(s.acked)
 }
 
-// maxLatency is the longest SendSync call that succeeded.
-func (s *sends) maxLatency() time.Duration {
+// latency returns the longest SendSync call that succeeded and the count
+// of those that took 1 s or more.
+func (s *sends) latency() (time.Duration, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.maxLat
+	return s.maxLat, s.slow
 }
 
 // longestGap is the longest time between two acknowledgements after from
@@ -513,12 +518,13 @@ func TestFailoverTwoGroups(t *testing.T) {
 		notConsumed = 0
 	}
 	_, redelivered := consumed.duplicates()
+	maxSend, slowSends := s.latency()
 
-	t.Logf("FAILOVER long=%v acked=%d (broker-a %d, broker-b %d) failed=%d longest_gap_after_kill=%v max_send=%v "+
+	t.Logf("FAILOVER long=%v acked=%d (broker-a %d, broker-b %d) failed=%d longest_gap_after_kill=%v max_send=%v sends_over_1s=%d "+
 		"first_broker_b_ack_after_kill=%v reregistered=%v (%s -> %s) broker_a_takes_sends=%v "+
 		"lost=0 stored_twice_in_group=%d stored_in_both_groups=%d consumer_redelivered=%d consumer_missing_at_end=%d "+
 		"verify_read_all_in=%v sends_after_kill_for=%v",
-		long, len(acked), per["broker-a"], per["broker-b"], failed, s.longestGap(kill), s.maxLatency(),
+		long, len(acked), per["broker-a"], per["broker-b"], failed, s.longestGap(kill), maxSend, slowSends,
 		firstB, reregistered, oldMaster, newMaster, healed,
 		len(storedTwice), acrossGroups, redelivered, notConsumed, verifyTook, sendsEnd.Sub(kill))
 }
