@@ -412,21 +412,100 @@ func TestFailoverTwoGroups(t *testing.T) {
 	}
 	long := *failoverLong || os.Getenv("RMQLOG_FAILOVER_LONG") == "1"
 	rlog.SetLogLevel("error")
+	ns, a, oldMaster := startTwoGroups(t)
+	s, consumed, stopSends := startTraffic(t, ns)
+
+	// Warm up: both groups acknowledge, and the consumer keeps up.
+	waitFor(t, 60*time.Second, "50 acknowledgements from each group", func() bool {
+		per, _ := s.counts()
+		return per["broker-a"] >= 50 && per["broker-b"] >= 50
+	})
+	waitConsumed(t, "warm-up consumer", consumed, s.snapshot(), 60*time.Second)
+
+	f := failoverFigures{long: long, oldMaster: oldMaster}
+	kill := killMaster(t, ns, a, &f)
+	waitFor(t, 10*time.Second, "a send acknowledged by broker-b after the kill", func() bool {
+		return !s.firstAck("broker-b", kill).IsZero()
+	})
+	f.firstB = s.firstAck("broker-b", kill).Sub(kill)
+	if long {
+		healedFrom := kill.Add(f.reregistered)
+		waitFor(t, 60*time.Second, "broker-a taking a send after the client's route refresh (every 30 s)", func() bool {
+			return !s.firstAck("broker-a", healedFrom).IsZero()
+		})
+		f.healed = s.firstAck("broker-a", healedFrom).Sub(kill)
+	}
+	waitFor(t, f.healed+5*time.Second, "2 s more of sends", func() bool { return time.Since(kill) >= f.healed+2*time.Second })
+	stopSends()
+	f.sendsFor = time.Since(kill)
+	f.gap = s.longestGap(kill)
+	f.maxSend, f.slow = s.latency()
+	acked := s.snapshot()
+	f.perBroker, f.failed = s.counts()
+	f.acked = len(acked)
+
+	checkStored(t, ns, acked, &f)
+	// The consumer that ran through the failover: in the long form its
+	// routes were refreshed too and it must have every message; in the
+	// short form it may still pull from the dead master's address.
+	if long {
+		waitConsumed(t, "consumer through the failover", consumed, acked, 60*time.Second)
+	}
+	f.missing = len(consumed.missing(acked))
+	_, f.redelivered = consumed.duplicates()
+	t.Log(f)
+}
+
+// failoverFigures are what TestFailoverTwoGroups measures.
+type failoverFigures struct {
+	long                    bool
+	acked, failed, slow     int
+	perBroker               map[string]int
+	gap, maxSend, sendsFor  time.Duration // longest time without an ack after the kill; slowest send; sends after the kill
+	firstB                  time.Duration // kill to broker-b's first ack
+	reregistered, healed    time.Duration // kill to a new master of broker-a in the route; to broker-a's first ack
+	oldMaster, newMaster    string
+	storedTwice, storedBoth int // keys stored twice in one group; keys stored on both groups
+	redelivered, missing    int // by the consumer that ran through the failover
+	verifyTook              time.Duration
+}
+
+func (f failoverFigures) String() string {
+	return fmt.Sprintf("FAILOVER long=%v acked=%d (broker-a %d, broker-b %d) failed=%d longest_gap_after_kill=%v "+
+		"max_send=%v sends_over_1s=%d first_broker_b_ack_after_kill=%v reregistered=%v (%s -> %s) "+
+		"broker_a_takes_sends=%v lost=0 stored_twice_in_group=%d stored_in_both_groups=%d consumer_redelivered=%d "+
+		"consumer_missing_at_end=%d verify_read_all_in=%v sends_after_kill_for=%v",
+		f.long, f.acked, f.perBroker["broker-a"], f.perBroker["broker-b"], f.failed, f.gap,
+		f.maxSend, f.slow, f.firstB, f.reregistered, f.oldMaster, f.newMaster,
+		f.healed, f.storedTwice, f.storedBoth, f.redelivered, f.missing, f.verifyTook, f.sendsFor)
+}
+
+// startTwoGroups builds rmqlog and starts the name server and the two
+// groups, creates the topic on both, and returns the name server's
+// address, broker-a and its master.
+func startTwoGroups(t *testing.T) (string, *group, string) {
+	t.Helper()
 	bin := buildRmqlog(t)
 	dir := t.TempDir()
 	ns := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
 	run(t, "namesrv", bin, "namesrv", "--listen", ns)
 	a := startGroup(t, bin, dir, ns, "broker-a")
 	b := startGroup(t, bin, dir, ns, "broker-b")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	createTopic(t, ctx, ns, a, b)
-	oldMaster, err := waitMaster(ctx, ns, a, a.addrs)
+	master, err := waitMaster(ctx, ns, a, a.addrs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ns, a, master
+}
 
+// startTraffic starts the producer's three goroutines and the push
+// consumer. stop ends the sends and returns once every goroutine has; the
+// test's cleanup calls it too, before the producer's Shutdown.
+func startTraffic(t *testing.T, ns string) (*sends, *deliveries, func()) {
+	t.Helper()
 	p, err := producer.NewDefaultProducer(producer.WithNsResolver(primitive.NewPassthroughResolver([]string{ns})),
 		producer.WithGroupName("failover_producer"), producer.WithRetry(2))
 	if err != nil {
@@ -438,93 +517,64 @@ func TestFailoverTwoGroups(t *testing.T) {
 	t.Cleanup(func() { p.Shutdown() })
 	consumed := startConsumer(t, ns, "failover_consumer")
 	s := &sends{acked: map[string]string{}}
-	stop := make(chan struct{})
-	var stopOnce sync.Once
-	stopSends := func() { stopOnce.Do(func() { close(stop) }) }
-	t.Cleanup(stopSends)
-	produced := produce(p, s, 3, stop)
+	stopCh := make(chan struct{})
+	var once sync.Once
+	produced := produce(p, s, 3, stopCh)
+	stop := func() { once.Do(func() { close(stopCh) }); <-produced }
+	t.Cleanup(stop)
+	return s, consumed, stop
+}
 
-	// Warm up: both groups acknowledge, and the consumer keeps up.
-	warm := time.Now()
-	for per, _ := s.counts(); per["broker-a"] < 50 || per["broker-b"] < 50; per, _ = s.counts() {
-		if time.Since(warm) > 60*time.Second {
-			t.Fatalf("warm-up: acknowledgements per group after 60 s: %v", per)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	waitConsumed(t, "warm-up consumer", consumed, s.snapshot(), 60*time.Second)
-
-	victim := slices.Index(a.addrs, oldMaster)
+// killMaster kills broker-a's master with SIGKILL and waits until the name
+// server routes broker id 0 to a survivor; it fails the test if that
+// took more than 1 s. It returns the time of the kill.
+func killMaster(t *testing.T, ns string, a *group, f *failoverFigures) time.Time {
+	t.Helper()
+	victim := slices.Index(a.addrs, f.oldMaster)
 	live := slices.Delete(slices.Clone(a.addrs), victim, victim+1)
 	kill := time.Now()
 	if err := a.cmds[victim].Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	regCtx, regCancel := context.WithTimeout(ctx, 30*time.Second)
-	newMaster, err := waitMaster(regCtx, ns, a, live)
-	regCancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := waitMaster(ctx, ns, a, live)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reregistered := time.Since(kill)
-	if reregistered > time.Second {
-		t.Errorf("broker-a's new master %s registered %v after the kill of %s, want within 1 s", newMaster, reregistered, oldMaster)
+	f.newMaster, f.reregistered = m, time.Since(kill)
+	if f.reregistered > time.Second {
+		t.Errorf("broker-a's new master %s registered %v after the kill of %s, want within 1 s", m, f.reregistered, f.oldMaster)
 	}
-	for s.firstAck("broker-b", kill).IsZero() {
-		if time.Since(kill) > 10*time.Second {
-			t.Fatal("no send acknowledged by broker-b within 10 s of the kill")
+	return kill
+}
+
+// checkStored starts a fresh consumer group (fresh routes, first offset),
+// which must read every acknowledged message from the two groups' stores,
+// and counts the keys stored twice: within one group is an error
+// (UNIQ_KEY suppression), across groups is the client's retry.
+func checkStored(t *testing.T, ns string, acked map[string]string, f *failoverFigures) {
+	t.Helper()
+	verify := startConsumer(t, ns, "failover_verify")
+	f.verifyTook = waitConsumed(t, "fresh consumer group", verify, acked, 60*time.Second)
+	twice := verify.storedTwice()
+	if len(twice) > 0 {
+		t.Errorf("%d messages stored twice within one group (UNIQ_KEY suppression failed), e.g. %v",
+			len(twice), twice[:min(10, len(twice))])
+	}
+	stored, _ := verify.duplicates()
+	f.storedTwice, f.storedBoth = len(twice), stored-len(twice)
+}
+
+// waitFor polls cond every 5 ms until it holds, or fails the test after
+// within, naming what it waited for.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, within)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	firstB := s.firstAck("broker-b", kill).Sub(kill)
-
-	var healed time.Duration
-	if long {
-		for s.firstAck("broker-a", kill.Add(reregistered)).IsZero() {
-			if time.Since(kill) > 60*time.Second {
-				t.Fatal("broker-a took no send within 60 s of the kill (the client's route refresh is every 30 s)")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		healed = s.firstAck("broker-a", kill.Add(reregistered)).Sub(kill)
-	}
-	for time.Since(kill) < healed+2*time.Second {
-		time.Sleep(20 * time.Millisecond)
-	}
-	stopSends()
-	<-produced
-	sendsEnd := time.Now()
-	acked := s.snapshot()
-	per, failed := s.counts()
-
-	// None lost: a group that starts now (fresh routes, first offset)
-	// reads every acknowledged message from the two groups' stores.
-	verify := startConsumer(t, ns, "failover_verify")
-	verifyTook := waitConsumed(t, "fresh consumer group", verify, acked, 60*time.Second)
-	storedTwice := verify.storedTwice()
-	if len(storedTwice) > 0 {
-		t.Errorf("%d messages stored twice within one group (UNIQ_KEY suppression failed), e.g. %v",
-			len(storedTwice), storedTwice[:min(10, len(storedTwice))])
-	}
-	stored, _ := verify.duplicates()
-	acrossGroups := stored - len(storedTwice)
-
-	// The consumer that ran through the failover: in the long form its
-	// routes were refreshed too and it must have every message; in the
-	// short form it may still pull from the dead master's address.
-	notConsumed := len(consumed.missing(acked))
-	if long {
-		waitConsumed(t, "consumer through the failover", consumed, acked, 60*time.Second)
-		notConsumed = 0
-	}
-	_, redelivered := consumed.duplicates()
-	maxSend, slowSends := s.latency()
-
-	t.Logf("FAILOVER long=%v acked=%d (broker-a %d, broker-b %d) failed=%d longest_gap_after_kill=%v max_send=%v sends_over_1s=%d "+
-		"first_broker_b_ack_after_kill=%v reregistered=%v (%s -> %s) broker_a_takes_sends=%v "+
-		"lost=0 stored_twice_in_group=%d stored_in_both_groups=%d consumer_redelivered=%d consumer_missing_at_end=%d "+
-		"verify_read_all_in=%v sends_after_kill_for=%v",
-		long, len(acked), per["broker-a"], per["broker-b"], failed, s.longestGap(kill), maxSend, slowSends,
-		firstB, reregistered, oldMaster, newMaster, healed,
-		len(storedTwice), acrossGroups, redelivered, notConsumed, verifyTook, sendsEnd.Sub(kill))
 }
