@@ -74,9 +74,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// run starts bin with args; the process is stopped with SIGTERM at the end
-// of the test, and its output shown if the test failed.
-func run(t *testing.T, name, bin string, args ...string) {
+// run starts bin with args and returns it; the process is stopped with
+// SIGTERM at the end of the test (SIGKILL after 20 s), and its output shown
+// if the test failed. A test may kill it earlier (cmd.Process.Kill) but
+// must not Wait for it: the cleanup does.
+func run(t *testing.T, name, bin string, args ...string) *exec.Cmd {
 	t.Helper()
 	out := &syncBuffer{}
 	cmd := exec.Command(bin, args...)
@@ -98,6 +100,7 @@ func run(t *testing.T, name, bin string, args ...string) {
 			t.Logf("%s output:\n%s", name, out.String())
 		}
 	})
+	return cmd
 }
 
 // TestRealBinaries: `rmqlog namesrv` and three `rmqlog serve` processes

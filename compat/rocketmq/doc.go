@@ -21,5 +21,14 @@
 // `rmqlog namesrv` and three `rmqlog serve` built from this tree by `go
 // build` into a temporary directory (skipped, saying why, if that build
 // fails); the client's admin creates a topic, a producer sends and a push
-// consumer receives every message.
+// consumer receives every message. And the failover with two broker
+// groups (failover_test.go, issue 16 item 5): `rmqlog namesrv` and six
+// `rmqlog serve` (broker-a and broker-b, three members each) under three
+// SendSync producers and a push consumer; the master of broker-a is
+// killed with SIGKILL. The short form (what `make test` runs) checks that
+// sends go on through broker-b, that broker-a's new master is registered
+// within 1 s and that nothing acknowledged is lost; the long form
+// (`go test -run TestFailoverTwoGroups -v -failover.long`, or
+// RMQLOG_FAILOVER_LONG=1) also waits for the client's 30 s route refresh
+// until broker-a takes sends again. Figures: results/broker-failover.md.
 package rocketmq
