@@ -131,10 +131,18 @@ func appendAll(t *testing.T, s *server.Server, payloads ...string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	for _, p := range payloads {
-		if _, err := c.Append(ctx, []byte(p)); err != nil {
+	// In batches of up to 256 consecutive entries: one append (and fsync)
+	// each made TestVerifyOnline's 3,000 take 9.5 s of its 10 under -race.
+	for len(payloads) > 0 {
+		n := min(len(payloads), 256)
+		batch := make([][]byte, n)
+		for i, p := range payloads[:n] {
+			batch[i] = []byte(p)
+		}
+		if _, err := c.AppendBatch(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
+		payloads = payloads[n:]
 	}
 }
 
