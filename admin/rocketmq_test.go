@@ -42,7 +42,10 @@ func (f *fakeBroker) mux() rpc.Mux {
 		resp.ExtFields = map[string]string{"offset": strconv.FormatInt(n, 10)}
 		return resp
 	}
-	q := func(req *remoting.Command) int64 { n, _ := strconv.ParseInt(req.ExtFields["queueId"], 10, 64); return n }
+	q := func(req *remoting.Command) int64 {
+		n, _ := strconv.ParseInt(req.ExtFields["queueId"], 10, 64)
+		return n
+	}
 	return rpc.Mux{
 		remoting.UpdateAndCreateTopic: func(_ context.Context, req *remoting.Command) *remoting.Command {
 			f.mu.Lock()

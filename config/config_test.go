@@ -146,7 +146,9 @@ func TestValues(t *testing.T) {
 		{"last wins", "listenPort=1\nlistenPort=2", func(c *config.Config) any { return c.RemotingAddr }, "127.0.0.1:2"},
 		{"delay levels", "messageDelayLevel= 1s  100ms 2m 1h 1d ", func(c *config.Config) any { return fmt.Sprint(c.DelayLevels) }, "[1s 100ms 2m0s 1h0m0s 24h0m0s]"},
 		{"slave read", "slaveReadEnable=TRUE\nwhichBrokerWhenConsumeSlowly=3\naccessMessageInMemoryMaxRatio=25",
-			func(c *config.Config) any { return fmt.Sprint(c.SlaveReadEnable, c.SlowConsumerBrokerID, c.InMemoryMaxRatio) }, "true 3 25"},
+			func(c *config.Config) any {
+				return fmt.Sprint(c.SlaveReadEnable, c.SlowConsumerBrokerID, c.InMemoryMaxRatio)
+			}, "true 3 25"},
 		{"dedup", "rmqlogDedupWindowMs=5000\nrmqlogDedupMaxKeys=10", func(c *config.Config) any { return fmt.Sprint(c.DedupWindow, c.DedupMaxKeys) }, "5s 10"},
 		{"dedup off", "rmqlogDedupWindowMs=0", func(c *config.Config) any { return c.DedupWindow }, time.Duration(0)},
 		{"lock expiry", "rmqlogQueueLockExpiryMs=1000", func(c *config.Config) any { return c.LockExpiry }, time.Second},
