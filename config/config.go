@@ -32,10 +32,32 @@ type Config struct {
 	// (the native benchmarks and fault campaigns, whose raw entries the
 	// broker would otherwise inspect and log one by one).
 	BrokerEnable bool
-	Group        string            // dLegerGroup (required)
-	SelfID       string            // dLegerSelfId (required, a member of Peers)
-	Peers        map[string]string // dLegerPeers: id -> host:port (replication port), self included (required)
-	PeerOrder    []string          // ids in the order written in dLegerPeers
+	// DelayLevels is messageDelayLevel: the delay of each level, level 1
+	// first; default RocketMQ's 18 levels from 1s to 2h (DefaultDelayLevels).
+	DelayLevels []time.Duration
+	// SlaveReadEnable is slaveReadEnable: a pull answer suggests a slave
+	// (SlowConsumerBrokerID) to a consumer far behind; default false.
+	SlaveReadEnable bool
+	// SlowConsumerBrokerID is whichBrokerWhenConsumeSlowly: the broker id
+	// suggested; default 1; 1 to the number of members.
+	SlowConsumerBrokerID int64
+	// InMemoryMaxRatio is accessMessageInMemoryMaxRatio: how far behind
+	// (percent of physical memory, in bytes of log) a consumer is "slow";
+	// default 40.
+	InMemoryMaxRatio int
+	// DedupWindow is rmqlogDedupWindowMs: how long the master remembers a
+	// message's UNIQ_KEY to suppress a resend; default 60s; 0 = off.
+	DedupWindow time.Duration
+	// DedupMaxKeys is rmqlogDedupMaxKeys: the most UNIQ_KEYs remembered
+	// (about 320 bytes each); default 100000.
+	DedupMaxKeys int
+	// LockExpiry is rmqlogQueueLockExpiryMs: a queue lock (orderly
+	// consumption) not renewed for this long is freed; default 60s.
+	LockExpiry time.Duration
+	Group      string            // dLegerGroup (required)
+	SelfID     string            // dLegerSelfId (required, a member of Peers)
+	Peers      map[string]string // dLegerPeers: id -> host:port (replication port), self included (required)
+	PeerOrder  []string          // ids in the order written in dLegerPeers
 	// RemotingAddr is brokerIP1 + ":" + listenPort: where the broker serves
 	// RocketMQ's remoting protocol and what it registers with the name servers.
 	RemotingAddr string

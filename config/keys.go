@@ -76,12 +76,22 @@ var rocketmqKeys = []key{
 	boolean("enableBatchPush", true, func(c *Config) *bool { return &c.BatchPush }),
 	number("maxMessageSize", 4<<20, sizes, 1, func(c *Config) *int { return &c.MaxMessageSize }),
 	number("sendMessageThreadPoolNums", 16, span{lo: 1, hi: 1024}, 1, func(c *Config) *int { return &c.SendThreads }),
+	delayLevelKey(),
+	boolean("slaveReadEnable", false, func(c *Config) *bool { return &c.SlaveReadEnable }),
+	number("whichBrokerWhenConsumeSlowly", 1, span{lo: 1, hi: 64}, 1, func(c *Config) *int64 { return &c.SlowConsumerBrokerID }),
+	number("accessMessageInMemoryMaxRatio", 40, span{lo: 1, hi: 100, unit: "percent of physical memory"}, 1,
+		func(c *Config) *int { return &c.InMemoryMaxRatio }),
 }
 
 // ownKeys are rmqlog's own keys, unknown to RocketMQ.
 var ownKeys = []key{
 	clientPortKey(),
 	boolean("rmqlogBrokerEnable", true, func(c *Config) *bool { return &c.BrokerEnable }),
+	number("rmqlogDedupWindowMs", 60000, span{lo: 0, hi: 3600000, unit: "milliseconds (0 = no duplicate suppression)"},
+		time.Millisecond, func(c *Config) *time.Duration { return &c.DedupWindow }),
+	number("rmqlogDedupMaxKeys", 100000, span{lo: 1, hi: 10000000, unit: "keys"}, 1, func(c *Config) *int { return &c.DedupMaxKeys }),
+	number("rmqlogQueueLockExpiryMs", 60000, span{lo: 1000, hi: 3600000, unit: "milliseconds"},
+		time.Millisecond, func(c *Config) *time.Duration { return &c.LockExpiry }),
 	number("raftTickIntervalMs", 10, millis, time.Millisecond, func(c *Config) *time.Duration { return &c.TickInterval }),
 	number("raftHeartbeatIntervalMs", 50, millis, time.Millisecond, func(c *Config) *time.Duration { return &c.HeartbeatInterval }),
 	number("raftElectionTimeoutMs", 300, millis, time.Millisecond, func(c *Config) *time.Duration { return &c.ElectionTimeout }),
@@ -327,4 +337,63 @@ func orList(items []string) string {
 		return strings.Join(items, "")
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+// DefaultDelayLevels is RocketMQ's messageDelayLevel (broker.DefaultDelayLevels).
+const DefaultDelayLevels = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
+
+// delayLevelKey reads messageDelayLevel: durations separated by spaces,
+// units s, m, h, d (RocketMQ's) or any Go duration ("100ms"), each
+// positive, at most maxDelayLevels of them. The grammar is
+// broker.ParseDelayLevels' (cmd/rmqlog's test checks that they agree).
+func delayLevelKey() key {
+	return key{name: "messageDelayLevel", def: DefaultDelayLevels,
+		set: func(s *state, v string) (err error) {
+			s.c.DelayLevels, err = parseDelayLevels(v)
+			return err
+		},
+		get: func(c *Config) string { return formatDelayLevels(c.DelayLevels) }}
+}
+
+// maxDelayLevels bounds messageDelayLevel: the schedule topic has a queue
+// per level, and a client's delayTimeLevel above the last is clamped to it.
+const maxDelayLevels = 64
+
+func parseDelayLevels(v string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Fields(v) {
+		d, err := time.ParseDuration(f)
+		if n, nerr := strconv.Atoi(strings.TrimSuffix(f, "d")); strings.HasSuffix(f, "d") && nerr == nil {
+			d, err = time.Duration(n)*24*time.Hour, nil
+		}
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("level %q is not a positive duration: allowed durations separated by spaces, e.g. %q", f, "1s 5s 10m 2h 1d")
+		}
+		out = append(out, d)
+	}
+	switch {
+	case len(out) == 0:
+		return nil, fmt.Errorf("no levels: allowed durations separated by spaces, e.g. %q, or remove the line for RocketMQ's 18 levels", "1s 5s 10m 2h")
+	case len(out) > maxDelayLevels:
+		return nil, fmt.Errorf("%d levels: allowed at most %d", len(out), maxDelayLevels)
+	}
+	return out, nil
+}
+
+// formatDelayLevels writes levels as RocketMQ does: 1s, 10m, 2h, 1d.
+func formatDelayLevels(levels []time.Duration) string {
+	out := make([]string, len(levels))
+	for i, d := range levels {
+		switch {
+		case d%(24*time.Hour) == 0:
+			out[i] = fmt.Sprintf("%dd", d/(24*time.Hour))
+		case d%time.Hour == 0:
+			out[i] = fmt.Sprintf("%dh", d/time.Hour)
+		case d%time.Minute == 0:
+			out[i] = fmt.Sprintf("%dm", d/time.Minute)
+		default:
+			out[i] = d.String()
+		}
+	}
+	return strings.Join(out, " ")
 }

@@ -31,6 +31,10 @@ func (s *state) membership() error {
 		return s.fail("preferredLeaderId", p, fmt.Sprintf("not a member of dLegerPeers%s: allowed %s, or remove the line",
 			s.at("dLegerPeers"), orList(c.PeerOrder)))
 	}
+	if id := c.SlowConsumerBrokerID; id > int64(len(c.PeerOrder)) {
+		return s.fail("whichBrokerWhenConsumeSlowly", strconv.FormatInt(id, 10), fmt.Sprintf(
+			"a slave's broker id is its position in dLegerPeers%s: allowed 1 to %d", s.at("dLegerPeers"), len(c.PeerOrder)))
+	}
 	if c.BrokerName == "" {
 		c.BrokerName = c.Group
 	}

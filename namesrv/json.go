@@ -2,6 +2,7 @@ package namesrv
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -181,4 +182,39 @@ func quoteIntKeys(b []byte) []byte {
 		out = append(out, c)
 	}
 	return out
+}
+
+// ParseClusterInfo decodes GET_BROKER_CLUSTER_INFO's body (ClusterInfo's
+// fastjson form, brokerAddrs with unquoted or quoted keys).
+func ParseClusterInfo(body []byte) (ClusterInfo, error) {
+	var raw struct {
+		Brokers map[string]struct {
+			Cluster            string           `json:"cluster"`
+			BrokerName         string           `json:"brokerName"`
+			BrokerAddrs        map[int64]string `json:"brokerAddrs"`
+			EnableActingMaster bool             `json:"enableActingMaster"`
+		} `json:"brokerAddrTable"`
+		Clusters map[string][]string `json:"clusterAddrTable"`
+	}
+	if err := json.Unmarshal(quoteIntKeys(body), &raw); err != nil {
+		return ClusterInfo{}, fmt.Errorf("namesrv: cluster info: %w", err)
+	}
+	ci := ClusterInfo{Brokers: map[string]BrokerData{}, Clusters: raw.Clusters}
+	for name, bd := range raw.Brokers {
+		ci.Brokers[name] = BrokerData{Cluster: bd.Cluster, BrokerName: bd.BrokerName,
+			Addrs: bd.BrokerAddrs, EnableActingMaster: bd.EnableActingMaster}
+	}
+	return ci, nil
+}
+
+// ParseTopicList decodes GET_ALL_TOPIC_LIST_FROM_NAMESERVER's body
+// ({"topicList":[...]}).
+func ParseTopicList(body []byte) ([]string, error) {
+	var raw struct {
+		TopicList []string `json:"topicList"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, fmt.Errorf("namesrv: topic list: %w", err)
+	}
+	return raw.TopicList, nil
 }

@@ -134,9 +134,16 @@ func TestClusterInfoAndTopics(t *testing.T) {
 	if string(resp.Body) != want {
 		t.Fatalf("cluster info %s\nwant %s", resp.Body, want)
 	}
+	ci, err := namesrv.ParseClusterInfo(resp.Body)
+	if err != nil || ci.Brokers["broker-a"].Addrs[0] != "127.0.0.1:10911" || !reflect.DeepEqual(ci.Clusters["DefaultCluster"], []string{"broker-a"}) {
+		t.Fatalf("ParseClusterInfo: %+v %v", ci, err)
+	}
 	resp = call(t, addr, remoting.NewRequest(remoting.GetAllTopicListFromNameServer, nil, nil))
 	if string(resp.Body) != `{"topicList":["TopicTest"]}` {
 		t.Fatalf("topic list %s", resp.Body)
+	}
+	if topics, err := namesrv.ParseTopicList(resp.Body); err != nil || !reflect.DeepEqual(topics, []string{"TopicTest"}) {
+		t.Fatalf("ParseTopicList: %v %v", topics, err)
 	}
 }
 

@@ -11,6 +11,9 @@
 //	rmqlog certs --dir certs --nodes n0,n1,n2 --clients admin   a development CA and certificates
 //	rmqlog repair [--accept-loss] <dataDir>  show or end by hand a stopped node's repair
 //	rmqlog namesrv [--listen :9876]          a RocketMQ name server
+//	rmqlog topic create --namesrv ADDR --topic T --queues N   create a topic on every broker group
+//	rmqlog topic list --namesrv ADDR         every topic, its broker groups and queue counts
+//	rmqlog consumer progress --namesrv ADDR --group G [--topic T]   offsets and lag per queue
 //	rmqlog version                           version, commit, Go release and protocol versions
 //
 // status, transfer, verify --addr, append and get take --tls-ca, --tls-cert
@@ -49,6 +52,8 @@ var commands = []struct {
 	{"certs", "write a development CA and node and client certificates for TLS", certsCmd},
 	{"repair", "show or end by hand a stopped node's repair of a log that may lack entries it acknowledged", repairCmd},
 	{"namesrv", "run a RocketMQ name server (brokers register, clients look up topic routes)", namesrvCmd},
+	{"topic", "create or list RocketMQ topics (create: on every broker group's master)", topicCmd},
+	{"consumer", "show a RocketMQ consumer group's progress: offsets and lag per queue", consumerCmd},
 	{"version", "print the version, commit and protocol versions of this binary", versionCmd},
 }
 

@@ -196,5 +196,18 @@ func brokerConfig(c *config.Config) (*broker.Config, error) {
 		ClusterName: c.ClusterName, BrokerName: c.BrokerName, BrokerAddr: net.JoinHostPort(host, port),
 		MemberID: int64(slices.Index(c.PeerOrder, c.SelfID) + 1), NamesrvAddr: c.NamesrvAddr,
 		Dir: c.RootDir, AutoCreateTopic: c.AutoCreateTopic, MaxBody: c.MaxMessageSize,
+		DelayLevels: c.DelayLevels, LockExpiry: c.LockExpiry,
+		DedupWindow: dedupWindow(c.DedupWindow), DedupMaxKeys: c.DedupMaxKeys,
+		SlaveReadEnable: c.SlaveReadEnable, SlowConsumerBrokerID: c.SlowConsumerBrokerID,
+		SlaveReadLag: physicalMemory() * int64(c.InMemoryMaxRatio) / 100,
 	}, nil
+}
+
+// dedupWindow maps rmqlogDedupWindowMs=0 (off) to the broker's "off",
+// a negative window (its 0 means the default).
+func dedupWindow(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
