@@ -163,13 +163,14 @@ func decodeRegistration(req *remoting.Command) (registration, error) {
 		addr: h.need("brokerAddr"), haServerAddr: h.need("haServerAddr"), id: h.int("brokerId", true)}
 	r.timeout = time.Duration(h.int("heartbeatTimeoutMillis", false)) * time.Millisecond
 	r.actingMaster = h.fields["enableActingMaster"] == "true"
+	want := h.int("bodyCrc32", false) // read before the error check: a malformed one is refused too
 	if h.err != nil {
 		return r, h.err
 	}
 	if h.fields["compressed"] == "true" {
 		return r, fmt.Errorf("namesrv: compressed registrations are not supported; register with compressedRegister=false")
 	}
-	if want := h.int("bodyCrc32", false); want != 0 && int64(crc32.ChecksumIEEE(req.Body)&0x7FFFFFFF) != want {
+	if want != 0 && int64(crc32.ChecksumIEEE(req.Body)&0x7FFFFFFF) != want {
 		return r, fmt.Errorf("crc32 not match")
 	}
 	var body registerBody

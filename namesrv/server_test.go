@@ -174,6 +174,13 @@ func TestBadRegistration(t *testing.T) {
 	if resp.Code != int32(remoting.SystemError) || resp.Remark != "crc32 not match" {
 		t.Fatalf("bad CRC answered %d %q", resp.Code, resp.Remark)
 	}
+	// A bodyCrc32 that is no number is refused, not read as 0 (no check):
+	// the hostile campaign's register-garbage case found it accepted.
+	ext["bodyCrc32"] = "x"
+	resp = call(t, addr, remoting.NewRequest(remoting.RegisterBroker, ext, []byte(`{}`)))
+	if resp.Code != int32(remoting.SystemError) || !strings.Contains(resp.Remark, "bodyCrc32") {
+		t.Fatalf("bodyCrc32=x answered %d %q", resp.Code, resp.Remark)
+	}
 	delete(ext, "brokerId")
 	delete(ext, "bodyCrc32")
 	resp = call(t, addr, remoting.NewRequest(remoting.RegisterBroker, ext, nil))

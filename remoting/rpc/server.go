@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -19,6 +20,20 @@ var ErrServerClosed = errors.New("rpc: server closed")
 // DefaultMaxInFlight is the number of requests of one connection that run
 // at once when ServerOptions.MaxInFlight is 0.
 const DefaultMaxInFlight = 64
+
+// Defaults of the other bounds (ServerOptions).
+const (
+	// DefaultMaxConnections is rmqlog's client port's default
+	// (clientMaxConnections): one fd table serves every port of a node.
+	DefaultMaxConnections = 1024
+	// DefaultMaxHeldBytes bounds the request bytes one connection's
+	// running handlers hold (the client port's 8 MiB): a long-polling pull
+	// is held for up to its suspend timeout.
+	DefaultMaxHeldBytes = 8 << 20
+	// DefaultIdleTimeout is RocketMQ's serverChannelMaxIdleTimeSeconds:
+	// a connection that sends no whole frame for this long is closed.
+	DefaultIdleTimeout = 120 * time.Second
+)
 
 // ServerOptions tune a Server; the zero value is usable.
 type ServerOptions struct {
@@ -35,6 +50,16 @@ type ServerOptions struct {
 	// Logger receives one line per connection closed for a bad frame or a
 	// failed write (slog.Default() when nil).
 	Logger *slog.Logger
+	// MaxConnections bounds the open connections (DefaultMaxConnections
+	// when 0); one beyond it is closed at once, logged once per burst.
+	MaxConnections int
+	// MaxHeldBytes bounds the bytes of the requests whose handlers run on
+	// one connection (DefaultMaxHeldBytes when 0); one request over it runs
+	// alone. The connection is not read while the bound is reached.
+	MaxHeldBytes int
+	// IdleTimeout closes a connection that sends no whole frame for this
+	// long (DefaultIdleTimeout when 0; a slowly trickled frame included).
+	IdleTimeout time.Duration
 	// OnClose, if set, is called with the peer's address once a connection
 	// has ended and its handlers have returned (RocketMQ's
 	// ChannelEventListener.onChannelClose: a broker forgets the clients
@@ -63,6 +88,7 @@ type Server struct {
 	closed    bool
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	refusing  bool // connections are being refused for MaxConnections (logged once per burst)
 }
 
 // NewServer returns a server that answers requests with h.
@@ -72,6 +98,15 @@ func NewServer(h Handler, opts ServerOptions) *Server {
 	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
+	if opts.MaxHeldBytes <= 0 {
+		opts.MaxHeldBytes = DefaultMaxHeldBytes
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -133,12 +168,25 @@ func (s *Server) isClosed() bool {
 func (s *Server) start(nc net.Conn) {
 	c := &conn{srv: s, nc: nc, slots: make(chan struct{}, s.opts.MaxInFlight),
 		ctx: context.WithValue(s.ctx, peerKey{}, nc.RemoteAddr())}
+	c.heldCond = sync.NewCond(&c.heldMu)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		nc.Close()
 		return
 	}
+	if len(s.conns) >= s.opts.MaxConnections {
+		first := !s.refusing
+		s.refusing = true
+		s.mu.Unlock()
+		nc.Close()
+		if first {
+			s.opts.Logger.Warn("remoting: refusing connections: the limit of open connections is reached",
+				"limit", s.opts.MaxConnections, "peer", nc.RemoteAddr().String())
+		}
+		return
+	}
+	s.refusing = false
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -177,6 +225,37 @@ type conn struct {
 	slots chan struct{}   // one token per running handler: the in-flight bound
 	wmu   sync.Mutex      // serializes answers on nc
 	werr  error           // guarded by wmu: the first write error
+
+	heldMu   sync.Mutex // guards held
+	heldCond *sync.Cond // signalled when held drops
+	held     int        // bytes of the requests whose handlers run (MaxHeldBytes)
+}
+
+// requestSize is what a request holds in memory while its handler runs.
+func requestSize(req *remoting.Command) int {
+	n := len(req.Body) + len(req.Remark) + 64
+	for k, v := range req.ExtFields {
+		n += len(k) + len(v) + 16
+	}
+	return n
+}
+
+// hold waits until n more bytes fit under MaxHeldBytes (or nothing is
+// held: one request over the bound runs alone), then counts them.
+func (c *conn) hold(n int) {
+	c.heldMu.Lock()
+	for c.held > 0 && c.held+n > c.srv.opts.MaxHeldBytes && c.srv.ctx.Err() == nil {
+		c.heldCond.Wait()
+	}
+	c.held += n
+	c.heldMu.Unlock()
+}
+
+func (c *conn) release(n int) {
+	c.heldMu.Lock()
+	c.held -= n
+	c.heldMu.Unlock()
+	c.heldCond.Broadcast()
 }
 
 // serve reads requests until the stream ends or fails, then waits for the
@@ -196,6 +275,12 @@ func (c *conn) serve() {
 	}()
 	rd := remoting.NewReader(bufio.NewReader(c.nc), c.srv.opts.MaxFrameSize)
 	for {
+		// The idle bound: a whole frame within IdleTimeout. Set before the
+		// closed check, so Close's stopReading (after it sets closed) wins.
+		c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.IdleTimeout))
+		if c.srv.isClosed() {
+			return
+		}
 		req, err := rd.ReadCommand()
 		if err != nil {
 			c.readFailed(err)
@@ -209,10 +294,13 @@ func (c *conn) serve() {
 		case <-c.srv.ctx.Done():
 			return
 		}
+		size := requestSize(req)
+		c.hold(size)
 		handlers.Add(1)
 		go func() {
 			defer handlers.Done()
 			defer func() { <-c.slots }()
+			defer c.release(size)
 			c.handle(req)
 		}()
 	}
@@ -224,6 +312,11 @@ func (c *conn) stopReading() { c.nc.SetReadDeadline(time.Unix(1, 0)) }
 // readFailed logs why reading ended, unless it ended as streams end.
 func (c *conn) readFailed(err error) {
 	if err == io.EOF || c.srv.isClosed() || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.srv.opts.Logger.Debug("remoting: closing an idle connection", "peer", c.nc.RemoteAddr().String(),
+			"idle", c.srv.opts.IdleTimeout.String())
 		return
 	}
 	if !isRemotingError(err) && errors.Is(err, io.ErrUnexpectedEOF) {
