@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +32,13 @@ type Target struct {
 	// MaxConnections is the node's clientMaxConnections; 0 means its
 	// default, 1024.
 	MaxConnections int
+	// RemotingAddr is the node's broker (listenPort), NamesrvAddr the
+	// name server it registers with, Topic a topic of the broker with a
+	// queue 0. With RemotingAddr set the bystander is a RocketMQ client
+	// (send, pull, route query) instead of a client of the group, and
+	// Pid and LogPath may name the name server's process (the "namesrv"
+	// cases).
+	RemotingAddr, NamesrvAddr, Topic string
 }
 
 // Options select the cases and their sizes.
@@ -214,7 +222,9 @@ func newRunner(ctx context.Context, t Target, opts Options) (*runner, error) {
 	if r.smp, err = startSampler(t.Pid); err != nil {
 		return nil, err
 	}
-	if r.by, err = startBystander(ctx, t.GroupAddrs); err != nil {
+	if t.RemotingAddr != "" {
+		r.by = startRemotingBystander(t)
+	} else if r.by, err = startBystander(ctx, t.GroupAddrs); err != nil {
 		r.smp.close()
 		return nil, err
 	}
@@ -265,10 +275,11 @@ type kase struct {
 
 // env is one case's run: its connections and what the node answered.
 type env struct {
-	r   *runner
-	ctx context.Context
-	rng *rand.Rand
-	row *Row
+	r    *runner
+	port string // the case's port
+	ctx  context.Context
+	rng  *rand.Rand
+	row  *Row
 	// logOff is where the case's part of the node's log starts.
 	logOff int64
 
@@ -284,7 +295,7 @@ func (r *runner) runCase(c kase) Row {
 	row := Row{Case: c.name, Port: c.port}
 	h := fnv.New64a()
 	h.Write([]byte(c.port + "/" + c.name))
-	e := &env{r: r, ctx: r.ctx, rng: rand.New(rand.NewPCG(r.opts.Seed, h.Sum64())), row: &row, answers: map[string]int{}}
+	e := &env{r: r, port: c.port, ctx: r.ctx, rng: rand.New(rand.NewPCG(r.opts.Seed, h.Sum64())), row: &row, answers: map[string]int{}}
 	off := r.log.size()
 	e.logOff = off
 	mark := r.by.mark()
@@ -513,7 +524,7 @@ func (i nodeInfo) members() []string {
 // selectCases returns the table's cases that sel names (by name or port),
 // or all of them.
 func selectCases(sel []string) ([]kase, error) {
-	all := append(clientCases(), peerCases()...)
+	all := allCases()
 	if len(sel) == 0 {
 		return all, nil
 	}
@@ -532,10 +543,14 @@ func selectCases(sel []string) ([]kase, error) {
 	return out, nil
 }
 
+func allCases() []kase {
+	return slices.Concat(clientCases(), peerCases(), remotingCases(), namesrvCases())
+}
+
 // Names lists every case of the table, "port/name".
 func Names() []string {
 	var out []string
-	for _, c := range append(clientCases(), peerCases()...) {
+	for _, c := range allCases() {
 		out = append(out, c.port+"/"+c.name)
 	}
 	return out
