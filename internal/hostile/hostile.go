@@ -208,7 +208,7 @@ func newRunner(ctx context.Context, t Target, opts Options) (*runner, error) {
 	if opts.Seed == 0 {
 		opts.Seed = 1
 	}
-	cases, err := selectCases(opts.Cases)
+	cases, err := selectCases(opts.Cases, opts.Long)
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +271,9 @@ type kase struct {
 	// (the engine's refusal of a batch); nil if none.
 	extra *regexp.Regexp
 	run   func(e *env) error
+	// longOnly: the case runs in the long form only (the short form runs
+	// the same server code through another port's case).
+	longOnly bool
 }
 
 // env is one case's run: its connections and what the node answered.
@@ -522,19 +525,15 @@ func (i nodeInfo) members() []string {
 }
 
 // selectCases returns the table's cases that sel names (by name or port),
-// or all of them.
-func selectCases(sel []string) ([]kase, error) {
-	all := allCases()
-	if len(sel) == 0 {
-		return all, nil
-	}
+// or all of them; the short form leaves out the long-only ones.
+func selectCases(sel []string, long bool) ([]kase, error) {
 	var out []kase
-	for _, c := range all {
-		for _, s := range sel {
-			if s == c.name || s == c.port {
-				out = append(out, c)
-				break
-			}
+	for _, c := range allCases() {
+		if c.longOnly && !long {
+			continue
+		}
+		if len(sel) == 0 || slices.Contains(sel, c.name) || slices.Contains(sel, c.port) {
+			out = append(out, c)
 		}
 	}
 	if len(out) == 0 {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,14 +113,39 @@ func TestFormat(t *testing.T) {
 	}
 }
 
+// built is the rmqlog binary both tests run, built once (binDir) by the
+// first that needs it.
+var (
+	buildOnce sync.Once
+	binDir    string
+	built     string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 func buildNode(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "rmqlog")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/rmqlog").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building rmqlog: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "hostile-bin"); buildErr != nil {
+			return
+		}
+		built = filepath.Join(binDir, "rmqlog")
+		out, err := exec.Command("go", "build", "-o", built, "../../cmd/rmqlog").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building rmqlog: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return built
 }
 
 // group is three rmqlog processes on 127.0.0.1.

@@ -1,6 +1,7 @@
 package hostile
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,7 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rmqlog/rmqlog/commitlog"
 	"github.com/rmqlog/rmqlog/remoting"
+	"github.com/rmqlog/rmqlog/remoting/rpc"
 )
 
 // The remoting port's table (a broker's listenPort) and the name server's:
@@ -32,6 +35,8 @@ func remotingCases() []kase {
 		{name: "slowloris", port: "remoting", run: remotingSlowloris},
 		{name: "idle-connections", port: "remoting", run: remotingIdle},
 		{name: "flood", port: "remoting", run: remotingFlood},
+		{name: "stored-messages-decode", port: "remoting", run: storedMessages},
+		{name: "suspended-pulls-with-bodies", port: "remoting", run: suspendedPulls},
 	}
 }
 
@@ -39,11 +44,11 @@ func namesrvCases() []kase {
 	closing := regexp.MustCompile(`remoting: closing connection`)
 	return []kase{
 		{name: "malformed-frames", port: "namesrv", reason: closing, run: malformedFrames},
-		{name: "length-lies-bigger-idle", port: "namesrv", run: remotingLengthBigger},
+		{name: "length-lies-bigger-idle", port: "namesrv", run: remotingLengthBigger, longOnly: true},
 		{name: "unknown-codes", port: "namesrv", run: unknownCodes},
 		{name: "register-garbage", port: "namesrv", run: registerGarbage},
-		{name: "slowloris", port: "namesrv", run: remotingSlowloris},
-		{name: "idle-connections", port: "namesrv", run: remotingIdle},
+		{name: "slowloris", port: "namesrv", run: remotingSlowloris, longOnly: true},
+		{name: "idle-connections", port: "namesrv", run: remotingIdle, longOnly: true},
 		{name: "flood", port: "namesrv", run: remotingFlood},
 	}
 }
@@ -281,13 +286,13 @@ func unknownCodes(e *env) error {
 	return e.sendRemoting(b, false, false, nil, ns, ns, ns, ns, ns, "SUCCESS", "open")
 }
 
-// manyExtFields: valid requests carrying 100,000 extra extFields (JSON
-// and ROCKETMQ, about 2 MiB each): decoded, answered, forgotten.
+// manyExtFields: valid requests carrying extFields extra extFields (JSON
+// and ROCKETMQ; 100,000 are about 1.2 MiB): decoded, answered, forgotten.
 func manyExtFields(e *env) error {
 	var b []byte
 	for _, ser := range []remoting.SerializeType{remoting.SerializeJSON, remoting.SerializeRocketMQ} {
 		c := remoting.NewRequest(remoting.GetMaxOffset, map[string]string{"topic": e.r.t.Topic, "queueId": "0"}, nil)
-		for i := range 100_000 {
+		for i := range e.r.f.extFields {
 			c.ExtFields["k"+strconv.Itoa(i)] = "v"
 		}
 		c.Serialize = ser
@@ -527,3 +532,114 @@ func remotingFlood(e *env) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// storedMessages pulls every message of the topic's queues from 0 (64 a
+// pull, maxMsgNums asking for more) and decodes each: whatever the
+// garbage sends stored must be a message the broker's own decoder reads,
+// at its queue and offset.
+func storedMessages(e *env) error {
+	p, err := e.remoting()
+	if err != nil {
+		return err
+	}
+	cl := rpc.NewClient(p.nc, 0)
+	var errs []error
+	total := 0
+	for qid := range 2 {
+		for off := int64(0); len(errs) < 3; {
+			ctx, cancel := context.WithTimeout(e.ctx, answerWait)
+			ext := with(pullExt(e.r.t.Topic, off), "queueId", strconv.Itoa(qid), "maxMsgNums", "100000")
+			resp, err := cl.Invoke(ctx, remoting.NewRequest(remoting.PullMessage, ext, nil))
+			cancel()
+			if err != nil {
+				return fmt.Errorf("queue %d offset %d: %w", qid, off, err)
+			}
+			if resp.Code != int32(remoting.Success) {
+				e.answered([]string{fmt.Sprintf("queue %d: %d messages, then %v", qid, off, remoting.ResponseCode(resp.Code))})
+				break
+			}
+			n, err := decodeAll(resp.Body, int32(qid), off)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("queue %d: %w", qid, err))
+			}
+			if n > 64 {
+				errs = append(errs, fmt.Errorf("queue %d offset %d: %d messages in one pull, the cap is 64", qid, off, n))
+			}
+			next, _ := strconv.ParseInt(resp.ExtFields["nextBeginOffset"], 10, 64)
+			if next <= off {
+				errs = append(errs, fmt.Errorf("queue %d offset %d: nextBeginOffset %d", qid, off, next))
+				break
+			}
+			off, total = next, total+n
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// decodeAll decodes the messages of a pull's body, which must be of queue
+// qid from offset off on.
+func decodeAll(b []byte, qid int32, off int64) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		m, size, err := commitlog.Decode(b)
+		if err != nil {
+			return n, fmt.Errorf("message %d of a pull from offset %d: %w", n, off, err)
+		}
+		if m.QueueID != qid || m.QueueOffset != off+int64(n) {
+			return n, fmt.Errorf("message %d of a pull from offset %d is queue %d offset %d", n, off, m.QueueID, m.QueueOffset)
+		}
+		b, n = b[size:], n+1
+	}
+	return n, nil
+}
+
+// suspendedPulls: long-polling pulls (nothing new in the queue, a
+// suspend of pullHold) that each carry a body of pullBody bytes, a full
+// in-flight window of them on each of pullConns connections. A pull needs
+// no body: the node must not hold them all while the pulls wait.
+func suspendedPulls(e *env) error {
+	f := e.r.f
+	t := e.r.t.Topic
+	p0, err := e.remoting()
+	if err != nil {
+		return err
+	}
+	cl := rpc.NewClient(p0.nc, 0)
+	ctx, cancel := context.WithTimeout(e.ctx, answerWait)
+	defer cancel()
+	// Queue 1: the bystander and the flood send to queue 0.
+	resp, err := cl.Invoke(ctx, remoting.NewRequest(remoting.GetMaxOffset, map[string]string{"topic": t, "queueId": "1"}, nil))
+	if err != nil {
+		return err
+	}
+	ext := with(pullExt(t, 0), "queueId", "1", "queueOffset", resp.ExtFields["offset"], "sysFlag", "2",
+		"suspendTimeoutMillis", strconv.Itoa(int(f.pullHold/time.Millisecond)))
+	var wg sync.WaitGroup
+	errs := make([]error, f.pullConns)
+	for i := range f.pullConns {
+		p, err := e.remoting()
+		if err != nil {
+			return err
+		}
+		var b []byte
+		for range rpcMaxInFlight {
+			b = append(b, request(remoting.PullMessage, ext, make([]byte, f.pullBody))...)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.send(b, 30*time.Second); err != nil {
+				errs[i] = fmt.Errorf("connection %s: %w", p.addr, err)
+				return
+			}
+			got := p.remotingAnswers(f.pullHold+answerWait, rpcMaxInFlight)
+			e.answered([]string{fmt.Sprintf("%d answers, then %s", len(got)-1, got[len(got)-1])})
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// rpcMaxInFlight is remoting/rpc's DefaultMaxInFlight: the requests of
+// one connection whose handlers run at once.
+const rpcMaxInFlight = 64
