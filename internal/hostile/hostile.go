@@ -47,8 +47,9 @@ type Options struct {
 	// slower and longer slow clients (minutes, for `make chaos`). The short
 	// form takes about half a minute.
 	Long bool
-	// Cases selects cases by name or by port ("client", "peer"); empty
-	// runs all of them.
+	// Cases selects cases by port ("client", "peer", "remoting",
+	// "namesrv"), by "port/name" or by name (which may match a case of
+	// each port); empty runs all of them.
 	Cases []string
 	// Seed seeds the random inputs (0 means 1): a run can be repeated.
 	Seed uint64
@@ -524,7 +525,8 @@ func (i nodeInfo) members() []string {
 	return ids
 }
 
-// selectCases returns the table's cases that sel names (by name or port),
+// selectCases returns the table's cases that sel names (by port,
+// port/name or name),
 // or all of them; the short form leaves out the long-only ones.
 func selectCases(sel []string, long bool) ([]kase, error) {
 	var out []kase
@@ -532,7 +534,7 @@ func selectCases(sel []string, long bool) ([]kase, error) {
 		if c.longOnly && !long {
 			continue
 		}
-		if len(sel) == 0 || slices.Contains(sel, c.name) || slices.Contains(sel, c.port) {
+		if len(sel) == 0 || slices.Contains(sel, c.name) || slices.Contains(sel, c.port) || slices.Contains(sel, c.port+"/"+c.name) {
 			out = append(out, c)
 		}
 	}

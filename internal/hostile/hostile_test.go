@@ -69,13 +69,13 @@ func TestHostile(t *testing.T) {
 	}
 }
 
-// selected returns the names in sel of port's cases.
+// selected returns port's cases named in sel, as "port/name".
 func selected(port string, sel []string) []string {
 	var out []string
 	for _, n := range hostile.Names() {
 		p, name, _ := strings.Cut(n, "/")
 		if p == port && slices.Contains(sel, name) {
-			out = append(out, name)
+			out = append(out, n)
 		}
 	}
 	return out
@@ -180,7 +180,7 @@ func startGroup(t *testing.T, bin string) *group {
 			"rmqlogClientPort": fmt.Sprint(ports[i]), "listenPort": fmt.Sprint(ports[6+i]),
 			// The RocketMQ broker is off: the campaign appends raw entries,
 			// which the broker would inspect and log one by one. (The
-			// remoting port's own campaign is issue 16's item 7.)
+			// remoting port's campaign is TestHostileRemoting's.)
 			"rmqlogBrokerEnable": "false",
 			"storePathRootDir":   filepath.Join(dir, id), "storePathCommitLog": filepath.Join(dir, id, "commitlog"),
 			"flushDiskType": "ASYNC_FLUSH", "mappedFileSizeCommitLog": fmt.Sprint(8 << 20),
