@@ -64,7 +64,9 @@
 // that stays; PULL_MESSAGE with garbage headers (huge and negative
 // maxMsgNums, negative queue ids and offsets, ...); then every stored
 // message of the topic pulled back and decoded at its queue and offset;
-// a valid request trickled a byte at a time; many idle connections; a
+// a valid request trickled a byte at a time; many idle connections, and
+// MaxConnections + 64 of them (the port must keep a bound, as the client
+// port does, and close the rest); a
 // flood of pipelined valid requests (every 10th a send); a full in-flight
 // window of long-polling pulls, each with a body the pull does not need.
 // The name server's: the same malformed frames, unknown codes, flood

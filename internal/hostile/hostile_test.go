@@ -74,7 +74,7 @@ func selected(port string, sel []string) []string {
 	var out []string
 	for _, n := range hostile.Names() {
 		p, name, _ := strings.Cut(n, "/")
-		if p == port && slices.Contains(sel, name) {
+		if p == port && (slices.Contains(sel, name) || slices.Contains(sel, n)) {
 			out = append(out, n)
 		}
 	}

@@ -34,6 +34,7 @@ func remotingCases() []kase {
 		{name: "pull-garbage", port: "remoting", run: pullGarbage},
 		{name: "slowloris", port: "remoting", run: remotingSlowloris},
 		{name: "idle-connections", port: "remoting", run: remotingIdle},
+		{name: "idle-to-limit", port: "remoting", run: remotingIdleToLimit},
 		{name: "flood", port: "remoting", run: remotingFlood},
 		{name: "stored-messages-decode", port: "remoting", run: storedMessages},
 		{name: "suspended-pulls-with-bodies", port: "remoting", run: suspendedPulls},
@@ -643,3 +644,36 @@ func suspendedPulls(e *env) error {
 // rpcMaxInFlight is remoting/rpc's DefaultMaxInFlight: the requests of
 // one connection whose handlers run at once.
 const rpcMaxInFlight = 64
+
+// remotingIdleToLimit opens MaxConnections + idleExtra idle connections:
+// the port must keep a bound (as the client port keeps
+// clientMaxConnections) and close the rest, since every descriptor the
+// remoting port holds is one the peer and client ports cannot accept.
+func remotingIdleToLimit(e *env) error {
+	limit, n := e.r.t.MaxConnections, e.r.t.MaxConnections+e.r.f.idleExtra
+	var probes []*probe
+	for range n {
+		p, err := e.remoting()
+		if err != nil {
+			return err
+		}
+		probes = append(probes, p)
+	}
+	select {
+	case <-e.ctx.Done():
+	case <-time.After(e.r.f.idleHold):
+	}
+	open := 0
+	for _, p := range probes {
+		if p.peerClosed() {
+			e.answered([]string{"close"})
+		} else {
+			open++
+			e.answered([]string{"open"})
+		}
+	}
+	if open > limit {
+		return fmt.Errorf("%d of %d idle connections stayed open, over a bound of %d (the client port's clientMaxConnections)", open, n, limit)
+	}
+	return nil
+}
