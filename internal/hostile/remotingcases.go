@@ -33,7 +33,7 @@ func remotingCases() []kase {
 		{name: "send-garbage", port: "remoting", run: sendGarbage},
 		{name: "pull-garbage", port: "remoting", run: pullGarbage},
 		{name: "slowloris", port: "remoting", run: remotingSlowloris},
-		{name: "idle-connections", port: "remoting", run: remotingIdle},
+		{name: "idle-connections", port: "remoting", run: remotingIdle, longOnly: true},
 		{name: "idle-to-limit", port: "remoting", run: remotingIdleToLimit},
 		{name: "flood", port: "remoting", run: remotingFlood},
 		{name: "stored-messages-decode", port: "remoting", run: storedMessages},
