@@ -171,25 +171,28 @@ func (e *env) sendRemoting(b []byte, fin, logged bool, check func([]string) erro
 		p.halfClose()
 	}
 	got := p.remotingAnswers(answerWait, len(want)-1)
-	e.answered(got)
+	e.answered(inOrder(got))
 	if check != nil {
 		return check(got)
 	}
 	return expectAnyOrder(p, got, want)
 }
 
-// expectAnyOrder compares answers whose order the server does not keep
-// (handlers run concurrently): all but the last element as a multiset.
-func expectAnyOrder(p *probe, got, want []string) error {
-	norm := func(s []string) []string {
-		if len(s) == 0 {
-			return s
-		}
-		head := slices.Clone(s[:len(s)-1])
-		slices.Sort(head)
-		return append(head, s[len(s)-1])
+// inOrder sorts answers whose order the server does not keep (handlers
+// run concurrently): all but the last element, which says how the reading
+// ended.
+func inOrder(s []string) []string {
+	if len(s) == 0 {
+		return s
 	}
-	if !slices.Equal(norm(got), norm(want)) {
+	head := slices.Clone(s[:len(s)-1])
+	slices.Sort(head)
+	return append(head, s[len(s)-1])
+}
+
+// expectAnyOrder compares answers as inOrder sorts them.
+func expectAnyOrder(p *probe, got, want []string) error {
+	if !slices.Equal(inOrder(got), inOrder(want)) {
 		return fmt.Errorf("connection %s: the node answered %s, want %s", p.addr, strings.Join(got, "+"), strings.Join(want, "+"))
 	}
 	return nil
