@@ -43,5 +43,5 @@ func formOf(long bool) form {
 		idleExtra: 64, idleHold: time.Second, slowClients: 1, slowGets: 32, slowAppends: 48, largeReaders: 32,
 		slowloris: 1, slowlorisReqs: 1, peerIdle: 400,
 		remotingIdle: 400, floodConns: 4, floodReqs: 500, trickleStep: 5 * time.Millisecond,
-		pullConns: 2, pullBody: 1 << 20, pullHold: time.Second, extFields: 20_000}
+		pullConns: 2, pullBody: 768 << 10, pullHold: time.Second, extFields: 20_000}
 }
