@@ -15,9 +15,15 @@ import (
 // appends a payload and reads it back, again and again, and records how
 // each cycle went.
 type bystander struct {
-	cl   *client.Client
-	stop chan struct{}
-	done chan struct{}
+	// once is one cycle (its argument numbers it); done releases what it
+	// holds when the bystander closes.
+	once    func(n int) error
+	release func()
+	// isTransient classifies a cycle's error (transient or
+	// remotingTransient).
+	isTransient func(error) bool
+	stop        chan struct{}
+	done        chan struct{}
 
 	// gate is held by each cycle; pause takes it so that a case can act on
 	// a log nobody appends to.
@@ -43,7 +49,8 @@ func startBystander(ctx context.Context, addrs []string) (*bystander, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hostile: bystander: %w", err)
 	}
-	b := &bystander{cl: cl, stop: make(chan struct{}), done: make(chan struct{})}
+	b := &bystander{release: func() { cl.Close() }, isTransient: transient, stop: make(chan struct{}), done: make(chan struct{})}
+	b.once = func(n int) error { return clientCycle(cl, n) }
 	go b.run()
 	return b, nil
 }
@@ -73,15 +80,16 @@ func (b *bystander) run() {
 	}
 }
 
-func (b *bystander) once(n int) error {
+// clientCycle appends through the group and reads the entry back.
+func clientCycle(cl *client.Client, n int) error {
 	payload := fmt.Appendf(nil, "bystander %08d %s", n, bytes.Repeat([]byte{'.'}, 64))
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	i, err := b.cl.Append(ctx, payload)
+	i, err := cl.Append(ctx, payload)
 	if err != nil {
 		return fmt.Errorf("append: %w", err)
 	}
-	got, err := b.cl.Get(ctx, i)
+	got, err := cl.Get(ctx, i)
 	switch {
 	case err != nil:
 		return fmt.Errorf("get %d: %w", i, err)
@@ -135,7 +143,7 @@ func (b *bystander) stats(from int) bystanderStats {
 		switch {
 		case c.err == nil:
 			s.OK++
-		case transient(c.err):
+		case b.isTransient(c.err):
 			s.Transient++
 		case len(s.Fatal) < 3:
 			s.Fatal = append(s.Fatal, c.err.Error())
@@ -164,5 +172,5 @@ func transient(err error) bool {
 func (b *bystander) close() {
 	close(b.stop)
 	<-b.done
-	b.cl.Close()
+	b.release()
 }

@@ -1,5 +1,6 @@
-// Package hostile runs a campaign of bad input against both ports of a
-// running rmqlog node and reports what the node did with each case.
+// Package hostile runs a campaign of bad input against the ports of a
+// running rmqlog node (client, peer, and the broker's remoting port) and
+// of `rmqlog namesrv`, and reports what the process did with each case.
 //
 // Run takes a Target (the node's client and peer addresses, its pid, its
 // log file and the group's client addresses) and runs a table of named
@@ -42,11 +43,44 @@
 // The peer cases are meant for a follower: the peer port trusts member ids,
 // so a forged Append of the current term deposes a leader.
 //
+// The remoting port's cases (a broker's listenPort; Target.RemotingAddr,
+// NamesrvAddr and Topic set, and the bystander then a RocketMQ client that
+// sends to the topic's queue 0, pulls the message back and asks the name
+// server for the topic's route): malformed frames, one a connection
+// (lengths under 4 and negative, 16 MiB + 1 and 2 GiB - 1, a header
+// length beyond the frame, serialize type 7, truncated and non-object
+// JSON, an unknown language, a code beyond int32, ROCKETMQ headers cut
+// short, with a negative remark length, an extFields length of 1 GiB, a
+// key or value length that lies, bytes after the extFields): each closed,
+// logged once ("remoting: closing connection"); frames announcing 8 MiB
+// and left idle; requests cut short, then closed; unknown codes in both
+// serializations, each answered REQUEST_CODE_NOT_SUPPORTED on a
+// connection that then serves a valid request; requests with many
+// extFields; SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE with
+// garbage headers (missing and unknown topics, bad and out-of-range queue
+// ids and numbers, a prepared transaction, delay levels out of range, a
+// body over maxMessageSize, batch bodies whose lengths lie), each
+// answered, those that cannot be served not SUCCESS, on one connection
+// that stays; PULL_MESSAGE with garbage headers (huge and negative
+// maxMsgNums, negative queue ids and offsets, ...); then every stored
+// message of the topic pulled back and decoded at its queue and offset;
+// a valid request trickled a byte at a time; many idle connections, and
+// MaxConnections + 64 of them (the port must keep a bound, as the client
+// port does, and close the rest); a
+// flood of pipelined valid requests (every 10th a send); a full in-flight
+// window of long-polling pulls, each with a body the pull does not need.
+// The name server's: the same malformed frames, unknown codes, flood
+// (the long form adds its idle connections, slowloris and announced
+// frames), and REGISTER_BROKER with missing fields, non-numbers, a body
+// whose CRC lies, a body that is not JSON, a compressed registration.
+//
 // Options.Long selects the long form (more connections, longer holds, more
 // random inputs; minutes) for chaos runs. Format renders a Report as a
-// Markdown table. The package's test starts three real rmqlog processes and
-// runs the short form of every case:
+// Markdown table. The package's tests start three real rmqlog processes
+// for the client and peer cases, and `rmqlog namesrv` with a one-member
+// broker group for the remoting and name server cases, and run the short
+// form of every case:
 //
-//	go test ./internal/hostile/                       # short form, ~30 s
+//	go test ./internal/hostile/                       # short form, ~50 s
 //	go test ./internal/hostile/ -timeout 30m -hostile.long -hostile.report=results/hostile.md
 package hostile

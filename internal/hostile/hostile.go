@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +32,13 @@ type Target struct {
 	// MaxConnections is the node's clientMaxConnections; 0 means its
 	// default, 1024.
 	MaxConnections int
+	// RemotingAddr is the node's broker (listenPort), NamesrvAddr the
+	// name server it registers with, Topic a topic of the broker with a
+	// queue 0. With RemotingAddr set the bystander is a RocketMQ client
+	// (send, pull, route query) instead of a client of the group, and
+	// Pid and LogPath may name the name server's process (the "namesrv"
+	// cases).
+	RemotingAddr, NamesrvAddr, Topic string
 }
 
 // Options select the cases and their sizes.
@@ -39,8 +47,9 @@ type Options struct {
 	// slower and longer slow clients (minutes, for `make chaos`). The short
 	// form takes about half a minute.
 	Long bool
-	// Cases selects cases by name or by port ("client", "peer"); empty
-	// runs all of them.
+	// Cases selects cases by port ("client", "peer", "remoting",
+	// "namesrv"), by "port/name" or by name (which may match a case of
+	// each port); empty runs all of them.
 	Cases []string
 	// Seed seeds the random inputs (0 means 1): a run can be repeated.
 	Seed uint64
@@ -200,7 +209,7 @@ func newRunner(ctx context.Context, t Target, opts Options) (*runner, error) {
 	if opts.Seed == 0 {
 		opts.Seed = 1
 	}
-	cases, err := selectCases(opts.Cases)
+	cases, err := selectCases(opts.Cases, opts.Long)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +223,9 @@ func newRunner(ctx context.Context, t Target, opts Options) (*runner, error) {
 	if r.smp, err = startSampler(t.Pid); err != nil {
 		return nil, err
 	}
-	if r.by, err = startBystander(ctx, t.GroupAddrs); err != nil {
+	if t.RemotingAddr != "" {
+		r.by = startRemotingBystander(t)
+	} else if r.by, err = startBystander(ctx, t.GroupAddrs); err != nil {
 		r.smp.close()
 		return nil, err
 	}
@@ -261,14 +272,18 @@ type kase struct {
 	// (the engine's refusal of a batch); nil if none.
 	extra *regexp.Regexp
 	run   func(e *env) error
+	// longOnly: the case runs in the long form only (the short form runs
+	// the same server code through another port's case).
+	longOnly bool
 }
 
 // env is one case's run: its connections and what the node answered.
 type env struct {
-	r   *runner
-	ctx context.Context
-	rng *rand.Rand
-	row *Row
+	r    *runner
+	port string // the case's port
+	ctx  context.Context
+	rng  *rand.Rand
+	row  *Row
 	// logOff is where the case's part of the node's log starts.
 	logOff int64
 
@@ -284,7 +299,7 @@ func (r *runner) runCase(c kase) Row {
 	row := Row{Case: c.name, Port: c.port}
 	h := fnv.New64a()
 	h.Write([]byte(c.port + "/" + c.name))
-	e := &env{r: r, ctx: r.ctx, rng: rand.New(rand.NewPCG(r.opts.Seed, h.Sum64())), row: &row, answers: map[string]int{}}
+	e := &env{r: r, port: c.port, ctx: r.ctx, rng: rand.New(rand.NewPCG(r.opts.Seed, h.Sum64())), row: &row, answers: map[string]int{}}
 	off := r.log.size()
 	e.logOff = off
 	mark := r.by.mark()
@@ -510,20 +525,17 @@ func (i nodeInfo) members() []string {
 	return ids
 }
 
-// selectCases returns the table's cases that sel names (by name or port),
-// or all of them.
-func selectCases(sel []string) ([]kase, error) {
-	all := append(clientCases(), peerCases()...)
-	if len(sel) == 0 {
-		return all, nil
-	}
+// selectCases returns the table's cases that sel names (by port,
+// port/name or name),
+// or all of them; the short form leaves out the long-only ones.
+func selectCases(sel []string, long bool) ([]kase, error) {
 	var out []kase
-	for _, c := range all {
-		for _, s := range sel {
-			if s == c.name || s == c.port {
-				out = append(out, c)
-				break
-			}
+	for _, c := range allCases() {
+		if c.longOnly && !long {
+			continue
+		}
+		if len(sel) == 0 || slices.Contains(sel, c.name) || slices.Contains(sel, c.port) || slices.Contains(sel, c.port+"/"+c.name) {
+			out = append(out, c)
 		}
 	}
 	if len(out) == 0 {
@@ -532,10 +544,14 @@ func selectCases(sel []string) ([]kase, error) {
 	return out, nil
 }
 
+func allCases() []kase {
+	return slices.Concat(clientCases(), peerCases(), remotingCases(), namesrvCases())
+}
+
 // Names lists every case of the table, "port/name".
 func Names() []string {
 	var out []string
-	for _, c := range append(clientCases(), peerCases()...) {
+	for _, c := range allCases() {
 		out = append(out, c.port+"/"+c.name)
 	}
 	return out

@@ -10,12 +10,15 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rmqlog/rmqlog/internal/bench"
 	"github.com/rmqlog/rmqlog/internal/hostile"
 	"github.com/rmqlog/rmqlog/internal/poll"
+	"github.com/rmqlog/rmqlog/remoting"
+	"github.com/rmqlog/rmqlog/remoting/rpc"
 )
 
 var (
@@ -66,13 +69,13 @@ func TestHostile(t *testing.T) {
 	}
 }
 
-// selected returns the names in sel of port's cases.
+// selected returns port's cases named in sel, as "port/name".
 func selected(port string, sel []string) []string {
 	var out []string
 	for _, n := range hostile.Names() {
 		p, name, _ := strings.Cut(n, "/")
-		if p == port && slices.Contains(sel, name) {
-			out = append(out, name)
+		if p == port && (slices.Contains(sel, name) || slices.Contains(sel, n)) {
+			out = append(out, n)
 		}
 	}
 	return out
@@ -110,14 +113,39 @@ func TestFormat(t *testing.T) {
 	}
 }
 
+// built is the rmqlog binary both tests run, built once (binDir) by the
+// first that needs it.
+var (
+	buildOnce sync.Once
+	binDir    string
+	built     string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 func buildNode(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "rmqlog")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/rmqlog").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building rmqlog: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "hostile-bin"); buildErr != nil {
+			return
+		}
+		built = filepath.Join(binDir, "rmqlog")
+		out, err := exec.Command("go", "build", "-o", built, "../../cmd/rmqlog").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building rmqlog: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return built
 }
 
 // group is three rmqlog processes on 127.0.0.1.
@@ -152,7 +180,7 @@ func startGroup(t *testing.T, bin string) *group {
 			"rmqlogClientPort": fmt.Sprint(ports[i]), "listenPort": fmt.Sprint(ports[6+i]),
 			// The RocketMQ broker is off: the campaign appends raw entries,
 			// which the broker would inspect and log one by one. (The
-			// remoting port's own campaign is issue 16's item 7.)
+			// remoting port's campaign is TestHostileRemoting's.)
 			"rmqlogBrokerEnable": "false",
 			"storePathRootDir":   filepath.Join(dir, id), "storePathCommitLog": filepath.Join(dir, id, "commitlog"),
 			"flushDiskType": "ASYNC_FLUSH", "mappedFileSizeCommitLog": fmt.Sprint(8 << 20),
@@ -234,4 +262,126 @@ func (g *group) dumpLogs(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 		t.Logf("the last lines of node %s's log:\n%s", id, strings.Join(lines[max(0, len(lines)-40):], "\n"))
 	}
+}
+
+// TestHostileRemoting starts `rmqlog namesrv` and a one-member broker group
+// registered with it, creates a topic, and runs the remoting port's cases
+// against the node's listenPort and the namesrv cases against the name
+// server, with a RocketMQ bystander (send, pull, route query).
+func TestHostileRemoting(t *testing.T) {
+	limit := 10 * time.Minute
+	if !*long {
+		limit = 40 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	bin := buildNode(t)
+	ports, err := bench.FreePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if d := os.Getenv("HOSTILE_DIR"); d != "" {
+		dir = d
+	}
+	ns := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	nsp, err := bench.StartProcess(filepath.Join(dir, "namesrv.log"), bin, "namesrv", "--listen", ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nsp.Stop(10 * time.Second) })
+	g := &group{ids: []string{"b0"}, clients: map[string]string{"b0": fmt.Sprintf("127.0.0.1:%d", ports[1])},
+		peers: map[string]string{}, procs: map[string]*bench.Process{}}
+	brokerAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
+	props := map[string]string{
+		"brokerName": "HostileBroker", "brokerClusterName": "HostileCluster", "brokerIP1": "127.0.0.1",
+		"dLegerGroup": "HostileBroker", "enableDLegerCommitLog": "true", "dLegerPeers": "b0-127.0.0.1:" + fmt.Sprint(ports[2]+1000),
+		"dLegerSelfId": "b0", "rmqlogClientPort": fmt.Sprint(ports[1]), "listenPort": fmt.Sprint(ports[2]), "namesrvAddr": ns,
+		"storePathRootDir": filepath.Join(dir, "b0"), "storePathCommitLog": filepath.Join(dir, "b0", "commitlog"),
+		"flushDiskType": "ASYNC_FLUSH", "mappedFileSizeCommitLog": fmt.Sprint(8 << 20),
+	}
+	conf := filepath.Join(dir, "b0.conf")
+	if err := os.WriteFile(conf, []byte(propsText(props)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := bench.StartProcess(filepath.Join(dir, "b0.log"), bin, "serve", "-c", conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.procs["b0"] = p
+	t.Cleanup(func() { p.Stop(10 * time.Second) })
+	const topic = "HostileTopic"
+	if err := createTopic(ctx, brokerAddr, ns, topic); err != nil {
+		g.dumpLogs(t)
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for _, run := range []struct {
+		port string
+		proc *bench.Process
+	}{{"remoting", p}, {"namesrv", nsp}} {
+		cases := []string{run.port}
+		if *only != "" {
+			if cases = selected(run.port, strings.Split(*only, ",")); len(cases) == 0 {
+				continue
+			}
+		}
+		tg := hostile.Target{ClientAddr: g.clients["b0"], Pid: run.proc.Pid(), LogPath: run.proc.LogPath(),
+			GroupAddrs: []string{g.clients["b0"]}, RemotingAddr: brokerAddr, NamesrvAddr: ns, Topic: topic}
+		rep, err := hostile.Run(ctx, tg, hostile.Options{Long: *long, Cases: cases, Logf: t.Logf})
+		out.WriteString(hostile.Format(rep) + "\n")
+		if err != nil {
+			t.Errorf("%s port: %v", run.port, err)
+		}
+		if len(rep.Rows) == 0 {
+			t.Errorf("%s port: no case ran", run.port)
+		}
+	}
+	t.Log("\n" + out.String())
+	if *report != "" {
+		f, err := os.OpenFile(*report, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+		if err == nil {
+			_, err = f.WriteString(out.String())
+			f.Close()
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if t.Failed() {
+		g.dumpLogs(t)
+		b, _ := os.ReadFile(nsp.LogPath())
+		t.Logf("the name server's log:\n%s", b)
+	}
+}
+
+// createTopic creates topic (2 queues) on the broker at addr once it is
+// master, and waits for the name server at ns to route it.
+func createTopic(ctx context.Context, addr, ns, topic string) error {
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	invoke := func(addr string, code remoting.RequestCode, ext map[string]string) error {
+		c, err := rpc.Dial(wctx, addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		r, err := c.Invoke(wctx, remoting.NewRequest(code, ext, nil))
+		if err == nil && r.Code != int32(remoting.Success) {
+			err = fmt.Errorf("%v: %s", remoting.ResponseCode(r.Code), r.Remark)
+		}
+		return err
+	}
+	var last error
+	tc := map[string]string{"topic": topic, "readQueueNums": "2", "writeQueueNums": "2", "perm": "6"}
+	if err := poll.Until(wctx, func() bool { last = invoke(addr, remoting.UpdateAndCreateTopic, tc); return last == nil }); err != nil {
+		return fmt.Errorf("creating topic %s on %s: %v (%v)", topic, addr, err, last)
+	}
+	if err := poll.Until(wctx, func() bool {
+		last = invoke(ns, remoting.GetRouteInfoByTopic, map[string]string{"topic": topic})
+		return last == nil
+	}); err != nil {
+		return fmt.Errorf("route of %s on %s: %v (%v)", topic, ns, err, last)
+	}
+	return nil
 }

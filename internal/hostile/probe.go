@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/client/proto"
+	"github.com/rmqlog/rmqlog/remoting"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,6 +21,7 @@ type probe struct {
 	nc   *net.TCPConn
 	addr string // the local address: how the node's log names this connection
 	e    *env
+	rd   *remoting.Reader // reads a remoting port's responses (set at the first)
 }
 
 // dialTimeout bounds every dial of a case.
