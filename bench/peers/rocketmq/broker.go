@@ -158,6 +158,9 @@ func (g *brokerGroup) CPU() map[string]time.Duration {
 	if d, err := bench.ProcessCPU(g.ns.Pid()); err == nil {
 		m["namesrv"] = d
 	}
+	if d, err := bench.ProcessCPU(os.Getpid()); err == nil {
+		m["self"] = d // the load generator, the producer and the consumer
+	}
 	return m
 }
 

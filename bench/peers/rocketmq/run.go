@@ -190,11 +190,11 @@ func find(results []*load.Result, system, mode string) *load.Result {
 
 // printTable prints every result's line and the comparison.
 func printTable(w io.Writer, results []*load.Result, t *report.Table) {
-	fmt.Fprintf(w, "\n%-44s %10s %8s %9s %9s %9s %9s %9s\n", "run", "msgs/s", "MB/s", "p50", "p90", "p99", "p99.9", "max")
+	fmt.Fprintf(w, "\n%-44s %10s %8s %9s %9s %9s %9s %9s %10s\n", "run", "msgs/s", "MB/s", "p50", "p90", "p99", "p99.9", "max", "cpu-us/msg")
 	for _, r := range results {
 		l := r.Latency
-		fmt.Fprintf(w, "%-44s %10.0f %8.1f %9s %9s %9s %9s %9s\n", r.Name, r.MsgsPerSec, r.MBPerSec,
-			load.FormatUs(l.P50), load.FormatUs(l.P90), load.FormatUs(l.P99), load.FormatUs(l.P999), load.FormatUs(l.Max))
+		fmt.Fprintf(w, "%-44s %10.0f %8.1f %9s %9s %9s %9s %9s %10s\n", r.Name, r.MsgsPerSec, r.MBPerSec,
+			load.FormatUs(l.P50), load.FormatUs(l.P90), load.FormatUs(l.P99), load.FormatUs(l.P999), load.FormatUs(l.Max), cpuPerMsg(r))
 		if len(r.Errors) > 0 {
 			fmt.Fprintf(w, "   errors: %v\n", r.Errors)
 		}
@@ -229,4 +229,23 @@ func write(cfg *config, results []*load.Result, t *report.Table, runErr error, s
 	}
 	fmt.Fprintf(stdout, "results: %s\n", dir)
 	return nil
+}
+
+// cpuPerMsg is the CPU time per acknowledged message of the node processes
+// and, under "self", of this process (load generator and client library).
+func cpuPerMsg(r *load.Result) string {
+	if len(r.NodeCPU) == 0 || r.Acked == 0 {
+		return "-"
+	}
+	var nodes time.Duration
+	for k, d := range r.NodeCPU {
+		if k != "self" {
+			nodes += d
+		}
+	}
+	s := fmt.Sprintf("%.1f", float64(nodes.Microseconds())/float64(r.Acked))
+	if d, ok := r.NodeCPU["self"]; ok {
+		s += fmt.Sprintf(" +%.1f", float64(d.Microseconds())/float64(r.Acked))
+	}
+	return s
 }
