@@ -78,14 +78,21 @@ func TestTable(t *testing.T) {
 	res := func(sys, mode string, rate float64) *load.Result {
 		return &load.Result{Spec: load.Spec{System: sys, Mode: mode}, MsgsPerSec: rate, Latency: load.Latency{P50: 1500, P99: 9000}}
 	}
+	n, b := res("rmqlog", "SYNC_FLUSH", 10000), res(sysBroker, "SYNC_FLUSH", 8000)
+	n.Acked, n.NodeCPU = 1000, map[string]time.Duration{"n0": 10 * time.Millisecond, "n1": 10 * time.Millisecond}
+	b.Acked, b.NodeCPU = 1000, map[string]time.Duration{"n0": 50 * time.Millisecond, "namesrv": 0}
+	clientCPU["SYNC_FLUSH"] = 12.5
+	defer delete(clientCPU, "SYNC_FLUSH")
 	tab := table([]*load.Result{
-		res("rmqlog", "SYNC_FLUSH", 10000), res(sysBroker, "SYNC_FLUSH", 8000), res(sysE2E, "SYNC_FLUSH", 8000),
+		n, b, res(sysE2E, "SYNC_FLUSH", 8000),
 		res("rmqlog", "ASYNC_FLUSH", 20000), res(sysBroker, "ASYNC_FLUSH", 2000),
 	})
 	want := []string{
 		"SYNC_FLUSH|produce msgs/s|10000|8000|0.80|>= 0.7|yes",
 		"SYNC_FLUSH|produce p50 / p99 (ms)|1.50 / 9.00|1.50 / 9.00|||",
 		"SYNC_FLUSH|end to end p50 / p99 (ms), send to consumer callback||1.50 / 9.00|||",
+		"SYNC_FLUSH|CPU of the node processes per message (us)|20.0|50.0|2.50||",
+		"SYNC_FLUSH|CPU of the client side per message (us; broker: load, producer and consumer)||12.5|||",
 		"ASYNC_FLUSH|produce msgs/s|20000|2000|0.10|>= 0.7|no",
 		"ASYNC_FLUSH|produce p50 / p99 (ms)|1.50 / 9.00|1.50 / 9.00|||",
 	}

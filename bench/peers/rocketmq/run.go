@@ -92,12 +92,15 @@ func measureBroker(ctx context.Context, cfg *config, mode string, o bench.Option
 	printf(o, "-- %s\n", bench.Name(spec))
 	start := time.Now()
 	e.reset(start)
-	cpu0 := g.CPU()
+	cpu0, self0 := g.CPU(), selfCPU()
 	r, err := load.Run(ctx, t, spec, o.Live)
 	if err != nil {
 		return nil, err
 	}
 	r.Name, r.NodeCPU = bench.Name(spec), cpuSince(cpu0, g.CPU())
+	if r.Acked > 0 {
+		clientCPU[mode] = float64((selfCPU() - self0).Microseconds()) / float64(r.Acked)
+	}
 	drained := drain(ctx, e, r.Acked, cfg.drain)
 	es := spec
 	es.System = sysE2E
@@ -133,6 +136,11 @@ func cpuSince(before, after map[string]time.Duration) map[string]time.Duration {
 	return out
 }
 
+// clientCPU is, per mode, the CPU time of this process (load generator,
+// producer and consumer) per acknowledged broker message, in us; written
+// by measureBroker, read by table (one goroutine).
+var clientCPU = map[string]float64{}
+
 // Goal is the target: broker producer throughput at least this
 // fraction of the native closed-loop figure.
 const Goal = 0.7
@@ -158,6 +166,12 @@ func table(results []*load.Result) *report.Table {
 			[]string{mode, "produce p50 / p99 (ms)", latency(n), latency(b), "", "", ""})
 		if e != nil {
 			t.Rows = append(t.Rows, []string{mode, "end to end p50 / p99 (ms), send to consumer callback", "", latency(e), "", "", ""})
+		}
+		if nc, bc := nodeCPU(n), nodeCPU(b); nc > 0 && bc > 0 {
+			t.Rows = append(t.Rows, []string{mode, "CPU of the node processes per message (us)", fmt.Sprintf("%.1f", nc), fmt.Sprintf("%.1f", bc), fmt.Sprintf("%.2f", bc/nc), "", ""})
+		}
+		if c, ok := clientCPU[mode]; ok {
+			t.Rows = append(t.Rows, []string{mode, "CPU of the client side per message (us; broker: load, producer and consumer)", "", fmt.Sprintf("%.1f", c), "", "", ""})
 		}
 	}
 	return t
@@ -231,21 +245,23 @@ func write(cfg *config, results []*load.Result, t *report.Table, runErr error, s
 	return nil
 }
 
-// cpuPerMsg is the CPU time per acknowledged message of the node processes
-// and, under "self", of this process (load generator and client library).
-func cpuPerMsg(r *load.Result) string {
+// nodeCPU is the node processes' CPU time per acknowledged message, in
+// us (0: not measured).
+func nodeCPU(r *load.Result) float64 {
 	if len(r.NodeCPU) == 0 || r.Acked == 0 {
-		return "-"
+		return 0
 	}
-	var nodes time.Duration
-	for k, d := range r.NodeCPU {
-		if k != "self" {
-			nodes += d
-		}
+	var total time.Duration
+	for _, d := range r.NodeCPU {
+		total += d
 	}
-	s := fmt.Sprintf("%.1f", float64(nodes.Microseconds())/float64(r.Acked))
-	if d, ok := r.NodeCPU["self"]; ok {
-		s += fmt.Sprintf(" +%.1f", float64(d.Microseconds())/float64(r.Acked))
+	return float64(total.Microseconds()) / float64(r.Acked)
+}
+
+// cpuPerMsg prints nodeCPU.
+func cpuPerMsg(r *load.Result) string {
+	if c := nodeCPU(r); c > 0 {
+		return fmt.Sprintf("%.1f", c)
 	}
-	return s
+	return "-"
 }
