@@ -56,8 +56,15 @@ type config struct {
 	queues          int
 	quiet           bool
 	set             map[string]string
+	notes           notes
 	command         string
 }
+
+// notes collects repeated --note flags.
+type notes []string
+
+func (n *notes) String() string     { return strings.Join(*n, "; ") }
+func (n *notes) Set(v string) error { *n = append(*n, v); return nil }
 
 // sets collects repeated --set key=value flags.
 type sets map[string]string
@@ -88,6 +95,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.queues, "queues", 4, "broker: the topic's queues (RocketMQ's defaultTopicQueueNums is 4)")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no per-second lines")
 	fs.Var(sets(cfg.set), "set", "key=value: a property for every node's config (repeatable)")
+	fs.Var(&cfg.notes, "note", "a line for the summary's notes, e.g. what else ran on the machine (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -237,6 +237,7 @@ func write(cfg *config, results []*load.Result, t *report.Table, runErr error, s
 			"Native: rmqbench's default scenario (broker off, raw entries), the headline of results/README.md.",
 		},
 	}
+	m.Notes = append(m.Notes, cfg.notes...)
 	dir, err := report.Record(cfg.results, m, results, t, runErr)
 	if err != nil {
 		return err
