@@ -5,7 +5,7 @@ BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 FUZZTIME ?= 10s
 
-.PHONY: test lint vet fmt-check arch-check race chaos bench bench-record bench-failover bench-sweep bench-peers bench-parts bench-storage bench-replication bench-node fuzz-smoke build peer-test compat-test
+.PHONY: test lint vet fmt-check arch-check race chaos bench bench-record bench-failover bench-sweep bench-peers bench-broker bench-parts bench-storage bench-replication bench-node fuzz-smoke build peer-test compat-test
 
 ## build: the binaries, into bin/ (bin/rmqlog: the node daemon and its admin commands;
 ## bin/rmqbench: the load generator).
@@ -20,6 +20,7 @@ test: lint race peer-test compat-test
 PEER := bench/peers/nats
 peer-test:
 	cd $(PEER) && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
+	cd bench/peers/rocketmq && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 compat-test:
 	cd compat/rocketmq && $(GO) vet ./... && $(GO) test -count=1 ./...
@@ -84,6 +85,14 @@ bench-peers: build
 
 # bench-peers records into results/ only when asked: make bench-peers PEERS_RESULTS=results
 PEERS_RESULTS ?= results/local
+
+## bench-broker: the RocketMQ broker (rmqlog namesrv + 3 brokers, 1 GiB segments) driven by the
+## official RocketMQ Go client (64 SendSync producers, 1 KiB, a push consumer timing send to
+## callback), side by side with the native closed-loop load, both flush modes; a module of its own
+## (bench/peers/rocketmq) so the main module has no RocketMQ dependency. Record: BROKER_RESULTS=results
+BROKER_RESULTS ?= results/local
+bench-broker: build
+	cd bench/peers/rocketmq && $(GO) run . --rmqlog $(CURDIR)/bin/rmqlog --results $(CURDIR)/$(BROKER_RESULTS) $(BENCH_ARGS)
 
 ## bench-parts: the component benchmarks (testing.B): medians of BENCHCOUNT runs and same-run
 ## ratios, written to results/storage.md, results/replication.md and results/node.md.

@@ -48,7 +48,14 @@ func (b *Broker) applyLoop(from uint64) {
 			return
 		}
 		if i > b.node.CommitIndex() {
-			b.sync(a)
+			// Caught up: sync only once SyncInterval has passed (the wait
+			// below ends by then), not at every catch-up: under a steady
+			// load the applier catches up after nearly every commit, and
+			// a snapshot write (two fsyncs) plus the consume queues'
+			// fsync per commit cost more than the appends themselves.
+			if time.Since(a.lastSync) >= b.cfg.SyncInterval {
+				b.sync(a)
+			}
 			if b.stopped.Load() != nil {
 				return
 			}
