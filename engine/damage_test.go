@@ -1,13 +1,11 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/rmqlog/rmqlog/engine"
 	"github.com/rmqlog/rmqlog/flush"
 	"github.com/rmqlog/rmqlog/internal/testgroup"
+	"github.com/rmqlog/rmqlog/internal/testlog"
 	"github.com/rmqlog/rmqlog/segment"
 )
 
@@ -31,7 +30,7 @@ import (
 func TestClusterRepairsDamagedFollower(t *testing.T) {
 	for _, mode := range []flush.Mode{flush.SyncFlush, flush.AsyncFlush} {
 		t.Run(mode.String(), func(t *testing.T) {
-			var logs syncBuffer
+			var logs testlog.Buffer
 			var f string // the damaged follower, once chosen: its log goes to logs
 			g := startGroup(t, mode, testgroup.Options{Config: func(c *engine.Config) {
 				if c.ID == f {
@@ -70,30 +69,12 @@ func TestClusterRepairsDamagedFollower(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestNodeDamagedStateSetAside: real files. A flipped bit in raft-state: the
 // node starts (it used to refuse, telling the operator to remove its data
 // directory), sets the file aside, logs why, repairs, and after the census
 // and the repair it takes part normally with the log it had.
 func TestNodeDamagedStateSetAside(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	var f string
 	g := startGroup(t, flush.SyncFlush, testgroup.Options{Config: func(c *engine.Config) {
 		if c.ID == f {

@@ -28,7 +28,7 @@ never() {
 
 # Leaves: import no project package at all.
 # internal/poll too: any package's tests, the leaves' included, may wait with it.
-for p in ./flush ./record ./replication/wire ./pki ./client/proto ./commitlog ./remoting ./internal/poll; do
+for p in ./flush ./record ./replication/wire ./pki ./client/proto ./commitlog ./remoting ./internal/poll ./internal/testlog; do
 	[ -d "$p" ] || continue
 	bad=$(imports "$p" | grep -E "^$M(/|$)" || true)
 	if [ -n "$bad" ]; then

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/client/proto"
 	"github.com/rmqlog/rmqlog/internal/poll"
+	"github.com/rmqlog/rmqlog/internal/testlog"
 	"github.com/rmqlog/rmqlog/pki"
 )
 
@@ -54,22 +54,7 @@ func newCerts(t *testing.T, names ...string) *certs {
 func (c *certs) creds(name string) *pki.Creds { return &pki.Creds{Cert: c.m[name], Roots: c.roots} }
 
 // logBuf collects a server's log lines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf struct{ testlog.Buffer }
 
 // waitLine waits until a log line contains every one of want.
 func (l *logBuf) waitLine(t *testing.T, want ...string) {

@@ -1,7 +1,6 @@
 package rocketmq
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
+	"github.com/rmqlog/rmqlog/internal/testlog"
 )
 
 // buildRmqlog builds the rmqlog command of this tree into a temporary
@@ -56,31 +55,13 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-// syncBuffer is a process's output, read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // run starts bin with args and returns it; the process is stopped with
 // SIGTERM at the end of the test (SIGKILL after 20 s), and its output shown
 // if the test failed. A test may kill it earlier (cmd.Process.Kill) but
 // must not Wait for it: the cleanup does.
 func run(t *testing.T, name, bin string, args ...string) *exec.Cmd {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testlog.Buffer{}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

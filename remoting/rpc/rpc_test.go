@@ -16,27 +16,10 @@ import (
 	"time"
 
 	"github.com/rmqlog/rmqlog/internal/poll"
+	"github.com/rmqlog/rmqlog/internal/testlog"
 	"github.com/rmqlog/rmqlog/remoting"
 	"github.com/rmqlog/rmqlog/remoting/rpc"
 )
-
-// logBuf is a concurrency-safe log sink.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // serve starts a server of h on 127.0.0.1 and returns its address; the
 // test's cleanup closes it and checks that Serve returned ErrServerClosed.
@@ -166,7 +149,7 @@ func TestBadFrames(t *testing.T) {
 	}
 	for name, frame := range cases {
 		t.Run(name, func(t *testing.T) {
-			logs := &logBuf{}
+			logs := &testlog.Buffer{}
 			logger := slog.New(slog.NewTextHandler(logs, nil))
 			_, addr := serve(t, echo, rpc.ServerOptions{MaxFrameSize: 1 << 16, Logger: logger})
 			nc, err := net.Dial("tcp", addr)
