@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmqlog/rmqlog/internal/bench"
 	"github.com/rmqlog/rmqlog/internal/load"
 )
 
@@ -112,17 +113,13 @@ func (cfg *config) finish(fs *flag.FlagSet, target, modes, form, payloads, produ
 			cfg.spec.Producers = 4096
 		}
 	}
-	for _, m := range strings.Split(modes, ",") {
-		m = strings.ToUpper(strings.TrimSpace(m))
-		if m != "SYNC_FLUSH" && m != "ASYNC_FLUSH" {
-			return fmt.Errorf("--modes %q: allowed SYNC_FLUSH, ASYNC_FLUSH", modes)
-		}
-		cfg.modes = append(cfg.modes, m)
+	var err error
+	if cfg.modes, err = bench.ParseModes(modes); err != nil {
+		return err
 	}
 	if err := cfg.spec.Check(); err != nil {
 		return err
 	}
-	var err error
 	if cfg.payloads, err = intList(payloads); err != nil {
 		return fmt.Errorf("--payloads %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -245,3 +246,17 @@ type remoteGroup struct{ t ClientTarget }
 
 func (g remoteGroup) Target() load.Target           { return g.t }
 func (g remoteGroup) CPU() map[string]time.Duration { return nil }
+
+// ParseModes reads a --modes flag: flush modes separated by commas, in
+// order, case and spaces ignored; each SYNC_FLUSH or ASYNC_FLUSH.
+func ParseModes(s string) ([]string, error) {
+	var modes []string
+	for _, m := range strings.Split(s, ",") {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		if m != "SYNC_FLUSH" && m != "ASYNC_FLUSH" {
+			return nil, fmt.Errorf("--modes %q: allowed SYNC_FLUSH, ASYNC_FLUSH", s)
+		}
+		modes = append(modes, m)
+	}
+	return modes, nil
+}

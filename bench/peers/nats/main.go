@@ -84,12 +84,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	if _, err := os.Stat(cfg.rmqlog); err != nil {
 		return nil, fmt.Errorf("--rmqlog: %w", err)
 	}
-	for _, m := range strings.Split(modes, ",") {
-		m = strings.ToUpper(strings.TrimSpace(m))
-		if m != "SYNC_FLUSH" && m != "ASYNC_FLUSH" {
-			return nil, fmt.Errorf("--modes %q: allowed SYNC_FLUSH, ASYNC_FLUSH", modes)
-		}
-		cfg.modes = append(cfg.modes, m)
+	var err error
+	if cfg.modes, err = bench.ParseModes(modes); err != nil {
+		return nil, err
 	}
 	cfg.spec.Form = load.Closed
 	if cfg.rounds < 1 {
