@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/broker"
 	"github.com/rmqlog/rmqlog/commitlog"
+	"github.com/rmqlog/rmqlog/internal/poll"
 	"github.com/rmqlog/rmqlog/remoting"
 )
 
@@ -24,16 +26,11 @@ func fastLevels(c *broker.Config) {
 // waitMax waits until queue (topic, q) on addr has max offset want.
 func waitMax(t *testing.T, addr, topic, q string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := maxOffset(t, addr, topic, q)
-		if got == strconv.Itoa(want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/%s: max offset %s, want %d", topic, q, got, want)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var got string
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if poll.Until(ctx, func() bool { got = maxOffset(t, addr, topic, q); return got == strconv.Itoa(want) }) != nil {
+		t.Fatalf("%s/%s: max offset %s, want %d", topic, q, got, want)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/rmqlog/rmqlog/commitlog"
 	"github.com/rmqlog/rmqlog/engine"
 	"github.com/rmqlog/rmqlog/flush"
+	"github.com/rmqlog/rmqlog/internal/poll"
 	"github.com/rmqlog/rmqlog/namesrv"
 	"github.com/rmqlog/rmqlog/remoting"
 	"github.com/rmqlog/rmqlog/remoting/rpc"
@@ -99,17 +101,13 @@ func (g *group) reopen(i int) {
 
 // master waits for a ready master.
 func (g *group) master() (*broker.Broker, string) {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		for i, b := range g.brokers {
-			if b != nil && b.Status().Ready {
-				return b, g.addrs[i]
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	g.t.Fatal("no ready master within 10 s")
-	return nil, ""
+	g.t.Helper()
+	k := -1
+	poll.Eventually(g.t, 10*time.Second, "a ready master", func() bool {
+		k = slices.IndexFunc(g.brokers, func(b *broker.Broker) bool { return b != nil && b.Status().Ready })
+		return k >= 0
+	})
+	return g.brokers[k], g.addrs[k]
 }
 
 func invoke(t *testing.T, addr string, code remoting.RequestCode, ext map[string]string, body []byte) *remoting.Command {
