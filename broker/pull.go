@@ -73,7 +73,19 @@ func (b *Broker) pullOnce(req *remoting.Command, topic string, qid int32, off in
 		}
 		return resp
 	}
+	// Only a ready master moves a consumer's offset. A slave, or a new
+	// master still applying what its predecessor committed, may be behind
+	// the consumer: what it lacks is committed and on its way, so an
+	// offset past its end waits (a held pull) instead of being moved back
+	// (the client would drop its queue for 10 s and read everything again),
+	// and one below its minimum is retried at the master. RocketMQ's slave
+	// does the same (correctNextOffset, offsetCheckInSlave false).
+	moves := b.isReady()
 	switch {
+	case off > maxOff && !moves, maxOff == 0 && !moves:
+		return answer(remoting.PullNotFound, off, "OFFSET_OVERFLOW_BADLY: this member has not applied that far yet")
+	case off < minOff && !moves:
+		return answer(remoting.PullRetryImmediately, off, "OFFSET_TOO_SMALL: this member no longer holds it, ask the master")
 	case maxOff == 0:
 		return answer(remoting.PullNotFound, 0, "NO_MESSAGE_IN_QUEUE")
 	case off < minOff:
@@ -102,6 +114,13 @@ func (b *Broker) pullOnce(req *remoting.Command, topic string, qid int32, off in
 		}
 		msg, err := b.readMessage(u.Phys, u.Size)
 		if err != nil {
+			// next-1 is this unit's offset: the answer must not move the
+			// consumer past it, nor past any message already gathered
+			// (the client takes nextBeginOffset as read up to there).
+			if len(body) > 0 {
+				next--
+				break
+			}
 			return answer(remoting.PullRetryImmediately, next-1, err.Error())
 		}
 		if !filter.tagsMatch(msg) {
@@ -228,8 +247,12 @@ func (b *Broker) startAt(i, hi uint64) (int64, uint64) {
 	return 0, 0
 }
 
-// locate finds the entry holding phys: the last one in [First, applied]
-// whose payload starts at or before it.
+// locate finds the entry holding phys: the last one in [First, commit]
+// whose payload starts at or before it. The bound is the commit index,
+// not the applied one: the applier puts an entry's units in the consume
+// queues before it stores applied, so a pull can meet a unit of the entry
+// being applied (a bound at applied made that read fail, and the failed
+// read cost the messages before it: TestPullDuringApply).
 func (b *Broker) locate(phys int64) (uint64, error) {
 	b.hint.mu.Lock()
 	if b.hint.index != 0 {
@@ -239,7 +262,7 @@ func (b *Broker) locate(phys int64) (uint64, error) {
 		}
 	}
 	b.hint.mu.Unlock()
-	lo, hi := b.node.Status().First, b.applied.Load()
+	lo, hi := b.node.Status().First, b.node.CommitIndex()
 	if lo == 0 || hi < lo {
 		return 0, errNotFound
 	}
