@@ -97,6 +97,7 @@ func (b *Broker) stop(err error) {
 // applyOne applies entry i: copies what it needs under View, then writes.
 func (b *Broker) applyOne(a *applier, i uint64) error {
 	a.units, a.recs = a.units[:0], a.recs[:0]
+	start := int64(-1)
 	var decodeErr error
 	err := b.node.View(i, func(e segment.Entry) {
 		if e.Type != segment.TypeBroker || len(e.Payload) == 0 {
@@ -110,11 +111,13 @@ func (b *Broker) applyOne(a *applier, i uint64) error {
 			}
 			r.Topic = append([]byte(nil), r.Topic...)
 			a.recs = append(a.recs, r)
+			start = r.Phys
 			a.nextPhys = r.Phys + int64(len(e.Payload))
 			return
 		}
 		decodeErr = Messages(e.Payload, func(off int, h commitlog.Header) error {
 			if off == 0 {
+				start = h.PhysicalOffset
 				a.nextPhys = h.PhysicalOffset + int64(len(e.Payload))
 			}
 			a.units = append(a.units, unit{string(h.Topic), h.QueueID, h.QueueOffset, commitlog.Header{Size: h.Size, PhysicalOffset: h.PhysicalOffset, Properties: append([]byte(nil), h.Properties...)}})
@@ -127,6 +130,9 @@ func (b *Broker) applyOne(a *applier, i uint64) error {
 	if decodeErr != nil {
 		// Deterministic on every member: log and skip, never stop.
 		b.cfg.Logger.Error("broker: entry skipped", "index", i, "err", decodeErr)
+	}
+	if start >= 0 {
+		b.phys.add(i, start) // before the units: a pull that sees one finds its entry
 	}
 	for _, r := range a.recs {
 		if r.Kind == KindSegmentSize && r.SegmentSize != b.segSize {

@@ -154,6 +154,7 @@ type Broker struct {
 
 	roleCh chan struct{}
 	hint   locHint
+	phys   physIndex // the applier's last entries by payload offset
 	// uniq is the master's UNIQ_KEY index: set by the takeover before the
 	// broker is ready, nil from the next role change on.
 	uniq     atomic.Pointer[dedup]

@@ -100,19 +100,24 @@ func (b *Broker) pullOnce(req *remoting.Command, topic string, qid int32, off in
 	}
 	units, err := b.cq.Get(topic, qid, off, maxN)
 	if err != nil {
-		if errors.Is(err, consumequeue.ErrBelowMin) {
+		if errors.Is(err, consumequeue.ErrBelowMin) && moves {
 			return answer(remoting.PullOffsetMoved, b.cq.MinOffset(topic, qid), "OFFSET_TOO_SMALL")
 		}
 		return answer(remoting.PullRetryImmediately, off, err.Error())
 	}
-	var body []byte
+	size := 0
+	for _, u := range units {
+		size += int(u.Size)
+	}
+	body := make([]byte, 0, size) // the answer's bytes, copied once
 	next, end := off, int64(0)
 	for _, u := range units {
 		next, end = next+1, u.Phys+int64(u.Size)
 		if !filter.codeMatches(u.TagsCode) {
 			continue
 		}
-		msg, err := b.readMessage(u.Phys, u.Size)
+		n := len(body)
+		body, err = b.appendMessage(body, u.Phys, u.Size)
 		if err != nil {
 			// next-1 is this unit's offset: the answer must not move the
 			// consumer past it, nor past any message already gathered
@@ -123,10 +128,9 @@ func (b *Broker) pullOnce(req *remoting.Command, topic string, qid int32, off in
 			}
 			return answer(remoting.PullRetryImmediately, next-1, err.Error())
 		}
-		if !filter.tagsMatch(msg) {
-			continue
+		if !filter.tagsMatch(body[n:]) {
+			body = body[:n]
 		}
-		body = append(body, msg...)
 	}
 	if len(body) == 0 {
 		return answer(remoting.PullRetryImmediately, next, "NO_MATCHED_MESSAGE")
@@ -192,29 +196,39 @@ type locHint struct {
 var errNotFound = errors.New("broker: no entry holds that physical offset")
 
 // readMessage returns a copy of the message of size bytes at physical
-// offset phys, from the entry that holds it (found by binary search over
-// the entries' offsets: every broker entry knows its own).
+// offset phys, from the entry that holds it (found by locate: every broker
+// entry knows its own offset).
 func (b *Broker) readMessage(phys int64, size int32) ([]byte, error) {
+	return b.appendMessage(nil, phys, size)
+}
+
+// appendMessage is readMessage appending to dst; on an error it returns
+// dst as it was.
+func (b *Broker) appendMessage(dst []byte, phys int64, size int32) ([]byte, error) {
+	n := len(dst)
 	i, err := b.locate(phys)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
-	var out []byte
+	found := false
 	err = b.node.View(i, func(e segment.Entry) {
 		start, ok := entryStart(e)
 		rel := phys - start
 		if !ok || rel < 0 || rel+int64(size) > int64(len(e.Payload)) {
 			return
 		}
-		out = append([]byte(nil), e.Payload[rel:rel+int64(size)]...)
+		dst, found = append(dst, e.Payload[rel:rel+int64(size)]...), true
 		b.hint.mu.Lock()
 		b.hint.index, b.hint.start, b.hint.end = i, start, start+int64(len(e.Payload))
 		b.hint.mu.Unlock()
 	})
-	if err == nil && out == nil {
+	if err == nil && !found {
 		err = fmt.Errorf("%w: %d (entry %d)", errNotFound, phys, i)
 	}
-	return out, err
+	if err != nil {
+		return dst[:n], err
+	}
+	return dst, nil
 }
 
 // entryStart is a broker entry's payload offset: a record's stamp, or its
@@ -247,9 +261,11 @@ func (b *Broker) startAt(i, hi uint64) (int64, uint64) {
 	return 0, 0
 }
 
-// locate finds the entry holding phys: the last one in [First, commit]
-// whose payload starts at or before it. The bound is the commit index,
-// not the applied one: the applier puts an entry's units in the consume
+// locate finds the entry holding phys: the entry read last (hint), else
+// the last one physIndex remembers starting at or before phys, else (a
+// consumer further back) by a binary search over the log for the last
+// entry in [First, commit] starting at or before it. The search's bound is
+// the commit index, not the applied one: the applier puts an entry's units in the consume
 // queues before it stores applied, so a pull can meet a unit of the entry
 // being applied (a bound at applied made that read fail, and the failed
 // read cost the messages before it: TestPullDuringApply).
@@ -262,6 +278,9 @@ func (b *Broker) locate(phys int64) (uint64, error) {
 		}
 	}
 	b.hint.mu.Unlock()
+	if i, ok := b.phys.lookup(phys); ok {
+		return i, nil
+	}
 	lo, hi := b.node.Status().First, b.node.CommitIndex()
 	if lo == 0 || hi < lo {
 		return 0, errNotFound

@@ -38,11 +38,16 @@ func TestPullDuringApply(t *testing.T) {
 	b, addr := attached(t, nil)
 	sendN(t, addr, 8)
 	b.RewindApplied()
-	r := pullAt(t, addr, 0)
-	if r.Code != int32(remoting.Success) || countMessages(t, r.Body) != 8 || r.ExtFields["nextBeginOffset"] != "8" {
-		t.Fatalf("pull during apply: code %d %q, next %s", r.Code, r.Remark, r.ExtFields["nextBeginOffset"])
+	for _, forget := range []bool{false, true} { // entries found by physIndex, then by the search
+		if forget {
+			b.ForgetPhysIndex()
+		}
+		r := pullAt(t, addr, 0)
+		if r.Code != int32(remoting.Success) || countMessages(t, r.Body) != 8 || r.ExtFields["nextBeginOffset"] != "8" {
+			t.Fatalf("pull during apply (search %v): code %d %q, next %s", forget, r.Code, r.Remark, r.ExtFields["nextBeginOffset"])
+		}
+		checkMessages(t, r.Body, 0, 8)
 	}
-	checkMessages(t, r.Body, 0, 8)
 }
 
 // TestPullReadFailureKeepsOffset: a message that cannot be read (here the
