@@ -77,6 +77,7 @@ func (b *Broker) applyLoop(from uint64) {
 		}
 		b.maxPhys.Store(a.nextPhys)
 		b.applied.Store(i)
+		b.waiters.release(i)
 		b.signalApplied()
 		if time.Since(a.lastSync) >= b.cfg.SyncInterval {
 			b.sync(a)
@@ -91,6 +92,7 @@ func (b *Broker) stop(err error) {
 	err = fmt.Errorf("%w: %w", ErrStopped, err)
 	b.stopped.Store(&err)
 	b.cfg.Logger.Error("broker: the applier stopped; this member serves no new messages until the cause is fixed and it restarts", "err", err)
+	b.waiters.releaseAll()
 	b.signalApplied()
 }
 

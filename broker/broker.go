@@ -167,6 +167,7 @@ type Broker struct {
 	stopped  atomic.Pointer[error] // the applier's fatal error
 	notifyMu sync.Mutex            // guards notify
 	notify   chan struct{}         // closed and replaced at every applied batch
+	waiters  appliedWaiters        // waitFor's, by index
 
 	server *rpc.Server
 	ctx    context.Context
@@ -362,7 +363,7 @@ func (b *Broker) signalApplied() {
 // waitFor blocks until the applier reached index i, ctx ends or it stops.
 func (b *Broker) waitFor(ctx context.Context, i uint64) error {
 	for b.applied.Load() < i {
-		ch := b.appliedCh()
+		ch := b.waiters.add(i)
 		if b.applied.Load() >= i {
 			return nil
 		}
