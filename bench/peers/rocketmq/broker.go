@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -166,7 +168,43 @@ func (g *brokerGroup) CPU() map[string]time.Duration {
 // DefaultProducer, shared by every load goroutine (as the native load
 // shares one client connection). The sequence an ack returns is the
 // message's queue offset.
-type producerTarget struct{ p rocketmqProducer }
+type producerTarget struct {
+	p     rocketmqProducer
+	acked *queueOffsets // when set, every acknowledged message's queue and offset
+}
+
+// queueOffsets is a set of messages by queue and queue offset: what the
+// producer was told is stored, what the consumer received.
+type queueOffsets struct {
+	mu sync.Mutex // guards m
+	m  map[[2]int64]bool
+}
+
+func newQueueOffsets() *queueOffsets { return &queueOffsets{m: map[[2]int64]bool{}} }
+
+func (s *queueOffsets) add(queue int, off int64) {
+	s.mu.Lock()
+	s.m[[2]int64{int64(queue), off}] = true
+	s.mu.Unlock()
+}
+
+// missing returns the messages of s that other lacks, sorted, at most
+// limit of them, and how many there are.
+func (s *queueOffsets) missing(other *queueOffsets, limit int) ([][2]int64, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	other.mu.Lock()
+	defer other.mu.Unlock()
+	var out [][2]int64
+	for k := range s.m {
+		if !other.m[k] {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b [2]int64) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	n := len(out)
+	return out[:min(n, limit)], n
+}
 
 // rocketmqProducer is the part of producer.Producer the target uses.
 type rocketmqProducer interface {
@@ -200,6 +238,9 @@ func (t producerTarget) Append(ctx context.Context, payload []byte) (uint64, err
 	if r.Status != primitive.SendOK {
 		return 0, fmt.Errorf("%w: %v", errNotOK, r.Status)
 	}
+	if t.acked != nil && r.MessageQueue != nil {
+		t.acked.add(r.MessageQueue.QueueId, r.QueueOffset)
+	}
 	return uint64(r.QueueOffset), nil
 }
 
@@ -212,6 +253,9 @@ func (t producerTarget) AppendAsync(payload []byte) load.Pending {
 		}
 		if err == nil {
 			p.seq = uint64(r.QueueOffset)
+			if t.acked != nil && r.MessageQueue != nil {
+				t.acked.add(r.MessageQueue.QueueId, r.QueueOffset)
+			}
 		}
 		p.err = err
 		close(p.done)
@@ -266,19 +310,24 @@ type e2e struct {
 	consumed int64 // messages sent since since and consumed (duplicates included)
 	bad      int64 // messages without a stamp
 	last     time.Time
+	seen     *queueOffsets  // the messages sent since since and consumed
+	early    map[int32]bool // the queues of the messages consumed that were sent before since
 }
 
-func newE2E() *e2e { return &e2e{h: load.NewHistogram(), since: time.Now().Add(24 * time.Hour)} }
+func newE2E() *e2e {
+	return &e2e{h: load.NewHistogram(), since: time.Now().Add(24 * time.Hour), seen: newQueueOffsets(), early: map[int32]bool{}}
+}
 
 // reset starts a new measurement: from now on, messages sent from since.
 func (e *e2e) reset(since time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.since, e.h, e.consumed, e.bad = since, load.NewHistogram(), 0, 0
+	e.since, e.h, e.consumed, e.bad, e.seen = since, load.NewHistogram(), 0, 0, newQueueOffsets()
 }
 
-// record is the consumer callback's part: one message consumed at now.
-func (e *e2e) record(body []byte, now time.Time) {
+// record is the consumer callback's part: one message of queue at offset
+// consumed at now.
+func (e *e2e) record(queue int, off int64, body []byte, now time.Time) {
 	sent, ok := stampOf(body)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -289,7 +338,18 @@ func (e *e2e) record(body []byte, now time.Time) {
 		load.Record(e.h, now.Sub(sent))
 		e.consumed++
 		e.last = now
+		e.seen.add(queue, off)
+	default:
+		e.early[int32(queue)] = true
 	}
+}
+
+// queuesStarted is how many queues delivered a message sent before the
+// measurement: those whose consumption offset is fixed.
+func (e *e2e) queuesStarted() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.early)
 }
 
 // count is how many measured messages were consumed so far.
@@ -327,7 +387,7 @@ func startConsumer(g *brokerGroup, e *e2e) (rocketmqConsumer, error) {
 	err = c.Subscribe(Topic, consumer.MessageSelector{}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
 		now := time.Now()
 		for _, m := range msgs {
-			e.record(m.Body, now)
+			e.record(m.Queue.QueueId, m.QueueOffset, m.Body, now)
 		}
 		return consumer.ConsumeSuccess, nil
 	})

@@ -53,7 +53,7 @@ type config struct {
 	modes           []string
 	spec            load.Spec
 	warmup, drain   time.Duration
-	queues          int
+	queues, rounds  int
 	quiet           bool
 	set             map[string]string
 	notes           notes
@@ -92,6 +92,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.spec.Duration, "duration", 20*time.Second, "each measured run's length")
 	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "discarded load before each run")
 	fs.DurationVar(&cfg.drain, "drain", 10*time.Second, "broker: how long to wait after the run for the consumer to receive every acknowledged message")
+	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds: each runs native then broker per mode; the table gives medians")
 	fs.IntVar(&cfg.queues, "queues", 4, "broker: the topic's queues (RocketMQ's defaultTopicQueueNums is 4)")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no per-second lines")
 	fs.Var(sets(cfg.set), "set", "key=value: a property for every node's config (repeatable)")
@@ -111,6 +112,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.spec.Payload < stampAt+8 {
 		return nil, fmt.Errorf("--payload %d: at least %d (the body carries its id and send time)", cfg.spec.Payload, stampAt+8)
+	}
+	if cfg.rounds < 1 {
+		return nil, fmt.Errorf("--rounds %d: at least 1", cfg.rounds)
 	}
 	if cfg.queues < 1 {
 		return nil, fmt.Errorf("--queues %d: at least 1", cfg.queues)
@@ -160,17 +164,30 @@ func compare(ctx context.Context, cfg *config, stdout io.Writer) ([]*load.Result
 		o.Live = &lockedWriter{w: stdout}
 	}
 	var out []*load.Result
-	for _, mode := range cfg.modes {
-		o.Modes = []string{mode}
-		rs, err := bench.Default(ctx, bench.Rmqlog{Binary: cfg.rmqlog, Set: cfg.set}, o)
-		out = append(out, rs...)
-		if err != nil {
-			return out, err
+	add := func(k int, rs []*load.Result) {
+		for _, r := range rs {
+			if cfg.rounds > 1 {
+				r.Round, r.Name = k, fmt.Sprintf("%s #%d", r.Name, k)
+			}
 		}
-		rs, err = brokerRun(ctx, cfg, mode, o)
 		out = append(out, rs...)
-		if err != nil {
-			return out, err
+	}
+	for k := 1; k <= cfg.rounds; k++ {
+		if cfg.rounds > 1 {
+			fmt.Fprintf(stdout, "=== round %d of %d\n", k, cfg.rounds)
+		}
+		for _, mode := range cfg.modes {
+			o.Modes = []string{mode}
+			rs, err := bench.Default(ctx, bench.Rmqlog{Binary: cfg.rmqlog, Set: cfg.set}, o)
+			add(k, rs)
+			if err != nil {
+				return out, err
+			}
+			rs, err = brokerRun(ctx, cfg, mode, o)
+			add(k, rs)
+			if err != nil {
+				return out, err
+			}
 		}
 	}
 	return out, nil

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -57,10 +59,10 @@ func TestE2E(t *testing.T) {
 	t0 := time.Now()
 	e.reset(t0)
 	p := make([]byte, 64)
-	e.record(stamp(p, t0.Add(-time.Second)), t0) // warm-up: ignored
-	e.record(stamp(p, t0), t0.Add(2*time.Millisecond))
-	e.record(stamp(p, t0.Add(time.Millisecond)), t0.Add(5*time.Millisecond))
-	e.record([]byte("short"), t0)
+	e.record(3, 0, stamp(p, t0.Add(-time.Second)), t0) // warm-up: ignored
+	e.record(0, 7, stamp(p, t0), t0.Add(2*time.Millisecond))
+	e.record(1, 7, stamp(p, t0.Add(time.Millisecond)), t0.Add(5*time.Millisecond))
+	e.record(0, 8, []byte("short"), t0)
 	if e.count() != 2 {
 		t.Fatalf("count %d, want 2", e.count())
 	}
@@ -73,26 +75,60 @@ func TestE2E(t *testing.T) {
 	}
 }
 
-// The table pairs each mode's native and broker runs and judges the goal.
-func TestTable(t *testing.T) {
-	res := func(sys, mode string, rate float64) *load.Result {
-		return &load.Result{Spec: load.Spec{System: sys, Mode: mode}, MsgsPerSec: rate, Latency: load.Latency{P50: 1500, P99: 9000}}
+// The queues started and the acknowledged messages the consumer lacks.
+func TestQueueOffsets(t *testing.T) {
+	e := newE2E()
+	t0 := time.Now()
+	p := make([]byte, 64)
+	e.record(3, 0, stamp(p, t0.Add(-time.Second)), t0)
+	e.reset(t0)
+	e.record(0, 7, stamp(p, t0), t0)
+	e.record(1, 7, stamp(p, t0), t0)
+	if e.queuesStarted() != 1 {
+		t.Fatalf("queues started %d, want 1", e.queuesStarted())
 	}
-	n, b := res("rmqlog", "SYNC_FLUSH", 10000), res(sysBroker, "SYNC_FLUSH", 8000)
-	n.Acked, n.NodeCPU = 1000, map[string]time.Duration{"n0": 10 * time.Millisecond, "n1": 10 * time.Millisecond}
-	b.Acked, b.NodeCPU = 1000, map[string]time.Duration{"n0": 50 * time.Millisecond, "namesrv": 0}
-	clientCPU["SYNC_FLUSH"] = 12.5
-	defer delete(clientCPU, "SYNC_FLUSH")
-	tab := table([]*load.Result{
-		n, b, res(sysE2E, "SYNC_FLUSH", 8000),
-		res("rmqlog", "ASYNC_FLUSH", 20000), res(sysBroker, "ASYNC_FLUSH", 2000),
-	})
+	acked := newQueueOffsets()
+	for _, k := range [][2]int{{0, 7}, {1, 7}, {1, 9}, {0, 8}, {2, 1}} {
+		acked.add(k[0], int64(k[1]))
+	}
+	gone, n := acked.missing(e.seen, 2)
+	if n != 3 || len(gone) != 2 || gone[0] != [2]int64{0, 8} || gone[1] != [2]int64{1, 9} {
+		t.Fatalf("missing = %v, %d; want [[0 8] [1 9]], 3", gone, n)
+	}
+}
+
+// The table pairs each mode's native and broker runs: medians over the
+// rounds, each round's ratio, and judges the goal.
+func TestTable(t *testing.T) {
+	res := func(sys, mode string, rate float64, round int) *load.Result {
+		return &load.Result{Spec: load.Spec{System: sys, Mode: mode}, Round: round, MsgsPerSec: rate, Latency: load.Latency{P50: 1500, P99: 9000}}
+	}
+	var rs []*load.Result
+	for k, rates := range [][2]float64{{10000, 8000}, {12000, 6000}, {9000, 9000}} {
+		n, b := res("rmqlog", "SYNC_FLUSH", rates[0], k+1), res(sysBroker, "SYNC_FLUSH", rates[1], k+1)
+		n.Acked, n.NodeCPU = 1000, map[string]time.Duration{"n0": 10 * time.Millisecond, "n1": 10 * time.Millisecond}
+		b.Acked, b.NodeCPU = 1000, map[string]time.Duration{"n0": 50 * time.Millisecond, "namesrv": 0}
+		clientCPU[b] = 100
+		e := res(sysE2E, "SYNC_FLUSH", 8000, k+1)
+		if k == 1 {
+			e.Errors = map[string]int64{"acknowledged, not consumed within the drain": 2}
+		}
+		rs = append(rs, n, b, res(sysConsumed, "SYNC_FLUSH", 5000, k+1), e)
+	}
+	rs = append(rs, res("rmqlog", "ASYNC_FLUSH", 20000, 1), res(sysBroker, "ASYNC_FLUSH", 2000, 1))
+	tab := table(rs)
+	bound := fmt.Sprintf("bound by the client's CPU alone (%d cores x 1e6 / client us per message)||%d|%.2f||", runtime.NumCPU(),
+		runtime.NumCPU()*10000, float64(runtime.NumCPU())*10000/10000)
 	want := []string{
 		"SYNC_FLUSH|produce msgs/s|10000|8000|0.80|>= 0.7|yes",
+		"SYNC_FLUSH|broker / native in each round|||0.80, 0.50, 1.00||",
 		"SYNC_FLUSH|produce p50 / p99 (ms)|1.50 / 9.00|1.50 / 9.00|||",
-		"SYNC_FLUSH|end to end p50 / p99 (ms), send to consumer callback||1.50 / 9.00|||",
 		"SYNC_FLUSH|CPU of the node processes per message (us)|20.0|50.0|2.50||",
-		"SYNC_FLUSH|CPU of the client side per message (us; broker: load, producer and consumer)||12.5|||",
+		"SYNC_FLUSH|CPU of the client side per message (us; broker: load generator and producer)||100.0|||",
+		"SYNC_FLUSH|" + bound,
+		"SYNC_FLUSH|produce msgs/s with a push consumer running||5000|0.50||",
+		"SYNC_FLUSH|end to end p50 / p99 (ms), send to consumer callback||1.50 / 9.00|||",
+		"SYNC_FLUSH|acknowledged messages not consumed within the drain (all rounds)||2|||",
 		"ASYNC_FLUSH|produce msgs/s|20000|2000|0.10|>= 0.7|no",
 		"ASYNC_FLUSH|produce p50 / p99 (ms)|1.50 / 9.00|1.50 / 9.00|||",
 	}
@@ -119,6 +155,7 @@ func TestParse(t *testing.T) {
 		{"--rmqlog", bin, "--modes", "FAST"},
 		{"--rmqlog", bin, "--payload", "15"},
 		{"--rmqlog", bin, "--queues", "0"},
+		{"--rmqlog", bin, "--rounds", "0"},
 	} {
 		if _, err := parse(args, io.Discard); err == nil {
 			t.Errorf("parse(%q) accepted", args)
