@@ -78,7 +78,6 @@ func (b *Broker) applyLoop(from uint64) {
 		b.maxPhys.Store(a.nextPhys)
 		b.applied.Store(i)
 		b.waiters.release(i)
-		b.signalApplied()
 		if time.Since(a.lastSync) >= b.cfg.SyncInterval {
 			b.sync(a)
 		}
@@ -93,7 +92,7 @@ func (b *Broker) stop(err error) {
 	b.stopped.Store(&err)
 	b.cfg.Logger.Error("broker: the applier stopped; this member serves no new messages until the cause is fixed and it restarts", "err", err)
 	b.waiters.releaseAll()
-	b.signalApplied()
+	b.arrivals.notifyAll()
 }
 
 // applyOne applies entry i: copies what it needs under View, then writes.
@@ -155,6 +154,7 @@ func (b *Broker) applyOne(a *applier, i uint64) error {
 		if err != nil {
 			return fmt.Errorf("entry %d: %w", i, err)
 		}
+		b.arrivals.notify(queueKey{u.topic, u.queue})
 	}
 	return nil
 }

@@ -165,9 +165,8 @@ type Broker struct {
 
 	applied  atomic.Uint64
 	stopped  atomic.Pointer[error] // the applier's fatal error
-	notifyMu sync.Mutex            // guards notify
-	notify   chan struct{}         // closed and replaced at every applied batch
 	waiters  appliedWaiters        // waitFor's, by index
+	arrivals arrivals              // held pulls, by queue
 
 	server *rpc.Server
 	ctx    context.Context
@@ -189,7 +188,7 @@ func New(cfg Config) (*Broker, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	b := &Broker{cfg: cfg, tables: newTables(), clients: newClients(), locks: newLocks(), roleCh: make(chan struct{}, 1), notify: make(chan struct{})}
+	b := &Broker{cfg: cfg, tables: newTables(), clients: newClients(), locks: newLocks(), roleCh: make(chan struct{}, 1)}
 	b.storeHost = netip.MustParseAddrPort(cfg.BrokerAddr)
 	if raw, err := os.ReadFile(b.snapPath()); err == nil {
 		s, err := decodeSnapshot(raw)
@@ -344,20 +343,6 @@ func (b *Broker) Status() Status {
 		s.Err = *e
 	}
 	return s
-}
-
-// waitApplied returns a channel closed at the next applied batch.
-func (b *Broker) appliedCh() <-chan struct{} {
-	b.notifyMu.Lock()
-	defer b.notifyMu.Unlock()
-	return b.notify
-}
-
-func (b *Broker) signalApplied() {
-	b.notifyMu.Lock()
-	close(b.notify)
-	b.notify = make(chan struct{})
-	b.notifyMu.Unlock()
 }
 
 // waitFor blocks until the applier reached index i, ctx ends or it stops.

@@ -44,12 +44,12 @@ func (b *Broker) handlePull(ctx context.Context, req *remoting.Command) *remotin
 		deadline = t.C
 	}
 	for {
-		ch := b.appliedCh()
+		ch := b.arrivals.wait(queueKey{topic, qid})
 		resp := b.pullOnce(req, topic, qid, off, maxN, filter)
 		if resp.Code != int32(remoting.PullNotFound) || deadline == nil {
 			return resp
 		}
-		select { // long polling: until something is applied or the suspend ends
+		select { // long polling: until a message of the queue is applied or the suspend ends
 		case <-ch:
 		case <-deadline:
 			return resp

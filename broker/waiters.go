@@ -62,3 +62,49 @@ func (w *appliedWaiters) releaseAll() {
 	w.h = nil
 	w.mu.Unlock()
 }
+
+// arrivals wakes the pulls held on a queue when a message of that queue
+// is applied (RocketMQ's PullRequestHoldService.notifyMessageArriving).
+// A broadcast at every applied entry woke every held pull, of every queue,
+// to find nothing new in most of them: each consumer's queues cost the
+// master a pull attempt per entry.
+type arrivals struct {
+	mu sync.Mutex
+	m  map[queueKey]chan struct{} // the queues with held pulls
+}
+
+// wait returns a channel closed at the next message of queue k applied
+// (or at notifyAll). Take it before looking at the queue.
+func (a *arrivals) wait(k queueKey) <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[queueKey]chan struct{}{}
+	}
+	ch, ok := a.m[k]
+	if !ok {
+		ch = make(chan struct{})
+		a.m[k] = ch
+	}
+	return ch
+}
+
+// notify wakes the pulls held on queue k.
+func (a *arrivals) notify(k queueKey) {
+	a.mu.Lock()
+	if ch, ok := a.m[k]; ok {
+		close(ch)
+		delete(a.m, k)
+	}
+	a.mu.Unlock()
+}
+
+// notifyAll wakes every held pull (the applier stopped).
+func (a *arrivals) notifyAll() {
+	a.mu.Lock()
+	for k, ch := range a.m {
+		close(ch)
+		delete(a.m, k)
+	}
+	a.mu.Unlock()
+}

@@ -39,3 +39,33 @@ func TestAppliedWaiters(t *testing.T) {
 		t.Fatal("releaseAll left a waiter")
 	}
 }
+
+// A held pull is woken by a message of its own queue only.
+func TestArrivals(t *testing.T) {
+	var a arrivals
+	q0, q1 := queueKey{"T", 0}, queueKey{"T", 1}
+	c0, c1 := a.wait(q0), a.wait(q1)
+	if a.wait(q0) != c0 {
+		t.Fatal("two pulls of one queue must share its channel")
+	}
+	isClosed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	a.notify(queueKey{"U", 0})
+	a.notify(q1)
+	if isClosed(c0) || !isClosed(c1) {
+		t.Fatalf("after a message of queue 1: queue 0 woken %v, queue 1 woken %v", isClosed(c0), isClosed(c1))
+	}
+	if a.wait(q1) == c1 {
+		t.Fatal("a woken queue must get a new channel")
+	}
+	a.notifyAll()
+	if !isClosed(c0) || len(a.m) != 0 {
+		t.Fatal("notifyAll left a pull held")
+	}
+}
