@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -54,6 +55,10 @@ var bornHost = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
 // the channel (the born host of the stored message).
 func peerHost(ctx context.Context) netip.AddrPort {
 	if a := rpc.Peer(ctx); a != nil {
+		if t, ok := a.(*net.TCPAddr); ok { // the usual case, without formatting and parsing
+			ap := t.AddrPort()
+			return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		}
 		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
 			return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 		}
