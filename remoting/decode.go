@@ -50,7 +50,7 @@ func frameLength(word uint32, max int64) (int, error) {
 // and header length, the header, the body (which aliases f).
 func decodeFrame(f []byte) (*Command, error) {
 	word := binary.BigEndian.Uint32(f)
-	ser, hlen := SerializeType(word>>24), int(word&maxHeaderLength)
+	ser, hlen := SerializeType(word>>24), int(word&maxHeaderLength24)
 	if hlen > len(f)-4 {
 		return nil, fmt.Errorf("%w: a %d-byte header in a frame with %d bytes after the header length word",
 			ErrHeaderLength, hlen, len(f)-4)
