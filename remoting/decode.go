@@ -51,26 +51,20 @@ func frameLength(word uint32, max int64) (int, error) {
 // decodeFrame decodes the bytes after a length word: the serialize type
 // and header length, the header, the body (which aliases f).
 func decodeFrame(f []byte) (*Command, error) {
-	word := binary.BigEndian.Uint32(f)
-	ser, hlen := SerializeType(word>>24), int(word&maxHeaderLength24)
-	if hlen > len(f)-4 {
-		return nil, fmt.Errorf("%w: a %d-byte header in a frame with %d bytes after the header length word",
-			ErrHeaderLength, hlen, len(f)-4)
-	}
-	if hlen > MaxHeaderLength {
-		return nil, fmt.Errorf("%w: a %d-byte %v header, the limit is %d bytes (remoting.MaxHeaderLength)",
-			ErrHeaderTooLarge, hlen, ser, MaxHeaderLength)
+	ser, hlen, err := headerLength(f, len(f))
+	if err != nil {
+		return nil, err
 	}
 	header, body := f[4:4+hlen], f[4+hlen:]
 	var c *Command
-	var err error
 	switch ser {
 	case SerializeJSON:
 		c, err = decodeJSON(header)
 	case SerializeRocketMQ:
 		c, err = decodeRocketMQ(header)
 	default:
-		err = fmt.Errorf("%w: %d (0 JSON, 1 ROCKETMQ) in the header length word %08x", ErrSerializeType, ser, word)
+		err = fmt.Errorf("%w: %d (0 JSON, 1 ROCKETMQ) in the header length word %08x", ErrSerializeType, ser,
+			binary.BigEndian.Uint32(f))
 	}
 	if err != nil {
 		return nil, err
@@ -80,6 +74,23 @@ func decodeFrame(f []byte) (*Command, error) {
 		c.Body = body[:len(body):len(body)]
 	}
 	return c, nil
+}
+
+// headerLength reads the serialize type and header length word at the
+// start of f, the start of a frame of size bytes after its length word,
+// and checks the header length against the frame and MaxHeaderLength.
+func headerLength(f []byte, size int) (SerializeType, int, error) {
+	word := binary.BigEndian.Uint32(f)
+	ser, hlen := SerializeType(word>>24), int(word&maxHeaderLength24)
+	if hlen > size-4 {
+		return 0, 0, fmt.Errorf("%w: a %d-byte header in a frame with %d bytes after the header length word",
+			ErrHeaderLength, hlen, size-4)
+	}
+	if hlen > MaxHeaderLength {
+		return 0, 0, fmt.Errorf("%w: a %d-byte %v header, the limit is %d bytes (remoting.MaxHeaderLength)",
+			ErrHeaderTooLarge, hlen, ser, MaxHeaderLength)
+	}
+	return ser, hlen, nil
 }
 
 // jsonHeader is what the JSON header's fields decode into. Unknown fields

@@ -23,9 +23,10 @@
 // A reader refuses a length over its maximum frame size before it allocates
 // anything for the frame (Reader, DefaultMaxFrameSize). The decoder refuses
 // a header of more than MaxHeaderLength bytes (1 MiB) or MaxExtFields
-// extFields entries (256), before it allocates anything for the entries;
-// limits.go says why these numbers (the largest real requests carry under
-// 20 entries in under 1 KiB).
+// extFields entries (256), before it allocates anything for the entries
+// (a Reader refuses the header length from the frame's first 64 KiB and
+// skips the rest unread); limits.go says why these numbers (the largest
+// real requests carry under 20 entries in under 1 KiB).
 //
 // # The JSON header (ser 0)
 //

@@ -155,12 +155,12 @@ func TestHeaderLimitsBoundAllocation(t *testing.T) {
 	for _, ser := range []byte{0, 1} {
 		f := frame(ser, extFieldsHeader(ser, densest, 0), nil)
 		var err error
-		bytes := allocated(func() { _, _, err = remoting.Decode(f) })
-		t.Logf("%v: %d entries in %d bytes: %d bytes allocated", remoting.SerializeType(ser), densest, len(f), bytes)
+		n := allocated(func() { _, _, err = remoting.Decode(f) })
+		t.Logf("%v: %d entries in %d bytes: %d bytes allocated", remoting.SerializeType(ser), densest, len(f), n)
 		// The fast JSON path holds up to MaxExtFields entries before it
 		// declines: about 40 KiB.
-		if bound := uint64(64 << 10); bytes > bound {
-			t.Errorf("%v: refusing %d entries allocated %d bytes, more than %d", remoting.SerializeType(ser), densest, bytes, bound)
+		if bound := uint64(64 << 10); n > bound {
+			t.Errorf("%v: refusing %d entries allocated %d bytes, more than %d", remoting.SerializeType(ser), densest, n, bound)
 		}
 		if !errors.Is(err, remoting.ErrTooManyExtFields) {
 			t.Errorf("%v: %v", remoting.SerializeType(ser), err)
