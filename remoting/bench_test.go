@@ -2,6 +2,7 @@ package remoting_test
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/rmqlog/rmqlog/remoting"
@@ -47,5 +48,23 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkDecodeExtFields: what a header of many extFields entries costs
+// the decoder, at the limit and over it (the header of 10^6 entries is
+// the bad-input campaign's, internal/hostile's many extFields).
+func BenchmarkDecodeExtFields(b *testing.B) {
+	for _, ser := range []byte{0, 1} {
+		for _, n := range []int{14, 256, 257, 100_000, 1_000_000} {
+			b.Run(fmt.Sprintf("ser=%s/entries=%d", remoting.SerializeType(ser), n), func(b *testing.B) {
+				f := frame(ser, extFieldsHeader(ser, n, 0), nil)
+				b.SetBytes(int64(len(f)))
+				b.ReportAllocs()
+				for b.Loop() {
+					remoting.Decode(f) // over the limits an error, before them a command
+				}
+			})
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -13,7 +14,8 @@ import (
 // returns it with the frame's size, 4 + its length word: a next frame
 // starts at b[n:]. The command's Body aliases b; its strings do not.
 // Decode allocates nothing by what the frame claims, only by the bytes
-// present (b is the limit; a Reader also has a maximum frame size).
+// present (b is the limit; a Reader also has a maximum frame size), and
+// for a header at most MaxHeaderLength bytes and MaxExtFields entries.
 func Decode(b []byte) (cmd *Command, n int, err error) {
 	if len(b) < 4 {
 		return nil, 0, fmt.Errorf("%w: %d bytes, the length word alone takes 4", ErrShortFrame, len(b))
@@ -49,22 +51,20 @@ func frameLength(word uint32, max int64) (int, error) {
 // decodeFrame decodes the bytes after a length word: the serialize type
 // and header length, the header, the body (which aliases f).
 func decodeFrame(f []byte) (*Command, error) {
-	word := binary.BigEndian.Uint32(f)
-	ser, hlen := SerializeType(word>>24), int(word&maxHeaderLength)
-	if hlen > len(f)-4 {
-		return nil, fmt.Errorf("%w: a %d-byte header in a frame with %d bytes after the header length word",
-			ErrHeaderLength, hlen, len(f)-4)
+	ser, hlen, err := headerLength(f, len(f))
+	if err != nil {
+		return nil, err
 	}
 	header, body := f[4:4+hlen], f[4+hlen:]
 	var c *Command
-	var err error
 	switch ser {
 	case SerializeJSON:
 		c, err = decodeJSON(header)
 	case SerializeRocketMQ:
 		c, err = decodeRocketMQ(header)
 	default:
-		err = fmt.Errorf("%w: %d (0 JSON, 1 ROCKETMQ) in the header length word %08x", ErrSerializeType, ser, word)
+		err = fmt.Errorf("%w: %d (0 JSON, 1 ROCKETMQ) in the header length word %08x", ErrSerializeType, ser,
+			binary.BigEndian.Uint32(f))
 	}
 	if err != nil {
 		return nil, err
@@ -76,16 +76,84 @@ func decodeFrame(f []byte) (*Command, error) {
 	return c, nil
 }
 
+// headerLength reads the serialize type and header length word at the
+// start of f, the start of a frame of size bytes after its length word,
+// and checks the header length against the frame and MaxHeaderLength.
+func headerLength(f []byte, size int) (SerializeType, int, error) {
+	word := binary.BigEndian.Uint32(f)
+	ser, hlen := SerializeType(word>>24), int(word&maxHeaderLength24)
+	if hlen > size-4 {
+		return 0, 0, fmt.Errorf("%w: a %d-byte header in a frame with %d bytes after the header length word",
+			ErrHeaderLength, hlen, size-4)
+	}
+	if hlen > MaxHeaderLength {
+		return 0, 0, fmt.Errorf("%w: a %d-byte %v header, the limit is %d bytes (remoting.MaxHeaderLength)",
+			ErrHeaderTooLarge, hlen, ser, MaxHeaderLength)
+	}
+	return ser, hlen, nil
+}
+
 // jsonHeader is what the JSON header's fields decode into. Unknown fields
 // (serializeTypeCurrentRPC, Java's) are ignored, as by both RocketMQ sides.
 type jsonHeader struct {
-	Code      int32              `json:"code"`
-	Language  json.RawMessage    `json:"language"`
-	Version   int16              `json:"version"`
-	Opaque    int32              `json:"opaque"`
-	Flag      int32              `json:"flag"`
-	Remark    string             `json:"remark"`
-	ExtFields map[string]*string `json:"extFields"`
+	Code      int32           `json:"code"`
+	Language  json.RawMessage `json:"language"`
+	Version   int16           `json:"version"`
+	Opaque    int32           `json:"opaque"`
+	Flag      int32           `json:"flag"`
+	Remark    string          `json:"remark"`
+	ExtFields jsonExtFields   `json:"extFields"`
+}
+
+// jsonExtFields decodes the extFields object for encoding/json, counting
+// its members before it allocates for them. encoding/json merges an
+// object that comes again (a repeated or differently cased extFields key)
+// into the same map and takes null as no map; so does this, and the count
+// is of every member written.
+type jsonExtFields struct {
+	m map[string]*string
+	n int // the members of every extFields object so far
+}
+
+// UnmarshalJSON decodes raw, one JSON value (encoding/json has checked
+// the whole header's syntax before it calls this).
+func (e *jsonExtFields) UnmarshalJSON(raw []byte) error {
+	if string(raw) == "null" {
+		e.m = nil
+		return nil
+	}
+	e.n += jsonMembers(raw, MaxExtFields-e.n+1)
+	if e.n > MaxExtFields {
+		return fmt.Errorf("%w: more than %d entries in the JSON header's extFields (remoting.MaxExtFields)",
+			ErrTooManyExtFields, MaxExtFields)
+	}
+	return json.Unmarshal(raw, &e.m)
+}
+
+// jsonMembers counts the members of the JSON object raw, up to max: the
+// commas outside strings at its first level, and one. It counts no
+// further than max, and 0 for anything but an object.
+func jsonMembers(raw []byte, max int) int {
+	if len(raw) < 2 || raw[0] != '{' || len(bytes.TrimLeft(raw[1:], " \t\r\n")) == 1 { // {} or { }
+		return 0
+	}
+	n, depth, inString := 1, 0, false
+	for i := 0; i < len(raw) && n < max; i++ {
+		switch ch := raw[i]; {
+		case inString && ch == '\\':
+			i++
+		case ch == '"':
+			inString = !inString
+		case inString:
+		case ch == '{' || ch == '[':
+			depth++
+		case ch == '}' || ch == ']':
+			depth--
+		case ch == ',' && depth == 1:
+			n++
+		}
+	}
+	return n
 }
 
 func decodeJSON(h []byte) (*Command, error) {
@@ -103,7 +171,9 @@ func decodeJSON(h []byte) (*Command, error) {
 // fast path does not take.
 func decodeJSONStd(h []byte) (*Command, error) {
 	var j jsonHeader
-	if err := json.Unmarshal(h, &j); err != nil {
+	if err := json.Unmarshal(h, &j); errors.Is(err, ErrTooManyExtFields) {
+		return nil, err
+	} else if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadJSON, err)
 	}
 	lang, err := jsonLanguage(j.Language)
@@ -112,12 +182,12 @@ func decodeJSONStd(h []byte) (*Command, error) {
 	}
 	c := &Command{Code: j.Code, Language: lang, Version: j.Version, Opaque: j.Opaque,
 		Flag: j.Flag, Remark: j.Remark}
-	for k, v := range j.ExtFields {
+	for k, v := range j.ExtFields.m {
 		if v == nil { // fastjson leaves null values out; so do we
 			continue
 		}
 		if c.ExtFields == nil {
-			c.ExtFields = make(map[string]string, len(j.ExtFields))
+			c.ExtFields = make(map[string]string, len(j.ExtFields.m))
 		}
 		c.ExtFields[k] = *v
 	}
@@ -174,16 +244,32 @@ func decodeRocketMQ(h []byte) (*Command, error) {
 }
 
 // decodeExtFields decodes the extFields entries in b, which starts at
-// offset base of the header. A repeated key keeps its last value, as Java's
-// HashMap does.
+// offset base of the header. It walks them twice: once to check them and
+// count them (at most MaxExtFields), allocating nothing, then into a map
+// of that size. A repeated key keeps its last value, as Java's HashMap
+// does.
 func decodeExtFields(b []byte, base int) (map[string]string, error) {
-	if len(b) == 0 {
-		return nil, nil
+	n, err := extEntries(b, base, nil)
+	if err != nil || n == 0 {
+		return nil, err
 	}
-	m := make(map[string]string)
+	m := make(map[string]string, n)
+	extEntries(b, base, func(k, v []byte) { m[string(k)] = string(v) })
+	return m, nil
+}
+
+// extEntries walks the extFields entries in b, which starts at offset base
+// of the header, and returns how many there are; f, if not nil, gets each
+// key and value (aliasing b). It stops at the first bad entry, and at an
+// entry past MaxExtFields before reading it.
+func extEntries(b []byte, base int, f func(k, v []byte)) (int, error) {
 	r := fieldReader{b: b, size: len(b), base: base, what: "extFields"}
 	for r.entry = 0; len(r.b) > 0; r.entry++ {
 		at := r.off()
+		if r.entry == MaxExtFields {
+			return 0, fmt.Errorf("%w: entry %d at offset %d of the ROCKETMQ header, the limit is %d entries (remoting.MaxExtFields)",
+				ErrTooManyExtFields, r.entry, at, MaxExtFields)
+		}
 		klen := int16(r.u16("key length"))
 		if klen < 0 && r.err == nil {
 			r.fail(ErrBadHeader, "key length", int(klen), at)
@@ -191,11 +277,13 @@ func decodeExtFields(b []byte, base int) (map[string]string, error) {
 		k := r.take(int(klen), "key")
 		v := r.take(r.length32("value length"), "value")
 		if r.err != nil {
-			return nil, r.err
+			return 0, r.err
 		}
-		m[string(k)] = string(v)
+		if f != nil {
+			f(k, v)
+		}
 	}
-	return m, nil
+	return r.entry, nil
 }
 
 // fieldReader takes a ROCKETMQ header's fields in turn; the first failure

@@ -21,7 +21,12 @@
 //	               length is length - 4 - header length
 //
 // A reader refuses a length over its maximum frame size before it allocates
-// anything for the frame (Reader, DefaultMaxFrameSize).
+// anything for the frame (Reader, DefaultMaxFrameSize). The decoder refuses
+// a header of more than MaxHeaderLength bytes (1 MiB) or MaxExtFields
+// extFields entries (256), before it allocates anything for the entries
+// (a Reader refuses the header length from the frame's first 64 KiB and
+// skips the rest unread); limits.go says why these numbers (the largest
+// real requests carry under 20 entries in under 1 KiB).
 //
 // # The JSON header (ser 0)
 //
@@ -76,10 +81,11 @@
 //     stream's frame boundaries are lost. A Reader returns the same error
 //     from then on; close the connection.
 //   - Header errors (ErrHeaderLength, ErrSerializeType, ErrBadJSON,
-//     ErrTruncated, ErrBadHeader): the frame was delimited and consumed
+//     ErrTruncated, ErrBadHeader, and over the limits ErrHeaderTooLarge
+//     and ErrTooManyExtFields): the frame was delimited and consumed
 //     whole, but its header is not a command; there is no opaque to answer
-//     to. RocketMQ's NettyDecoder closes the connection on any of them, and
-//     a broker should too.
+//     to. RocketMQ's NettyDecoder closes the connection on any of the first
+//     five (it has no such limits), and a broker should on all of them.
 //
 // The sources this follows (Apache RocketMQ, remoting/src/main/java/org/
 // apache/rocketmq/remoting): protocol/RemotingCommand.java (frame, flags,

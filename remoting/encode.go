@@ -10,8 +10,8 @@ import (
 	"unicode/utf8"
 )
 
-// maxHeaderLength is the largest header the 24-bit header length holds.
-const maxHeaderLength = 1<<24 - 1
+// maxHeaderLength24 is the largest header the 24-bit header length holds.
+const maxHeaderLength24 = 1<<24 - 1
 
 // AppendFrame appends c to dst as one frame, in c.Serialize, and returns
 // the extended slice. On error dst is returned unchanged (its length).
@@ -45,8 +45,8 @@ func (c *Command) AppendHeader(dst []byte) ([]byte, error) {
 		return dst, err
 	}
 	hlen := len(b) - start - 8
-	if hlen > maxHeaderLength {
-		return dst, fmt.Errorf("%w: a %d-byte %v header, the limit is %d", ErrTooLong, hlen, c.Serialize, maxHeaderLength)
+	if hlen > maxHeaderLength24 {
+		return dst, fmt.Errorf("%w: a %d-byte %v header, the limit is %d", ErrTooLong, hlen, c.Serialize, maxHeaderLength24)
 	}
 	total := 4 + int64(hlen) + int64(len(c.Body))
 	if total > math.MaxInt32 {
@@ -138,8 +138,8 @@ func (c *Command) appendRocketMQ(b []byte) ([]byte, error) {
 	b = binary.BigEndian.AppendUint16(b, uint16(c.Version))
 	b = binary.BigEndian.AppendUint32(b, uint32(c.Opaque))
 	b = binary.BigEndian.AppendUint32(b, uint32(c.Flag))
-	if len(c.Remark) > maxHeaderLength {
-		return nil, fmt.Errorf("%w: a %d-byte remark, a header holds %d", ErrTooLong, len(c.Remark), maxHeaderLength)
+	if len(c.Remark) > maxHeaderLength24 {
+		return nil, fmt.Errorf("%w: a %d-byte remark, a header holds %d", ErrTooLong, len(c.Remark), maxHeaderLength24)
 	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(c.Remark)))
 	b = append(b, c.Remark...)
@@ -147,7 +147,7 @@ func (c *Command) appendRocketMQ(b []byte) ([]byte, error) {
 	b = append(b, 0, 0, 0, 0)
 	for _, k := range slices.Sorted(maps.Keys(c.ExtFields)) {
 		v := c.ExtFields[k]
-		if len(k) > math.MaxInt16 || len(v) > maxHeaderLength {
+		if len(k) > math.MaxInt16 || len(v) > maxHeaderLength24 {
 			return nil, fmt.Errorf("%w: extFields key %.40q (%d bytes, at most %d) with a %d-byte value",
 				ErrTooLong, k, len(k), math.MaxInt16, len(v))
 		}
@@ -155,8 +155,8 @@ func (c *Command) appendRocketMQ(b []byte) ([]byte, error) {
 		b = append(b, k...)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
 		b = append(b, v...)
-		if len(b)-at > maxHeaderLength {
-			return nil, fmt.Errorf("%w: extFields of over %d bytes", ErrTooLong, maxHeaderLength)
+		if len(b)-at > maxHeaderLength24 {
+			return nil, fmt.Errorf("%w: extFields of over %d bytes", ErrTooLong, maxHeaderLength24)
 		}
 	}
 	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))

@@ -32,6 +32,11 @@ var (
 	// ErrBadHeader: a ROCKETMQ header with a negative length, or with bytes
 	// left after its extFields.
 	ErrBadHeader = errors.New("remoting: bad ROCKETMQ header")
+	// ErrHeaderTooLarge: a header length over MaxHeaderLength.
+	ErrHeaderTooLarge = errors.New("remoting: header too large")
+	// ErrTooManyExtFields: a header of either form with more than
+	// MaxExtFields extFields entries.
+	ErrTooManyExtFields = errors.New("remoting: too many extFields")
 )
 
 // Encoding errors: the command cannot be written in its serialization.

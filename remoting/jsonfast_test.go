@@ -1,7 +1,9 @@
 package remoting
 
 import (
+	"errors"
 	"reflect"
+	"strconv"
 	"testing"
 )
 
@@ -47,12 +49,46 @@ func TestJSONFastPathDeclines(t *testing.T) {
 	}
 }
 
+// extHeader is a header as the Java side writes it, with n extFields.
+func extHeader(n int) []byte {
+	h := []byte(`{"code":310,"extFields":{`)
+	for i := range n {
+		if i > 0 {
+			h = append(h, ',')
+		}
+		h = strconv.AppendQuote(h, strconv.Itoa(i))
+		h = append(h, `:"v"`...)
+	}
+	return append(h, `},"flag":0,"language":"JAVA","opaque":42,"version":479}`...)
+}
+
+// TestJSONFastPathLimit: the fast path takes MaxExtFields entries, as
+// encoding/json's path does, and declines one more, which that path
+// refuses.
+func TestJSONFastPathLimit(t *testing.T) {
+	h := extHeader(MaxExtFields)
+	fast, ok := parseJSONHeader(h)
+	std, err := decodeJSONStd(h)
+	if !ok || err != nil || len(fast.ExtFields) != MaxExtFields || !reflect.DeepEqual(fast, std) {
+		t.Errorf("MaxExtFields entries: fast path took it: %v, encoding/json: %v", ok, err)
+	}
+	h = extHeader(MaxExtFields + 1)
+	if _, ok := parseJSONHeader(h); ok {
+		t.Error("the fast path took MaxExtFields+1 entries")
+	}
+	if _, err := decodeJSONStd(h); !errors.Is(err, ErrTooManyExtFields) {
+		t.Errorf("encoding/json's path, MaxExtFields+1 entries: %v", err)
+	}
+}
+
 // FuzzJSONFastPath: whatever the fast path takes, encoding/json decodes to
 // the same command (the reference). Seeds: testdata/fuzz/FuzzJSONFastPath.
 func FuzzJSONFastPath(f *testing.F) {
 	for _, h := range fastHeaders {
 		f.Add([]byte(h))
 	}
+	f.Add(extHeader(MaxExtFields))
+	f.Add(extHeader(MaxExtFields + 1))
 	f.Fuzz(func(t *testing.T, h []byte) {
 		fast, ok := parseJSONHeader(h)
 		if !ok {
@@ -91,5 +127,29 @@ func BenchmarkJSONHeader(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestJSONMembers: the members of an object are its first level's commas
+// outside strings, and one; counted up to max.
+func TestJSONMembers(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		max  int
+		want int
+	}{
+		{`{}`, 10, 0},
+		{`{ }`, 10, 0},
+		{`"a,b"`, 10, 0},
+		{`[1,2]`, 10, 0},
+		{`{"a":"b"}`, 10, 1},
+		{`{"a":"b","c":"d"}`, 10, 2},
+		{`{"a,b":"c\",d\\","e":"f"}`, 10, 2},
+		{`{"a":{"x":1,"y":[1,2,{"z":3}]},"b":[1,2]}`, 10, 2},
+		{`{"a":1,"b":2,"c":3,"d":4}`, 2, 2},
+	} {
+		if got := jsonMembers([]byte(tc.raw), tc.max); got != tc.want {
+			t.Errorf("jsonMembers(%s, %d) = %d, want %d", tc.raw, tc.max, got, tc.want)
+		}
 	}
 }

@@ -57,41 +57,52 @@ func (rd *Reader) ReadCommand() (*Command, error) {
 	if rd.err != nil {
 		return nil, rd.err
 	}
-	f, err := rd.readFrame()
+	f, headerErr, err := rd.readFrame()
 	if err != nil {
 		rd.err = err
 		return nil, err
+	}
+	if headerErr != nil {
+		return nil, headerErr
 	}
 	return decodeFrame(f)
 }
 
 // readFrame reads a length word and the bytes it announces, which it
-// allocates as they arrive.
-func (rd *Reader) readFrame() ([]byte, error) {
+// allocates as they arrive. A header length the frame's first bytes
+// refuse (beyond the frame, over MaxHeaderLength) is headerErr, and the
+// rest of the frame is skipped unread, not buffered.
+func (rd *Reader) readFrame() (f []byte, headerErr, err error) {
 	if _, err := io.ReadFull(rd.r, rd.word[:]); err != nil {
 		if err == io.EOF {
-			return nil, io.EOF
+			return nil, nil, io.EOF
 		}
-		return nil, streamError(err, "the length word")
+		return nil, nil, streamError(err, "the length word")
 	}
 	n, err := frameLength(binary.BigEndian.Uint32(rd.word[:]), rd.max)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	f, err := readN(rd.r, n)
-	if err != nil {
-		return nil, streamError(err, fmt.Sprintf("a frame of %d bytes after its length word", n))
+	what := fmt.Sprintf("a frame of %d bytes after its length word", n)
+	f = make([]byte, min(n, growStep))
+	if _, err := io.ReadFull(rd.r, f); err != nil {
+		return nil, nil, streamError(err, what)
 	}
-	return f, nil
+	if _, _, headerErr = headerLength(f, n); headerErr != nil {
+		if _, err := io.CopyN(io.Discard, rd.r, int64(n-len(f))); err != nil {
+			return nil, nil, streamError(err, what)
+		}
+		return nil, headerErr, nil
+	}
+	if f, err = grow(rd.r, f, n); err != nil {
+		return nil, nil, streamError(err, what)
+	}
+	return f, nil, nil
 }
 
-// readN reads exactly n bytes into a slice of exactly n bytes, allocated
-// as they arrive (growStep, then doubling).
-func readN(r io.Reader, n int) ([]byte, error) {
-	b := make([]byte, min(n, growStep))
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, err
-	}
+// grow reads the rest of a frame of n bytes whose first bytes are b into
+// a slice of exactly n bytes, allocated as they arrive (doubling).
+func grow(r io.Reader, b []byte, n int) ([]byte, error) {
 	for len(b) < n {
 		have := len(b)
 		nb := make([]byte, min(n, 2*have))

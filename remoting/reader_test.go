@@ -83,6 +83,16 @@ func TestReaderErrors(t *testing.T) {
 			remoting.ErrBadJSON, false},
 		{"serialize type 9, then a good frame", bytes.NewReader(cat(frame(9, nil, nil), good)), 0,
 			remoting.ErrSerializeType, false},
+		{"header length beyond the frame, then a good frame", bytes.NewReader(cat(u32(6), u32(3), "{}", good)), 0,
+			remoting.ErrHeaderLength, false},
+		{"header over MaxHeaderLength, then a good frame",
+			bytes.NewReader(cat(frame(0, sizedHeader(t, 0, 0, remoting.MaxHeaderLength+1), nil), good)), 0,
+			remoting.ErrHeaderTooLarge, false},
+		{"header over MaxHeaderLength, cut", bytes.NewReader(frame(0, sizedHeader(t, 0, 0, 2<<20), nil)[:1<<20]), 0,
+			remoting.ErrShortFrame, true},
+		{"over MaxExtFields, then a good frame",
+			bytes.NewReader(cat(frame(1, extFieldsHeader(1, remoting.MaxExtFields+1, 0), nil), good)), 0,
+			remoting.ErrTooManyExtFields, false},
 	} {
 		rd := remoting.NewReader(tc.stream, tc.max)
 		_, err := rd.ReadCommand()
@@ -149,5 +159,29 @@ func TestReaderLyingLengthBounded(t *testing.T) {
 		if per > tc.maxBytes {
 			t.Errorf("%s: %d bytes allocated per lying frame, want at most %d", tc.name, per, tc.maxBytes)
 		}
+	}
+}
+
+// TestReaderLongHeaderBounded: a frame whose header is over
+// MaxHeaderLength is refused from its first bytes and the rest skipped,
+// not buffered: a 15 MiB frame costs the first growth step (64 KiB), not
+// its 15 MiB and their doubling.
+func TestReaderLongHeaderBounded(t *testing.T) {
+	long := frame(1, sizedHeader(t, 1, 0, 15<<20), nil)
+	stream := cat(long, frame(0, []byte(`{"code":7}`), nil))
+	var err error
+	var cmd *remoting.Command
+	n := allocated(func() {
+		rd := remoting.NewReader(bytes.NewReader(stream), 0)
+		if _, err = rd.ReadCommand(); errors.Is(err, remoting.ErrHeaderTooLarge) {
+			cmd, err = rd.ReadCommand()
+		}
+	})
+	t.Logf("a %d-byte frame with a %d-byte header, then a small one: %d bytes allocated", len(long), len(long)-8, n)
+	if err != nil || cmd.Code != 7 {
+		t.Fatalf("the frame after: %+v, %v", cmd, err)
+	}
+	if bound := uint64(128 << 10); n > bound {
+		t.Errorf("%d bytes allocated, more than %d", n, bound)
 	}
 }

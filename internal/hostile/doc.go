@@ -55,9 +55,13 @@
 // logged once ("remoting: closing connection"); frames announcing 8 MiB
 // and left idle; requests cut short, then closed; unknown codes in both
 // serializations, each answered REQUEST_CODE_NOT_SUPPORTED on a
-// connection that then serves a valid request; requests with many
-// extFields; SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE with
-// garbage headers (missing and unknown topics, bad and out-of-range queue
+// connection that then serves a valid request; requests of
+// remoting.MaxExtFields extFields, answered, and over the codec's limits,
+// one a connection, each closed and logged naming the limit (one entry
+// over, 20,000 entries or in the long form 10^6 in 13 MiB, as many empty
+// entries as remoting.MaxHeaderLength holds); SEND_MESSAGE,
+// SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE with garbage headers (missing
+// and unknown topics, bad and out-of-range queue
 // ids and numbers, a prepared transaction, delay levels out of range, a
 // body over maxMessageSize, batch bodies whose lengths lie), each
 // answered, those that cannot be served not SUCCESS, on one connection
@@ -70,9 +74,10 @@
 // flood of pipelined valid requests (every 10th a send); a full in-flight
 // window of long-polling pulls, each with a body the pull does not need.
 // The name server's: the same malformed frames, unknown codes, flood
-// (the long form adds its idle connections, slowloris and announced
-// frames), and REGISTER_BROKER with missing fields, non-numbers, a body
-// whose CRC lies, a body that is not JSON, a compressed registration.
+// (the long form adds its idle connections, slowloris, announced frames
+// and the extFields cases), and REGISTER_BROKER with missing fields,
+// non-numbers, a body whose CRC lies, a body that is not JSON, a
+// compressed registration.
 //
 // Options.Long selects the long form (more connections, longer holds, more
 // random inputs; minutes) for chaos runs. Format renders a Report as a

@@ -25,7 +25,7 @@ type form struct {
 	pullConns     int           // connections sending a window of long-polling pulls with bodies
 	pullBody      int           // the body each of those pulls carries
 	pullHold      time.Duration // their suspend timeout
-	extFields     int           // extFields of a valid request
+	extFields     int           // extFields of a request over the codec's limit (too-many-ext-fields)
 }
 
 // slowlorisStep is the slowloris's pace.

@@ -30,6 +30,7 @@ func remotingCases() []kase {
 		{name: "truncated-then-close", port: "remoting", run: remotingTruncated},
 		{name: "unknown-codes", port: "remoting", run: unknownCodes},
 		{name: "many-ext-fields", port: "remoting", run: manyExtFields},
+		{name: "too-many-ext-fields", port: "remoting", reason: overLimits, run: tooManyExtFields},
 		{name: "send-garbage", port: "remoting", run: sendGarbage},
 		{name: "pull-garbage", port: "remoting", run: pullGarbage},
 		{name: "slowloris", port: "remoting", run: remotingSlowloris},
@@ -47,6 +48,8 @@ func namesrvCases() []kase {
 		{name: "malformed-frames", port: "namesrv", reason: closing, run: malformedFrames},
 		{name: "length-lies-bigger-idle", port: "namesrv", run: remotingLengthBigger, longOnly: true},
 		{name: "unknown-codes", port: "namesrv", run: unknownCodes},
+		{name: "many-ext-fields", port: "namesrv", run: manyExtFields, longOnly: true},
+		{name: "too-many-ext-fields", port: "namesrv", reason: overLimits, run: tooManyExtFields, longOnly: true},
 		{name: "register-garbage", port: "namesrv", run: registerGarbage},
 		{name: "slowloris", port: "namesrv", run: remotingSlowloris, longOnly: true},
 		{name: "idle-connections", port: "namesrv", run: remotingIdle, longOnly: true},
@@ -64,14 +67,17 @@ func (e *env) remoting() (*probe, error) {
 
 // valid is a request the case's port serves with SUCCESS: GET_MAX_OFFSET
 // of the topic's queue 0 on a broker, its route on a name server.
-func (e *env) valid(ser remoting.SerializeType) []byte {
+func (e *env) valid(ser remoting.SerializeType) []byte { return encode(e.validCmd(ser)) }
+
+// validCmd is valid's command, for a case to add to before encoding it.
+func (e *env) validCmd(ser remoting.SerializeType) *remoting.Command {
 	code, ext := remoting.GetMaxOffset, map[string]string{"topic": e.r.t.Topic, "queueId": "0"}
 	if e.port == "namesrv" {
 		code, ext = remoting.GetRouteInfoByTopic, map[string]string{"topic": e.r.t.Topic}
 	}
 	c := remoting.NewRequest(code, ext, nil)
 	c.Serialize = ser
-	return encode(c)
+	return c
 }
 
 func encode(c *remoting.Command) []byte {
@@ -290,19 +296,80 @@ func unknownCodes(e *env) error {
 	return e.sendRemoting(b, false, false, nil, ns, ns, ns, ns, ns, "SUCCESS", "open")
 }
 
-// manyExtFields: valid requests carrying extFields extra extFields (JSON
-// and ROCKETMQ; 100,000 are about 1.2 MiB): decoded, answered, forgotten.
+// manyExtFields: valid requests of remoting.MaxExtFields extFields, the
+// most the codec takes (JSON and ROCKETMQ): decoded, answered, forgotten.
 func manyExtFields(e *env) error {
 	var b []byte
 	for _, ser := range []remoting.SerializeType{remoting.SerializeJSON, remoting.SerializeRocketMQ} {
-		c := remoting.NewRequest(remoting.GetMaxOffset, map[string]string{"topic": e.r.t.Topic, "queueId": "0"}, nil)
-		for i := range e.r.f.extFields {
-			c.ExtFields["k"+strconv.Itoa(i)] = "v"
-		}
-		c.Serialize = ser
-		b = append(b, encode(c)...)
+		b = append(b, encode(withExtFields(e.validCmd(ser), remoting.MaxExtFields))...)
 	}
 	return e.sendRemoting(b, false, false, nil, "SUCCESS", "SUCCESS", "open")
+}
+
+// overLimits is the log line of a header over the codec's limits.
+var overLimits = regexp.MustCompile(`remoting: closing connection.*remoting\.Max(ExtFields|HeaderLength)`)
+
+// tooManyExtFields: requests over the codec's limits, one a connection,
+// each closed and logged naming the limit: a valid request with one entry
+// over remoting.MaxExtFields; the form's count of entries (20,000 in 0.2
+// MiB, or 10^6 in 13 MiB, over remoting.MaxHeaderLength too); and as many
+// empty entries as a header of MaxHeaderLength holds, 6 bytes each. The
+// large ones are written by hand: the encoder sorts a map's keys, seconds
+// for 10^6, which the case's time would count.
+func tooManyExtFields(e *env) error {
+	var errs []error
+	for _, ser := range []remoting.SerializeType{remoting.SerializeJSON, remoting.SerializeRocketMQ} {
+		n := e.r.f.extFields
+		densest := (remoting.MaxHeaderLength - 64) / 6
+		frames := []struct {
+			name string
+			b    []byte
+		}{
+			{"MaxExtFields+1", encode(withExtFields(e.validCmd(ser), remoting.MaxExtFields+1))},
+			{strconv.Itoa(n), extFieldsFrame(ser, n, func(i int) string { return "k" + strconv.Itoa(i) }, "v")},
+			{strconv.Itoa(densest), extFieldsFrame(ser, densest, func(int) string { return "" }, "")},
+		}
+		for _, f := range frames {
+			if err := e.sendRemoting(f.b, false, true, nil, "close"); err != nil {
+				errs = append(errs, fmt.Errorf("%v, %s extFields: %w", ser, f.name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// withExtFields adds entries to c's extFields until it has n.
+func withExtFields(c *remoting.Command, n int) *remoting.Command {
+	for i := 0; len(c.ExtFields) < n; i++ {
+		c.ExtFields["k"+strconv.Itoa(i)] = "v"
+	}
+	return c
+}
+
+// extFieldsFrame is a GET_MAX_OFFSET request (language GO, opaque 1)
+// whose header holds n extFields entries, key(i) and value, written by
+// hand in ser's layout.
+func extFieldsFrame(ser remoting.SerializeType, n int, key func(i int) string, value string) []byte {
+	if ser == remoting.SerializeJSON {
+		b := []byte(`{"code":30,"language":"GO","opaque":1,"extFields":{`)
+		for i := range n {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(append(strconv.AppendQuote(b, key(i)), ':'), value)
+		}
+		return reframe(0, append(b, "}}"...), nil)
+	}
+	// code, language, version, opaque, flag, an empty remark; then the
+	// extFields length, set below
+	b := []byte{0, 30, byte(remoting.LanguageGo), 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	for i := range n {
+		k := key(i)
+		b = append(binary.BigEndian.AppendUint16(b, uint16(len(k))), k...)
+		b = append(binary.BigEndian.AppendUint32(b, uint32(len(value))), value...)
+	}
+	binary.BigEndian.PutUint32(b[17:], uint32(len(b)-21))
+	return reframe(1, b, nil)
 }
 
 // garbage is one request of a table and what its answer must be.

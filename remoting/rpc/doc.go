@@ -21,7 +21,9 @@
 // opaque, never by order).
 //
 // A frame that does not decode (doc of package remoting: Errors) closes
-// its connection, logged once; there is no opaque to answer to. A request
+// its connection, logged once; there is no opaque to answer to. That
+// includes a header over the codec's limits (remoting.MaxHeaderLength,
+// remoting.MaxExtFields), which no RocketMQ client sends. A request
 // code nobody handles is answered REQUEST_CODE_NOT_SUPPORTED by Mux, as
 // RocketMQ's NettyRemotingAbstract does, and the connection stays.
 //

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,39 +138,66 @@ func TestNotSupported(t *testing.T) {
 }
 
 // TestBadFrames: a frame the codec refuses closes its connection, logged
-// once; other connections go on.
+// once with the reason; other connections go on.
 func TestBadFrames(t *testing.T) {
 	checkNoLeak(t)
-	cases := map[string][]byte{
-		"short length": {0, 0, 0, 2, 0, 0},
-		"negative":     {0x80, 0, 0, 0},
-		"too large":    binary.BigEndian.AppendUint32(nil, 1<<20),
-		"bad JSON":     append([]byte{0, 0, 0, 7, 0, 0, 0, 3}, "{x}"...),
-		"serialize 9":  {0, 0, 0, 4, 9, 0, 0, 0},
-	}
-	for name, frame := range cases {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		says  string // in the log line
+	}{
+		{"short length", []byte{0, 0, 0, 2, 0, 0}, "bad frame length"},
+		{"negative", []byte{0x80, 0, 0, 0}, "bad frame length"},
+		{"too large", binary.BigEndian.AppendUint32(nil, 8<<20), "frame too large"},
+		{"bad JSON", append([]byte{0, 0, 0, 7, 0, 0, 0, 3}, "{x}"...), "bad JSON header"},
+		{"serialize 9", []byte{0, 0, 0, 4, 9, 0, 0, 0}, "unknown serialize type"},
+		{"JSON, too many extFields", manyExtFields(remoting.SerializeJSON), "remoting.MaxExtFields"},
+		{"ROCKETMQ, too many extFields", manyExtFields(remoting.SerializeRocketMQ), "remoting.MaxExtFields"},
+		{"header too large", frameOf(remoting.SerializeJSON, map[string]string{"k": strings.Repeat("v", 1<<20)}),
+			"remoting.MaxHeaderLength"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			logs := &testlog.Buffer{}
 			logger := slog.New(slog.NewTextHandler(logs, nil))
-			_, addr := serve(t, echo, rpc.ServerOptions{MaxFrameSize: 1 << 16, Logger: logger})
+			_, addr := serve(t, echo, rpc.ServerOptions{MaxFrameSize: 4 << 20, Logger: logger})
 			nc, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer nc.Close()
-			nc.Write(frame)
+			nc.Write(tc.frame)
 			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 			if n, err := nc.Read(make([]byte, 1)); err != io.EOF {
 				t.Fatalf("read after a bad frame: %d, %v; want the connection closed", n, err)
 			}
-			if n := strings.Count(logs.String(), "closing connection"); n != 1 {
-				t.Fatalf("%d log lines, want 1:\n%s", n, logs)
+			if n := strings.Count(logs.String(), "closing connection"); n != 1 || !strings.Contains(logs.String(), tc.says) {
+				t.Fatalf("%d log lines, want 1 saying %q:\n%s", n, tc.says, logs)
 			}
 			if resp := invoke(t, dial(t, addr), remoting.NewRequest(remoting.HeartBeat, nil, nil)); resp.Remark != "echo" {
 				t.Fatalf("another connection answered %+v", resp)
 			}
 		})
 	}
+}
+
+// manyExtFields is a request of MaxExtFields+1 extFields entries.
+func manyExtFields(ser remoting.SerializeType) []byte {
+	ext := map[string]string{}
+	for i := range remoting.MaxExtFields + 1 {
+		ext[strconv.Itoa(i)] = "v"
+	}
+	return frameOf(ser, ext)
+}
+
+// frameOf encodes a HEART_BEAT request of ext in ser.
+func frameOf(ser remoting.SerializeType, ext map[string]string) []byte {
+	c := remoting.NewRequest(remoting.HeartBeat, ext, nil)
+	c.Serialize = ser
+	f, err := c.AppendFrame(nil)
+	if err != nil {
+		panic(err)
+	}
+	return f
 }
 
 // TestOversizeAnswer: a client refuses an answer over its frame size and

@@ -329,7 +329,8 @@ func (c *conn) readFailed(err error) {
 // header the codec refused.
 func isRemotingError(err error) bool {
 	for _, e := range []error{remoting.ErrFrameLength, remoting.ErrFrameTooLarge, remoting.ErrHeaderLength,
-		remoting.ErrSerializeType, remoting.ErrBadJSON, remoting.ErrTruncated, remoting.ErrBadHeader} {
+		remoting.ErrSerializeType, remoting.ErrBadJSON, remoting.ErrTruncated, remoting.ErrBadHeader,
+		remoting.ErrHeaderTooLarge, remoting.ErrTooManyExtFields} {
 		if errors.Is(err, e) {
 			return true
 		}
