@@ -15,6 +15,7 @@ import (
 
 	"github.com/rmqlog/rmqlog/broker/consumequeue"
 	"github.com/rmqlog/rmqlog/engine"
+	"github.com/rmqlog/rmqlog/remoting"
 	"github.com/rmqlog/rmqlog/remoting/rpc"
 )
 
@@ -271,7 +272,8 @@ func (b *Broker) Start(node *engine.Node, l net.Listener) error {
 	go b.roleLoop()
 	go b.pullOffsetLoop()
 	if l != nil {
-		b.server = rpc.NewServer(b.Mux().Handle, rpc.ServerOptions{Logger: b.cfg.Logger, OnClose: b.ConnClosed})
+		b.server = rpc.NewServer(b.Mux().Handle, rpc.ServerOptions{Logger: b.cfg.Logger, OnClose: b.ConnClosed,
+			Bodyless: func(code int32) bool { return code == int32(remoting.PullMessage) }})
 		b.wg.Add(1)
 		go func() { defer b.wg.Done(); _ = b.server.Serve(l) }()
 	}

@@ -87,3 +87,69 @@ func TestMaxHeldBytes(t *testing.T) {
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestBodyless: a code named by Bodyless reaches its handler without its
+// body, and the body does not count toward MaxHeldBytes: three 600 KB
+// requests run at once under a 1 MiB bound (the suspended-pulls-with-bodies
+// case of the bad-input campaign, where a window of held pulls with 4 MiB
+// bodies stalled the connection for their whole suspend).
+func TestBodyless(t *testing.T) {
+	var running atomic.Int32
+	release := make(chan struct{})
+	h := func(_ context.Context, req *remoting.Command) *remoting.Command {
+		if req.Body != nil {
+			return remoting.NewResponse(req, remoting.SystemError, "a body reached the handler")
+		}
+		running.Add(1)
+		<-release
+		return remoting.NewResponse(req, remoting.Success, "")
+	}
+	_, addr := serve(t, h, rpc.ServerOptions{MaxHeldBytes: 1 << 20, Logger: quiet(),
+		Bodyless: func(code int32) bool { return code == 11 }})
+	c := dial(t, addr)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := invoke(t, c, remoting.NewRequest(11, nil, make([]byte, 600<<10))); r.Code != 0 {
+				t.Error(r.Remark)
+			}
+		}()
+	}
+	poll.Eventually(t, 5*time.Second, "three bodyless handlers running at once", func() bool { return running.Load() == 3 })
+	close(release)
+	wg.Wait()
+}
+
+// TestAnswersBackPressure: answers a peer does not read hold their
+// requests' slots, so a peer that sends without reading stops being read
+// after MaxInFlight requests plus what the socket buffers take, instead of
+// having its answers queued without bound.
+func TestAnswersBackPressure(t *testing.T) {
+	var handled atomic.Int32
+	h := func(_ context.Context, req *remoting.Command) *remoting.Command {
+		handled.Add(1)
+		r := remoting.NewResponse(req, remoting.Success, "")
+		r.Body = make([]byte, 64<<10) // 10,000 of them: 640 MiB, far more than socket buffers hold
+		return r
+	}
+	_, addr := serve(t, h, rpc.ServerOptions{MaxInFlight: 4, Logger: quiet()})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	frame, _ := remoting.NewRequest(1, nil, nil).AppendFrame(nil)
+	go func() {
+		for range 10_000 {
+			if _, err := nc.Write(frame); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(time.Second) // what the server handles meanwhile (slowness only lowers it)
+	if n := handled.Load(); n >= 10_000 {
+		t.Fatalf("the server handled all %d requests of a peer that reads no answer", n)
+	}
+}

@@ -12,13 +12,21 @@
 // # Server
 //
 // One reader goroutine per connection decodes frames in order; each
-// request runs its handler on a goroutine of its own, so a slow request
-// (a long-polling pull) does not hold up the next. At most MaxInFlight
-// requests of one connection run at once: beyond it the reader stops
-// reading, and TCP's window pushes back on the peer. Answers carry their
-// request's opaque and serialization and are written whole, one at a
-// time, in the order handlers finish (RocketMQ clients correlate by
-// opaque, never by order).
+// request runs its handler on a goroutine of its own (an idle one of the
+// server's, kept for a few seconds after its last request, whose stack
+// has already grown to what handlers need), so a slow request (a
+// long-polling pull) does not hold up the next. Answers carry their
+// request's opaque and serialization; handlers queue them as they finish,
+// and the connection's writer goroutine writes everything queued in one
+// writev (the answers of one group commit leave in one system call).
+// RocketMQ clients correlate by opaque, never by order. At most
+// MaxInFlight requests of one connection are between being read and
+// having their answer written: beyond it the reader stops reading, and
+// TCP's window pushes back on the peer; a peer that does not read its
+// answers stalls its own requests and, after WriteTimeout, loses the
+// connection. ServerOptions.Bodyless drops the body of requests whose
+// handlers never read one, so a held long-polling pull costs only its
+// header.
 //
 // A frame that does not decode (doc of package remoting: Errors) closes
 // its connection, logged once; there is no opaque to answer to. That
