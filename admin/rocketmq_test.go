@@ -109,9 +109,15 @@ func TestCreateTopic(t *testing.T) {
 	if !errors.Is(err, admin.ErrNoMaster) || len(res) != 3 || res[0].Err != "" || res[0].Master != master || res[1].Err == "" || res[2].Err == "" {
 		t.Fatalf("CreateTopic: %+v %v, want broker-a done, broker-b without a master, broker-c unreachable", res, err)
 	}
-	if len(fb.created) != 1 || fb.created[0]["topic"] != "N" || fb.created[0]["readQueueNums"] != "3" ||
-		fb.created[0]["writeQueueNums"] != "3" || fb.created[0]["perm"] != "4" {
-		t.Fatalf("UPDATE_AND_CREATE_TOPIC headers %v", fb.created)
+	// The handler runs on the server's goroutine: read what it recorded
+	// under its lock (the answer's bytes on the socket are no
+	// happens-before edge the race detector sees).
+	fb.mu.Lock()
+	created := fb.created
+	fb.mu.Unlock()
+	if len(created) != 1 || created[0]["topic"] != "N" || created[0]["readQueueNums"] != "3" ||
+		created[0]["writeQueueNums"] != "3" || created[0]["perm"] != "4" {
+		t.Fatalf("UPDATE_AND_CREATE_TOPIC headers %v", created)
 	}
 	if _, err := admin.CreateTopic(ctx, []string{ns}, admin.TopicSpec{Topic: "N", Queues: 1, Broker: "broker-a"}); err != nil {
 		t.Fatalf("--broker broker-a: %v", err)

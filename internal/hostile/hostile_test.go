@@ -276,7 +276,7 @@ func TestHostileRemoting(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	bin := buildNode(t)
-	ports, err := bench.FreePorts(3)
+	ports, err := bench.FreePorts(4) // name server, client, remoting, peer
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestHostileRemoting(t *testing.T) {
 	brokerAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
 	props := map[string]string{
 		"brokerName": "HostileBroker", "brokerClusterName": "HostileCluster", "brokerIP1": "127.0.0.1",
-		"dLegerGroup": "HostileBroker", "enableDLegerCommitLog": "true", "dLegerPeers": "b0-127.0.0.1:" + fmt.Sprint(ports[2]+1000),
+		"dLegerGroup": "HostileBroker", "enableDLegerCommitLog": "true", "dLegerPeers": "b0-127.0.0.1:" + fmt.Sprint(ports[3]),
 		"dLegerSelfId": "b0", "rmqlogClientPort": fmt.Sprint(ports[1]), "listenPort": fmt.Sprint(ports[2]), "namesrvAddr": ns,
 		"storePathRootDir": filepath.Join(dir, "b0"), "storePathCommitLog": filepath.Join(dir, "b0", "commitlog"),
 		"flushDiskType": "ASYNC_FLUSH", "mappedFileSizeCommitLog": fmt.Sprint(8 << 20),
