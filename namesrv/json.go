@@ -139,7 +139,7 @@ func ParseRoute(body []byte) (Route, error) {
 			EnableActingMaster bool             `json:"enableActingMaster"`
 		} `json:"brokerDatas"`
 	}
-	if err := json.Unmarshal(quoteIntKeys(body), &raw); err != nil {
+	if err := json.Unmarshal(QuoteIntKeys(body), &raw); err != nil {
 		return Route{}, err
 	}
 	var r Route
@@ -153,9 +153,11 @@ func ParseRoute(body []byte) (Route, error) {
 	return r, nil
 }
 
-// quoteIntKeys quotes the unquoted integer keys fastjson writes (a digit
-// run after '{' or ',' and before ':', outside strings).
-func quoteIntKeys(b []byte) []byte {
+// QuoteIntKeys quotes the unquoted integer keys fastjson writes (a digit
+// run after '{' or ',' and before ':', outside strings), so that
+// encoding/json reads them: route data here, a classic broker's
+// consumerOffset.json and delayOffset.json in the broker's import.
+func QuoteIntKeys(b []byte) []byte {
 	out := make([]byte, 0, len(b)+16)
 	inStr, esc := false, false
 	for i := 0; i < len(b); i++ {
@@ -196,7 +198,7 @@ func ParseClusterInfo(body []byte) (ClusterInfo, error) {
 		} `json:"brokerAddrTable"`
 		Clusters map[string][]string `json:"clusterAddrTable"`
 	}
-	if err := json.Unmarshal(quoteIntKeys(body), &raw); err != nil {
+	if err := json.Unmarshal(QuoteIntKeys(body), &raw); err != nil {
 		return ClusterInfo{}, fmt.Errorf("namesrv: cluster info: %w", err)
 	}
 	ci := ClusterInfo{Brokers: map[string]BrokerData{}, Clusters: raw.Clusters}
