@@ -67,6 +67,31 @@
 // indistinguishable from a torn write; comparing with another copy
 // (Compare) finds what it hid.
 //
+// # What Compare reports
+//
+// Compare is the check behind `rmqlog commitlog check --dir MASTER --dir
+// SLAVE...`: the first directory is the reference (usually the master's),
+// compared with each other copy in turn. It takes the md5 of every file,
+// the method RocketMQ's documentation gives operators (compare the md5 of
+// the last files of master and slave), and does better: it walks both
+// copies' messages side by side from the first offset both hold,
+// verifying every message of both as Scan does, and finds where they stop
+// agreeing. A slave of a classic pair holds a byte-for-byte copy of its
+// master's CommitLog (HA sends the bytes), so the verdict (State) is one
+// of: the same messages; one copy behind the other (a prefix: how many
+// messages and bytes the other holds more); diverged (different messages
+// at the same offset: the first of each, by topic, queue id and queue
+// offset); damaged (a copy damaged inside its log); disjoint (one ends
+// before the other's first file). Report.Copy says which files to copy
+// whole, from which directory to which: from the one holding offset At to
+// the last holding a message, but those whose md5 already match and those
+// damaged in the source; for damage, the damaged file from a copy in
+// which it verifies. For a divergence it copies from the longer valid log
+// (the master's, usually), telling to keep the overwritten files
+// elsewhere first. Report.String writes all of it for an operator, ending
+// in one line: the copies agree (Report.OK), or what to do. Nothing in it
+// advises deleting a file.
+//
 // # Writer
 //
 // Writer makes such directories for tests and measurements: no Java
