@@ -207,7 +207,7 @@ func (c *cursor) read(pos int64) (entry, error) {
 		if err != nil {
 			return entry{}, err
 		}
-		if !ok {
+		if !ok { // what Decode would refuse with ErrCorrupt, in fewer words
 			e.reason = fmt.Errorf("%w: the lengths of the message do not add up to its total size %d", commitlog.ErrCorrupt, n)
 			return e, nil
 		}
