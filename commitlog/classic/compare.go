@@ -67,7 +67,7 @@ type Report struct {
 
 // OK reports whether every copy holds the same messages as the
 // reference, byte for byte, every message verified: nothing to copy.
-func (r *Report) OK() bool {
+func (r Report) OK() bool {
 	for _, p := range r.Pairs {
 		if p.State != Same {
 			return false
@@ -214,32 +214,8 @@ func comparePair(r, o *Dir, rc, oc *Copy) (Pair, error) {
 		a, ea = cr.next()
 		b, eb = co.next()
 	}
-	var da, db *Damage
-	for _, err := range []error{ea, eb} {
-		if err != nil && err != io.EOF && !errors.As(err, new(*Damage)) {
-			return Pair{}, err
-		}
-	}
-	errors.As(ea, &da)
-	errors.As(eb, &db)
-	switch {
-	case da != nil || db != nil:
-		p.State, p.At = Damaged, min(damageAt(da), damageAt(db))
-		if da == nil && ea == nil {
-			p.RefMore = 1
-		}
-		if db == nil && eb == nil {
-			p.OtherMore = 1
-		}
-	case ea == io.EOF && eb == io.EOF:
-		p.State, p.At = Same, cr.sum.End
-	case eb == io.EOF:
-		p.State, p.At, p.RefMore = Behind, co.sum.End, 1
-	case ea == io.EOF:
-		p.State, p.At, p.OtherMore = Ahead, cr.sum.End, 1
-	default:
-		p.State, p.At, p.RefMore, p.OtherMore = Diverged, min(a.Phys, b.Phys), 1, 1
-		p.Diff = &Difference{File: FileName(p.At - p.At%r.FileSize), Reference: info(a), Other: info(b)}
+	if err := p.verdict(cr, co, a, ea, b, eb); err != nil {
+		return Pair{}, err
 	}
 	n, err := cr.drain()
 	if err != nil {
@@ -258,6 +234,41 @@ func comparePair(r, o *Dir, rc, oc *Copy) (Pair, error) {
 	p.Files = fileSums(rc.MD5, oc.MD5)
 	p.Copy = actions(&p, r, o, rc, oc)
 	return p, nil
+}
+
+// verdict sets the pair's state from where the side-by-side walk
+// stopped: cr, walking the reference, at its message a or error ea; co,
+// walking the other, at b or eb. It counts a and b, not yet walked past,
+// in RefMore and OtherMore. It returns an I/O error.
+func (p *Pair) verdict(cr, co *cursor, a Msg, ea error, b Msg, eb error) error {
+	for _, err := range []error{ea, eb} {
+		if err != nil && err != io.EOF && !errors.As(err, new(*Damage)) {
+			return err
+		}
+	}
+	var da, db *Damage
+	errors.As(ea, &da)
+	errors.As(eb, &db)
+	if ea == nil {
+		p.RefMore = 1
+	}
+	if eb == nil {
+		p.OtherMore = 1
+	}
+	switch {
+	case da != nil || db != nil:
+		p.State, p.At = Damaged, min(damageAt(da), damageAt(db))
+	case ea == io.EOF && eb == io.EOF:
+		p.State, p.At = Same, cr.sum.End
+	case eb == io.EOF:
+		p.State, p.At = Behind, co.sum.End
+	case ea == io.EOF:
+		p.State, p.At = Ahead, cr.sum.End
+	default:
+		p.State, p.At = Diverged, min(a.Phys, b.Phys)
+		p.Diff = &Difference{File: FileName(p.At - p.At%cr.d.FileSize), Reference: info(a), Other: info(b)}
+	}
+	return nil
 }
 
 func damageAt(d *Damage) int64 {

@@ -62,34 +62,9 @@ type Dir struct {
 // each naming its file (ErrName, ErrFileSize, ErrMissingFile, ErrEmpty,
 // joined with errors.Join).
 func Open(path string, fileSize int64) (*Dir, error) {
-	entries, err := os.ReadDir(path)
+	d, sizes, errs, err := list(path)
 	if err != nil {
-		return nil, fmt.Errorf("classic: open CommitLog directory: %w", err)
-	}
-	d := &Dir{Path: path}
-	var sizes []int64
-	var errs []error
-	for _, e := range entries {
-		name := e.Name()
-		switch {
-		case e.IsDir():
-			d.Ignored = append(d.Ignored, name+" (a directory)")
-			continue
-		case strings.HasPrefix(name, "."):
-			d.Ignored = append(d.Ignored, name+" (a hidden file)")
-			continue
-		}
-		start, err := parseName(name)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", filepath.Join(path, name), err))
-			continue
-		}
-		fi, err := os.Stat(filepath.Join(path, name))
-		if err != nil {
-			return nil, fmt.Errorf("classic: %w", err)
-		}
-		d.Files = append(d.Files, File{Name: name, Start: start})
-		sizes = append(sizes, fi.Size())
+		return nil, err
 	}
 	if n := len(d.Files); n > 0 && sizes[n-1] == 0 {
 		d.Ignored = append(d.Ignored, d.Files[n-1].Name+" (an empty last file: the broker had only begun to create it)")
@@ -109,6 +84,40 @@ func Open(path string, fileSize int64) (*Dir, error) {
 		return nil, errors.Join(errs...)
 	}
 	return d, nil
+}
+
+// list reads the directory path: its CommitLog files in name order and
+// their sizes, what it ignores, and the names that are wrong (errs); err
+// is an I/O error.
+func list(path string) (d *Dir, sizes []int64, errs []error, err error) {
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("classic: open CommitLog directory: %w", err)
+	}
+	d = &Dir{Path: path}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case e.IsDir():
+			d.Ignored = append(d.Ignored, name+" (a directory)")
+			continue
+		case strings.HasPrefix(name, "."):
+			d.Ignored = append(d.Ignored, name+" (a hidden file)")
+			continue
+		}
+		start, err := parseName(name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", filepath.Join(path, name), err))
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(path, name))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("classic: %w", err)
+		}
+		d.Files = append(d.Files, File{Name: name, Start: start})
+		sizes = append(sizes, fi.Size())
+	}
+	return d, sizes, errs, nil
 }
 
 // parseName returns the start offset a CommitLog file name says.

@@ -8,7 +8,7 @@ import (
 )
 
 // String returns the report as Write writes it.
-func (r *Report) String() string {
+func (r Report) String() string {
 	var b strings.Builder
 	r.Write(&b)
 	return b.String()
@@ -17,7 +17,7 @@ func (r *Report) String() string {
 // Write writes the report for an operator: each copy, then each pair's
 // verdict, its md5s and the files to copy, then a last line saying
 // whether the copies agree.
-func (r *Report) Write(w io.Writer) error {
+func (r Report) Write(w io.Writer) error {
 	pw := &printer{w: w}
 	pw.printf("CommitLog check: %d copies, files of %s bytes; the first, %s, is the reference (usually the master's)\n",
 		len(r.Copies), num(r.FileSize), r.Copies[0].Path)
@@ -57,8 +57,8 @@ func writeCopy(pw *printer, c *Copy) {
 	}
 }
 
-func writePair(pw *printer, r *Report, p *Pair) {
-	rc, oc := r.copy(p.Reference), r.copy(p.Other)
+func writePair(pw *printer, r Report, p *Pair) {
+	rc, oc := r.byPath(p.Reference), r.byPath(p.Other)
 	head := fmt.Sprintf("%s against %s: %s", p.Other, p.Reference, p.State)
 	from := ""
 	if p.Start > min(rc.Files[0].Start, oc.Files[0].Start) {
@@ -126,7 +126,7 @@ func (m *MsgInfo) String() string {
 		m.Topic, m.QueueID, m.QueueOffset, m.Size, num(m.Offset), m.StoreTimestamp)
 }
 
-func (r *Report) copy(path string) *Copy {
+func (r Report) byPath(path string) *Copy {
 	for i := range r.Copies {
 		if r.Copies[i].Path == path {
 			return &r.Copies[i]
@@ -135,7 +135,7 @@ func (r *Report) copy(path string) *Copy {
 	panic("classic: report names a copy it does not hold: " + path)
 }
 
-func hasActions(r *Report) bool {
+func hasActions(r Report) bool {
 	for _, p := range r.Pairs {
 		if len(p.Copy) > 0 {
 			return true

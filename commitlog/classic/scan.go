@@ -116,14 +116,7 @@ func (c *cursor) next() (Msg, error) {
 // or damage.
 func (c *cursor) step() (Msg, bool, error) {
 	if c.r.f == nil {
-		if c.i == len(c.d.Files) {
-			return Msg{}, false, io.EOF
-		}
-		bufSize := c.d.bufSize
-		if bufSize == 0 {
-			bufSize = defaultBufSize
-		}
-		if err := c.r.open(c.path(c.i), c.d.FileSize, bufSize); err != nil {
+		if err := c.open(); err != nil {
 			return Msg{}, false, err
 		}
 	}
@@ -156,6 +149,19 @@ func (c *cursor) step() (Msg, bool, error) {
 	c.sum.End = e.msg.Phys + e.size
 	c.pos += e.size
 	return e.msg, true, nil
+}
+
+// open opens the current file; after the last, the log has ended
+// (io.EOF).
+func (c *cursor) open() error {
+	if c.i == len(c.d.Files) {
+		return io.EOF
+	}
+	bufSize := c.d.bufSize
+	if bufSize == 0 {
+		bufSize = defaultBufSize
+	}
+	return c.r.open(c.path(c.i), c.d.FileSize, bufSize)
 }
 
 // nextFile moves c to the start of the next file; after the last, the
@@ -202,21 +208,13 @@ func (c *cursor) read(pos int64) (entry, error) {
 	case e.size >= commitlog.MinSize:
 		n = e.size
 	}
-	if n > int64(len(c.r.buf)) {
-		ok, err := c.r.framed(pos, int(n))
-		if err != nil {
-			return entry{}, err
-		}
-		if !ok { // what Decode would refuse with ErrCorrupt, in fewer words
+	b, err := c.load(pos, n)
+	if err != nil || b == nil {
+		if err == nil { // what Decode would refuse with ErrCorrupt, in fewer words
 			e.reason = fmt.Errorf("%w: the lengths of the message do not add up to its total size %d", commitlog.ErrCorrupt, n)
-			return e, nil
 		}
+		return e, err
 	}
-	b, err := c.r.at(pos, int(n))
-	if err != nil {
-		return entry{}, err
-	}
-	b = b[:n:n]
 	m, _, err := commitlog.Decode(b)
 	if err == nil {
 		err = m.VerifyBody()
@@ -231,6 +229,23 @@ func (c *cursor) read(pos int64) (entry, error) {
 	h, _ := commitlog.Peek(b) // accepts what Decode accepted
 	e.msg = Msg{Phys: c.file().Start + pos, File: c.file().Name, Bytes: b, Header: h}
 	return e, nil
+}
+
+// load returns the n bytes at pos of the current file. If they do not fit
+// in the read buffer, it first checks that the lengths of the message
+// there add up to n, and returns nil if they do not: the buffer grows
+// only for a message that may be real.
+func (c *cursor) load(pos, n int64) ([]byte, error) {
+	if n > int64(len(c.r.buf)) {
+		if ok, err := c.r.framed(pos, int(n)); err != nil || !ok {
+			return nil, err
+		}
+	}
+	b, err := c.r.at(pos, int(n))
+	if err != nil {
+		return nil, err
+	}
+	return b[:n:n], nil
 }
 
 // offsetError explains a message at pos whose physical offset field says
