@@ -8,7 +8,11 @@
 //
 // Now: every message package commitlog encodes decodes with the client's
 // primitive.DecodeMessage (what the client runs on a pull answer) to the
-// same fields and message ids; and a broker registered with rmqlog's name
+// same fields and message ids; every message of a classic CommitLog
+// directory that classic.Writer made (files rolled with the end-of-file
+// blank) and of package classic's golden directory, found with the
+// framing alone, decodes with it to what was appended, at its place in
+// the log (classic_test.go); and a broker registered with rmqlog's name
 // server (namesrv.Register) is what the client's admin API and producer
 // see: the topic, its queues, and the master address it sends to. And the
 // official client against a running rmqlog broker (broker_test.go): our
