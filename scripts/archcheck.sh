@@ -55,6 +55,16 @@ if [ -n "$bad" ]; then
 	fail=1
 fi
 
+# Classic CommitLog directories: of rmqlog only the message layout.
+if [ -d ./commitlog/classic ]; then
+	bad=$(imports ./commitlog/classic | grep -E "^$M/" | grep -vxF "$M/commitlog" || true)
+	if [ -n "$bad" ]; then
+		echo "archcheck: commitlog/classic imports $(echo $bad | tr '\n' ' ')"
+		echo "  rule: commitlog/classic imports of rmqlog only commitlog (it reads files of RocketMQ's layout, nothing of rmqlog's log)"
+		fail=1
+	fi
+fi
+
 # The broker's consume queues: of rmqlog only segment (its FS seam).
 if [ -d ./broker/consumequeue ]; then
 	bad=$(imports ./broker/consumequeue | grep -E "^$M/" | grep -vxF "$M/segment" || true)

@@ -54,6 +54,7 @@ var commands = []struct {
 	{"namesrv", "run a RocketMQ name server (brokers register, clients look up topic routes)", namesrvCmd},
 	{"topic", "create or list RocketMQ topics (create: on every broker group's master)", topicCmd},
 	{"consumer", "show a RocketMQ consumer group's progress: offsets and lag per queue", consumerCmd},
+	{"commitlog", "check a classic RocketMQ broker's CommitLog copies, or import one into a new group (docs/upgrade.md)", commitlogCmd},
 	{"version", "print the version, commit and protocol versions of this binary", versionCmd},
 }
 
