@@ -244,7 +244,7 @@ func ParseTopicsJSON(b []byte) ([]namesrv.TopicConfig, error) {
 		if tc.TopicName == "" {
 			tc.TopicName = name
 		}
-		if tc.TopicName != name {
+		if tc.TopicName != name || name == "" {
 			return nil, fmt.Errorf("%w: topics.json: topic %q is filed under %q", ErrImport, tc.TopicName, name)
 		}
 		out = append(out, tc)

@@ -228,3 +228,36 @@ func TestParseClassicJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseClassicJSON: the classic config files' parsers (fastjson's
+// unquoted keys quoted by namesrv.QuoteIntKeys, then encoding/json) never
+// panic, and what they accept is well formed.
+func FuzzParseClassicJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"offsetTable":{"T@G":{0:250,1:251},"%RETRY%G@G":{0:3}}}`,
+		`{"offsetTable":{1:10,2:0}}`,
+		`{"dataVersion":{"counter":3},"topicConfigTable":{"T":{"perm":6,"readQueueNums":4,"topicName":"T","writeQueueNums":4}}}`,
+		`{"offsetTable":{"a\"@b":{-1:2}}}`, `{`, `{"offsetTable":{"x":{0:1}},}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if offs, err := broker.ParseConsumerOffsetJSON(b); err == nil {
+			for g, ups := range offs {
+				for _, u := range ups {
+					if g == "" || u.Topic == "" {
+						t.Fatalf("accepted an empty group or topic: %q %+v", g, u)
+					}
+				}
+			}
+		}
+		if tcs, err := broker.ParseTopicsJSON(b); err == nil {
+			for _, tc := range tcs {
+				if tc.TopicName == "" {
+					t.Fatalf("accepted a topic without a name: %+v", tc)
+				}
+			}
+		}
+		_, _ = broker.ParseDelayOffsetJSON(b)
+	})
+}
