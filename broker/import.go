@@ -214,13 +214,7 @@ func importTopics(tcs []namesrv.TopicConfig) ([][]byte, error) {
 // physical offset, each message its own (its position in the log); queue
 // offsets and store timestamps are the classic broker's, kept.
 func importStamp(typ segment.Type, _, offset uint64, payload []byte) {
-	if typ != segment.TypeBroker {
-		return
-	}
-	if IsRecord(payload) {
-		if len(payload) >= RecordHeaderSize {
-			stampRecord(payload, int64(offset))
-		}
+	if typ != segment.TypeBroker || stampIfRecord(payload, offset) {
 		return
 	}
 	_ = Messages(payload, func(off int, h commitlog.Header) error {

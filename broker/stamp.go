@@ -19,13 +19,7 @@ import (
 // straddled a role change) gets queue offset -1: every applier skips it
 // and its sender answers SERVICE_NOT_AVAILABLE (doc.go).
 func (b *Broker) stamp(typ segment.Type, index, offset uint64, payload []byte) {
-	if typ != segment.TypeBroker {
-		return
-	}
-	if IsRecord(payload) {
-		if len(payload) >= RecordHeaderSize {
-			stampRecord(payload, int64(offset))
-		}
+	if typ != segment.TypeBroker || stampIfRecord(payload, offset) {
 		return
 	}
 	now := time.Now().UnixMilli()
@@ -139,4 +133,16 @@ func (b *Broker) isReady() bool {
 	b.stampMu.Lock()
 	defer b.stampMu.Unlock()
 	return b.ready
+}
+
+// stampIfRecord stamps a metadata record's own physical offset (offset)
+// and reports whether payload is one.
+func stampIfRecord(payload []byte, offset uint64) bool {
+	if !IsRecord(payload) {
+		return false
+	}
+	if len(payload) >= RecordHeaderSize {
+		stampRecord(payload, int64(offset))
+	}
+	return true
 }

@@ -84,6 +84,36 @@ func run(t *testing.T, name, bin string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// writeConfs writes the properties files of one broker group of three
+// members shaped like conf/broker-n*.conf and returns their paths: files
+// prefix-n0.conf... and data directories prefix-n0... in dir; ports are
+// the three listenPorts, then the three peer ports, then the three
+// rmqlogClientPorts; 8 MiB segments, so that a member starts fast.
+func writeConfs(t *testing.T, dir, prefix, cluster, name, ns string, ports []int) []string {
+	t.Helper()
+	var peers, confs []string
+	for i := range 3 {
+		peers = append(peers, fmt.Sprintf("n%d-127.0.0.1:%d", i, ports[3+i]))
+	}
+	for i := range 3 {
+		conf := filepath.Join(dir, fmt.Sprintf("%s-n%d.conf", prefix, i))
+		root := filepath.Join(dir, fmt.Sprintf("%s-n%d", prefix, i))
+		text := strings.Join([]string{
+			"brokerClusterName=" + cluster, "brokerName=" + name,
+			fmt.Sprintf("listenPort=%d", ports[i]), "namesrvAddr=" + ns, fmt.Sprintf("rmqlogClientPort=%d", ports[6+i]),
+			"storePathRootDir=" + root, "storePathCommitLog=" + filepath.Join(root, "commitlog"),
+			"flushDiskType=SYNC_FLUSH", "enableDLegerCommitLog=true", "dLegerGroup=" + name,
+			"dLegerPeers=" + strings.Join(peers, ";"), fmt.Sprintf("dLegerSelfId=n%d", i),
+			"mappedFileSizeCommitLog=8388608", "",
+		}, "\n")
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		confs = append(confs, conf)
+	}
+	return confs
+}
+
 // TestRealBinaries: `rmqlog namesrv` and three `rmqlog serve` processes
 // built from this tree, each from a file shaped like conf/broker-n*.conf
 // (free ports, temporary directories); the official client creates a
@@ -98,25 +128,11 @@ func TestRealBinaries(t *testing.T) {
 	ports := freePorts(t, 10)
 	ns := fmt.Sprintf("127.0.0.1:%d", ports[9])
 	run(t, "namesrv", bin, "namesrv", "--listen", ns)
-	var peers, brokers []string
+	var brokers []string
 	for i := range 3 {
-		peers = append(peers, fmt.Sprintf("n%d-127.0.0.1:%d", i, ports[3+i]))
 		brokers = append(brokers, fmt.Sprintf("127.0.0.1:%d", ports[i]))
 	}
-	for i := range 3 {
-		conf := filepath.Join(dir, fmt.Sprintf("broker-n%d.conf", i))
-		root := filepath.Join(dir, fmt.Sprintf("node0%d", i))
-		text := strings.Join([]string{
-			"brokerClusterName=RaftCluster", "brokerName=RaftNode00",
-			fmt.Sprintf("listenPort=%d", ports[i]), "namesrvAddr=" + ns, fmt.Sprintf("rmqlogClientPort=%d", ports[6+i]),
-			"storePathRootDir=" + root, "storePathCommitLog=" + filepath.Join(root, "commitlog"),
-			"flushDiskType=SYNC_FLUSH", "enableDLegerCommitLog=true", "dLegerGroup=RaftNode00",
-			"dLegerPeers=" + strings.Join(peers, ";"), fmt.Sprintf("dLegerSelfId=n%d", i),
-			"mappedFileSizeCommitLog=8388608", "",
-		}, "\n")
-		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	for i, conf := range writeConfs(t, dir, "broker", "RaftCluster", "RaftNode00", ns, ports) {
 		run(t, fmt.Sprintf("n%d", i), bin, "serve", "-c", conf)
 	}
 

@@ -7,9 +7,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,25 +43,10 @@ func startGroup(t *testing.T, bin, dir, ns, name string) *group {
 	t.Helper()
 	ports := freePorts(t, 9)
 	g := &group{name: name}
-	var peers []string
 	for i := range 3 {
-		peers = append(peers, fmt.Sprintf("n%d-127.0.0.1:%d", i, ports[3+i]))
 		g.addrs = append(g.addrs, fmt.Sprintf("127.0.0.1:%d", ports[i]))
 	}
-	for i := range 3 {
-		conf := filepath.Join(dir, fmt.Sprintf("%s-n%d.conf", name, i))
-		root := filepath.Join(dir, fmt.Sprintf("%s-n%d", name, i))
-		text := strings.Join([]string{
-			"brokerClusterName=FailoverCluster", "brokerName=" + name,
-			fmt.Sprintf("listenPort=%d", ports[i]), "namesrvAddr=" + ns, fmt.Sprintf("rmqlogClientPort=%d", ports[6+i]),
-			"storePathRootDir=" + root, "storePathCommitLog=" + filepath.Join(root, "commitlog"),
-			"flushDiskType=SYNC_FLUSH", "enableDLegerCommitLog=true", "dLegerGroup=" + name,
-			"dLegerPeers=" + strings.Join(peers, ";"), fmt.Sprintf("dLegerSelfId=n%d", i),
-			"mappedFileSizeCommitLog=8388608", "",
-		}, "\n")
-		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	for i, conf := range writeConfs(t, dir, name, "FailoverCluster", name, ns, ports) {
 		g.cmds = append(g.cmds, run(t, fmt.Sprintf("%s-n%d", name, i), bin, "serve", "-c", conf))
 	}
 	return g

@@ -89,27 +89,7 @@ func TestUpgradeFromClassic(t *testing.T) {
 
 	ports := freePorts(t, 10)
 	ns := fmt.Sprintf("127.0.0.1:%d", ports[9])
-	var peers []string
-	for i := range 3 {
-		peers = append(peers, fmt.Sprintf("n%d-127.0.0.1:%d", i, ports[3+i]))
-	}
-	var confs []string
-	for i := range 3 {
-		conf := filepath.Join(dir, fmt.Sprintf("broker-n%d.conf", i))
-		root := filepath.Join(dir, fmt.Sprintf("node0%d", i))
-		text := strings.Join([]string{
-			"brokerClusterName=UpgradeCluster", "brokerName=broker-a",
-			fmt.Sprintf("listenPort=%d", ports[i]), "namesrvAddr=" + ns, fmt.Sprintf("rmqlogClientPort=%d", ports[6+i]),
-			"storePathRootDir=" + root, "storePathCommitLog=" + filepath.Join(root, "commitlog"),
-			"flushDiskType=SYNC_FLUSH", "enableDLegerCommitLog=true", "dLegerGroup=broker-a",
-			"dLegerPeers=" + strings.Join(peers, ";"), fmt.Sprintf("dLegerSelfId=n%d", i),
-			"mappedFileSizeCommitLog=8388608", "",
-		}, "\n")
-		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		confs = append(confs, conf)
-	}
+	confs := writeConfs(t, dir, "broker", "UpgradeCluster", "broker-a", ns, ports)
 	digest := regexp.MustCompile(`(?m)^digest: .*$`)
 	var digests []string
 	for _, conf := range confs {
