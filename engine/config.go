@@ -25,8 +25,14 @@ type Config struct {
 	// ClientAddrs are members' client addresses known in advance; they take
 	// precedence over the addresses peers advertise. Optional.
 	ClientAddrs map[string]string
-	Dir         string // data directory (storePathRootDir): the raft-state file lives here
-	LogDir      string // the log's directory (storePathCommitLog); default Dir/commitlog
+	// Join (rmqlogJoin): this node joins an existing group as a new
+	// member. Until the leader's log names it (rmqlog member add), it is
+	// no member: it never votes or campaigns, whatever Peers says. Peers
+	// must still name this node (its peer address) and the members to
+	// answer. Ignored once the node's log holds a configuration.
+	Join   bool
+	Dir    string // data directory (storePathRootDir): the raft-state file lives here
+	LogDir string // the log's directory (storePathCommitLog); default Dir/commitlog
 
 	FlushMode     flush.Mode    // flushDiskType; default SYNC_FLUSH
 	FlushInterval time.Duration // flushIntervalCommitLog (ASYNC_FLUSH); default 500ms

@@ -161,30 +161,7 @@ func saveState(fsys segment.FS, dir string, hs HardState) error {
 	if len(hs.Vote) > maxVoteLen {
 		return fmt.Errorf("engine: vote for %q: node ids are at most %d bytes", hs.Vote, maxVoteLen)
 	}
-	tmp := filepath.Join(dir, stateTmp)
-	if err := fsys.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err // a temporary file left by a crash
-	}
-	f, err := fsys.Create(tmp)
-	if err != nil {
-		return err
-	}
-	b := encodeState(hs)
-	if _, err := f.WriteAt(b, 0); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := fsys.Rename(tmp, filepath.Join(dir, stateFile)); err != nil {
-		return err
-	}
-	return fsys.SyncDir(dir)
+	return writeFileDurably(fsys, dir, stateTmp, stateFile, encodeState(hs))
 }
 
 // ReadHardState reads the hard state of the node whose data directory

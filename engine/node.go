@@ -70,6 +70,9 @@ type Node struct {
 	// core is halted (it sends nothing, so nothing depends on the unsaved
 	// term or vote) and the save is retried every tick. Guarded by mu.
 	stateFull bool
+	// unrouted: ids the core sent messages to without a known address
+	// (noRoute logged them once). Guarded by mu.
+	unrouted map[string]bool
 }
 
 // Open starts a node: it recovers the log and the hard state from
@@ -95,8 +98,17 @@ func Open(cfg Config) (*Node, error) {
 		st.unlockDir()
 		return nil, err
 	}
-	n.core = raft.New(n.coreConfig(), st, hs)
+	confs, err := st.loadConfs()
+	if err != nil {
+		st.closeLog()
+		st.unlockDir()
+		return nil, err
+	}
+	cc := n.coreConfig()
+	cc.Confs = confs
+	n.core = raft.New(cc, st, hs)
 	st.core = n.core
+	n.warnConfig()
 	n.core.DurableTo(st.flusher.Durable())
 	st.sendTerm.Store(n.core.Term())
 	n.roles = newNotifier(cfg.OnRoleChange)
@@ -206,11 +218,7 @@ func (n *Node) coreConfig() raft.Config {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	peers := make([]string, 0, len(c.Peers))
-	for id := range c.Peers {
-		peers = append(peers, id)
-	}
-	return raft.Config{ID: c.ID, Peers: peers,
+	return raft.Config{ID: c.ID, Members: c.bootstrap().Members,
 		ElectionTicks: c.ticks(c.ElectionTimeout), HeartbeatTicks: c.ticks(c.HeartbeatInterval),
 		RetransmitTicks: c.ticks(c.RetransmitTimeout), SyncQuorum: c.FlushMode == flush.SyncFlush,
 		MaxBatchBytes: c.MaxBatchBytes, MaxBatchCount: c.MaxBatchCount,
@@ -235,13 +243,7 @@ func (n *Node) startNetwork() error {
 	}
 	n.tr = tr
 	n.disp = make(map[string]*dispatcher)
-	for _, id := range n.core.Peers() {
-		d := newDispatcher(n, tr.Peer(id))
-		n.st.peers = append(n.st.peers, d.peer)
-		n.disp[id] = d
-		n.wg.Add(1)
-		go d.run()
-	}
+	n.syncPeers()
 	return nil
 }
 
@@ -344,8 +346,15 @@ func (n *Node) afterLocked() {
 		}
 	}
 	n.st.sendTerm.Store(rd.Term)
+	if rd.ConfChanged {
+		n.syncPeers()
+	}
 	for _, m := range rd.Msgs {
-		n.disp[m.To].enqueue(m)
+		if d := n.disp[m.To]; d != nil {
+			d.enqueue(m)
+		} else {
+			n.noRoute(m.To)
+		}
 	}
 	if last := n.st.LastIndex(); last != n.requested || rd.Rewritten {
 		n.requested = last

@@ -192,6 +192,10 @@ func Peek(b []byte) (index, term uint64, n int, err error) {
 	return h.index, h.term, HeaderSize + int(h.length), nil
 }
 
+// PeekType returns the type of the entry at the start of b, which Peek
+// accepted.
+func PeekType(b []byte) Type { return Type(b[24]) }
+
 // DecodeVerified decodes the entry at the start of b without computing its
 // CRC again or checking its length against len(b): b must start with an
 // entry Decode accepted, unchanged since. It spares a second CRC pass to a

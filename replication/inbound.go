@@ -199,8 +199,11 @@ func (t *Transport) judge(h wire.Hello, err error) (wire.Status, string) {
 	case h.From == t.cfg.Self:
 		return wire.StatusUnknownNode, clip(fmt.Sprintf("a peer cannot claim this node's own id %q", h.From))
 	}
-	if _, ok := t.cfg.Peers[h.From]; !ok {
-		return wire.StatusUnknownNode, clip(fmt.Sprintf("%q is not a member of group %q; members: %s", h.From, t.cfg.Group, t.members()))
+	t.mu.Lock()
+	_, ok := t.members[h.From]
+	t.mu.Unlock()
+	if !ok {
+		return wire.StatusUnknownNode, clip(fmt.Sprintf("%q is not a member of group %q; members: %s", h.From, t.cfg.Group, t.memberList()))
 	}
 	return wire.StatusOK, ""
 }
@@ -214,11 +217,13 @@ func clientsUse(advert string) string {
 	return ", whose client port (rmqlogClientPort) is " + advert
 }
 
-func (t *Transport) members() string {
-	ids := make([]string, 0, len(t.cfg.Peers))
-	for id := range t.cfg.Peers {
+func (t *Transport) memberList() string {
+	t.mu.Lock()
+	ids := make([]string, 0, len(t.members))
+	for id := range t.members {
 		ids = append(ids, id)
 	}
+	t.mu.Unlock()
 	slices.Sort(ids)
 	return strings.Join(ids, ", ")
 }

@@ -116,7 +116,7 @@ func TestBadInboundClosesOnlyThatConnection(t *testing.T) {
 		{"oversized", binary.LittleEndian.AppendUint32(nil, 1<<20), "wire: frame too large: 1048580 bytes, the limit is 4096"},
 		{"short length", binary.LittleEndian.AppendUint32(nil, 10), "length 10 is shorter than a header"},
 		{"bad crc", func() []byte { b := append([]byte(nil), heartbeat...); b[20] ^= 1; return b }(), "header crc"},
-		{"entries on a vote", wire.Encode(nil, &wire.Msg{Type: wire.TypeVote, Count: 1, Entries: make([]byte, 32)}), "only Append carries entries"},
+		{"entries on a vote", wire.Encode(nil, &wire.Msg{Type: wire.TypeVote, Count: 1, Entries: make([]byte, 32)}), "only Append and Reset carry entries"},
 		{"good then garbage", append(append([]byte(nil), heartbeat...), 0xff, 0xff, 0xff, 0xff), "wire: frame too large"},
 	}
 	for _, tt := range tests {

@@ -46,13 +46,16 @@ func newPeer(t *Transport, id, addr string) *Peer {
 // ID is the member id this Peer sends to.
 func (p *Peer) ID() string { return p.id }
 
+// Addr is the peer address this Peer dials.
+func (p *Peer) Addr() string { return p.addr }
+
 // Send writes one frame to the peer: the header of m (wire.AppendHeader)
 // and then its entries. If entries is not nil it holds the entry bytes,
 // written without copying in one writev with the header (the frame's entry
 // length is the sum of their lengths); otherwise m.Entries is sent. m.From,
 // m.To and, when entries is not nil, m.Entries are ignored. Send does not
 // retain m or the entries after it returns. The caller must make the frame
-// valid (only Append carries entries; Count entries of at least 32 bytes
+// valid (only Append, and Reset with at most one, carry entries; Count entries of at least 32 bytes
 // each), or the receiver closes the connection.
 //
 // If not connected, Send dials and runs the handshake first, within

@@ -169,17 +169,11 @@ func (l *TLSListener) check(c *Config) error {
 // addr, whose certificate must chain to the CAs and name that member.
 // A TLS failure is logged at Warn once per peer until a dial succeeds
 // (the Peer logs the dial error at Info).
-func (l *TLSListener) dialer(log *slog.Logger, peers map[string]string) func(ctx context.Context, addr string) (net.Conn, error) {
-	ids := make(map[string]string, len(peers))
-	for id, addr := range peers {
-		if id != l.self {
-			ids[addr] = id
-		}
-	}
+func (l *TLSListener) dialer(log *slog.Logger, idOf func(addr string) string) func(ctx context.Context, addr string) (net.Conn, error) {
 	var mu sync.Mutex
 	warned := map[string]string{} // guarded by mu: peer id -> the TLS failure last logged
 	return func(ctx context.Context, addr string) (net.Conn, error) {
-		id := ids[addr]
+		id := idOf(addr)
 		d := tls.Dialer{Config: &tls.Config{MinVersion: pki.MinVersion, Certificates: []tls.Certificate{l.creds.Cert},
 			// The chain and the identity are checked by VerifyConnection;
 			// host names are not checked on peer links.

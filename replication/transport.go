@@ -83,8 +83,7 @@ type Transport struct {
 	handler Handler
 	ln      net.Listener
 	log     *slog.Logger
-	peers   map[string]*Peer // every member but Self; read-only after New
-	done    chan struct{}    // closed by Close: ends the accept loop's retry wait
+	done    chan struct{} // closed by Close: ends the accept loop's retry wait
 
 	// dial and now are net.Dialer and time.Now, replaced only by tests
 	// before the first Send.
@@ -95,6 +94,8 @@ type Transport struct {
 
 	mu      sync.Mutex
 	closed  bool                  // guarded by mu: Close was called
+	members map[string]string     // guarded by mu: id -> peer address, Self included (AddPeer, RemovePeer)
+	peers   map[string]*Peer      // guarded by mu: every member but Self
 	inbound map[net.Conn]struct{} // guarded by mu: accepted connections still open
 	byPeer  map[string]*link      // guarded by mu: each peer's current inbound connection
 }
@@ -133,13 +134,15 @@ func New(cfg Config, h Handler) (*Transport, error) {
 		dial:    dialTCP,
 		now:     time.Now,
 	}
-	if sl, ok := ln.(*TLSListener); ok {
-		t.dial = sl.dialer(t.log, cfg.Peers)
-	}
+	t.members = make(map[string]string, len(cfg.Peers))
 	for id, addr := range cfg.Peers {
+		t.members[id] = addr
 		if id != cfg.Self {
 			t.peers[id] = newPeer(t, id, addr)
 		}
+	}
+	if sl, ok := ln.(*TLSListener); ok {
+		t.dial = sl.dialer(t.log, t.idOf)
 	}
 	t.wg.Add(1)
 	go t.acceptLoop()
@@ -242,8 +245,79 @@ func (c Config) withDefaults() Config {
 func (t *Transport) Addr() net.Addr { return t.ln.Addr() }
 
 // Peer returns the outbound link to member id, or nil if id is Self or not
-// a member. The Peer is owned by the Transport: Close closes it.
-func (t *Transport) Peer(id string) *Peer { return t.peers[id] }
+// a member. The Peer is owned by the Transport: Close (or RemovePeer)
+// closes it.
+func (t *Transport) Peer(id string) *Peer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.peers[id]
+}
+
+// AddPeer makes id a member at addr (a membership change) and returns its
+// outbound link: hellos from id are accepted from now on. A member already
+// known at addr keeps its link; one known at another address gets a new
+// link (the old one is closed).
+func (t *Transport) AddPeer(id, addr string) (*Peer, error) {
+	if err := t.cfg.checkPeer(id, addr); err != nil {
+		return nil, err
+	}
+	if id == t.cfg.Self {
+		return nil, fmt.Errorf("%w: AddPeer of Self %q", ErrConfig, id)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, fmt.Errorf("%w: transport of %s", ErrClosed, t.cfg.Self)
+	}
+	if p := t.peers[id]; p != nil {
+		if p.addr == addr {
+			return p, nil
+		}
+		p.Close()
+	}
+	if _, tls := t.ln.(*TLSListener); tls {
+		for other, a := range t.members {
+			if a == addr && other != id && other != t.cfg.Self {
+				return nil, fmt.Errorf("%w: %q and %q share the address %q: with TLS each member needs its own", ErrConfig, other, id, addr)
+			}
+		}
+	}
+	p := newPeer(t, id, addr)
+	t.members[id], t.peers[id] = addr, p
+	t.log.Info("replication: member added", "peer", id, "addr", addr)
+	return p, nil
+}
+
+// RemovePeer forgets member id (a membership change): its outbound link and
+// its inbound connection are closed, and its hellos are refused.
+func (t *Transport) RemovePeer(id string) {
+	t.mu.Lock()
+	p, l := t.peers[id], t.byPeer[id]
+	delete(t.peers, id)
+	if id != t.cfg.Self {
+		delete(t.members, id)
+	}
+	t.mu.Unlock()
+	if p != nil {
+		p.Close()
+		t.log.Info("replication: member removed", "peer", id)
+	}
+	if l != nil {
+		l.c.Close()
+	}
+}
+
+// idOf returns the member whose peer address is addr ("" if none).
+func (t *Transport) idOf(addr string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, a := range t.members {
+		if a == addr && id != t.cfg.Self {
+			return id
+		}
+	}
+	return ""
+}
 
 // Close stops accepting, closes every inbound and outbound connection (a
 // Send in progress returns ErrClosed) and waits for every goroutine the
@@ -261,6 +335,11 @@ func (t *Transport) Close() error {
 	for c := range t.inbound {
 		conns = append(conns, c)
 	}
+
+	peers := make([]*Peer, 0, len(t.peers))
+	for _, p := range t.peers {
+		peers = append(peers, p)
+	}
 	t.mu.Unlock()
 
 	close(t.done)
@@ -268,7 +347,7 @@ func (t *Transport) Close() error {
 	for _, c := range conns {
 		c.Close()
 	}
-	for _, p := range t.peers {
+	for _, p := range peers {
 		p.Close()
 	}
 	t.wg.Wait()

@@ -22,7 +22,7 @@ import "github.com/rmqlog/rmqlog/replication/wire"
 // the census once every member has been heard. It reports whether m was
 // a query or a query's answer, which nothing else handles.
 func (r *Raft) countTerm(m *wire.Msg) bool {
-	if r.census != nil {
+	if r.census != nil && r.isPeer(m.From) {
 		r.census[m.From] = max(r.census[m.From], m.Term)
 		if len(r.census) == len(r.peers) {
 			r.closeCensus()

@@ -11,7 +11,7 @@ import "github.com/rmqlog/rmqlog/replication/wire"
 // (see tally), so it can win only with a majority of voters that are not
 // repairing, or with every member's vote.
 func (r *Raft) campaign(transfer bool) {
-	if r.stopped != nil {
+	if r.stopped != nil || !r.isVoter(r.cfg.ID) {
 		return
 	}
 	if transfer {
@@ -50,9 +50,11 @@ func (r *Raft) requestVotes(transfer bool) {
 	if transfer {
 		m.Flags = wire.FlagTransfer
 	}
-	for _, p := range r.peers {
-		m.To = p
-		r.send(m)
+	for _, p := range r.voters {
+		if p != r.cfg.ID {
+			m.To = p
+			r.send(m)
+		}
 	}
 }
 
@@ -153,8 +155,12 @@ func (r *Raft) handleVoteResp(m *wire.Msg) {
 // lost only if every member that held it lost it (under ASYNC_FLUSH: a
 // majority lost power before syncing it). See docs/durability.md.
 func (r *Raft) tally() bool {
-	sure, repairing, rejected := 0, 0, 0
-	for _, b := range r.votes {
+	sure, repairing, rejected, cast := 0, 0, 0, 0
+	for id, b := range r.votes {
+		if !r.isVoter(id) {
+			continue // only the voters of the configuration in force count
+		}
+		cast++
 		switch b {
 		case ballotGranted:
 			sure++
@@ -164,7 +170,7 @@ func (r *Raft) tally() bool {
 			rejected++
 		}
 	}
-	members := len(r.peers) + 1
+	members := len(r.voters)
 	switch {
 	case sure >= r.quorum() || sure+repairing == members:
 		if r.role == PreCandidate {
@@ -174,7 +180,7 @@ func (r *Raft) tally() bool {
 		}
 		r.becomeLeader()
 		return true
-	case rejected > 0 && sure+members-len(r.votes) < r.quorum():
+	case rejected > 0 && sure+members-cast < r.quorum():
 		// Neither a sure majority nor a full house can be had any more.
 		r.becomeFollower(r.term, "")
 		return true

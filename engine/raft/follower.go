@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rmqlog/rmqlog/record"
 	"github.com/rmqlog/rmqlog/replication/wire"
@@ -122,14 +123,36 @@ func verifyEntries(b []byte, n uint32) error {
 	return nil
 }
 
-// appendRest stores b, entries k+1.. of m, verbatim.
+// appendRest stores b, entries k+1.. of m, verbatim. Configuration
+// entries among them are saved to the membership list first and take
+// effect once appended.
 func (r *Raft) appendRest(m *wire.Msg, b []byte, k uint32) (uint64, error) {
 	end := m.Index + uint64(m.Count)
+	cs, err := confsIn(b, m.Count-k)
+	if err != nil {
+		return 0, fmt.Errorf("entries %d..%d: %w", m.Index+uint64(k)+1, end, err)
+	}
+	if len(cs) > 0 {
+		if err := r.saveConfs(append(slices.Clone(r.confs), cs...)); err != nil {
+			r.storageErr("save membership", err)
+			return 0, err
+		}
+	}
 	if _, err := r.log.AppendFramed(b); err != nil {
+		if len(cs) > 0 {
+			if serr := r.saveConfs(r.confs); serr != nil {
+				r.cfg.Logger.Warn("raft: could not save the membership list after a refused batch", "err", serr)
+			}
+		}
 		if !errors.Is(err, record.ErrCorrupt) && !errors.Is(err, record.ErrShortEntry) && !errors.Is(err, record.ErrNotContiguous) {
 			r.storageErr("append", err) // the disk, not the batch: corrupt batches are only refused
 		}
 		return 0, fmt.Errorf("entries %d..%d: %w", m.Index+uint64(k)+1, end, err)
+	}
+	if len(cs) > 0 {
+		r.confs = append(r.confs, cs...)
+		r.setConf()
+		r.cfg.Logger.Info("raft: membership changed", "index", r.confIndex, "members", r.conf.String(), "leader", m.From)
 	}
 	if got := r.log.LastIndex(); got != end {
 		return 0, fmt.Errorf("log ends at %d after the batch, expected %d", got, end)
@@ -158,6 +181,7 @@ func (r *Raft) advanceCommit(c uint64) {
 	if c > r.commit {
 		r.commit = c
 		r.checkRepaired()
+		r.confCommitted()
 	}
 }
 
@@ -205,7 +229,25 @@ func (r *Raft) resetLog(m *wire.Msg) bool {
 			return false
 		}
 	}
-	err := r.log.Reset(record.Position{Index: m.Index, Offset: m.Offset}, m.LogTerm, m.CRC)
+	conf, err := resetConf(m)
+	if err != nil {
+		r.cfg.Logger.Warn("raft: refusing a reset", "from", m.From, "err", err)
+		return false
+	}
+	r.dropConfsFrom(r.log.FirstIndex())
+	if conf != nil {
+		cs := append(slices.Clone(r.confs), *conf)
+		if n := len(r.confs); n > 0 && r.confs[n-1].Index >= conf.Index {
+			cs = []ConfEntry{*conf} // ours are older than the leader's base: the leader's wins
+		}
+		if err := r.saveConfs(cs); err != nil {
+			r.storageErr("save membership", err)
+			return false
+		}
+		r.confs = cs
+		r.setConf()
+	}
+	err = r.log.Reset(record.Position{Index: m.Index, Offset: m.Offset}, m.LogTerm, m.CRC)
 	if err != nil {
 		r.storageErr("reset", err)
 		return false
@@ -215,12 +257,30 @@ func (r *Raft) resetLog(m *wire.Msg) bool {
 	return true
 }
 
-// truncate removes entries i and after; what was fsynced of them no longer counts.
+// resetConf decodes the configuration entry a Reset carries (the one in
+// force at the leader's base), nil if it carries none.
+func resetConf(m *wire.Msg) (*ConfEntry, error) {
+	if m.Count == 0 {
+		return nil, nil
+	}
+	cs, err := confsIn(m.Entries, m.Count)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(cs) != 1 || m.Count != 1 || cs[0].Index >= m.Index:
+		return nil, fmt.Errorf("%w: a reset to base %d must carry one configuration entry below it", ErrMembership, m.Index)
+	}
+	return &cs[0], nil
+}
+
+// truncate removes entries i and after; what was fsynced of them no longer
+// counts, and a configuration among them is no longer in force.
 func (r *Raft) truncate(i uint64) error {
 	if err := r.log.TruncateSuffix(i); err != nil {
 		r.storageErr("truncate", err)
 		return err
 	}
+	r.dropConfsFrom(i)
 	r.durable = min(r.durable, i-1)
 	r.rewritten = true
 	return nil

@@ -18,8 +18,7 @@ func (r *Raft) becomeLeader() {
 	last := r.log.LastIndex()
 	r.prs = make(map[string]*progress, len(r.peers))
 	for _, p := range r.peers {
-		r.prs[p] = &progress{id: p, next: last + 1, active: true,
-			inflight: newInflights(r.cfg.WindowBatches, r.cfg.WindowBytes)}
+		r.prs[p] = r.newProgress(p)
 	}
 	r.readDone = r.readSeq // nothing pending from an earlier term
 	r.cfg.Logger.Info("raft: elected leader", "term", r.term, "last", last)
@@ -71,9 +70,12 @@ func (r *Raft) tickLeader() {
 // election timeout: a leader cut off from the group stops accepting writes
 // instead of holding clients until a new leader deposes it.
 func (r *Raft) checkQuorum() bool {
-	active := 1
-	for _, pr := range r.prs {
-		if pr.active {
+	active := 0
+	if r.isVoter(r.cfg.ID) {
+		active++
+	}
+	for id, pr := range r.prs {
+		if pr.active && r.isVoter(id) {
 			active++
 		}
 		pr.active = false
@@ -113,6 +115,9 @@ func (r *Raft) Propose(typ record.Type, payload []byte) (uint64, error) {
 	if err := r.CanPropose(); err != nil {
 		return 0, err
 	}
+	if typ == record.TypeConfig {
+		return 0, fmt.Errorf("%w: configuration entries are appended only by ProposeChange", ErrMembership)
+	}
 	i, err := r.log.Append(r.term, typ, payload)
 	if err != nil {
 		r.storageErr("append", err)
@@ -128,6 +133,9 @@ func (r *Raft) ProposeBatch(es []record.Entry) (uint64, error) {
 		return 0, err
 	}
 	for i := range es {
+		if es[i].Type == record.TypeConfig {
+			return 0, fmt.Errorf("%w: configuration entries are appended only by ProposeChange", ErrMembership)
+		}
 		es[i].Term = r.term
 	}
 	last, err := r.log.AppendBatch(es)
@@ -244,8 +252,15 @@ func (r *Raft) sendReset(pr *progress) bool {
 		pr.resetBase = base.Index
 		r.cfg.Logger.Info("raft: follower is behind retention; resetting its log", "to", pr.id, "next", pr.next, "base", base.Index)
 	}
-	r.send(wire.Msg{Type: wire.TypeReset, To: pr.id, Index: base.Index, Offset: base.Offset,
-		LogTerm: prevTerm, CRC: prevCRC, Commit: min(r.commit, base.Index-1)})
+	m := wire.Msg{Type: wire.TypeReset, To: pr.id, Index: base.Index, Offset: base.Offset,
+		LogTerm: prevTerm, CRC: prevCRC, Commit: min(r.commit, base.Index-1)}
+	if c, ok := r.confBelow(base.Index); ok {
+		// The configuration in force at the base, which the follower's
+		// restarted log will not hold: one framed entry, checked on receipt.
+		e := record.Entry{Index: c.Index, Term: c.Term, Type: record.TypeConfig, Payload: EncodeMembership(c.Membership)}
+		m.Entries, m.Count = record.Encode(nil, &e), 1
+	}
+	r.send(m)
 	pr.state, pr.probeSent = stateProbe, true
 	pr.inflight.reset()
 	return true
@@ -254,6 +269,9 @@ func (r *Raft) sendReset(pr *progress) bool {
 // handleAck handles a follower's AppendResp or HeartbeatResp.
 func (r *Raft) handleAck(m *wire.Msg) {
 	pr := r.prs[m.From]
+	if pr == nil {
+		return // no longer a member (or not yet one)
+	}
 	pr.active = true
 	switch {
 	case m.Type == wire.TypeHeartbeatResp:
@@ -336,14 +354,21 @@ func (r *Raft) maybeCommit() {
 	if r.role != Leader {
 		return
 	}
-	r.counted = append(r.counted[:0], r.selfCounted())
-	for _, p := range r.peers {
+	r.counted = r.counted[:0]
+	for _, p := range r.voters {
+		if p == r.cfg.ID {
+			r.counted = append(r.counted, r.selfCounted())
+			continue
+		}
 		pr := r.prs[p]
 		if r.cfg.SyncQuorum {
 			r.counted = append(r.counted, pr.durable)
 		} else {
 			r.counted = append(r.counted, pr.match)
 		}
+	}
+	if len(r.counted) == 0 {
+		return
 	}
 	q := quorumIndex(r.counted, r.scratch)
 	if q <= r.commit || r.termAt(q) != r.term {
@@ -353,6 +378,7 @@ func (r *Raft) maybeCommit() {
 	for _, p := range r.peers {
 		r.sendCommit(r.prs[p])
 	}
+	r.confCommitted()
 }
 
 func (r *Raft) selfCounted() uint64 {
@@ -372,8 +398,8 @@ func (r *Raft) Transfer(id string) error {
 		return ErrNotLeader
 	case id == r.cfg.ID:
 		return nil
-	case r.prs[id] == nil:
-		return fmt.Errorf("engine: transfer to %q: not a member of this group (members %v)", id, r.cfg.Peers)
+	case r.prs[id] == nil || !r.isVoter(id):
+		return fmt.Errorf("engine: transfer to %q: not a voting member of this group (%s)", id, r.conf.String())
 	}
 	r.transferee, r.transferTick = id, 0
 	r.cfg.Logger.Info("raft: transferring leadership", "to", id, "term", r.term)
@@ -386,8 +412,12 @@ func (r *Raft) Transfer(id string) error {
 // maybeTimeoutNow tells the transfer target to campaign once it has every entry.
 func (r *Raft) maybeTimeoutNow(pr *progress) {
 	if r.transferee == pr.id && pr.match == r.log.LastIndex() {
-		r.send(wire.Msg{Type: wire.TypeTimeoutNow, To: pr.id, Index: r.log.LastIndex()})
+		r.send(wireTimeoutNow(pr.id, r.log.LastIndex()))
 	}
+}
+
+func wireTimeoutNow(to string, last uint64) wire.Msg {
+	return wire.Msg{Type: wire.TypeTimeoutNow, To: to, Index: last}
 }
 
 // maybePreferred moves leadership to the preferred leader once it is
@@ -398,7 +428,7 @@ func (r *Raft) maybePreferred() {
 	if p == "" || p == r.cfg.ID || r.transferee != "" || r.preferredWait > 0 || !r.Writable() {
 		return
 	}
-	if pr := r.prs[p]; pr != nil && pr.active && pr.match == r.log.LastIndex() {
+	if pr := r.prs[p]; pr != nil && r.isVoter(p) && pr.active && pr.match == r.log.LastIndex() {
 		r.cfg.Logger.Info("raft: moving leadership to the preferred leader", "to", p)
 		_ = r.Transfer(p)
 	}

@@ -18,6 +18,26 @@ type memLog struct {
 	terms    []uint64
 	crcs     []uint32
 	synced   uint64
+	// membership is what SaveMembership saved last: durable at once, as
+	// the engine's file is (write, fsync, rename).
+	membership []byte
+}
+
+func (l *memLog) SaveMembership(b []byte) error {
+	l.membership = append([]byte(nil), b...)
+	return nil
+}
+
+// confs decodes the saved membership list, for a restart.
+func (l *memLog) confs() []ConfEntry {
+	if l.membership == nil {
+		return nil
+	}
+	cs, err := DecodeConfs(l.membership)
+	if err != nil {
+		panic(err)
+	}
+	return cs
 }
 
 func newMemLog() *memLog {

@@ -33,6 +33,10 @@ type Log interface {
 	Span(from uint64, maxBytes, maxCount int) (last uint64, n int, err error)
 	Base() (record.Position, uint64, uint32)
 	Reset(base record.Position, prevTerm uint64, prevCRC uint32) error
+	// SaveMembership durably replaces the saved list of configuration
+	// entries (EncodeConfs) before the core relies on it: before it appends
+	// a configuration entry, after a truncation removed one.
+	SaveMembership(b []byte) error
 	// Err returns the log's sticky failure (fail-stop: every later write
 	// fails too), nil while it takes writes. A write error while Err is nil
 	// (a full disk) is transient.
@@ -101,7 +105,15 @@ func StartState(hs HardState, async bool) HardState {
 // Config configures the Raft core. Times are in ticks.
 type Config struct {
 	ID    string
-	Peers []string // every member, ID included
+	Peers []string // the bootstrap members, ID included, when Members is empty
+	// Members is the bootstrap configuration (with addresses), used until
+	// the log holds a configuration entry. Empty with empty Peers: a node
+	// joining an existing group, which is no member until the leader's log
+	// says it is.
+	Members []Member
+	// Confs is the saved list of configuration entries (DecodeConfs of what
+	// Log.SaveMembership last saved); New keeps those the log still holds.
+	Confs []ConfEntry
 
 	ElectionTicks   int // a follower campaigns after [ElectionTicks, 2*ElectionTicks) without a leader
 	HeartbeatTicks  int
@@ -136,7 +148,21 @@ var (
 type Raft struct {
 	cfg   Config
 	log   Log
-	peers []string // members other than cfg.ID
+	peers []string // members other than cfg.ID (and, on a leader, retiring ones); see setConf
+
+	// Membership (change.go): boot is the bootstrap configuration; confs
+	// the configuration entries in the log (and the one in force below its
+	// first index); conf the configuration in force, at confIndex; voters
+	// its voting members; retiring the members a leader still replicates
+	// to until the configuration that removed them commits.
+	boot          Membership
+	confs         []ConfEntry
+	conf          Membership
+	confIndex     uint64
+	voters        []string
+	retiring      []string
+	confChanged   bool // Ready.ConfChanged
+	removedLogged bool
 
 	term   uint64
 	vote   string
@@ -191,12 +217,15 @@ func New(cfg Config, log Log, hs HardState) *Raft {
 	if r.termLost {
 		r.census = make(map[string]uint64)
 	}
-	for _, p := range cfg.Peers {
-		if p != cfg.ID {
-			r.peers = append(r.peers, p)
+	r.boot = Membership{Members: slices.Clone(cfg.Members)}
+	if len(cfg.Members) == 0 {
+		for _, p := range cfg.Peers {
+			r.boot.Members = append(r.boot.Members, Member{ID: p})
 		}
 	}
-	slices.Sort(r.peers)
+	r.boot.sort()
+	r.loadConfs(cfg.Confs)
+	r.setConf()
 	r.becomeFollower(r.term, "")
 	return r
 }
@@ -214,6 +243,9 @@ type Ready struct {
 	SaveState bool
 	Msgs      []wire.Msg
 	Rewritten bool
+	// ConfChanged: the configuration in force changed (Membership): the
+	// driver connects to the members it adds, before sending Msgs.
+	ConfChanged bool
 
 	Role         Role
 	Term         uint64
@@ -228,10 +260,10 @@ type Ready struct {
 // Ready returns what the core produced since the last call and clears it
 // (the messages, the hard state's change mark and Rewritten).
 func (r *Raft) Ready() Ready {
-	rd := Ready{HardState: r.HardState(), SaveState: r.hsDirty, Msgs: r.msgs, Rewritten: r.rewritten,
+	rd := Ready{HardState: r.HardState(), SaveState: r.hsDirty, Msgs: r.msgs, Rewritten: r.rewritten, ConfChanged: r.confChanged,
 		Role: r.role, Term: r.term, Lead: r.lead, Commit: r.commit, Writable: r.Writable(),
 		Transferring: r.transferee != "", Stopped: r.stopped, ReadDone: r.readDone}
-	r.msgs, r.hsDirty, r.rewritten = nil, false, false
+	r.msgs, r.hsDirty, r.rewritten, r.confChanged = nil, false, false, false
 	return rd
 }
 
@@ -250,7 +282,7 @@ func (r *Raft) Durable() uint64 { return r.durable }
 // Stopped returns why the core was halted, nil while it takes part.
 func (r *Raft) Stopped() error { return r.stopped }
 
-// Peers returns the other members, sorted.
+// Peers returns the members this node exchanges messages with, sorted.
 func (r *Raft) Peers() []string { return slices.Clone(r.peers) }
 
 // Transferee returns the member leadership is being transferred to, "" if none.
@@ -271,6 +303,9 @@ type Status struct {
 	Contradiction  error    // the last refused overwrite of a committed entry (ErrContradiction)
 	Contradictions uint64
 	Followers      []Progress // the leader's view of each follower, sorted by id
+	Membership     Membership // the configuration in force
+	ConfIndex      uint64     // its entry's index, 0 for the bootstrap configuration
+	ConfCommitted  bool
 }
 
 // Progress is the leader's view of one follower.
@@ -278,18 +313,22 @@ type Progress struct {
 	ID                   string
 	Match, Durable, Next uint64
 	State                string // "probe" or "replicate"
+	Learner              bool   // receives the log, does not vote
+	Retiring             bool   // removed by the uncommitted configuration
 }
 
 // Status returns a snapshot of the core's state.
 func (r *Raft) Status() Status {
 	s := Status{Role: r.role, Term: r.term, Lead: r.lead, Commit: r.commit, Writable: r.Writable(),
 		Stopped: r.stopped, Elections: r.elections, RepairTo: r.repairTo, TermLost: r.termLost,
-		Waiting: r.Waiting(), Contradiction: r.contradiction, Contradictions: r.contradictions}
+		Waiting: r.Waiting(), Contradiction: r.contradiction, Contradictions: r.contradictions,
+		Membership: r.conf.clone(), ConfIndex: r.confIndex, ConfCommitted: r.commit >= r.confIndex}
 	if r.role == Leader {
 		for _, id := range r.peers {
 			pr := r.prs[id]
+			m, member := r.conf.Get(id)
 			s.Followers = append(s.Followers, Progress{ID: id, Match: pr.match, Durable: pr.durable,
-				Next: pr.next, State: pr.state.String()})
+				Next: pr.next, State: pr.state.String(), Learner: m.Learner, Retiring: !member})
 		}
 	}
 	return s
@@ -350,7 +389,14 @@ func (r *Raft) send(m wire.Msg) {
 	r.msgs = append(r.msgs, m)
 }
 
-func (r *Raft) quorum() int { return majority(len(r.peers) + 1) }
+// quorum is the size of a majority of the voters in force; with no voter
+// (a node that is no member) nothing can reach it.
+func (r *Raft) quorum() int {
+	if len(r.voters) == 0 {
+		return 1 << 30
+	}
+	return majority(len(r.voters))
+}
 
 func (r *Raft) lastTerm() uint64 {
 	t, err := r.log.Term(r.log.LastIndex())
@@ -385,6 +431,10 @@ func (r *Raft) becomeFollower(term uint64, lead string) {
 	r.role, r.lead = Follower, lead
 	r.prs, r.votes, r.transferee = nil, nil, ""
 	r.matched, r.sentDurable = 0, 0
+	if len(r.retiring) > 0 {
+		r.retiring = nil
+		r.setPeers()
+	}
 	r.resetTimers()
 }
 
@@ -433,7 +483,9 @@ func (r *Raft) Tick() {
 	}
 	if r.electionTick >= r.timeout {
 		r.electionTick = 0
-		r.campaign(false)
+		if r.isVoter(r.cfg.ID) { // learners and removed nodes never campaign
+			r.campaign(false)
+		}
 	}
 }
 

@@ -39,9 +39,18 @@ func (r *Raft) RequestRead() (uint64, error) {
 
 // confirmReads advances readDone to the newest round a majority answered.
 func (r *Raft) confirmReads() {
-	acks := []uint64{r.readSeq}
-	for _, pr := range r.prs {
-		acks = append(acks, pr.readAck)
+	var acks []uint64
+	for _, id := range r.voters {
+		if id == r.cfg.ID {
+			acks = append(acks, r.readSeq)
+		} else if pr := r.prs[id]; pr != nil {
+			acks = append(acks, pr.readAck)
+		} else {
+			acks = append(acks, 0)
+		}
+	}
+	if len(acks) < r.quorum() {
+		return
 	}
 	slices.Sort(acks)
 	if k := acks[len(acks)-r.quorum()]; k > r.readDone {

@@ -133,7 +133,9 @@ func (s *sim) ids() []string {
 func (s *sim) start(n *simNode, ids []string) {
 	n.hs = StartState(n.hs, !s.cfg.syncQuorum)
 	k := uint64(s.now)<<8 | uint64(len(n.id))
-	n.r = New(s.coreConfig(n.id, ids, k+uint64(n.id[1])), n.log, n.hs)
+	cfg := s.coreConfig(n.id, ids, k+uint64(n.id[1]))
+	cfg.Confs = n.log.confs()
+	n.r = New(cfg, n.log, n.hs)
 	n.up, n.checked, n.leading, n.pending = true, 0, false, nil
 	n.r.DurableTo(n.log.synced)
 	s.after(n)

@@ -7,7 +7,12 @@ import "github.com/rmqlog/rmqlog/replication/wire"
 // with etcd's PreVote and CheckQuorum refinements), then the handler of the
 // message's type in this node's role.
 func (r *Raft) Step(m *wire.Msg) {
-	if r.stopped != nil || m.From == r.cfg.ID || !r.isPeer(m.From) {
+	// Messages from nodes outside the configuration in force are handled
+	// too: a node that missed a change must still follow a leader it does
+	// not know yet, and answers to them count only where the configuration
+	// says (tally, handleAck). PreVote and the leader lease keep a removed
+	// node from disrupting the group.
+	if r.stopped != nil || m.From == r.cfg.ID {
 		return
 	}
 	if r.countTerm(m) {

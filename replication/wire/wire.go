@@ -77,7 +77,7 @@ const (
 type Msg struct {
 	Type    Type
 	Flags   uint8
-	Count   uint32 // Append: number of entries in Entries
+	Count   uint32 // Append: number of entries in Entries; Reset: 0 or 1 (the configuration at the base)
 	Term    uint64
 	Index   uint64
 	LogTerm uint64
@@ -186,8 +186,11 @@ func (m *Msg) check(b []byte) error {
 	if uint64(elen) != uint64(len(b)-HeaderSize) {
 		return fmt.Errorf("%w: entries length %d, frame holds %d", ErrFrame, elen, len(b)-HeaderSize)
 	}
-	if m.Type != TypeAppend && (elen != 0 || m.Count != 0) {
-		return fmt.Errorf("%w: %v carries %d entries (%d bytes); only Append carries entries", ErrFrame, m.Type, m.Count, elen)
+	switch {
+	case m.Type == TypeReset && m.Count > 1:
+		return fmt.Errorf("%w: Reset carries %d entries; at most one (the configuration at its base)", ErrFrame, m.Count)
+	case m.Type != TypeAppend && m.Type != TypeReset && (elen != 0 || m.Count != 0):
+		return fmt.Errorf("%w: %v carries %d entries (%d bytes); only Append and Reset carry entries", ErrFrame, m.Type, m.Count, elen)
 	}
 	if uint64(m.Count)*minEntry > uint64(elen) || (m.Count == 0) != (elen == 0) {
 		return fmt.Errorf("%w: %d entries cannot fill %d bytes", ErrFrame, m.Count, elen)

@@ -48,6 +48,8 @@ func sampleMsgs() []wire.Msg {
 		{Type: wire.TypeTimeoutNow, Term: 7},
 		{Type: wire.TypeReset, Term: 7, Index: 5000, Offset: 1 << 40, LogTerm: 4, CRC: 0xdeadbeef, Commit: 4999},
 		{Type: wire.TypeReset, Flags: wire.FlagReject | wire.FlagTransfer, Durable: 1, Hint: 2},
+		// the configuration in force at the base (membership changes)
+		{Type: wire.TypeReset, Term: 7, Index: 5000, LogTerm: 4, Commit: 4999, Count: 1, Entries: entries(1, 20)},
 	}
 }
 
@@ -131,6 +133,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"reserved", func() []byte { b := encode(beat); b[11] = 1; return fixCRC(b) }(), "reserved byte 0x1 is not zero"},
 		{"entries on heartbeat", encode(wire.Msg{Type: wire.TypeHeartbeat, Count: 1, Entries: entries(1, 0)}), "Heartbeat carries 1 entries (32 bytes)"},
 		{"count on vote", encode(wire.Msg{Type: wire.TypeVote, Count: 1}), "Vote carries 1 entries (0 bytes)"},
+		{"two entries on reset", encode(wire.Msg{Type: wire.TypeReset, Count: 2, Entries: entries(2, 0)}), "Reset carries 2 entries; at most one"},
+		{"count on reset without bytes", encode(wire.Msg{Type: wire.TypeReset, Count: 1}), "1 entries cannot fill 0 bytes"},
 		{"bytes without count", encode(wire.Msg{Type: wire.TypeAppend, Entries: entries(1, 0)}), "0 entries cannot fill 32 bytes"},
 		{"count without bytes", encode(wire.Msg{Type: wire.TypeAppend, Count: 1}), "1 entries cannot fill 0 bytes"},
 		{"count over elen/32", encode(wire.Msg{Type: wire.TypeAppend, Count: 2, Entries: entries(1, 31)}), "2 entries cannot fill 63 bytes"},

@@ -1,0 +1,273 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/rmqlog/rmqlog/engine/raft"
+	"github.com/rmqlog/rmqlog/replication"
+	"github.com/rmqlog/rmqlog/segment"
+)
+
+// Membership changes on the engine's side (the rules are the core's:
+// engine/raft/membership.go, docs/membership.md): the saved list of
+// configuration entries (the membership file), the bootstrap
+// configuration from Config, the API, and keeping the transport's members
+// and the dispatchers in step with the configuration in force.
+
+// Member, Membership and the change types are the core's.
+type (
+	Member     = raft.Member
+	Membership = raft.Membership
+)
+
+// Errors of ChangeMembership besides the usual NotLeaderError, ErrClosed,
+// ErrLeadershipLost.
+var (
+	ErrChangePending = raft.ErrChangePending
+	ErrNotCaughtUp   = raft.ErrNotCaughtUp
+	ErrMembership    = raft.ErrMembership
+)
+
+const (
+	membershipFile = "membership"
+	membershipTmp  = "membership.tmp"
+	// maxMembershipFile bounds what loadConfs reads: raft's maxConfs
+	// entries of MaxMembers members with 255-byte strings stay far below.
+	maxMembershipFile = 64 << 20
+)
+
+// SaveMembership durably replaces the membership file (raft.Log): temporary
+// file, fsync, rename, directory fsync, as the raft-state file.
+func (s *store) SaveMembership(b []byte) error {
+	return writeFileDurably(s.fs, s.dir, membershipTmp, membershipFile, b)
+}
+
+// loadConfs reads the membership file; a missing file is an empty list (a
+// group whose log holds no configuration entry: the bootstrap one is in
+// force). A damaged file stops the node: without it the node cannot know
+// which configuration its log put in force below its first index.
+func (s *store) loadConfs() ([]raft.ConfEntry, error) {
+	path := filepath.Join(s.dir, membershipFile)
+	f, err := s.fs.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return nil, err
+	}
+	if size > maxMembershipFile {
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than a membership file can be", ErrMembership, path, size)
+	}
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cs, err := raft.DecodeConfs(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w; this node cannot know its group's configuration: keep the file for "+
+			"inspection, and replace this member as a failed machine (docs/operations.md: rmqlog member add, "+
+			"promote, remove)", path, err)
+	}
+	return cs, nil
+}
+
+// bootstrap is the configuration in force until the log holds one:
+// dLegerPeers with their client addresses, or none for a node that joins
+// an existing group (Config.Join).
+func (c Config) bootstrap() raft.Membership {
+	var m raft.Membership
+	if c.Join {
+		return m
+	}
+	for id, addr := range c.Peers {
+		m.Members = append(m.Members, raft.Member{ID: id, Peer: addr, Client: c.ClientAddrs[id]})
+		if id == c.ID && m.Members[len(m.Members)-1].Client == "" {
+			m.Members[len(m.Members)-1].Client = c.ClientAddr
+		}
+	}
+	slices.SortFunc(m.Members, func(a, b raft.Member) int { return strings.Compare(a.ID, b.ID) })
+	return m
+}
+
+// warnConfig says so when the log's configuration differs from
+// dLegerPeers: the log wins (docs/membership.md).
+func (n *Node) warnConfig() {
+	conf, at := n.core.Membership()
+	if at == 0 {
+		return
+	}
+	var inLog, inFile []string
+	for _, m := range conf.Members {
+		inLog = append(inLog, m.ID+"-"+m.Peer)
+	}
+	for id, addr := range n.cfg.Peers {
+		inFile = append(inFile, id+"-"+addr)
+	}
+	slices.Sort(inLog)
+	slices.Sort(inFile)
+	if slices.Equal(inLog, inFile) {
+		return
+	}
+	n.cfg.Logger.Warn("dLegerPeers differs from the configuration in the log; the log's is in force "+
+		"(update dLegerPeers in every member's properties file to match: rmqlog member list prints it)",
+		"log", strings.Join(inLog, ";"), "dLegerPeers", strings.Join(inFile, ";"), "index", at, "node", n.cfg.ID)
+}
+
+// ChangeMembership proposes one membership change on the leader and waits
+// until it commits: add a learner (Member's ID and Peer address, Client
+// optional), promote a caught-up learner, or remove a member (the leader
+// included: it then hands leadership off). It returns the configuration
+// entry's index.
+func (n *Node) ChangeMembership(ctx context.Context, c raft.Change) (uint64, error) {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return 0, ErrClosed
+	}
+	i, err := n.core.ProposeChange(c)
+	if err != nil {
+		err = n.proposeErr(err)
+	} else {
+		n.waiters.push(waiter{index: i, term: n.core.Term(), ch: make(chan error, 1)})
+	}
+	var ch chan error
+	if err == nil {
+		ch = n.waiters.q[len(n.waiters.q)-1].ch
+	}
+	n.afterLocked()
+	n.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case err := <-ch:
+		return i, err
+	case <-ctx.Done():
+		return i, fmt.Errorf("%w (the change may still commit: rmqlog member list shows the configuration)", ctx.Err())
+	}
+}
+
+// Membership returns the configuration in force, the index of its entry
+// (0: the bootstrap configuration) and whether it is committed.
+func (n *Node) Membership() (Membership, uint64, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m, i := n.core.Membership()
+	return m, i, n.core.ConfCommitted()
+}
+
+// syncPeers brings the transport's members and the dispatchers in line
+// with the core: a peer the core talks to gets a link and a dispatcher, at
+// the address the configuration gives (or dLegerPeers'); one it no longer
+// talks to, and that dLegerPeers does not name, is dropped. Called under mu
+// before the core's messages are handed out.
+func (n *Node) syncPeers() {
+	conf, _ := n.core.Membership()
+	want := map[string]string{}
+	for id, addr := range n.cfg.Peers {
+		if id != n.cfg.ID {
+			want[id] = addr
+		}
+	}
+	for _, id := range n.core.Peers() {
+		m, ok := conf.Get(id)
+		if ok && m.Peer != "" {
+			want[id] = m.Peer
+		} else if want[id] == "" {
+			n.cfg.Logger.Error("no peer address known for a member; it cannot be reached until dLegerPeers names it",
+				"member", id, "node", n.cfg.ID)
+		}
+		if ok && m.Client != "" {
+			n.learnAdvert(id, m.Client)
+		}
+	}
+	for id, addr := range want {
+		if d := n.disp[id]; d != nil && d.peer.Addr() == addr {
+			continue
+		}
+		p, err := n.tr.AddPeer(id, addr)
+		if err != nil {
+			n.cfg.Logger.Error("cannot connect to a member", "member", id, "addr", addr, "err", err)
+			continue
+		}
+		n.startDispatcher(id, p)
+	}
+	for id, d := range n.disp {
+		if _, ok := want[id]; !ok {
+			d.close()
+			delete(n.disp, id)
+			n.st.peers = slices.DeleteFunc(n.st.peers, func(p *replication.Peer) bool { return p == d.peer })
+			n.tr.RemovePeer(id)
+		}
+	}
+}
+
+// startDispatcher starts the sender for peer id (replacing one for an
+// older address).
+func (n *Node) startDispatcher(id string, p *replication.Peer) {
+	if old := n.disp[id]; old != nil {
+		old.close()
+		n.st.peers = slices.DeleteFunc(n.st.peers, func(q *replication.Peer) bool { return q == old.peer })
+	}
+	d := newDispatcher(n, p)
+	n.st.peers = append(n.st.peers, p)
+	n.disp[id] = d
+	n.wg.Add(1)
+	go d.run()
+}
+
+// writeFileDurably replaces dir/name with b: temporary file, fsync,
+// rename, directory fsync.
+func writeFileDurably(fsys segment.FS, dir, tmpName, name string, b []byte) error {
+	tmp := filepath.Join(dir, tmpName)
+	if err := fsys.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err // a temporary file left by a crash
+	}
+	f, err := fsys.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := fsys.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return fsys.SyncDir(dir)
+}
+
+// noRoute logs, at most once per id, a message the core addressed to a
+// node this one has no address for: a leader it learned of from a newer
+// configuration than its log holds. It answers once dLegerPeers names it
+// or once its log catches up through another leader.
+func (n *Node) noRoute(id string) {
+	if n.unrouted == nil {
+		n.unrouted = map[string]bool{}
+	}
+	if n.unrouted[id] {
+		return
+	}
+	n.unrouted[id] = true
+	n.cfg.Logger.Warn("a node this one has no peer address for sent it messages (a member added while this node "+
+		"was away?): it cannot answer; add it to dLegerPeers (rmqlog member list prints every member's address) and restart",
+		"from", id, "node", n.cfg.ID)
+}
