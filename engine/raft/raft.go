@@ -483,8 +483,15 @@ func (r *Raft) Tick() {
 	}
 	if r.electionTick >= r.timeout {
 		r.electionTick = 0
-		if r.isVoter(r.cfg.ID) { // learners and removed nodes never campaign
+		if r.isVoter(r.cfg.ID) {
 			r.campaign(false)
+		} else if r.role == Follower {
+			// Learners and removed nodes never campaign; like a voter that
+			// campaigns, one forgets a leader gone silent, so its lease no
+			// longer refuses the candidates that may replace it (found by
+			// the membership simulator: a learner holding the lease of a dead
+			// leader kept a full-house election from ending).
+			r.lead = ""
 		}
 	}
 }

@@ -48,6 +48,8 @@ type simConfig struct {
 	// fresh: every node starts with an empty directory as Node.Open sees
 	// it (lostState(0)): the census decides that the group is new.
 	fresh bool
+	// membership: the leader changes the membership (sim_membership_test.go).
+	membership bool
 }
 
 type simMsg struct {
@@ -64,6 +66,12 @@ type simNode struct {
 	checked uint64 // commit index checked so far
 	leading bool
 	pending []simProposal
+	// Membership (sim_membership_test.go): joiner started as no member;
+	// gone was removed and stopped for good; lingering was removed and
+	// keeps running; quorumChecked is the commit index checkCommitQuorum
+	// checked last.
+	joiner, gone, lingering, wasMember bool
+	quorumChecked           uint64
 }
 
 type simProposal struct {
@@ -89,6 +97,9 @@ type sim struct {
 	// every member that held them lost power (checkComplete).
 	lostAcks int
 	onSend   func(m *wire.Msg)
+	boot     []string // the first members' ids
+	changes  int      // membership changes appended
+	joined   int      // nodes started to join
 	trace    []string
 	verbose  bool
 }
@@ -101,6 +112,7 @@ func newSim(t testing.TB, cfg simConfig, seed uint64) *sim {
 	for i := range cfg.nodes {
 		ids = append(ids, fmt.Sprintf("n%d", i))
 	}
+	s.boot = ids
 	for _, id := range ids {
 		n := &simNode{id: id, log: newMemLog()}
 		if cfg.fresh {
@@ -132,6 +144,11 @@ func (s *sim) ids() []string {
 // process would (Node.Open: startState).
 func (s *sim) start(n *simNode, ids []string) {
 	n.hs = StartState(n.hs, !s.cfg.syncQuorum)
+	if n.joiner {
+		ids = nil // rmqlogJoin: no member until the log says so
+	} else if s.boot != nil {
+		ids = s.boot
+	}
 	k := uint64(s.now)<<8 | uint64(len(n.id))
 	cfg := s.coreConfig(n.id, ids, k+uint64(n.id[1]))
 	cfg.Confs = n.log.confs()
@@ -254,6 +271,9 @@ func (s *sim) check(n *simNode) {
 			s.logf("%s leads term %d, log [%d,%d]", n.id, r.term, n.log.FirstIndex(), n.log.LastIndex())
 			s.checkComplete(n)
 		}
+	}
+	if s.cfg.membership {
+		s.checkCommitQuorum(n)
 	}
 	n.leading = r.role == Leader
 	if r.commit > n.log.LastIndex() {
@@ -405,6 +425,9 @@ func (s *sim) stepWith(restart func(*simNode)) {
 	if s.rng.Float64() < s.cfg.partition {
 		s.repartition()
 	}
+	if s.cfg.membership {
+		s.retire()
+	}
 }
 
 // tickDeliver advances the clock: every running node ticks, then the
@@ -429,6 +452,9 @@ func (s *sim) restart(n *simNode) {
 // randomEvents draws one tick's events for n: a restart (by restart) if it
 // is down, else proposals, syncs, retention and crashes.
 func (s *sim) randomEvents(n *simNode, restart func(*simNode)) {
+	if n.gone {
+		return
+	}
 	if !n.up {
 		if s.rng.IntN(20) == 0 {
 			restart(n)
@@ -437,6 +463,9 @@ func (s *sim) randomEvents(n *simNode, restart func(*simNode)) {
 	}
 	if n.r.role == Leader && s.rng.IntN(3) == 0 {
 		s.propose(n)
+	}
+	if s.cfg.membership && n.r.role == Leader && s.rng.IntN(40) == 0 {
+		s.changeMembership(n)
 	}
 	if s.rng.IntN(3) == 0 {
 		s.sync(n)
@@ -459,7 +488,7 @@ func (s *sim) heal() {
 	clear(s.cut)
 	s.logf("healing")
 	for _, n := range s.nodes {
-		if !n.up {
+		if !n.up && !n.gone {
 			s.start(n, s.ids())
 		}
 	}
@@ -470,6 +499,9 @@ func (s *sim) heal() {
 	for deadline := s.now + 400; s.now < deadline; {
 		s.now++
 		for _, n := range s.nodes {
+			if n.gone {
+				continue
+			}
 			n.r.Tick()
 			s.after(n)
 			s.sync(n)
@@ -490,6 +522,16 @@ func (s *sim) heal() {
 	s.fatalf("no progress within 400 ticks after healing: %s", s.describe())
 }
 
+// member reports whether n is a member of leader l's configuration (every
+// node is, without membership changes).
+func (s *sim) member(l *simNode, n *simNode) bool {
+	if !s.cfg.membership || l == nil {
+		return true
+	}
+	_, ok := l.r.conf.Get(n.id)
+	return ok
+}
+
 func (s *sim) leader() *simNode {
 	var l *simNode
 	for _, n := range s.nodes {
@@ -502,6 +544,9 @@ func (s *sim) leader() *simNode {
 
 func (s *sim) converged(l *simNode, target uint64) bool {
 	for _, n := range s.nodes {
+		if !s.member(l, n) {
+			continue
+		}
 		if n.r.commit < target || n.log.LastIndex() != l.log.LastIndex() {
 			return false
 		}
@@ -512,6 +557,9 @@ func (s *sim) converged(l *simNode, target uint64) bool {
 func (s *sim) describe() string {
 	var b strings.Builder
 	for _, n := range s.nodes {
+		if s.cfg.membership {
+			fmt.Fprintf(&b, "\n%s conf %d (%s) gone=%v lingering=%v", n.id, n.r.confIndex, n.r.conf.String(), n.gone, n.lingering)
+		}
 		fmt.Fprintf(&b, "\n%s up=%v role=%v term=%d vote=%q lead=%q commit=%d log=[%d,%d] synced=%d durable=%d matched=%d sentDurable=%d repairTo=%d termLost=%v waiting=%v",
 			n.id, n.up, n.r.role, n.r.term, n.r.vote, n.r.lead, n.r.commit, n.log.FirstIndex(), n.log.LastIndex(), n.log.synced,
 			n.r.durable, n.r.matched, n.r.sentDurable, n.r.repairTo, n.r.termLost, n.r.Waiting())
@@ -528,9 +576,10 @@ func (s *sim) describe() string {
 // finalCheck: every acknowledged entry is in every node's log, and the
 // logs are identical where their terms agree (log matching).
 func (s *sim) finalCheck() {
+	l := s.leader()
 	for i, c := range s.acked {
 		for _, n := range s.nodes {
-			if i < n.log.FirstIndex() {
+			if i < n.log.FirstIndex() || !s.member(l, n) {
 				continue
 			}
 			if got, ok := n.log.crcAt(i); !ok || got != c {
