@@ -71,7 +71,7 @@ type simNode struct {
 	// keeps running; quorumChecked is the commit index checkCommitQuorum
 	// checked last.
 	joiner, gone, lingering, wasMember bool
-	quorumChecked           uint64
+	quorumChecked                      uint64
 }
 
 type simProposal struct {
