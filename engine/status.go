@@ -8,6 +8,11 @@ type FollowerStatus struct {
 	Next    uint64
 	State   string // "probe" or "replicate"
 	Lag     uint64 // leader's last index - Match
+	// Learner: receives the log, does not vote or count toward commit.
+	Learner bool
+	// Retiring: removed by the configuration being committed; it receives
+	// the log until that commits.
+	Retiring bool
 }
 
 // Status is a snapshot of a node.
@@ -48,6 +53,13 @@ type Status struct {
 	// Contradictions counts such refusals since the node started.
 	Contradiction  error
 	Contradictions uint64
+	// Membership is the configuration in force (docs/membership.md);
+	// ConfIndex its entry's index (0: the bootstrap configuration from
+	// dLegerPeers, or none for a joining node); ConfCommitted whether that
+	// entry is committed (a change is under way while it is not).
+	Membership    Membership
+	ConfIndex     uint64
+	ConfCommitted bool
 }
 
 // Status returns a snapshot of the node's state.
@@ -60,11 +72,11 @@ func (n *Node) Status() Status {
 		Durable: n.st.flusher.Durable(), Err: r.Stopped, Elections: r.Elections,
 		BatchesSent: n.batchesSent.Load(), EntriesSent: n.entriesSent.Load(), RepairTo: r.RepairTo,
 		Contradiction: r.Contradiction, Contradictions: r.Contradictions, TermLost: r.TermLost,
-		Waiting: r.Waiting}
+		Waiting: r.Waiting, Membership: r.Membership, ConfIndex: r.ConfIndex, ConfCommitted: r.ConfCommitted}
 	s.LeaderAddr = n.clientAddr(r.Lead)
 	for _, pr := range r.Followers {
 		s.Followers = append(s.Followers, FollowerStatus{ID: pr.ID, Match: pr.Match, Durable: pr.Durable,
-			Next: pr.Next, State: pr.State, Lag: s.Last - min(pr.Match, s.Last)})
+			Next: pr.Next, State: pr.State, Lag: s.Last - min(pr.Match, s.Last), Learner: pr.Learner, Retiring: pr.Retiring})
 	}
 	return s
 }
