@@ -24,6 +24,15 @@ import (
 type (
 	Member     = raft.Member
 	Membership = raft.Membership
+	Change     = raft.Change
+	ChangeType = raft.ChangeType
+)
+
+// The membership changes (ChangeMembership).
+const (
+	AddLearner = raft.AddLearner // a new member joins as a learner (Member's ID and Peer; Client optional)
+	Promote    = raft.Promote    // a caught-up learner becomes a voter
+	Remove     = raft.Remove     // a member leaves (the leader included: it hands leadership off)
 )
 
 // Errors of ChangeMembership besides the usual NotLeaderError, ErrClosed,
@@ -129,7 +138,7 @@ func (n *Node) warnConfig() {
 // optional), promote a caught-up learner, or remove a member (the leader
 // included: it then hands leadership off). It returns the configuration
 // entry's index.
-func (n *Node) ChangeMembership(ctx context.Context, c raft.Change) (uint64, error) {
+func (n *Node) ChangeMembership(ctx context.Context, c Change) (uint64, error) {
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
