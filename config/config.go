@@ -77,6 +77,12 @@ type Config struct {
 
 	// PreferredLeader is preferredLeaderId: optional, a member of Peers.
 	PreferredLeader string
+	// Join is rmqlogJoin: this node joins a running group as a new member
+	// (rmqlog member add); until the leader's log names it, it neither
+	// votes nor campaigns. dLegerPeers must name this node and the members
+	// to reach. Ignored once the node's log holds a configuration; default
+	// false.
+	Join bool
 	// SendThreads is sendMessageThreadPoolNums (default 16). It is accepted
 	// and validated (>= 1) for RocketMQ compatibility but has no effect:
 	// appends are batched by the log's single append loop, and there is no

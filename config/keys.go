@@ -87,6 +87,7 @@ var rocketmqKeys = []key{
 var ownKeys = []key{
 	clientPortKey(),
 	boolean("rmqlogBrokerEnable", true, func(c *Config) *bool { return &c.BrokerEnable }),
+	boolean("rmqlogJoin", false, func(c *Config) *bool { return &c.Join }),
 	number("rmqlogDedupWindowMs", 60000, span{lo: 0, hi: 3600000, unit: "milliseconds (0 = no duplicate suppression)"},
 		time.Millisecond, func(c *Config) *time.Duration { return &c.DedupWindow }),
 	number("rmqlogDedupMaxKeys", 100000, span{lo: 1, hi: 10000000, unit: "keys"}, 1, func(c *Config) *int { return &c.DedupMaxKeys }),

@@ -148,7 +148,7 @@ func serverConfig(c *config.Config, log *slog.Logger) (server.Config, error) {
 		PeerTLS:        c.PeerTLS,
 		ClientTLS:      c.ClientTLS,
 		Engine: engine.Config{
-			Group: c.Group, ID: c.SelfID, Peers: c.Peers, ClientAddr: c.ClientAddr,
+			Group: c.Group, ID: c.SelfID, Peers: c.Peers, ClientAddr: c.ClientAddr, Join: c.Join,
 			Dir: c.RootDir, LogDir: c.LogDir,
 			FlushMode: c.FlushMode, FlushInterval: c.FlushInterval,
 			SegmentSize: c.SegmentSize, IndexEntries: c.IndexEntries,
