@@ -34,12 +34,17 @@ func FuzzReadFrame(f *testing.F) {
 }
 
 // FuzzBodies: every body decoder returns a value or an ErrBody, never
-// panics, and accepted bodies re-encode to the same bytes.
+// panics, and accepted bodies re-encode to the same bytes; a members
+// answer never holds more members than its bytes can. More seeds are in
+// testdata/fuzz/FuzzBodies.
 func FuzzBodies(f *testing.F) {
 	f.Add(proto.AppendRequest(nil, [][]byte{{}, []byte("abc")}))
 	f.Add(proto.AppendMeta(nil, proto.Meta{ID: "n0", Role: "leader", LeaderAddr: "127.0.0.1:1"}))
 	f.Add(proto.AppendEntry([]byte{1, 0, 0, 0}, proto.Entry{Index: 1, Payload: []byte("x")}))
 	f.Add(proto.AppendError(nil, proto.ErrorBody{Message: "m"}))
+	f.Add(proto.AppendMemberRequest(nil, proto.MemberRequest{Op: proto.MemberAdd, ID: "n3", Peer: "127.0.0.1:40914"}))
+	f.Add(proto.AppendMembers(nil, proto.Members{Node: "n0", Leader: "n0", Index: 7, Committed: true, Members: []proto.Member{
+		{ID: "n0", Peer: "h:1", Client: "h:2", Progress: true, Match: 9}, {ID: "n3", Peer: "h:3", Learner: true, Progress: true, Match: 5, Lag: 4}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		check := func(err error, re func() []byte) {
 			if err != nil {
@@ -66,5 +71,12 @@ func FuzzBodies(f *testing.F) {
 		})
 		eb, err := proto.ParseError(b)
 		check(err, func() []byte { return proto.AppendError(nil, eb) })
+		mr, err := proto.ParseMemberRequest(b)
+		check(err, func() []byte { return proto.AppendMemberRequest(nil, mr) })
+		ms, err := proto.ParseMembers(b)
+		if err == nil && (len(ms.Members) > proto.MaxMembers || len(ms.Members)*23 > len(b)) {
+			t.Fatalf("%d members from %d bytes", len(ms.Members), len(b))
+		}
+		check(err, func() []byte { return proto.AppendMembers(nil, ms) })
 	})
 }

@@ -29,10 +29,11 @@ const (
 	TypeMeta     Type = 4 // who this node is, who leads, indexes (binary)
 	TypeStatus   Type = 5 // the node's full status, as JSON (admin)
 	TypeTransfer Type = 6 // leadership transfer to a member (admin)
-	maxType           = TypeTransfer
+	TypeMember   Type = 7 // the group's configuration: list it, or add, promote or remove a member (admin)
+	maxType           = TypeMember
 )
 
-var typeNames = [...]string{"", "append", "get", "range", "meta", "status", "transfer"}
+var typeNames = [...]string{"", "append", "get", "range", "meta", "status", "transfer", "member"}
 
 func (t Type) String() string {
 	if t >= 1 && t <= maxType {
@@ -57,11 +58,22 @@ const (
 	CodeFailed     Code = 8  // the node stopped on a storage failure
 	CodeTransfer   Code = 9  // the leadership transfer did not complete
 	CodeOverload   Code = 10 // the node refuses the connection (too many connections)
-	maxCode             = CodeOverload
+	// CodeMembership: the membership change is invalid (already a member,
+	// not a member, the only voter, a peer address in use...); the message
+	// says why. Do not retry.
+	CodeMembership Code = 11
+	// CodeNotCaughtUp: the learner to promote lags the leader; the message
+	// says by how much. Retry once its lag is small.
+	CodeNotCaughtUp Code = 12
+	// CodeChangePending: an earlier membership change, or the new leader's
+	// no-op, is still committing (one change at a time). Retry shortly.
+	CodeChangePending Code = 13
+	maxCode                = CodeChangePending
 )
 
 var codeNames = [...]string{"ok", "not leader", "not found", "too large", "busy", "outcome unknown",
-	"closing", "bad request", "failed", "transfer failed", "overload"}
+	"closing", "bad request", "failed", "transfer failed", "overload", "membership refused", "not caught up",
+	"change pending"}
 
 func (c Code) String() string {
 	if c <= maxCode {

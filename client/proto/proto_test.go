@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -158,5 +159,94 @@ func TestReadFrameGrowsWithData(t *testing.T) {
 		case cut == len(big) && (err != nil || len(body) != 4<<20):
 			t.Errorf("whole frame: %d-byte body, %v", len(body), err)
 		}
+	}
+}
+
+func TestMemberBodies(t *testing.T) {
+	reqs := []proto.MemberRequest{
+		{Op: proto.MemberList},
+		{Op: proto.MemberAdd, ID: "n3", Peer: "127.0.0.1:40914", Client: "127.0.0.1:30943"},
+		{Op: proto.MemberAdd, ID: "n3", Peer: "[::1]:40914"},
+		{Op: proto.MemberPromote, ID: "n3"},
+		{Op: proto.MemberRemove, ID: "n0"},
+	}
+	for _, r := range reqs {
+		if got, err := proto.ParseMemberRequest(proto.AppendMemberRequest(nil, r)); got != r || err != nil {
+			t.Errorf("member request %+v: got %+v, %v", r, got, err)
+		}
+	}
+	answers := []proto.Members{
+		{Node: "n3"}, // a joining node: no configuration yet
+		{Node: "n1", Leader: "n0", Members: []proto.Member{{ID: "n0", Peer: "h:1"}, {ID: "n1", Peer: "h:2", Client: "h:3"}}},
+		{Node: "n0", Leader: "n0", Index: 1 << 40, Committed: true, Members: []proto.Member{
+			{ID: "n0", Peer: "h:1", Client: "h:2", Progress: true, Match: 100},
+			{ID: "n3", Peer: "h:3", Learner: true, Progress: true, Match: 60, Lag: 40},
+			{ID: "n4", Peer: "h:4", Learner: true}}},
+	}
+	for _, m := range answers {
+		got, err := proto.ParseMembers(proto.AppendMembers(nil, m))
+		if err != nil || got.Node != m.Node || got.Leader != m.Leader || got.Index != m.Index || got.Committed != m.Committed ||
+			!slices.Equal(got.Members, m.Members) {
+			t.Errorf("members %+v: got %+v, %v", m, got, err)
+		}
+	}
+	if x, ok := answers[2].Member("n3"); !ok || !x.Learner || x.Lag != 40 {
+		t.Errorf("Member(n3) = %+v, %v", x, ok)
+	}
+	if _, ok := answers[2].Member("n9"); ok {
+		t.Error("Member(n9) found")
+	}
+	for op, want := range map[proto.MemberOp]string{proto.MemberList: "list", proto.MemberAdd: "add",
+		proto.MemberPromote: "promote", proto.MemberRemove: "remove", 9: "MemberOp(9)"} {
+		if op.String() != want {
+			t.Errorf("MemberOp %d is %q, want %q", op, op.String(), want)
+		}
+	}
+	if proto.TypeMember.String() != "member" || proto.CodeChangePending.String() != "change pending" ||
+		proto.CodeNotCaughtUp.String() != "not caught up" || proto.CodeMembership.String() != "membership refused" {
+		t.Errorf("names: %v %v %v %v", proto.TypeMember, proto.CodeChangePending, proto.CodeNotCaughtUp, proto.CodeMembership)
+	}
+}
+
+func TestMemberBodyErrors(t *testing.T) {
+	one := proto.Members{Node: "n0", Members: []proto.Member{{ID: "n0", Peer: "h:1"}}}
+	good := proto.AppendMembers(nil, one)
+	flagsAt := len(good) - 17 // the member's flags precede match and lag
+	mod := func(i int, v byte) []byte { b := bytes.Clone(good); b[i] = v; return b }
+	countAt := 2 + 2 + 2 + 8 + 1
+	tests := []struct {
+		name string
+		err  func() error
+		says string
+	}{
+		{"request empty", func() error { _, err := proto.ParseMemberRequest(nil); return err }, "op needs 1 bytes"},
+		{"request op", func() error {
+			_, err := proto.ParseMemberRequest(proto.AppendMemberRequest(nil, proto.MemberRequest{Op: 4}))
+			return err
+		}, "member op 4, want 0 (list) to 3"},
+		{"request cut", func() error { _, err := proto.ParseMemberRequest([]byte{1, 2, 0, 'n'}); return err }, "member id needs 2 bytes"},
+		{"request trailing", func() error {
+			_, err := proto.ParseMemberRequest(append(proto.AppendMemberRequest(nil, proto.MemberRequest{}), 0))
+			return err
+		}, "1 bytes after the member body"},
+		{"members empty", func() error { _, err := proto.ParseMembers(nil); return err }, "node needs 2 bytes"},
+		{"committed flag", func() error { _, err := proto.ParseMembers(mod(countAt-1, 2)); return err }, "committed flag 2"},
+		{"count over max", func() error {
+			b := mod(countAt, 0xff)
+			b[countAt+1] = 0xff
+			_, err := proto.ParseMembers(b)
+			return err
+		}, "65535 members, at most 1024"},
+		{"count over body", func() error { _, err := proto.ParseMembers(mod(countAt, 2)); return err }, "2 members cannot fit"},
+		{"member flags", func() error { _, err := proto.ParseMembers(mod(flagsAt, 4)); return err }, `member "n0" has flags 0x4`},
+		{"members cut", func() error { _, err := proto.ParseMembers(good[:len(good)-1]); return err }, "lag needs 8 bytes"},
+		{"members trailing", func() error { _, err := proto.ParseMembers(append(bytes.Clone(good), 0)); return err }, "after the members body"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.err(); !errors.Is(err, proto.ErrBody) || !strings.Contains(err.Error(), tt.says) {
+				t.Fatalf("got %v; want ErrBody saying %q", err, tt.says)
+			}
+		})
 	}
 }

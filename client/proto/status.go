@@ -24,7 +24,10 @@ type StatusDoc struct {
 	CommitIndex  uint64        `json:"commitIndex"`
 	DurableIndex uint64        `json:"durableIndex"`
 	Followers    []FollowerDoc `json:"followers,omitempty"`
-	Elections    uint64        `json:"elections"`
+	// Membership is the configuration in force on this node (absent while
+	// it starts).
+	Membership *MembershipDoc `json:"membership,omitempty"`
+	Elections  uint64         `json:"elections"`
 	// RepairTo is set while the node repairs a log that may lack entries it
 	// acknowledged (its vote counts only when every member votes);
 	// 18446744073709551615 (RepairUnknown) after an unclean stop under
@@ -69,4 +72,22 @@ type FollowerDoc struct {
 	NextIndex    uint64 `json:"nextIndex"`
 	State        string `json:"state"`
 	Lag          uint64 `json:"lag"`
+	// Learner: a member that receives the log but does not vote (rmqlog
+	// member promote makes it a voter once it has caught up).
+	Learner bool `json:"learner,omitempty"`
+	// Retiring: removed by the configuration being committed; it receives
+	// the log until that commits.
+	Retiring bool `json:"retiring,omitempty"`
+}
+
+// MembershipDoc is the configuration in force on a node (docs/membership.md).
+type MembershipDoc struct {
+	Voters   []string `json:"voters"`
+	Learners []string `json:"learners,omitempty"`
+	// Index is the configuration entry's index: 0 for the bootstrap
+	// configuration from dLegerPeers (or none, on a node that joins and
+	// has not been added yet).
+	Index uint64 `json:"confIndex"`
+	// Committed: the entry is committed; while it is not, a change is under way.
+	Committed bool `json:"committed"`
 }
