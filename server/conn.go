@@ -70,8 +70,8 @@ func (b *budget) give(n int) {
 
 // pending is a request started by the reader, answered by the writer: with
 // the ready frame (an error found by the reader), by waiting for prop
-// (appends) or done (transfers), or by reading the log (get, range, meta,
-// status: body is the request's).
+// (appends) or done (transfers, membership changes), or by reading the log
+// (get, range, meta, status, member list: body is the request's).
 type pending struct {
 	h     proto.Header
 	start time.Time

@@ -24,9 +24,10 @@ const (
 )
 
 // start begins the work of one request, on the connection's reader: an
-// append is proposed now and a transfer starts on its own goroutine; reads
-// are answered by the writer when their turn comes (so a connection holds
-// at most one read answer at a time, whatever it pipelines).
+// append is proposed now, a transfer or a membership change starts on its
+// own goroutine; reads (a member list included) are answered by the writer
+// when their turn comes (so a connection holds at most one read answer at
+// a time, whatever it pipelines).
 func (s *Server) start(h proto.Header, body []byte) *pending {
 	p := &pending{h: h, start: time.Now(), body: body}
 	if !s.ready.Load() {
@@ -39,11 +40,13 @@ func (s *Server) start(h proto.Header, body []byte) *pending {
 	case proto.TypeTransfer:
 		p.done = make(chan []byte, 1)
 		go s.transfer(h, body, p.done)
+	case proto.TypeMember:
+		s.startMember(p, body)
 	}
 	return p
 }
 
-// read answers a get, range, meta or status request.
+// read answers a get, range, meta, status or member list request.
 func (s *Server) read(h proto.Header, body []byte) []byte {
 	switch h.Type {
 	case proto.TypeGet:
@@ -52,6 +55,8 @@ func (s *Server) read(h proto.Header, body []byte) []byte {
 		return s.rangeOf(h, body)
 	case proto.TypeMeta:
 		return proto.Frame(nil, h.Type, proto.CodeOK, h.ID, proto.AppendMeta(nil, s.meta()))
+	case proto.TypeMember:
+		return proto.Frame(nil, h.Type, proto.CodeOK, h.ID, proto.AppendMembers(nil, s.members()))
 	}
 	doc, _ := json.Marshal(s.StatusDoc())
 	return proto.Frame(nil, h.Type, proto.CodeOK, h.ID, doc)
@@ -85,7 +90,8 @@ func (s *Server) propose(p *pending, body []byte) {
 }
 
 // answer makes p's response frame (p.frame), waiting for the append's
-// commit or the transfer's end; on the connection's writer.
+// commit or the transfer's or membership change's end; on the connection's
+// writer.
 func (s *Server) answer(p *pending) {
 	switch {
 	case p.frame != nil:

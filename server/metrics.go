@@ -28,7 +28,7 @@ type metrics struct {
 	syncTime   prometheus.Histogram
 	conns      prometheus.Gauge
 	ln         net.Listener
-	reqCounter [proto.TypeTransfer + 1][proto.CodeOverload + 1]prometheus.Counter
+	reqCounter [proto.TypeMember + 1][proto.CodeChangePending + 1]prometheus.Counter
 }
 
 var latencyBuckets = prometheus.ExponentialBuckets(50e-6, 2, 18) // 50 us .. 6.5 s
@@ -127,10 +127,15 @@ var (
 	descSent   = prometheus.NewDesc("rmqlog_replication_entries_total", "Entries sent to followers.", nil, nil)
 	descRepair = prometheus.NewDesc("rmqlog_repairing", "1 while the node repairs a log that may lack entries it acknowledged (its vote counts only when every member votes).", nil, nil)
 	descContra = prometheus.NewDesc("rmqlog_contradictions_total", "Leader requests to overwrite entries this node knows are committed, refused. Any is an alert: see docs/durability.md.", nil, nil)
+	descMember = prometheus.NewDesc("rmqlog_members", "Members of the configuration in force on this node, by role (voter, learner).", []string{"role"}, nil)
+	descConf   = prometheus.NewDesc("rmqlog_conf_index", "Index of the configuration entry in force (0: the bootstrap configuration from dLegerPeers).", nil, nil)
+	descConfOK = prometheus.NewDesc("rmqlog_conf_committed", "1 when the configuration in force is committed; 0 while a membership change is under way.", nil, nil)
+	descLearn  = prometheus.NewDesc("rmqlog_learner_lag_entries", "Leader only: last index minus the learner's match index (promote it once this is small).", []string{"learner"}, nil)
 )
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIndex, descTerm, descRole, descElect, descLag, descMatch, descBatch, descSent, descRepair, descContra} {
+	for _, d := range []*prometheus.Desc{descIndex, descTerm, descRole, descElect, descLag, descMatch, descBatch, descSent, descRepair, descContra,
+		descMember, descConf, descConfOK, descLearn} {
 		ch <- d
 	}
 }
@@ -163,5 +168,21 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, f := range st.Followers {
 		gauge(descLag, f.Lag, f.ID)
 		gauge(descMatch, f.Match, f.ID)
+		if f.Learner {
+			gauge(descLearn, f.Lag, f.ID)
+		}
 	}
+	collectConf(st, gauge)
+}
+
+// collectConf reports the configuration in force.
+func collectConf(st engine.Status, gauge func(*prometheus.Desc, uint64, ...string)) {
+	gauge(descMember, uint64(len(st.Membership.Voters())), "voter")
+	gauge(descMember, uint64(len(st.Membership.Learners())), "learner")
+	gauge(descConf, st.ConfIndex)
+	committed := uint64(0)
+	if st.ConfCommitted {
+		committed = 1
+	}
+	gauge(descConfOK, committed)
 }

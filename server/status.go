@@ -30,6 +30,7 @@ func (s *Server) StatusDoc() proto.StatusDoc {
 	for _, f := range st.Followers {
 		d.Followers = append(d.Followers, followerDoc(f))
 	}
+	d.Membership = membershipDoc(st)
 	d.Broker = s.brokerDoc()
 	s.mu.Lock()
 	d.Connections = len(s.conns)
@@ -55,5 +56,6 @@ func (s *Server) startingDoc() proto.StatusDoc {
 }
 
 func followerDoc(f engine.FollowerStatus) proto.FollowerDoc {
-	return proto.FollowerDoc{ID: f.ID, MatchIndex: f.Match, DurableIndex: f.Durable, NextIndex: f.Next, State: f.State, Lag: f.Lag}
+	return proto.FollowerDoc{ID: f.ID, MatchIndex: f.Match, DurableIndex: f.Durable, NextIndex: f.Next, State: f.State, Lag: f.Lag,
+		Learner: f.Learner, Retiring: f.Retiring}
 }
