@@ -24,6 +24,10 @@ type op struct {
 	index    uint64    // get: the index; range: from
 	maxCount uint32    // range
 	target   string    // transfer
+	member   proto.MemberRequest
+	// unsure: an attempt of this membership change may have taken effect
+	// (its connection was lost, or the node answered outcome unknown).
+	unsure bool
 
 	call *call  // the attempt in flight, nil if none
 	cn   *conn  // the connection of the last attempt
@@ -44,6 +48,11 @@ func (o *op) String() string {
 		return fmt.Sprintf("range from %d", o.index)
 	case proto.TypeTransfer:
 		return fmt.Sprintf("transfer to %q", o.target)
+	case proto.TypeMember:
+		if o.member.Op == proto.MemberList {
+			return "member list"
+		}
+		return fmt.Sprintf("member %s %q", o.member.Op, o.member.ID)
 	}
 	return o.typ.String()
 }
@@ -92,6 +101,8 @@ func (o *op) encode(b []byte, id uint64) []byte {
 		b = proto.RangeRequest(b, o.index, o.maxCount, 0)
 	case proto.TypeTransfer:
 		b = proto.TransferRequest(b, o.target)
+	case proto.TypeMember:
+		b = proto.AppendMemberRequest(b, o.member)
 	}
 	return proto.Finish(b, start)
 }
@@ -115,6 +126,7 @@ type call struct {
 	entries []proto.Entry // range
 	meta    proto.Meta    // meta
 	body    []byte        // status
+	members proto.Members // member
 }
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
@@ -189,6 +201,8 @@ func (cl *call) parseOK(body []byte) error {
 		cl.meta, err = proto.ParseMeta(body)
 	case proto.TypeStatus:
 		cl.body = body
+	case proto.TypeMember:
+		cl.members, err = proto.ParseMembers(body)
 	}
 	return err
 }

@@ -43,6 +43,9 @@
 // addresses learned from redirects join the known addresses. ErrTooLarge
 // (checked before sending against the node's maxMessageSize),
 // ErrBadRequest, ErrProtocol, ErrNotFound and ErrClosed are not retried.
+// The membership changes (AddLearner, Promote, RemoveMember) retry
+// ErrChangePending for up to 5 s and return ErrMembership and
+// ErrNotCaughtUp at once.
 //
 // Appends are therefore at least once: when the outcome of a sent append
 // is unknown (the connection was lost after it was sent, or the node
@@ -72,9 +75,10 @@
 //
 // # Reads
 //
-// Get, Range, Meta and Status go to the node the client is connected to:
-// the leader, or with WithPinned, addrs[0] whatever its role (a follower's
-// log can lag the leader's commit index). Their payloads are the caller's.
+// Get, Range, Meta, Status and Members go to the node the client is
+// connected to: the leader, or with WithPinned, addrs[0] whatever its role
+// (a follower's log can lag the leader's commit index). Their payloads are
+// the caller's.
 //
 // # Examples
 //

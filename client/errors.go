@@ -19,7 +19,9 @@ import (
 // wraps the network's).
 //
 // Returned at once: ErrTooLarge, ErrBadRequest, ErrProtocol, ErrNotFound,
-// ErrNoop, ErrTransfer, ErrClosed and the context's errors.
+// ErrNoop, ErrTransfer, ErrMembership, ErrNotCaughtUp, ErrClosed and the
+// context's errors. ErrChangePending is retried by the membership changes
+// for up to 5 s (see AddLearner).
 var (
 	// ErrNotLeader: the node does not lead; a *NotLeaderError names the
 	// leader if the node knows it.
@@ -60,6 +62,16 @@ var (
 	// ErrRefused: nothing listens at the address (connection refused).
 	// Dial with WithFailFast returns it at once when every address refuses.
 	ErrRefused = errors.New("client: connection refused")
+	// ErrMembership: the leader refused a membership change as invalid
+	// (already a member, not a member, the only voter, a peer address in
+	// use...); the message says why.
+	ErrMembership = errors.New("client: membership change refused")
+	// ErrNotCaughtUp: the learner to promote lags the leader too far; the
+	// message says by how much. Promote it once Members shows a small lag.
+	ErrNotCaughtUp = errors.New("client: learner not caught up")
+	// ErrChangePending: an earlier membership change, or the new leader's
+	// no-op, is still committing (one change at a time). Transient.
+	ErrChangePending = errors.New("client: membership change pending")
 )
 
 // NotLeaderError is a node's answer to an append or transfer when it does
@@ -88,16 +100,19 @@ func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
 
 // codeErrs maps a response code to its sentinel.
 var codeErrs = [...]error{
-	proto.CodeNotLeader:  ErrNotLeader,
-	proto.CodeNotFound:   ErrNotFound,
-	proto.CodeTooLarge:   ErrTooLarge,
-	proto.CodeBusy:       ErrBusy,
-	proto.CodeUnknown:    ErrUnknown,
-	proto.CodeClosing:    ErrClosing,
-	proto.CodeBadRequest: ErrBadRequest,
-	proto.CodeFailed:     ErrFailed,
-	proto.CodeTransfer:   ErrTransfer,
-	proto.CodeOverload:   ErrOverload,
+	proto.CodeNotLeader:     ErrNotLeader,
+	proto.CodeNotFound:      ErrNotFound,
+	proto.CodeTooLarge:      ErrTooLarge,
+	proto.CodeBusy:          ErrBusy,
+	proto.CodeUnknown:       ErrUnknown,
+	proto.CodeClosing:       ErrClosing,
+	proto.CodeBadRequest:    ErrBadRequest,
+	proto.CodeFailed:        ErrFailed,
+	proto.CodeTransfer:      ErrTransfer,
+	proto.CodeOverload:      ErrOverload,
+	proto.CodeMembership:    ErrMembership,
+	proto.CodeNotCaughtUp:   ErrNotCaughtUp,
+	proto.CodeChangePending: ErrChangePending,
 }
 
 // codeError is the error for a response with code c (not CodeOK) and error

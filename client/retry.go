@@ -110,8 +110,12 @@ func (c *Client) start(ctx context.Context, o *op) (outcome, error) {
 }
 
 // classify sorts an answered call by what the retry loop does with it,
-// and notes a redirect's leader address in o.
+// and notes in o a redirect's leader address and a membership change that
+// may have taken effect.
 func (c *Client) classify(o *op, cl *call) outcome {
+	if o.typ == proto.TypeMember && (cl.lost || cl.code == proto.CodeUnknown || cl.code == proto.CodeFailed) {
+		o.unsure = true
+	}
 	switch {
 	case cl.err == nil:
 		return outDone
