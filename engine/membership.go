@@ -177,10 +177,13 @@ func (n *Node) Membership() (Membership, uint64, bool) {
 }
 
 // syncPeers brings the transport's members and the dispatchers in line
-// with the core: a peer the core talks to gets a link and a dispatcher, at
-// the address the configuration gives (or dLegerPeers'); one it no longer
-// talks to, and that dLegerPeers does not name, is dropped. Called under mu
-// before the core's messages are handed out.
+// with the core: a peer the core talks to (and the current leader, which
+// may be one that removed itself and is handing off) gets a link and a
+// dispatcher, at the address the configuration gives (or the last one a
+// configuration gave, or dLegerPeers'); one it no longer talks to, and
+// that dLegerPeers does not name, is dropped. Called under mu before the
+// core's messages are handed out, whenever the configuration or the
+// leader changes.
 func (n *Node) syncPeers() {
 	conf, _ := n.core.Membership()
 	want := map[string]string{}
@@ -189,10 +192,23 @@ func (n *Node) syncPeers() {
 			want[id] = addr
 		}
 	}
-	for _, id := range n.core.Peers() {
+	for _, m := range conf.Members {
+		if m.Peer != "" && m.ID != n.cfg.ID {
+			n.known[m.ID] = m.Peer
+		}
+	}
+	talk := n.core.Peers()
+	if lead := n.core.Lead(); lead != "" && lead != n.cfg.ID && !slices.Contains(talk, lead) {
+		// A leader that removed itself leads until it hands off: its
+		// followers keep answering it.
+		talk = append(talk, lead)
+	}
+	for _, id := range talk {
 		m, ok := conf.Get(id)
 		if ok && m.Peer != "" {
 			want[id] = m.Peer
+		} else if n.known[id] != "" && want[id] == "" {
+			want[id] = n.known[id]
 		} else if want[id] == "" {
 			n.cfg.Logger.Error("no peer address known for a member; it cannot be reached until dLegerPeers names it",
 				"member", id, "node", n.cfg.ID)

@@ -73,6 +73,11 @@ type Node struct {
 	// unrouted: ids the core sent messages to without a known address
 	// (noRoute logged them once). Guarded by mu.
 	unrouted map[string]bool
+	// known: the peer address of every member a configuration named since
+	// the node started (syncPeers). lastLead: the leader syncPeers last
+	// saw. Guarded by mu.
+	known    map[string]string
+	lastLead string
 }
 
 // Open starts a node: it recovers the log and the hard state from
@@ -83,7 +88,7 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	n := &Node{cfg: cfg, kick: make(chan struct{}, 1), stop: make(chan struct{}), known: map[string]string{}}
 	n.waiters.pending = &n.pending
 	ch := make(chan struct{})
 	n.commitCh.Store(&ch)
@@ -346,7 +351,8 @@ func (n *Node) afterLocked() {
 		}
 	}
 	n.st.sendTerm.Store(rd.Term)
-	if rd.ConfChanged {
+	if rd.ConfChanged || rd.Lead != n.lastLead {
+		n.lastLead = rd.Lead
 		n.syncPeers()
 	}
 	for _, m := range rd.Msgs {
@@ -378,7 +384,13 @@ func (n *Node) publishCommit(rd *raft.Ready) {
 	case rd.Role == Leader:
 		n.waiters.commit(rd.Commit, rd.Term)
 	case n.waiters.len() > 0:
-		n.waiters.fail(ErrLeadershipLost)
+		n.waiters.settle(rd.Commit, func(i uint64) uint64 {
+			t, err := n.st.Term(i)
+			if err != nil {
+				return 0
+			}
+			return t
+		}, ErrLeadershipLost)
 	}
 }
 

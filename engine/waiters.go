@@ -38,6 +38,25 @@ func (w *waitQueue) commit(commit, term uint64) {
 	w.compact()
 }
 
+// settle, when the node stops leading, releases the waiters its commit
+// index covers (nil if the log still holds their entry: a leader that
+// removed itself steps down in the step that commits its removal) and
+// fails the others with err.
+func (w *waitQueue) settle(commit uint64, termAt func(uint64) uint64, err error) {
+	for w.start < len(w.q) && w.q[w.start].index <= commit {
+		x := w.q[w.start]
+		if termAt(x.index) == x.term {
+			x.ch <- nil
+		} else {
+			x.ch <- err
+		}
+		w.pending.Add(-x.size)
+		w.q[w.start] = waiter{}
+		w.start++
+	}
+	w.fail(err)
+}
+
 // fail releases every waiter with err.
 func (w *waitQueue) fail(err error) {
 	for _, x := range w.q[w.start:] {

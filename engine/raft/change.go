@@ -268,10 +268,16 @@ func (r *Raft) confCommitted() {
 	}
 }
 
-// handOff: a leader that is no longer a voter (it removed itself) tells the
-// most caught-up voter to campaign at once, then steps down.
+// handOff: a leader that is no longer a voter (it removed itself) stops
+// taking proposals and transfers leadership to the most caught-up voter,
+// which campaigns at once once it holds the whole log (maybeTimeoutNow);
+// the leader steps down as soon as it sent that, or when the transfer
+// times out, or at once if no voter is known.
 func (r *Raft) handOff() {
-	best, last := "", r.log.LastIndex()
+	if r.leaving {
+		return
+	}
+	best := ""
 	var bestMatch uint64
 	for _, id := range r.voters {
 		if pr := r.prs[id]; pr != nil && (best == "" || pr.match > bestMatch) {
@@ -279,11 +285,16 @@ func (r *Raft) handOff() {
 		}
 	}
 	r.cfg.Logger.Info("raft: leader removed from the group; handing leadership off and stepping down",
-		"to", best, "match", bestMatch, "last", last)
-	if best != "" && bestMatch == last {
-		r.send(wireTimeoutNow(best, last))
+		"to", best, "match", bestMatch, "last", r.log.LastIndex())
+	if best == "" {
+		r.becomeFollower(r.term, "")
+		return
 	}
-	r.becomeFollower(r.term, "")
+	r.leaving = true
+	r.transferee, r.transferTick = best, 0
+	if r.maybeTimeoutNow(r.prs[best]); r.role == Leader {
+		r.sendAppends(r.prs[best])
+	}
 }
 
 // saveConfs persists cs (pruned to what the log still needs) through the

@@ -50,6 +50,10 @@ func (r *Raft) tickLeader() {
 		if r.transferTick++; r.transferTick >= r.cfg.ElectionTicks {
 			r.cfg.Logger.Warn("raft: leadership transfer timed out", "to", r.transferee)
 			r.transferee = ""
+			if r.leaving {
+				r.becomeFollower(r.term, "") // removed: step down, the voters elect
+				return
+			}
 			r.preferredWait = r.cfg.PreferredCooldownTicks
 		}
 	}
@@ -413,6 +417,9 @@ func (r *Raft) Transfer(id string) error {
 func (r *Raft) maybeTimeoutNow(pr *progress) {
 	if r.transferee == pr.id && pr.match == r.log.LastIndex() {
 		r.send(wireTimeoutNow(pr.id, r.log.LastIndex()))
+		if r.leaving {
+			r.becomeFollower(r.term, "") // removed: nothing more to lead
+		}
 	}
 }
 

@@ -163,6 +163,7 @@ type Raft struct {
 	retiring      []string
 	confChanged   bool // Ready.ConfChanged
 	removedLogged bool
+	leaving       bool // a leader that removed itself, handing off (handOff)
 
 	term   uint64
 	vote   string
@@ -429,7 +430,7 @@ func (r *Raft) setTerm(term uint64) {
 func (r *Raft) becomeFollower(term uint64, lead string) {
 	r.setTerm(term)
 	r.role, r.lead = Follower, lead
-	r.prs, r.votes, r.transferee = nil, nil, ""
+	r.prs, r.votes, r.transferee, r.leaving = nil, nil, "", false
 	r.matched, r.sentDurable = 0, 0
 	if len(r.retiring) > 0 {
 		r.retiring = nil

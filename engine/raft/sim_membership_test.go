@@ -49,7 +49,7 @@ func (s *sim) changeMembership(l *simNode) {
 	case err == nil:
 		s.changes++
 		s.logf("%s proposes %s %s at %d", l.id, c.Type, c.Member.ID, i)
-	case errors.Is(err, ErrNotCaughtUp), errors.Is(err, ErrChangePending):
+	case errors.Is(err, ErrNotCaughtUp), errors.Is(err, ErrChangePending), errors.Is(err, ErrTransferring):
 	default:
 		s.fatalf("%s: %s %s: %v", l.id, c.Type, c.Member.ID, err)
 	}

@@ -73,6 +73,7 @@ type Group struct {
 	peers  map[string]map[string]string // the peer addresses each member dials
 	dirs   map[string]string
 	config func(*engine.Config)
+	joined []string // nodes started by Join
 
 	// mu guards nodes: the running members (Append reads it from any
 	// goroutine).
@@ -145,6 +146,7 @@ func (g *Group) open(id string, ln net.Listener) *engine.Node {
 	g.t.Helper()
 	cfg := Defaults()
 	cfg.ID, cfg.Peers, cfg.Dir, cfg.Listener = id, g.peers[id], g.dirs[id], ln
+	cfg.Join = slices.Contains(g.joined, id)
 	cfg.Logger = cfg.Logger.With("node", id)
 	if g.config != nil {
 		g.config(&cfg)
@@ -159,6 +161,30 @@ func (g *Group) open(id string, ln net.Listener) *engine.Node {
 	g.nodes[id] = n
 	return n
 }
+
+// Join starts a new node id that joins the group (engine.Config.Join): it
+// has a data directory and a listener of its own, and dials every member
+// of the group as started; it is no member until the leader adds it
+// (engine.Node.ChangeMembership). It returns the node; Addr gives its peer
+// address for the change. Stop and Restart work on it as on a member.
+func (g *Group) Join(id string) *engine.Node {
+	g.t.Helper()
+	if g.dirs[id] != "" {
+		g.t.Fatalf("testgroup: join of %s, which is already known", id)
+	}
+	ln := listen(g.t, "127.0.0.1:0")
+	g.mu.Lock()
+	g.ids = append(g.ids, id)
+	g.mu.Unlock()
+	g.dirs[id] = g.t.TempDir()
+	g.addrs[id] = ln.Addr().String()
+	g.peers[id] = maps.Clone(g.addrs)
+	g.joined = append(g.joined, id)
+	return g.open(id, ln)
+}
+
+// Addr returns node id's peer address.
+func (g *Group) Addr(id string) string { return g.addrs[id] }
 
 // Node returns member id, or nil while it is stopped.
 func (g *Group) Node(id string) *engine.Node {
@@ -282,8 +308,9 @@ func (g *Group) Describe() string {
 			continue
 		}
 		st := n.Status()
-		fmt.Fprintf(&b, "\n%s %v term %d leader %q commit %d log [%d,%d] durable %d err %v followers %+v",
-			id, st.Role, st.Term, st.Leader, st.Commit, st.First, st.Last, st.Durable, st.Err, st.Followers)
+		fmt.Fprintf(&b, "\n%s %v term %d leader %q commit %d log [%d,%d] durable %d err %v conf %d (%s) followers %+v",
+			id, st.Role, st.Term, st.Leader, st.Commit, st.First, st.Last, st.Durable, st.Err, st.ConfIndex,
+			st.Membership.String(), st.Followers)
 	}
 	return b.String()
 }
