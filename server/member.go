@@ -123,7 +123,7 @@ func (s *Server) memberErr(h proto.Header, r proto.MemberRequest, proposed uint6
 	case errors.Is(err, engine.ErrNotCaughtUp):
 		return errFrame(h, proto.CodeNotCaughtUp, fmt.Sprintf("%s: %v", what, err), nil)
 	case errors.Is(err, engine.ErrMembership):
-		return errFrame(h, proto.CodeMembership, fmt.Sprintf("%s refused: %v", what, err), nil)
+		return errFrame(h, proto.CodeMembership, fmt.Sprintf("%s: %v", what, err), nil)
 	case proposed != 0:
 		return errFrame(h, proto.CodeUnknown, fmt.Sprintf("%s: outcome unknown, the change (entry %d) may still commit: %v; "+
 			"rmqlog member list shows whether it took effect", what, proposed, err), nil)

@@ -107,7 +107,8 @@ func TestBadConfigs(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"status", "--help"}, {"transfer", "--help"},
 		{"dump", "--help"}, {"verify", "--help"}, {"append", "--help"}, {"get", "--help"}, {"certs", "--help"}, {"repair", "--help"}, {"version", "--help"},
-		{"topic", "--help"}, {"topic", "create", "--help"}, {"topic", "list", "--help"}, {"consumer", "--help"}, {"consumer", "progress", "--help"}} {
+		{"topic", "--help"}, {"topic", "create", "--help"},
+		{"member", "--help"}, {"member", "list", "--help"}, {"member", "add", "--help"}, {"member", "promote", "--help"}, {"member", "remove", "--help"}, {"topic", "list", "--help"}, {"consumer", "--help"}, {"consumer", "progress", "--help"}} {
 		out, code := runCmd(t, args...)
 		if code != 0 || !strings.Contains(out, "Usage") {
 			t.Errorf("rmqlog %s: exit %d\n%s", strings.Join(args, " "), code, out)

@@ -3,6 +3,8 @@
 //	rmqlog serve -c conf/broker-n0.conf      run a node from a RocketMQ broker properties file
 //	rmqlog status --addr host:port[,...]     every node's role, term, leader, indexes and lag
 //	rmqlog transfer --addr host:port[,...] --to n1
+//	rmqlog member list --addr host:port[,...]   the configuration: voters, learners, their lag
+//	rmqlog member add|promote|remove --addr host:port[,...] --id n3 [--peer host:port]
 //	rmqlog dump <dataDir>                    decode a stopped node's log
 //	rmqlog verify --addr host:port[,...]     compare the replicas' committed prefixes
 //	rmqlog verify --dir d0,d1,d2             the same over stopped nodes' data directories
@@ -16,7 +18,7 @@
 //	rmqlog consumer progress --namesrv ADDR --group G [--topic T]   offsets and lag per queue
 //	rmqlog version                           version, commit, Go release and protocol versions
 //
-// status, transfer, verify --addr, append and get take --tls-ca, --tls-cert
+// status, transfer, member, verify --addr, append and get take --tls-ca, --tls-cert
 // and --tls-key for nodes with tlsClientEnable=true (docs/security.md).
 // Every command takes --help. docs/config.md lists the configuration keys.
 package main
@@ -45,6 +47,7 @@ var commands = []struct {
 	{"serve", "run a node from a RocketMQ broker properties file", serve},
 	{"status", "show every node's role, term, leader, indexes and lag", status},
 	{"transfer", "move leadership to another member", transfer},
+	{"member", "list the group's members, or add (as a learner), promote or remove one", memberCmd},
 	{"dump", "decode a stopped node's log", dump},
 	{"verify", "compare the replicas' committed prefixes", verify},
 	{"append", "append messages (arguments, or lines of stdin) and print their indexes", appendCmd},
