@@ -91,3 +91,27 @@ func TestMemberAdvice(t *testing.T) {
 		}
 	}
 }
+
+func TestMemberNote(t *testing.T) {
+	conf := &proto.MembershipDoc{Voters: []string{"n0", "n1", "n2"}, Learners: []string{"n3"}, Index: 4, Committed: true}
+	uncommitted := *conf
+	uncommitted.Committed = false
+	tests := []struct {
+		self string
+		m    *proto.MembershipDoc
+		want string
+	}{
+		{"n0", conf, ""},
+		{"n3", conf, "learner: receives the log, does not vote"},
+		{"n7", conf, "not a member: removed from the group (stop it), or joining"},
+		{"n7", &proto.MembershipDoc{Committed: true}, "not a member yet: joining (rmqlog member add)"},
+		{"n0", &uncommitted, "membership change under way (configuration 4 not committed)"},
+		{"n0", nil, ""},
+	}
+	for _, tt := range tests {
+		n := NodeStatus{StatusDoc: proto.StatusDoc{Self: tt.self, Membership: tt.m}}
+		if got := statusNote(n); !strings.Contains(got, tt.want) || (tt.want == "") != (got == "") {
+			t.Errorf("%s in %+v: note %q, want %q", tt.self, tt.m, got, tt.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -144,7 +145,29 @@ func statusNote(n NodeStatus) string {
 	case n.RepairTo != 0:
 		notes = append(notes, fmt.Sprintf("repairing: damaged log, held up to %d", n.RepairTo))
 	}
+	if note := memberNote(n); note != "" {
+		notes = append(notes, note)
+	}
 	return strings.Join(notes, "; ")
+}
+
+// memberNote says what is unusual about the node's membership: a learner,
+// a node that is no member (joining, or removed), a change under way.
+func memberNote(n NodeStatus) string {
+	m := n.Membership
+	switch {
+	case m == nil:
+		return ""
+	case slices.Contains(m.Learners, n.Self):
+		return "learner: receives the log, does not vote (rmqlog member promote once caught up)"
+	case !slices.Contains(m.Voters, n.Self) && len(m.Voters) == 0:
+		return "not a member yet: joining (rmqlog member add)"
+	case !slices.Contains(m.Voters, n.Self):
+		return "not a member: removed from the group (stop it), or joining (rmqlog member add)"
+	case !m.Committed:
+		return fmt.Sprintf("membership change under way (configuration %d not committed)", m.Index)
+	}
+	return ""
 }
 
 func orDash(s string) string {

@@ -42,6 +42,16 @@
 // writeTimeout (10 s) is logged and reset. internal/hostile measures these
 // bounds against a running node.
 //
+// # Membership
+//
+// A member request (client/proto TypeMember, member.go) lists the
+// configuration as this node sees it (a leader adds each member's match
+// and lag), or changes it by one member: add a learner, promote one,
+// remove a member. A change runs on its own goroutine, as a transfer does,
+// and is answered once it commits (at most 5 s, then "outcome unknown");
+// a node that does not lead answers not-leader naming the leader. The
+// status document and the metrics carry the configuration too.
+//
 // # Shutdown
 //
 // Shutdown stops accepting, stops reading new requests, answers every
