@@ -204,12 +204,17 @@ func (n *Node) syncPeers() {
 		talk = append(talk, lead)
 	}
 	for _, id := range talk {
+		// dLegerPeers' address wins for a member it names (a node may reach
+		// a member by a route of its own, as the fault campaign's proxy
+		// does); the configuration's is used for the others.
 		m, ok := conf.Get(id)
-		if ok && m.Peer != "" {
+		switch {
+		case want[id] != "":
+		case ok && m.Peer != "":
 			want[id] = m.Peer
-		} else if n.known[id] != "" && want[id] == "" {
+		case n.known[id] != "":
 			want[id] = n.known[id]
-		} else if want[id] == "" {
+		default:
 			n.cfg.Logger.Error("no peer address known for a member; it cannot be reached until dLegerPeers names it",
 				"member", id, "node", n.cfg.ID)
 		}

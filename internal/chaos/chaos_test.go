@@ -62,6 +62,9 @@ func TestCampaignShort(t *testing.T) {
 			for _, e := range res.Injections {
 				t.Log("  ", e)
 			}
+			for _, ch := range res.Changes {
+				t.Logf("   change %s: took %v, write outage %v", ch.What, ch.Took.Round(time.Millisecond), ch.Outage.Round(time.Millisecond))
+			}
 			if !res.Pass() {
 				keep(t, dir)
 				t.Fatalf("%s\n%s", res.String(), res.Report)
@@ -84,6 +87,7 @@ var evidence = map[string]*regexp.Regexp{
 	"power-loss-all":     regexp.MustCompile(`power loss of every node: [1-9][0-9]* unsynced bytes lost`),
 	"wipe-follower":      regexp.MustCompile(`census at start: true`),
 	"power-loss-lagging": regexp.MustCompile(`power cut of leader \S+: [1-9][0-9]* unsynced bytes lost`),
+	"membership":         regexp.MustCompile(`remove n[0-9]+.*: done in`),
 }
 
 // keep copies a failed run's node logs next to the test's output.

@@ -26,6 +26,9 @@ type Config struct {
 	Binary string // the rmqlog executable
 	Dir    string // scratch directory: data, properties, logs, fault files
 	Nodes  int    // 3 or 5
+	// Spares are nodes prepared (ports, proxy links) but not started:
+	// the membership class starts them to join the group (Join).
+	Spares int
 	Mode   string // SYNC_FLUSH or ASYNC_FLUSH
 	// Props are extra node properties (e.g. a smaller segment size).
 	Props  map[string]string
@@ -56,7 +59,9 @@ var nodeProps = map[string]string{
 // loss) and a control file (disk full, clock).
 type Cluster struct {
 	cfg     Config
-	ids     []string
+	ids     []string          // the members (and nodes joining), in order
+	spares  []string          // prepared nodes not started yet (Join takes them in order)
+	peers   map[string]string // id -> real peer address
 	clients map[string]string // id -> client address
 	listens map[string]string // id -> listenPort (bound by no one: the broker is off)
 	net     *netfault.Net
@@ -84,26 +89,32 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if _, err := os.Stat(cfg.Binary); err != nil {
 		return nil, fmt.Errorf("chaos: rmqlog binary: %w (run `make build`)", err)
 	}
-	ports, err := bench.FreePorts(3 * cfg.Nodes)
+	all := cfg.Nodes + cfg.Spares
+	ports, err := bench.FreePorts(3 * all)
 	if err != nil {
 		return nil, err
 	}
 	c := &Cluster{cfg: cfg, clients: map[string]string{}, listens: map[string]string{}, log: cfg.Logger,
 		procs: map[string]*bench.Process{}, paused: map[string]bool{}, killed: map[*bench.Process]bool{}}
 	peers := map[string]string{}
-	for i := range cfg.Nodes {
+	for i := range all {
 		id := fmt.Sprintf("n%d", i)
-		c.ids = append(c.ids, id)
+		if i < cfg.Nodes {
+			c.ids = append(c.ids, id)
+		} else {
+			c.spares = append(c.spares, id)
+		}
 		c.clients[id] = fmt.Sprintf("127.0.0.1:%d", ports[i])
-		peers[id] = fmt.Sprintf("127.0.0.1:%d", ports[cfg.Nodes+i])
-		c.listens[id] = fmt.Sprint(ports[2*cfg.Nodes+i])
+		peers[id] = fmt.Sprintf("127.0.0.1:%d", ports[all+i])
+		c.listens[id] = fmt.Sprint(ports[2*all+i])
 	}
+	c.peers = peers
 	c.net, err = netfault.New(peers, netfault.Options{Seed: cfg.Seed, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
 	for _, id := range c.ids {
-		if err := c.writeProps(id, peers); err != nil {
+		if err := c.writeProps(id, false); err != nil {
 			c.Stop()
 			return nil, err
 		}
@@ -129,14 +140,20 @@ func (c *Cluster) LogDir(id string) string { return filepath.Join(c.nodeDir(id),
 // NodeLog is the path of node id's output.
 func (c *Cluster) NodeLog(id string) string { return filepath.Join(c.cfg.Dir, id+".log") }
 
-func (c *Cluster) writeProps(id string, real map[string]string) error {
+// writeProps writes node id's properties: dLegerPeers names the members
+// (each through its proxy link) and id itself; join starts it as a new
+// member (rmqlogJoin).
+func (c *Cluster) writeProps(id string, join bool) error {
 	var list []string
 	for _, p := range c.ids {
-		addr := real[p]
+		addr := c.peers[p]
 		if p != id {
 			addr = c.net.Addr(id, p) // every peer through its proxy link
 		}
 		list = append(list, p+"-"+addr)
+	}
+	if !slices.Contains(c.ids, id) {
+		list = append(list, id+"-"+c.peers[id])
 	}
 	props := map[string]string{}
 	for k, v := range nodeProps {
@@ -149,6 +166,7 @@ func (c *Cluster) writeProps(id string, real map[string]string) error {
 	for k, v := range map[string]string{
 		"rmqlogClientPort": port, "listenPort": c.listens[id], "dLegerPeers": strings.Join(list, ";"), "dLegerSelfId": id,
 		"storePathRootDir": c.nodeDir(id), "storePathCommitLog": c.LogDir(id), "flushDiskType": c.cfg.Mode,
+		"rmqlogJoin": fmt.Sprint(join),
 	} {
 		props[k] = v
 	}
@@ -167,6 +185,45 @@ func (c *Cluster) start(id string) error {
 	c.paused[id] = false
 	c.mu.Unlock()
 	return nil
+}
+
+// Join starts the next spare node as a new member-to-be (rmqlogJoin) and
+// counts it among the nodes from now on; it returns its id, peer and
+// client addresses (for rmqlog member add). Members reach it directly:
+// the configuration entry carries one peer address, not a proxy link per
+// member; its own links to the members go through the proxy.
+func (c *Cluster) Join() (id, peer, clientAddr string, err error) {
+	if len(c.spares) == 0 {
+		return "", "", "", errors.New("chaos: no spare node left to join")
+	}
+	id = c.spares[0]
+	c.spares = c.spares[1:]
+	if err := c.writeProps(id, true); err != nil {
+		return "", "", "", err
+	}
+	if err := c.start(id); err != nil {
+		return "", "", "", err
+	}
+	c.ids = append(c.ids, id)
+	return id, c.peers[id], c.clients[id], nil
+}
+
+// Retire stops node id for good (it was removed from the group) and no
+// longer counts it among the nodes; its data and log stay.
+func (c *Cluster) Retire(id string) error {
+	c.ids = slices.DeleteFunc(c.ids, func(x string) bool { return x == id })
+	if c.isPaused(id) {
+		_ = c.Resume(id)
+	}
+	p := c.proc(id)
+	if p == nil || p.Exited() {
+		return nil
+	}
+	c.mu.Lock()
+	c.killed[p] = true
+	c.mu.Unlock()
+	c.log.Info("chaos: retire", "node", id)
+	return p.Stop(10 * time.Second)
 }
 
 // IDs are the node ids.

@@ -22,6 +22,8 @@ type Fault struct {
 	Name  string
 	Desc  string
 	Nodes int // group size the fault needs (3 by default)
+	// Spares: nodes prepared to join the group (the membership class).
+	Spares int
 	// LossAllowed says a loss of acknowledged entries is the documented
 	// risk of mode under this fault (a power cut of every node under
 	// ASYNC_FLUSH): measured and reported, not a failure.
@@ -46,6 +48,15 @@ type Faulter struct {
 	LostBytes int64
 	// Cuts are the times of power cuts of every node (see Result.Pass).
 	Cuts []time.Time
+	// changes are the membership changes made (membership.go); guarded by mu.
+	changes []ChangeTime
+}
+
+// Changes are the membership changes made so far.
+func (f *Faulter) Changes() []ChangeTime {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.changes)
 }
 
 func (f *Faulter) note(format string, args ...any) {
@@ -109,9 +120,10 @@ func never(string) bool { return false }
 // single ones, then mixed.
 var Faults []Fault
 
-func init() { Faults = append(single, mixed) }
+func init() { Faults = append(append(slices.Clone(single), membership), mixed) }
 
-// single are the fault classes injected alone.
+// single are the fault classes injected alone (and mixed's pool);
+// membership follows them in Faults.
 var single = []Fault{
 	{Name: "kill-leader", Desc: "kill -9 of the leader, restart after a cycle", Inject: func(ctx context.Context, f *Faulter) error {
 		return f.cycles(ctx, func(ctx context.Context) error {

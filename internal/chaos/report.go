@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -85,6 +86,7 @@ func (c Campaign) Markdown() string {
 	}
 	b.WriteString("\n")
 	c.asyncLoss(&b)
+	c.membershipChanges(&b)
 	b.WriteString("## Faults\n\n")
 	for _, f := range Faults {
 		fmt.Fprintf(&b, "- **%s**: %s.\n", f.Name, f.Desc)
@@ -135,6 +137,57 @@ func (c Campaign) asyncLoss(b *strings.Builder) {
 	b.WriteString("\nA lost entry may have been read before the cut, so readers then see it disappear (non-monotonic reads, " +
 		"a history that is not linearizable): the same cost, seen from the readers. Under SYNC_FLUSH the same power cuts " +
 		"lost nothing acknowledged (table above): an entry counts only once a majority fsynced it.\n\n")
+}
+
+// membershipChanges writes the membership class's changes: how long each
+// kind took and the write outage around it (docs/membership.md).
+func (c Campaign) membershipChanges(b *strings.Builder) {
+	type kind struct {
+		n            int
+		took, outage []time.Duration
+	}
+	kinds := map[string]*kind{}
+	var names []string
+	for _, r := range c.Results {
+		for _, ch := range r.Changes {
+			name, _, _ := strings.Cut(ch.What, " n")
+			if strings.HasSuffix(ch.What, "(the leader)") {
+				name += " of the leader"
+			}
+			k := kinds[name]
+			if k == nil {
+				k = &kind{}
+				kinds[name] = k
+				names = append(names, name)
+			}
+			k.n++
+			k.took = append(k.took, ch.Took)
+			k.outage = append(k.outage, ch.Outage)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	slices.Sort(names)
+	b.WriteString("## Membership changes\n\n")
+	b.WriteString("The membership class's changes under load (some hit by a kill -9 of a member): how long each took " +
+		"(rmqlog's client: from the first request to the committed configuration, retries of a learner not caught up " +
+		"included) and the longest gap between acknowledged appends that overlaps it (the write outage, at the load's " +
+		"resolution of a few ms; a kill -9 during a change adds its own outage).\n\n")
+	b.WriteString("| change | count | took median | took max | outage median | outage max |\n|---|---|---|---|---|---|\n")
+	for _, name := range names {
+		k := kinds[name]
+		fmt.Fprintf(b, "| %s | %d | %v | %v | %v | %v |\n", name, k.n, median(k.took).Round(time.Millisecond),
+			slices.Max(k.took).Round(time.Millisecond), median(k.outage).Round(time.Millisecond),
+			slices.Max(k.outage).Round(time.Millisecond))
+	}
+	b.WriteString("\n")
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 type group []Result

@@ -56,8 +56,10 @@ type Result struct {
 	LossAllowed  bool
 	Errors       map[string]int // client errors by kind
 	Report       string         // the checker's summary
-	Err          string         // the run could not complete
-	Dir          string         // where the nodes' logs are kept (failed runs)
+	// Changes are the membership changes of the run (membership class).
+	Changes []ChangeTime
+	Err     string // the run could not complete
+	Dir     string // where the nodes' logs are kept (failed runs)
 }
 
 // Pass reports whether the run found nothing wrong: no acknowledged entry
@@ -125,7 +127,8 @@ func Run(ctx context.Context, rc RunConfig) Result {
 		return res
 	}
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	c, err := Start(sctx, Config{Binary: rc.Binary, Dir: rc.Dir, Nodes: nodes, Mode: rc.Mode, Seed: rc.Seed, Logger: rc.Logger})
+	c, err := Start(sctx, Config{Binary: rc.Binary, Dir: rc.Dir, Nodes: nodes, Spares: rc.Fault.Spares, Mode: rc.Mode,
+		Seed: rc.Seed, Logger: rc.Logger})
 	cancel()
 	if err != nil {
 		res.Err = err.Error()
@@ -177,6 +180,7 @@ func Run(ctx context.Context, rc RunConfig) Result {
 	}
 	res.Errors = ld.h.errs
 	res.Outage = outage(ld.h.ops)
+	res.Changes = changeOutages(f.Changes(), ld.h.start, ld.h.ops)
 
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	_, cerr := c.Converge(cctx)

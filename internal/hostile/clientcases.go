@@ -207,7 +207,7 @@ func idZeroAndCode(e *env) error {
 
 func unknownType(e *env) error {
 	var errs []error
-	for _, t := range []proto.Type{0, 7, 255} {
+	for _, t := range []proto.Type{0, 8, 255} {
 		errs = append(errs, e.sendAndRead(frame(t, 1, nil), false, true, "close"))
 	}
 	return errors.Join(errs...)
