@@ -156,10 +156,14 @@ func (r *Raft) applyChange(c Change) (Membership, error) {
 	return next, nil
 }
 
-// caughtUp checks that learner id is within one batch (MaxBatchCount
-// entries) of the leader's last index, counting what it fsynced under
-// SYNC_FLUSH, so that promoting it does not stall commits while it catches
-// up.
+// promoteLag is how many entries behind the leader's last index a learner
+// may be when promoted (or one batch, if MaxBatchCount is larger).
+const promoteLag = 4096
+
+// caughtUp checks that learner id streams (no probe) and is within
+// promoteLag entries of the leader's last index, counting what it fsynced
+// under SYNC_FLUSH, so that promoting it does not stall commits while it
+// catches up.
 func (r *Raft) caughtUp(id string) error {
 	pr := r.prs[id]
 	if pr == nil {
@@ -169,10 +173,10 @@ func (r *Raft) caughtUp(id string) error {
 	if r.cfg.SyncQuorum {
 		have = pr.durable
 	}
-	last := r.log.LastIndex()
-	if pr.state != stateReplicate || have+uint64(r.cfg.MaxBatchCount) < last {
+	last, bound := r.log.LastIndex(), max(uint64(r.cfg.MaxBatchCount), promoteLag)
+	if pr.state != stateReplicate || have+bound < last {
 		return fmt.Errorf("%w: %s holds up to index %d (%s), the leader's log ends at %d; promote once it is within %d entries",
-			ErrNotCaughtUp, id, have, pr.state, last, r.cfg.MaxBatchCount)
+			ErrNotCaughtUp, id, have, pr.state, last, bound)
 	}
 	return nil
 }
@@ -235,6 +239,28 @@ func (r *Raft) setPeers() {
 func (r *Raft) newProgress(id string) *progress {
 	return &progress{id: id, next: r.log.LastIndex() + 1, active: true,
 		inflight: newInflights(r.cfg.WindowBatches, r.cfg.WindowBytes)}
+}
+
+// mayCampaign reports whether this node may stand for election: a voter
+// of the configuration in force, or a node whose own removal is that
+// configuration and not known committed, which was a voter before it (a
+// leader that appended its removal and lost leadership before committing
+// it: it may hold entries no one else does, and the other voters, if they
+// repair, may need it to lead; elected, it counts only the new voters, as
+// any candidate counts only its configuration's voters, then commits its
+// removal and hands off; found by the membership simulator).
+func (r *Raft) mayCampaign() bool {
+	if r.isVoter(r.cfg.ID) {
+		return true
+	}
+	if r.commit >= r.confIndex || r.confIndex == 0 {
+		return false
+	}
+	prev := r.boot
+	if n := len(r.confs); n >= 2 {
+		prev = r.confs[n-2].Membership
+	}
+	return prev.IsVoter(r.cfg.ID)
 }
 
 // isVoter reports whether id votes in the configuration in force.

@@ -11,7 +11,7 @@ import "github.com/rmqlog/rmqlog/replication/wire"
 // (see tally), so it can win only with a majority of voters that are not
 // repairing, or with every member's vote.
 func (r *Raft) campaign(transfer bool) {
-	if r.stopped != nil || !r.isVoter(r.cfg.ID) {
+	if r.stopped != nil || !r.mayCampaign() {
 		return
 	}
 	if transfer {

@@ -484,7 +484,7 @@ func (r *Raft) Tick() {
 	}
 	if r.electionTick >= r.timeout {
 		r.electionTick = 0
-		if r.isVoter(r.cfg.ID) {
+		if r.mayCampaign() {
 			r.campaign(false)
 		} else if r.role == Follower {
 			// Learners and removed nodes never campaign; like a voter that
