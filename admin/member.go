@@ -106,7 +106,7 @@ func MemberAdvice(r proto.MemberRequest, err error) string {
 	switch {
 	case errors.Is(err, client.ErrNotCaughtUp):
 		return fmt.Sprintf("%s is still catching up: rmqlog member list shows its lag (LAG); promote it once the lag is "+
-			"within the limit above (the leader's raftMaxBatchCount)", r.ID)
+			"within the limit the node's message names", r.ID)
 	case errors.Is(err, client.ErrChangePending):
 		return "an earlier membership change is still committing (one change at a time): rmqlog member list shows it " +
 			"(committed: false); retry once it has committed"

@@ -155,6 +155,18 @@ func reportChange(w io.Writer, r proto.MemberRequest, m proto.Members, addrs []s
 		return // the addresses are unchanged
 	case proto.MemberRemove:
 		fmt.Fprintf(w, "%s removed at configuration index %d: it no longer votes or receives the log; stop it.\n", r.ID, m.Index)
+		voters := 0
+		for _, x := range m.Members {
+			if !x.Learner {
+				voters++
+			}
+		}
+		switch voters {
+		case 1:
+			fmt.Fprintf(w, "WARNING: the group has 1 voter left: an acknowledged entry may be on that node only; add and promote members.\n")
+		case 2:
+			fmt.Fprintf(w, "WARNING: the group has 2 voters left: a majority of 2 is both, so it tolerates no failure; add and promote a member.\n")
+		}
 	}
 	fmt.Fprintf(w, "Put this line in every member's properties file (for their next start):\n  dLegerPeers=%s\n", admin.PeersLine(m))
 }

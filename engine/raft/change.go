@@ -122,6 +122,9 @@ func (r *Raft) applyChange(c Change) (Membership, error) {
 			if m.Peer == c.Member.Peer {
 				return bad("peer address %s is member %q's", c.Member.Peer, m.ID)
 			}
+			if c.Member.Client != "" && m.Client == c.Member.Client {
+				return bad("client address %s is member %q's", c.Member.Client, m.ID)
+			}
 		}
 		m := c.Member
 		m.Learner = true

@@ -220,6 +220,16 @@ func TestBadChanges(t *testing.T) {
 		!strings.Contains(err.Error(), `member "j1"'s`) {
 		t.Errorf("a second member at j1's address: %v", err)
 	}
+	s.join() // j2
+	if _, err := r.ProposeChange(Change{Type: AddLearner, Member: Member{ID: "j2", Peer: "j2:1", Client: "j1:2"}}); err != nil {
+		t.Errorf("a member with its own addresses: %v", err)
+	}
+	s.after(s.node("n0"))
+	s.settle(true, nil)
+	if _, err := r.ProposeChange(Change{Type: AddLearner, Member: Member{ID: "y", Peer: "y:1", Client: "j1:2"}}); err == nil ||
+		!strings.Contains(err.Error(), `client address j1:2 is member "j2"'s`) {
+		t.Errorf("a second member at j2's client address: %v", err)
+	}
 	solo := elect(t, 1, false)
 	if _, err := solo.node("n0").r.ProposeChange(Change{Type: Remove, Member: Member{ID: "n0"}}); err == nil || !strings.Contains(err.Error(), "only voter") {
 		t.Errorf("removing the only voter: %v", err)
