@@ -407,14 +407,20 @@ func (s *Server) beginClose() bool {
 // group elects no one and clients are redirected at once.
 func (s *Server) handOff(ctx context.Context) {
 	st := s.node.Status()
-	if st.Role != engine.Leader || len(st.Followers) == 0 {
+	if st.Role != engine.Leader {
 		return
 	}
-	best := st.Followers[0]
-	for _, f := range st.Followers[1:] {
-		if f.Match > best.Match {
-			best = f
+	var best *engine.FollowerStatus
+	for i, f := range st.Followers {
+		if f.Learner || f.Retiring {
+			continue // only a voter can lead
 		}
+		if best == nil || f.Match > best.Match {
+			best = &st.Followers[i]
+		}
+	}
+	if best == nil {
+		return
 	}
 	tctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()

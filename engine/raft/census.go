@@ -24,7 +24,7 @@ import "github.com/rmqlog/rmqlog/replication/wire"
 func (r *Raft) countTerm(m *wire.Msg) bool {
 	if r.census != nil && r.isPeer(m.From) {
 		r.census[m.From] = max(r.census[m.From], m.Term)
-		if len(r.census) == len(r.peers) {
+		if r.heardAll() {
 			r.closeCensus()
 		}
 	}
@@ -66,6 +66,17 @@ func (r *Raft) closeCensus() {
 	r.cfg.Logger.Info("raft: heard every member's term after losing the hard state", "fence", fence, "term", r.term)
 }
 
+// heardAll reports whether the census heard every member this node talks
+// to now (the configuration may have changed since it began).
+func (r *Raft) heardAll() bool {
+	for _, p := range r.peers {
+		if _, ok := r.census[p]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // Waiting returns the members a census has not heard yet (nil if none runs).
 func (r *Raft) Waiting() []string {
 	if r.census == nil {
@@ -83,7 +94,7 @@ func (r *Raft) Waiting() []string {
 // queryTerms asks the members not heard yet for their term, once per
 // heartbeat interval (called every tick).
 func (r *Raft) queryTerms() {
-	if len(r.census) == len(r.peers) { // a one-member group
+	if r.heardAll() { // a one-member group, or the members not heard were removed
 		r.closeCensus()
 		return
 	}
