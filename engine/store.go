@@ -33,7 +33,10 @@ import (
 // Who fsyncs what (every metadata fsync has one owner):
 //   - store: the raft-state file (saveState: temporary file, fsync, rename,
 //     directory fsync), at start, after every step that changed the term,
-//     vote or repair state (Node.afterLocked), and at a clean stop.
+//     vote or repair state (Node.afterLocked), and at a clean stop; and
+//     the membership file (SaveMembership, the same way), which the core
+//     saves before it appends or stores a configuration entry and after a
+//     truncation or reset removed one (docs/membership.md).
 //   - flush.Flusher: the log's data and checkpoint, through segment.Log.Sync
 //     and Checkpoint (group commit under SYNC_FLUSH, an interval under
 //     ASYNC_FLUSH); store.TruncateSuffix goes through it so its durable index
