@@ -90,6 +90,8 @@ type Result struct {
 	NodeCPU map[string]time.Duration `json:"node_cpu_ns,omitempty"`
 	// Failover is set by the failover scenario.
 	Failover *Failover `json:"failover,omitempty"`
+	// Membership is set by the membership scenario.
+	Membership *Membership `json:"membership,omitempty"`
 
 	Hist  *hdrhistogram.Histogram `json:"-"` // every acknowledged append's latency, us
 	Acks  []Ack                   `json:"-"` // with Spec.RecordAcks
