@@ -13,7 +13,7 @@ import (
 	"github.com/rmqlog/rmqlog/internal/load"
 )
 
-// Check reads every node's committed log, from its first index to the
+// Check reads every current node's committed log, from its first index to the
 // commit index the leader had when Check started (every node must hold
 // it: call WaitCaughtUp first), in one pass per node. It reports an
 // acknowledged index lost if on some node its entry is missing or its
@@ -31,7 +31,8 @@ func (g *rmqGroup) Check(ctx context.Context, acks []load.Ack, payload int) (Che
 	slices.SortFunc(sorted, func(a, b load.Ack) int { return cmp.Compare(a.Seq, b.Seq) })
 	c := &checker{acks: sorted, want: make([]byte, payload), lost: map[uint64]bool{}, ids: map[uint64]int{}}
 	var notes []string
-	for i, id := range nodeIDs {
+	nodes := g.Nodes()
+	for i, id := range nodes {
 		if err := c.node(ctx, id, g.addrs[id], last, i == 0); err != nil {
 			return CheckReport{}, err
 		}
@@ -50,7 +51,7 @@ func (g *rmqGroup) Check(ctx context.Context, acks []load.Ack, payload int) (Che
 			dups += int64(n - 1)
 		}
 	}
-	notes = append(notes, fmt.Sprintf("read indexes %d..%d from %d nodes", c.from, last, len(nodeIDs)))
+	notes = append(notes, fmt.Sprintf("read indexes %d..%d from %d nodes (%s)", c.from, last, len(nodes), strings.Join(nodes, ", ")))
 	return CheckReport{Lost: lost, Duplicates: dups, Diverged: c.diff, Detail: strings.Join(notes, "; ")}, nil
 }
 
@@ -61,6 +62,7 @@ type checker struct {
 	lost   map[uint64]bool
 	ids    map[uint64]int       // operation id -> indexes holding it (first node)
 	ref    map[uint64]entryMark // index -> the first node's entry
+	refID  string               // the first node
 	diff   string
 	from   uint64
 	before int
@@ -132,13 +134,13 @@ type entryMark struct {
 func (c *checker) entry(id string, e proto.Entry, first bool) {
 	sum := entryMark{e.Term, e.CRC, e.Type}
 	if first {
-		c.ref[e.Index] = sum
+		c.ref[e.Index], c.refID = sum, id
 		if pid, ok := load.PayloadID(e.Payload); ok && e.Type == proto.EntryMessage {
 			c.ids[pid]++
 		}
 		return
 	}
 	if ref, ok := c.ref[e.Index]; ok && ref != sum && c.diff == "" {
-		c.diff = fmt.Sprintf("node %s differs from node %s at index %d (term %d, crc %08x)", id, nodeIDs[0], e.Index, e.Term, e.CRC)
+		c.diff = fmt.Sprintf("node %s differs from node %s at index %d (term %d, crc %08x)", id, c.refID, e.Index, e.Term, e.CRC)
 	}
 }

@@ -69,7 +69,9 @@ func failoverRun(ctx context.Context, g Group, system, mode string, o Options) (
 	if f.Outage, ok = Outage(r.Ticks, f.KillAt); !ok {
 		return r, fmt.Errorf("bench: no append was acknowledged after the kill of %s (the writes stopped for at least %v)", old, f.Outage)
 	}
-	return r, verify(ctx, g, r, o)
+	v, err := verify(ctx, g, r, o)
+	f.Lost, f.Duplicates, f.Diverged, f.Detail, f.Verified = v.Lost, v.Duplicates, v.Diverged, v.Detail, v.Verified
+	return r, err
 }
 
 // faults kills the leader at o.KillAt after start, finds the new leader,
@@ -112,33 +114,34 @@ func faults(ctx context.Context, g Group, ev *events, start time.Time, o Options
 }
 
 // verify waits until every node holds the group's last sequence and checks
-// every acknowledged append.
-func verify(ctx context.Context, g Group, r *load.Result, o Options) error {
+// every acknowledged append of r on every node (Group.Check). Verified is
+// false if the check did not run to completion.
+func verify(ctx context.Context, g Group, r *load.Result, o Options) (load.Verification, error) {
+	v := load.Verification{Acknowledged: r.Acked}
 	vctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	last, err := g.LastSeq(vctx)
 	if err != nil {
-		return err
+		return v, err
 	}
 	for _, n := range g.Nodes() {
 		if err := g.WaitCaughtUp(vctx, n, last); err != nil {
-			return err
+			return v, err
 		}
 	}
 	o.printf("   checking %d acknowledged appends on every node\n", len(r.Acks))
 	t0 := time.Now()
 	rep, err := g.Check(vctx, r.Acks, r.Spec.Payload)
 	if err != nil {
-		return err
+		return v, err
 	}
-	f := r.Failover
-	f.Lost, f.Duplicates, f.Diverged, f.Detail, f.Verified = rep.Lost, rep.Duplicates, rep.Diverged, rep.Detail, true
+	v.Lost, v.Duplicates, v.Diverged, v.Detail, v.Verified = rep.Lost, rep.Duplicates, rep.Diverged, rep.Detail, true
 	o.printf("   acknowledged: %d, lost: %s (duplicates %d; checked in %v; %s)\n",
-		f.Acknowledged, LostString(rep.Lost), rep.Duplicates, time.Since(t0).Round(time.Millisecond), rep.Detail)
+		v.Acknowledged, LostString(rep.Lost), rep.Duplicates, time.Since(t0).Round(time.Millisecond), rep.Detail)
 	if rep.Diverged != "" {
 		o.printf("   REPLICAS DIVERGE: %s\n", rep.Diverged)
 	}
-	return nil
+	return v, nil
 }
 
 // LostString prints lost sequences: "0", or their count and the first 20.

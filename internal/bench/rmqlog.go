@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +31,11 @@ type Rmqlog struct {
 	// below (e.g. raftElectionTimeoutMs); keys of the group's layout
 	// (ports, peers, directories, flushDiskType) cannot be overridden.
 	Set map[string]string
+	// Spares is how many nodes beyond the three Start prepares without
+	// starting them (ports, data directory, a properties file with
+	// rmqlogJoin=true and a dLegerPeers naming the three members and the
+	// spare): the membership scenario starts them to join (StartSpare).
+	Spares int
 }
 
 // Name is "rmqlog".
@@ -69,41 +77,44 @@ func (r Rmqlog) Props() []string {
 	return out
 }
 
+// nodeIDs are the ids of the three members a group starts with; its
+// spares follow as n3, n4, ...
 var nodeIDs = []string{"n0", "n1", "n2"}
 
-// Start writes the three nodes' properties files into dir, starts the
-// nodes, waits for a writable leader and connects a client.
+// Start writes the properties files of the three nodes and of r.Spares
+// spares into dir, starts the three, waits for a writable leader and
+// connects a client.
 func (r Rmqlog) Start(ctx context.Context, mode, dir string) (Group, error) {
 	if _, err := os.Stat(r.Binary); err != nil {
 		return nil, fmt.Errorf("bench: rmqlog binary: %w (run `make build`)", err)
 	}
-	ports, err := FreePorts(3 * len(nodeIDs)) // client, peer, listenPort (unused: no broker)
+	all := len(nodeIDs) + max(r.Spares, 0)
+	ports, err := FreePorts(3 * all) // client, peer, listenPort (unused: no broker)
 	if err != nil {
 		return nil, err
 	}
-	g := &rmqGroup{bin: r.Binary, dir: dir, procs: map[string]*Process{}, addrs: map[string]string{}}
-	var peers []string
-	for i, id := range nodeIDs {
-		peers = append(peers, fmt.Sprintf("%s-127.0.0.1:%d", id, ports[len(nodeIDs)+i]))
-	}
-	for i, id := range nodeIDs {
+	g := &rmqGroup{bin: r.Binary, dir: dir, procs: map[string]*Process{}, addrs: map[string]string{},
+		peers: map[string]string{}, nodes: slices.Clone(nodeIDs)}
+	var ids []string
+	for i := range all {
+		id := fmt.Sprintf("n%d", i)
+		ids = append(ids, id)
 		g.addrs[id] = fmt.Sprintf("127.0.0.1:%d", ports[i])
-		props := map[string]string{}
-		for k, v := range defaultProps {
-			props[k] = v
+		g.peers[id] = fmt.Sprintf("127.0.0.1:%d", ports[all+i])
+		if i >= len(nodeIDs) {
+			g.spares = append(g.spares, id)
 		}
-		for k, v := range r.Set {
-			props[k] = v
+	}
+	var members []string
+	for _, id := range nodeIDs {
+		members = append(members, id+"-"+g.peers[id])
+	}
+	for i, id := range ids {
+		peers, join := members, i >= len(nodeIDs)
+		if join {
+			peers = append(slices.Clone(members), id+"-"+g.peers[id])
 		}
-		for k, v := range map[string]string{
-			"rmqlogClientPort": fmt.Sprint(ports[i]), "listenPort": fmt.Sprint(ports[2*len(nodeIDs)+i]),
-			"dLegerPeers": strings.Join(peers, ";"), "dLegerSelfId": id,
-			"storePathRootDir": filepath.Join(dir, id), "storePathCommitLog": filepath.Join(dir, id, "commitlog"),
-			"flushDiskType": mode,
-		} {
-			props[k] = v
-		}
-		if err := writeProps(filepath.Join(dir, id+".conf"), props); err != nil {
+		if err := writeProps(filepath.Join(dir, id+".conf"), r.nodeProps(mode, dir, id, ports[i], ports[2*all+i], peers, join)); err != nil {
 			return nil, err
 		}
 	}
@@ -112,6 +123,41 @@ func (r Rmqlog) Start(ctx context.Context, mode, dir string) (Group, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// nodeProps are node id's properties: the defaults, r.Set, then the
+// group's layout.
+func (r Rmqlog) nodeProps(mode, dir, id string, clientPort, listenPort int, peers []string, join bool) map[string]string {
+	props := map[string]string{}
+	for k, v := range defaultProps {
+		props[k] = v
+	}
+	for k, v := range r.Set {
+		props[k] = v
+	}
+	for k, v := range map[string]string{
+		"rmqlogClientPort": fmt.Sprint(clientPort), "listenPort": fmt.Sprint(listenPort),
+		"dLegerPeers": strings.Join(peers, ";"), "dLegerSelfId": id,
+		"storePathRootDir": filepath.Join(dir, id), "storePathCommitLog": filepath.Join(dir, id, "commitlog"),
+		"flushDiskType": mode,
+	} {
+		props[k] = v
+	}
+	if join {
+		props["rmqlogJoin"] = "true"
+	}
+	return props
+}
+
+// ElectionTimeout is the nodes' raftElectionTimeoutMs: r.Set's, else
+// rmqlog's default (300 ms).
+func (r Rmqlog) ElectionTimeout() time.Duration {
+	if v, ok := r.Set["raftElectionTimeoutMs"]; ok {
+		if ms, err := strconv.Atoi(v); err == nil {
+			return time.Duration(ms) * time.Millisecond
+		}
+	}
+	return 300 * time.Millisecond
 }
 
 func writeProps(path string, props map[string]string) error {
@@ -190,11 +236,16 @@ func ephemeralLow() int {
 // rmqGroup is a running Rmqlog group.
 type rmqGroup struct {
 	bin, dir string
-	addrs    map[string]string // node id -> client address
+	addrs    map[string]string // node id -> client address, spares included; set by Start
+	peers    map[string]string // node id -> peer address (dLegerPeers), spares included; set by Start
 	cl       *client.Client
 
-	mu    sync.Mutex // guards procs
+	mu    sync.Mutex // guards procs, nodes and spares
 	procs map[string]*Process
+	// nodes are the current members, and spares started to join, in the
+	// order they came; a retired member leaves it.
+	nodes  []string
+	spares []string // prepared and not started yet, in order
 }
 
 func (g *rmqGroup) start(ctx context.Context) error {
@@ -227,17 +278,24 @@ func (g *rmqGroup) startNode(id string) error {
 
 func (g *rmqGroup) addrList() []string {
 	var out []string
-	for _, id := range nodeIDs {
+	for _, id := range g.Nodes() {
 		out = append(out, g.addrs[id])
 	}
 	return out
 }
 
-// Addrs returns the nodes' client addresses.
+// Addrs returns the current nodes' client addresses.
 func (g *rmqGroup) Addrs() []string { return g.addrList() }
 
 func (g *rmqGroup) Target() load.Target { return ClientTarget{g.cl} }
-func (g *rmqGroup) Nodes() []string     { return nodeIDs }
+
+// Nodes returns the current nodes: the members, and spares started to
+// join.
+func (g *rmqGroup) Nodes() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.nodes)
+}
 
 // Leader waits for a node that says it leads and is writable. It fails
 // at once if no node is running, quoting the end of a node's log.
@@ -246,7 +304,7 @@ func (g *rmqGroup) Leader(ctx context.Context) (string, error) {
 	err := poll(ctx, "writable leader", func() (bool, error) {
 		var last error
 		running := 0
-		for _, id := range nodeIDs {
+		for _, id := range g.Nodes() {
 			if !g.running(id) {
 				continue
 			}
@@ -270,7 +328,10 @@ func (g *rmqGroup) Leader(ctx context.Context) (string, error) {
 // quotes the last lines of the first node's log.
 func (g *rmqGroup) allExited() error {
 	g.mu.Lock()
-	p := g.procs[nodeIDs[0]]
+	var p *Process
+	if len(g.nodes) > 0 {
+		p = g.procs[g.nodes[0]]
+	}
 	g.mu.Unlock()
 	if p == nil {
 		return &stopError{errors.New("no node is running")}
@@ -343,11 +404,12 @@ func (g *rmqGroup) LastSeq(ctx context.Context) (uint64, error) {
 	return m.Commit, err
 }
 
+// CPU returns the CPU time of the current nodes' processes.
 func (g *rmqGroup) CPU() map[string]time.Duration {
 	pids := map[string]int{}
 	g.mu.Lock()
-	for id, p := range g.procs {
-		if !p.Exited() {
+	for _, id := range g.nodes {
+		if p := g.procs[id]; p != nil && !p.Exited() {
 			pids[id] = p.Pid()
 		}
 	}
@@ -355,8 +417,9 @@ func (g *rmqGroup) CPU() map[string]time.Duration {
 	return CPUOf(pids)
 }
 
-// Stop sends SIGTERM to every node and waits (30 s at most each, then
-// SIGKILL), and closes the client.
+// Stop sends SIGTERM to every node process still running (a retired one
+// has exited) and waits (30 s at most each, then SIGKILL), and closes the
+// client.
 func (g *rmqGroup) Stop() error {
 	if g.cl != nil {
 		g.cl.Close()
@@ -364,8 +427,8 @@ func (g *rmqGroup) Stop() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var errs []error
-	for _, id := range nodeIDs {
-		if p := g.procs[id]; p != nil && !p.Exited() {
+	for _, id := range slices.Sorted(maps.Keys(g.procs)) {
+		if p := g.procs[id]; !p.Exited() {
 			if err := p.Stop(30 * time.Second); err != nil {
 				errs = append(errs, fmt.Errorf("node %s: %w (log: %s)", id, err, p.LogPath()))
 			}
