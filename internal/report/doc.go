@@ -11,7 +11,7 @@
 //	  storage.md, storage-bench.txt component benchmarks (make bench-parts),
 //	  ...                           listed by Headline, never touched
 //	  2026-11-27-default/           Dir: <UTC date of Meta.Start>-<scenario>
-//	    summary.md                  title, table, failover, extra table, run record, file list
+//	    summary.md                  title, table, failover, membership steps, extra table, run record, file list
 //	    summary.json                {"meta": Meta, "results": [load.Result], "extra": Table}
 //	    <slug(name)>.hgrm           one per result with a histogram (PercentilesPrint, ms)
 //	    latency.png                 percentile distribution of every result
@@ -43,6 +43,9 @@
 //     acknowledgements per bin as msgs/s over time, bins of 10 ms (100 ms
 //     when the run is longer than 60 s), with the kill, the restart and
 //     the end of the catch-up marked.
+//   - Membership: summary.md lists each membership run's steps (start, took,
+//     write outage, within target) and, with several runs, the medians per
+//     mode and step kind (MembershipMedians); no plot of its own.
 //   - A result with a nil or empty histogram gets no .hgrm and no latency
 //     line; its table row still shows the summary in Result.Latency.
 //   - Non-finite numbers (a rate over a zero Elapsed) are written as 0 in

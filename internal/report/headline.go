@@ -25,7 +25,7 @@ var runName = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}-[a-z0-9-]+$`)
 
 // headlineOrder is the order of the first scenarios of the headline; the
 // others follow alphabetically.
-var headlineOrder = []string{"default", "peers", "failover", "sweep"}
+var headlineOrder = []string{"default", "peers", "failover", "membership", "sweep"}
 
 // run is one results directory read back.
 type run struct {
@@ -136,6 +136,9 @@ func scenarioSection(root string, rs []run) string {
 	b.WriteString(resultsTable(r.results).markdown())
 	if fo := failoverBlocks(r.results); fo != "" {
 		b.WriteString("\n" + fo)
+	}
+	if mb := membershipBlocks(r.results); mb != "" {
+		b.WriteString("\n" + mb)
 	}
 	if r.extra != nil {
 		fmt.Fprintf(&b, "\n**%s**\n\n%s", orUnknown(r.extra.Title), r.extra.markdown())

@@ -30,6 +30,9 @@ func renderSummary(m Meta, results []*load.Result, extra *Table, files []string)
 	if fo := failoverBlocks(results); fo != "" {
 		b.WriteString("\n## Failover\n\n" + fo)
 	}
+	if mb := membershipBlocks(results); mb != "" {
+		b.WriteString("\n## Membership changes\n\n" + mb)
+	}
 	if extra != nil {
 		fmt.Fprintf(&b, "\n## %s\n\n%s", orUnknown(extra.Title), extra.markdown())
 	}

@@ -34,9 +34,10 @@ func Median(vs []float64) float64 {
 
 // MedianTable summarizes results that ran in several rounds: per base name,
 // in order of first appearance, the median over the rounds of msgs/s,
-// p50, p99 and p99.9, the spread of msgs/s, and for failover runs the
-// median outage and the lost entries summed over the rounds. It returns
-// nil if no result has a round.
+// p50, p99 and p99.9, the spread of msgs/s, for failover runs the median
+// outage, and for failover and membership runs the lost entries summed
+// over the rounds (a membership run's outages are per step:
+// MembershipMedians). It returns nil if no result has a round.
 func MedianTable(results []*load.Result) *Table {
 	var order []string
 	by := map[string][]*load.Result{}
@@ -81,6 +82,13 @@ func medianRow(name string, rs []*load.Result) []string {
 		n := 0
 		for _, r := range rs {
 			n += len(r.Failover.Lost)
+		}
+		lost = fmt.Sprint(n)
+	}
+	if rs[0].Membership != nil {
+		n := 0
+		for _, r := range rs {
+			n += len(r.Membership.Lost)
 		}
 		lost = fmt.Sprint(n)
 	}
