@@ -5,7 +5,7 @@ BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 FUZZTIME ?= 10s
 
-.PHONY: test lint vet fmt-check arch-check race chaos bench bench-record bench-failover bench-sweep bench-peers bench-broker bench-parts bench-storage bench-replication bench-node fuzz-smoke build peer-test compat-test
+.PHONY: test lint vet fmt-check arch-check race chaos bench bench-record bench-failover bench-membership bench-sweep bench-peers bench-broker bench-parts bench-storage bench-replication bench-node fuzz-smoke build peer-test compat-test
 
 ## build: the binaries, into bin/ (bin/rmqlog: the node daemon and its admin commands;
 ## bin/rmqbench: the load generator).
@@ -73,6 +73,13 @@ bench-record: build
 ## acknowledged append is on every node (results/<date>-failover/).
 bench-failover: build
 	bin/rmqbench --scenario failover $(BENCH_ARGS)
+
+## bench-membership: under load, replace a follower (a new node joins as a learner, is promoted, the
+## follower removed), grow to five, remove the leader, shrink to three; each change's write outage
+## against the load's own gaps, and the check that every acknowledged append is on every final
+## member (results/<date>-membership/; 60 s per mode).
+bench-membership: build
+	bin/rmqbench --scenario membership $(BENCH_ARGS)
 
 ## bench-sweep: 128 B / 1 KiB / 16 KiB x 1 / 16 / 64 / 256 producers x both modes, 5 s each.
 bench-sweep: build

@@ -31,7 +31,10 @@ func (s sets) Set(v string) error {
 var scenarioDefaults = map[string]struct{ duration, warmup time.Duration }{
 	"default":  {20 * time.Second, 3 * time.Second},
 	"failover": {20 * time.Second, 2 * time.Second},
-	"sweep":    {5 * time.Second, time.Second},
+	// membership: fifteen steps, 1.5 s of load before each, and three new
+	// nodes that each zero-fill a 1 GiB segment and copy the log.
+	"membership": {60 * time.Second, 2 * time.Second},
+	"sweep":      {5 * time.Second, time.Second},
 }
 
 func parse(args []string, stdout, stderr io.Writer) (*config, error) {
@@ -44,7 +47,7 @@ func parse(args []string, stdout, stderr io.Writer) (*config, error) {
 	}
 	cfg := &config{set: sets{}, commandArg: strings.Join(append([]string{"rmqbench"}, args...), " ")}
 	var target, modes, form, payloads, producers string
-	fs.StringVar(&cfg.scenario, "scenario", "default", "default, failover or sweep")
+	fs.StringVar(&cfg.scenario, "scenario", "default", "default, failover, membership or sweep")
 	fs.IntVar(&cfg.rounds, "rounds", 1, "run the scenario this many times (fresh groups each time) and add the medians")
 	fs.StringVar(&target, "target", "", "client addresses of a running group (host:port,...): drive it instead of starting one")
 	fs.StringVar(&modes, "modes", "SYNC_FLUSH,ASYNC_FLUSH", "flush modes to run, in order")
@@ -52,10 +55,10 @@ func parse(args []string, stdout, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.spec.Producers, "producers", 64, "closed: concurrent producers; pipelined: appends in flight; open: cap on appends in flight")
 	fs.StringVar(&form, "form", "closed", "closed (each producer waits for its ack), pipelined (AppendAsync, --producers in flight) or open (needs --rate)")
 	fs.IntVar(&cfg.spec.Rate, "rate", 0, "open loop: appends per second, sent on schedule whatever the answers (implies --form open)")
-	fs.DurationVar(&cfg.spec.Duration, "duration", 0, "how long each run sends (default 20s; sweep 5s per point)")
+	fs.DurationVar(&cfg.spec.Duration, "duration", 0, "how long each run sends (default 20s; membership 60s, sweep 5s per point)")
 	fs.IntVar(&cfg.spec.Count, "count", 0, "send exactly this many appends per run instead of --duration")
 	fs.DurationVar(&cfg.spec.OpTimeout, "op-timeout", load.DefaultOpTimeout, "bound on one append, its retries included")
-	fs.DurationVar(&cfg.warmup, "warmup", 0, "a discarded load of the same shape before each run (if not given: 3s; failover 2s, sweep 1s)")
+	fs.DurationVar(&cfg.warmup, "warmup", 0, "a discarded load of the same shape before each run (if not given: 3s; failover and membership 2s, sweep 1s)")
 	fs.DurationVar(&cfg.killAt, "kill-at", 5*time.Second, "failover: kill -9 the leader this long into the run")
 	fs.DurationVar(&cfg.restartAt, "restart-at", 10*time.Second, "failover: restart it this long into the run")
 	fs.StringVar(&payloads, "payloads", "128,1024,16384", "sweep: payload sizes")
@@ -86,7 +89,7 @@ func parse(args []string, stdout, stderr io.Writer) (*config, error) {
 func (cfg *config) finish(fs *flag.FlagSet, target, modes, form, payloads, producers string) error {
 	d, ok := scenarioDefaults[cfg.scenario]
 	if !ok {
-		return fmt.Errorf("--scenario %q: allowed default, failover, sweep", cfg.scenario)
+		return fmt.Errorf("--scenario %q: allowed default, failover, membership, sweep", cfg.scenario)
 	}
 	if cfg.rounds < 1 {
 		return fmt.Errorf("--rounds %d: must be >= 1", cfg.rounds)
@@ -133,17 +136,29 @@ func (cfg *config) finish(fs *flag.FlagSet, target, modes, form, payloads, produ
 		cfg.target = strings.Split(target, ",")
 		return nil
 	}
-	if cfg.scenario == "failover" {
-		switch {
-		case cfg.spec.Count > 0:
-			return fmt.Errorf("--scenario failover runs for a --duration (the kill and restart are timed), not a --count")
-		case cfg.killAt <= 0 || cfg.restartAt <= cfg.killAt || cfg.restartAt >= cfg.spec.Duration:
-			return fmt.Errorf("failover needs 0 < --kill-at (%v) < --restart-at (%v) < --duration (%v)", cfg.killAt, cfg.restartAt, cfg.spec.Duration)
-		case cfg.spec.Payload < load.IDBytes:
-			return fmt.Errorf("--scenario failover needs --payload >= %d: each append carries its id there for the lost-entry check", load.IDBytes)
-		}
+	if err := cfg.checkFaults(); err != nil {
+		return err
 	}
 	return cfg.findRmqlog()
+}
+
+// checkFaults checks the flags of the scenarios that change the group
+// under the load (failover, membership): they run for a --duration, and
+// each append carries its id for the lost-entry check.
+func (cfg *config) checkFaults() error {
+	s := cfg.scenario
+	if s != "failover" && s != "membership" {
+		return nil
+	}
+	switch {
+	case cfg.spec.Count > 0:
+		return fmt.Errorf("--scenario %s runs for a --duration (its steps are timed), not a --count", s)
+	case s == "failover" && (cfg.killAt <= 0 || cfg.restartAt <= cfg.killAt || cfg.restartAt >= cfg.spec.Duration):
+		return fmt.Errorf("failover needs 0 < --kill-at (%v) < --restart-at (%v) < --duration (%v)", cfg.killAt, cfg.restartAt, cfg.spec.Duration)
+	case cfg.spec.Payload < load.IDBytes:
+		return fmt.Errorf("--scenario %s needs --payload >= %d: each append carries its id there for the lost-entry check", s, load.IDBytes)
+	}
+	return nil
 }
 
 func set(fs *flag.FlagSet, name string) bool {

@@ -8,6 +8,7 @@
 //
 //	rmqbench                           # SYNC_FLUSH then ASYNC_FLUSH, 1 KiB, 64 producers, 20 s each
 //	rmqbench --scenario failover       # kill -9 the leader under load, restart it, check nothing was lost
+//	rmqbench --scenario membership     # replace a follower, grow to 5, remove the leader, shrink to 3 under load
 //	rmqbench --scenario sweep          # 128 B/1 KiB/16 KiB x 1/16/64/256 producers x both modes
 //	rmqbench --rate 20000 --producers 4096   # open loop at 20k/s (latency from the intended send time)
 //	rmqbench --target 10.0.0.1:30913,10.0.0.2:30913,10.0.0.3:30913   # client ports (rmqlogClientPort)
@@ -97,6 +98,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "rmqbench: %s: the check failed: lost %s, diverged %q, verified %v\n", r.Name, bench.LostString(f.Lost), f.Diverged, f.Verified)
 			return 1
 		}
+		if m := r.Membership; m != nil && m.Failed() {
+			fmt.Fprintf(stderr, "rmqbench: %s: the check failed: lost %s, diverged %q, verified %v\n", r.Name, bench.LostString(m.Lost), m.Diverged, m.Verified)
+			return 1
+		}
 	}
 	return 0
 }
@@ -159,6 +164,8 @@ func runScenario(ctx context.Context, cfg *config, stdout io.Writer) ([]*load.Re
 	switch cfg.scenario {
 	case "failover":
 		return bench.Failover(ctx, sys, o)
+	case "membership":
+		return bench.Membership(ctx, sys, o)
 	case "sweep":
 		return bench.Sweep(ctx, sys, o, cfg.payloads, cfg.producers)
 	default:
@@ -209,6 +216,8 @@ func title(cfg *config) string {
 	switch cfg.scenario {
 	case "failover":
 		return "rmqbench failover: kill -9 of the leader under load"
+	case "membership":
+		return "rmqbench membership: replace a follower, grow to five, remove the leader, shrink to three, under load"
 	case "sweep":
 		return "rmqbench sweep: payload x producers x flush mode"
 	}
@@ -246,10 +255,51 @@ func printTable(w io.Writer, results []*load.Result) {
 				r.Name, f.OldLeader, f.KillAt.Round(time.Millisecond), f.NewLeader, f.Outage, f.RestartAt.Round(time.Millisecond), f.CatchUp.Round(time.Millisecond))
 			fmt.Fprintf(w, "acknowledged: %d, lost: %s (duplicates: %d)\n", f.Acknowledged, bench.LostString(f.Lost), f.Duplicates)
 		}
+		if m := r.Membership; m != nil {
+			printMembership(w, r.Name, m)
+		}
 	}
-	if len(results) == 2 && results[0].Spec.Mode != results[1].Spec.Mode && results[0].MsgsPerSec > 0 && results[0].Failover == nil {
+	if t := report.MembershipMedians(results); t != nil && len(results) > 1 {
+		fmt.Fprintf(w, "\n%s:\n", t.Title)
+		printAligned(w, t)
+	}
+	if len(results) == 2 && results[0].Spec.Mode != results[1].Spec.Mode && results[0].MsgsPerSec > 0 &&
+		results[0].Failover == nil && results[0].Membership == nil {
 		fmt.Fprintf(w, "%s vs %s: %.2fx msgs/s, p99 %.2fx\n", results[1].Spec.Mode, results[0].Spec.Mode,
 			results[1].MsgsPerSec/results[0].MsgsPerSec, float64(results[1].Latency.P99)/float64(max(results[0].Latency.P99, 1)))
+	}
+}
+
+// printMembership prints a membership run's steps, its baseline and its
+// check.
+func printMembership(w io.Writer, name string, m *load.Membership) {
+	fmt.Fprintf(w, "\n%s: baseline (longest gap outside the steps) %v; a leader removal's target: <= %v\n",
+		name, m.Baseline, m.ElectionTimeout)
+	printAligned(w, report.MembershipSteps(m))
+	fmt.Fprintf(w, "acknowledged: %d, lost: %s (duplicates: %d); members at the end: %s\n",
+		m.Acknowledged, bench.LostString(m.Lost), m.Duplicates, strings.Join(m.Members, ", "))
+}
+
+// printAligned prints t's header and rows in columns, the first two
+// (names) left-aligned and the others (numbers) right-aligned.
+func printAligned(w io.Writer, t *report.Table) {
+	width := make([]int, len(t.Header))
+	rows := append([][]string{t.Header}, t.Rows...)
+	for _, row := range rows {
+		for i, c := range row {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	for _, row := range rows {
+		var b strings.Builder
+		for i, c := range row {
+			if i < 2 {
+				fmt.Fprintf(&b, "  %-*s", width[i], c)
+				continue
+			}
+			fmt.Fprintf(&b, "  %*s", width[i], c)
+		}
+		fmt.Fprintln(w, b.String())
 	}
 }
 

@@ -182,7 +182,7 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--scenario", "soak"}, "allowed default, failover, sweep"},
+		{[]string{"--scenario", "soak"}, "allowed default, failover, membership, sweep"},
 		{[]string{"--modes", "FAST"}, "allowed SYNC_FLUSH, ASYNC_FLUSH"},
 		{[]string{"--form", "open"}, "rate"},
 		{[]string{"--producers", "0"}, "producers"},
@@ -195,6 +195,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--rate", "100", "--form", "closed"}, "open form"},
 		{[]string{"--scenario", "failover", "--count", "3000"}, "not a --count"},
 		{[]string{"--scenario", "failover", "--payload", "4"}, "--payload >= 8"},
+		{[]string{"--scenario", "membership", "--count", "3000"}, "not a --count"},
+		{[]string{"--scenario", "membership", "--payload", "4"}, "--payload >= 8"},
+		{[]string{"--target", "127.0.0.1:1", "--scenario", "membership"}, "default scenario only"},
 	} {
 		code, _, errs := rmqbench(t, c.args...)
 		if code != 2 || !strings.Contains(errs, c.want) {
@@ -203,6 +206,30 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if code, out, _ := rmqbench(t, "--help"); code != 0 && !strings.Contains(out, "usage") {
 		t.Errorf("--help: exit %d", code)
+	}
+}
+
+// Each scenario's duration and warm-up apply unless given.
+func TestScenarioDefaults(t *testing.T) {
+	for _, c := range []struct {
+		args             []string
+		duration, warmup time.Duration
+	}{
+		{nil, 20 * time.Second, 3 * time.Second},
+		{[]string{"--scenario", "failover"}, 20 * time.Second, 2 * time.Second},
+		{[]string{"--scenario", "membership"}, 60 * time.Second, 2 * time.Second},
+		{[]string{"--scenario", "membership", "--duration", "90s", "--warmup", "0s"}, 90 * time.Second, 0},
+		{[]string{"--scenario", "sweep"}, 5 * time.Second, time.Second},
+	} {
+		var out, errb bytes.Buffer
+		cfg, err := parse(append([]string{"--rmqlog", rmqlogBin}, c.args...), &out, &errb)
+		if err != nil {
+			t.Errorf("%v: %v", c.args, err)
+			continue
+		}
+		if cfg.spec.Duration != c.duration || cfg.warmup != c.warmup {
+			t.Errorf("%v: duration %v, warm-up %v; want %v, %v", c.args, cfg.spec.Duration, cfg.warmup, c.duration, c.warmup)
+		}
 	}
 }
 
