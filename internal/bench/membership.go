@@ -39,6 +39,8 @@ const (
 	// promoteRetry is the wait between two promotions refused because the
 	// learner lags.
 	promoteRetry = 200 * time.Millisecond
+	// refusalEvery: one refusal in this many is printed.
+	refusalEvery = 25
 )
 
 // Membership runs, per mode on a fresh rmqlog group with three spares,
@@ -93,8 +95,8 @@ func membershipRun(ctx context.Context, g *rmqGroup, sys Rmqlog, mode string, o 
 	}
 	r.Name = Name(spec) + " membership"
 	if late {
-		return r, fmt.Errorf("bench: the load ended (%v) before the membership steps (%d of them done): raise --duration",
-			r.Elapsed.Round(time.Millisecond), len(c.steps))
+		return r, fmt.Errorf("bench: the load ended (%v) before the membership steps (%d of them done; under way: %s): raise --duration",
+			r.Elapsed.Round(time.Millisecond), len(c.steps), c.doing)
 	}
 	if cerr != nil {
 		return r, cerr
@@ -112,7 +114,8 @@ type changer struct {
 	g      *rmqGroup
 	o      Options
 	steps  []timedStep
-	voters int // in the configuration, after the last change
+	voters int    // in the configuration, after the last change
+	doing  string // the step under way and its last refusal, for an error
 }
 
 // timedStep is a step as the changer took it, in wall-clock time.
@@ -236,6 +239,10 @@ func (c *changer) change(ctx context.Context, kind, id string, call func(context
 			if !errors.Is(err, client.ErrNotCaughtUp) && !errors.Is(err, client.ErrChangePending) {
 				return id, n, fmt.Errorf("bench: %s %s (attempt %d): %w", kind, id, n, err)
 			}
+			c.doing = fmt.Sprintf("%s %s, attempt %d refused: %v", kind, id, n, err)
+			if n%refusalEvery == 1 {
+				c.o.printf("   %s\n", c.doing)
+			}
 			if !load.Sleep(ctx, promoteRetry) {
 				return id, n, fmt.Errorf("bench: %s %s: %w (last: %w)", kind, id, ctx.Err(), err)
 			}
@@ -256,6 +263,7 @@ func (c *changer) step(ctx context.Context, kind, node string, f func(context.Co
 func (c *changer) do(ctx context.Context, kind, node string, f func(context.Context) (string, int, error)) error {
 	sctx, cancel := context.WithTimeout(ctx, changeTimeout)
 	defer cancel()
+	c.doing = kind + " " + node
 	start := time.Now()
 	node, attempts, err := f(sctx)
 	end := time.Now()
