@@ -130,24 +130,13 @@ var simMembershipConfigs = []simConfig{
 func TestSimMembership(t *testing.T) {
 	for _, cfg := range simMembershipConfigs {
 		t.Run(cfg.name, func(t *testing.T) {
-			seeds := uint64(*simSeeds)
-			if testing.Short() || raceEnabled {
-				seeds = max(1, seeds/10)
-			}
-			first := uint64(1)
-			if *simSeed != 0 {
-				first, seeds = *simSeed, 1
-			}
 			var acked, changes, joined, leaders int
-			for seed := first; seed < first+seeds; seed++ {
-				s := newSim(t, cfg, seed)
-				s.verbose = *simSeed != 0 && testing.Verbose()
-				s.run(*simSteps)
+			seeds := eachSeed(t, cfg, func(s *sim) {
 				acked += len(s.acked)
 				changes += s.changes
 				joined += s.joined
 				leaders += len(s.leaders)
-			}
+			})
 			if changes == 0 {
 				t.Fatal("no membership change was proposed")
 			}

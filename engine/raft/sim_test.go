@@ -630,27 +630,37 @@ var simConfigs = []simConfig{
 	{name: "sync-fresh-census", nodes: 3, syncQuorum: true, drop: 0.05, dup: 0.05, maxDelay: 3, crash: 0.004, powerLoss: true, partition: 0.02, unreachable: true, fresh: true},
 }
 
+// eachSeed runs cfg's seeded schedules (-sim.seeds of them, a tenth under
+// -short or -race, or only -sim.seed) and hands each finished one to done;
+// it returns how many ran.
+func eachSeed(t *testing.T, cfg simConfig, done func(s *sim)) uint64 {
+	seeds := uint64(*simSeeds)
+	if testing.Short() || raceEnabled {
+		seeds = max(1, seeds/10)
+	}
+	first := uint64(1)
+	if *simSeed != 0 {
+		first, seeds = *simSeed, 1
+	}
+	for seed := first; seed < first+seeds; seed++ {
+		s := newSim(t, cfg, seed)
+		s.verbose = *simSeed != 0 && testing.Verbose()
+		s.run(*simSteps)
+		done(s)
+	}
+	return seeds
+}
+
 func TestSimRandom(t *testing.T) {
 	for _, cfg := range simConfigs {
 		t.Run(cfg.name, func(t *testing.T) {
-			seeds := uint64(*simSeeds)
-			if testing.Short() || raceEnabled {
-				seeds = max(1, seeds/10)
-			}
-			first := uint64(1)
-			if *simSeed != 0 {
-				first, seeds = *simSeed, 1
-			}
 			var acked, terms, resets, lost int
-			for seed := first; seed < first+seeds; seed++ {
-				s := newSim(t, cfg, seed)
-				s.verbose = *simSeed != 0 && testing.Verbose()
-				s.run(*simSteps)
+			seeds := eachSeed(t, cfg, func(s *sim) {
 				acked += len(s.acked)
 				terms += len(s.leaders)
 				resets += s.resets
 				lost += s.lostAcks
-			}
+			})
 			t.Logf("%d schedules: %d entries acknowledged, %d leaders elected, %d log resets, %d acknowledged entries lost to power cuts of every member holding them",
 				seeds, acked, terms, resets, lost)
 		})
