@@ -2,12 +2,16 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/klauspost/crc32"
 	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/rmqlog/rmqlog/engine/raft"
 	"github.com/rmqlog/rmqlog/replication"
@@ -49,44 +53,220 @@ const (
 	// maxMembershipFile bounds what loadConfs reads: raft's maxConfs
 	// entries of MaxMembers members with 255-byte strings stay far below.
 	maxMembershipFile = 64 << 20
+	// membershipRefresh: how often the membership writer moves the file's
+	// "complete through" index up to the log's end when nothing changed,
+	// which bounds the scan at the next start.
+	membershipRefresh = 30 * time.Second
 )
 
-// SaveMembership durably replaces the membership file (raft.Log): temporary
-// file, fsync, rename, directory fsync, as the raft-state file.
-func (s *store) SaveMembership(b []byte) error {
-	return writeFileDurably(s.fs, s.dir, membershipTmp, membershipFile, b)
+// The membership file: the core's list of configuration entries
+// (raft.EncodeConfs) and the index through which it is complete: every
+// configuration entry of the log at or below it is in the list.
+//
+//	through u64 | list | crc32c u32 (of through and list)
+//
+// The core hands the store its list (SaveMembership) before it appends a
+// configuration entry and after a truncation or reset removed one; the
+// store writes it from its own goroutine (temporary file, fsync, rename,
+// directory fsync), never under the node's lock: a small fsync can wait
+// hundreds of milliseconds behind an ASYNC_FLUSH backlog (measured:
+// results/membership.md), and the whole node would wait with it. What a
+// crash keeps of the log beyond the file's index is read back at the next
+// start (scanConfs), so the list the core starts from always holds every
+// configuration entry of the log.
+
+func encodeMembershipFile(through uint64, list []byte) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, through)
+	b = append(b, list...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// loadConfs reads the membership file; a missing file is an empty list (a
-// group whose log holds no configuration entry: the bootstrap one is in
-// force). A damaged file stops the node: without it the node cannot know
-// which configuration its log put in force below its first index.
+func decodeMembershipFile(b []byte) (uint64, []raft.ConfEntry, error) {
+	if len(b) < 12 {
+		return 0, nil, fmt.Errorf("%w: membership file of %d bytes, need at least 12", ErrMembership, len(b))
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if c := crc32.Checksum(body, castagnoli); c != sum {
+		return 0, nil, fmt.Errorf("%w: membership file crc %08x, computed %08x", ErrMembership, sum, c)
+	}
+	cs, err := raft.DecodeConfs(body[8:])
+	return binary.LittleEndian.Uint64(body), cs, err
+}
+
+// membershipWriter is the store's writer of the membership file.
+type membershipWriter struct {
+	mu      sync.Mutex
+	list    []byte // the core's latest list (raft.EncodeConfs)
+	dirty   bool   // list changed since the last write
+	through uint64 // the index the file on disk is complete through
+	wrote   bool   // the file exists (written or found at start)
+	wake    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// SaveMembership takes the core's list of configuration entries
+// (raft.Log): it is complete through the log's last index now, since the
+// core hands it over before it appends a configuration entry. The writer
+// goroutine makes it durable.
+func (s *store) SaveMembership(b []byte) error {
+	w := &s.memb
+	w.mu.Lock()
+	w.list, w.dirty = append([]byte(nil), b...), true
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// startMembershipWriter starts the writer goroutine (after loadConfs).
+func (s *store) startMembershipWriter() {
+	w := &s.memb
+	w.wake, w.stop, w.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	w.wake <- struct{}{} // write at once what loadConfs found or the core dropped
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(membershipRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-w.wake:
+			case <-t.C:
+			}
+			if err := s.writeMembership(); err != nil {
+				s.log.Warn("engine: writing the membership file failed; retried in "+membershipRefresh.String(), "err", err)
+			}
+		}
+	}()
+}
+
+// stopMembershipWriter stops the writer and writes the file a last time
+// (the log is still open: its last index is the file's).
+func (s *store) stopMembershipWriter() error {
+	w := &s.memb
+	if w.stop == nil {
+		return nil
+	}
+	close(w.stop)
+	<-w.done
+	w.stop = nil
+	return s.writeMembership()
+}
+
+// writeMembership writes the file if the list changed or the log grew. The
+// log's last index is read before the list: a list taken after it is
+// complete through it (the core hands over its list before it appends).
+func (s *store) writeMembership() error {
+	w := &s.memb
+	through := s.LastIndex()
+	w.mu.Lock()
+	list, dirty, written := w.list, w.dirty, w.through
+	w.dirty = false
+	w.mu.Unlock()
+	if !dirty && through == written && w.wrote {
+		return nil
+	}
+	if list == nil {
+		list = raft.EncodeConfs(nil)
+	}
+	if err := writeFileDurably(s.fs, s.dir, membershipTmp, membershipFile, encodeMembershipFile(through, list)); err != nil {
+		w.mu.Lock()
+		w.dirty = w.dirty || dirty
+		w.mu.Unlock()
+		return err
+	}
+	w.mu.Lock()
+	w.through, w.wrote = through, true
+	w.mu.Unlock()
+	return nil
+}
+
+// loadConfs reads the membership file and the configuration entries the
+// log holds beyond the index it is complete through (scanConfs). A missing
+// file is an empty list complete through nothing: the whole log is read
+// (a new node's is empty; a node of a release before membership changes
+// reads its log once). A damaged file stops the node: without it the node
+// cannot know which configuration its log put in force below its first
+// index.
 func (s *store) loadConfs() ([]raft.ConfEntry, error) {
 	path := filepath.Join(s.dir, membershipFile)
+	var (
+		through uint64
+		cs      []raft.ConfEntry
+	)
 	f, err := s.fs.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, err
+	default:
+		defer f.Close()
+		size, err := f.Size()
+		if err != nil {
+			return nil, err
+		}
+		if size > maxMembershipFile {
+			return nil, fmt.Errorf("%w: %s is %d bytes, more than a membership file can be", ErrMembership, path, size)
+		}
+		b := make([]byte, size)
+		if _, err := f.ReadAt(b, 0); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if through, cs, err = decodeMembershipFile(b); err != nil {
+			return nil, fmt.Errorf("%s: %w; this node cannot know its group's configuration: keep the file for "+
+				"inspection, and replace this member as a failed machine (docs/operations.md: rmqlog member add, "+
+				"promote, remove)", path, err)
+		}
+		s.memb.through, s.memb.wrote = through, true
+	}
+	more, err := s.scanConfs(through)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range more {
+		if n := len(cs); n == 0 || cs[n-1].Index < c.Index {
+			cs = append(cs, c)
+		}
+	}
+	s.memb.list = raft.EncodeConfs(cs)
+	s.memb.dirty = len(more) > 0 || !s.memb.wrote
+	return cs, nil
+}
+
+// scanConfs reads the configuration entries of the log after index
+// through: those a crash may have kept in the log before the writer saved
+// the list that holds them.
+func (s *store) scanConfs(through uint64) ([]raft.ConfEntry, error) {
+	first, last := s.FirstIndex(), s.LastIndex()
+	from := max(through+1, first)
+	if through+1 < first && through > 0 {
+		s.log.Warn("engine: the membership file is older than the log's first index; configuration entries "+
+			"removed by retention in between are not known here", "through", through, "first", first)
+	}
+	if from > last {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
+	if last-from > 1<<20 {
+		s.log.Info("engine: reading the log for configuration entries (no recent membership file)", "from", from, "to", last)
 	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return nil, err
-	}
-	if size > maxMembershipFile {
-		return nil, fmt.Errorf("%w: %s is %d bytes, more than a membership file can be", ErrMembership, path, size)
-	}
-	b := make([]byte, size)
-	if _, err := f.ReadAt(b, 0); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	cs, err := raft.DecodeConfs(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w; this node cannot know its group's configuration: keep the file for "+
-			"inspection, and replace this member as a failed machine (docs/operations.md: rmqlog member add, "+
-			"promote, remove)", path, err)
+	var cs []raft.ConfEntry
+	for i := from; i <= last; i++ {
+		e, err := s.Read(i)
+		if err != nil {
+			return nil, fmt.Errorf("engine: reading entry %d for configuration entries: %w", i, err)
+		}
+		if e.Type != segment.TypeConfig {
+			continue
+		}
+		m, err := raft.DecodeMembership(e.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("engine: configuration entry %d: %w", i, err)
+		}
+		cs = append(cs, raft.ConfEntry{Index: i, Term: e.Term, Membership: m})
 	}
 	return cs, nil
 }

@@ -109,6 +109,7 @@ func Open(cfg Config) (*Node, error) {
 		st.unlockDir()
 		return nil, err
 	}
+	st.startMembershipWriter()
 	cc := n.coreConfig()
 	cc.Confs = confs
 	n.core = raft.New(cc, st, hs)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -34,9 +35,10 @@ import (
 //   - store: the raft-state file (saveState: temporary file, fsync, rename,
 //     directory fsync), at start, after every step that changed the term,
 //     vote or repair state (Node.afterLocked), and at a clean stop; and
-//     the membership file (SaveMembership, the same way), which the core
-//     saves before it appends or stores a configuration entry and after a
-//     truncation or reset removed one (docs/membership.md).
+//     the membership file (the same way, from its writer goroutine,
+//     membership.go), which the core hands its list before it appends or
+//     stores a configuration entry and after a truncation or reset removed
+//     one (docs/membership.md).
 //   - flush.Flusher: the log's data and checkpoint, through segment.Log.Sync
 //     and Checkpoint (group commit under SYNC_FLUSH, an interval under
 //     ASYNC_FLUSH); store.TruncateSuffix goes through it so its durable index
@@ -68,13 +70,16 @@ type store struct {
 	// core is asked for its term by lockSends (set once, after raft.New).
 	core *raft.Raft
 	// peers are the dispatchers' connections: lockSends aborts their writes
-	// in progress (set once, before the core first runs).
+	// in progress (kept in step with the configuration under Node.mu).
 	peers []*replication.Peer
+	// memb writes the membership file (membership.go).
+	memb membershipWriter
+	log  *slog.Logger
 }
 
 // newStore returns the store of c's directories, not open yet: its
 // raft-state file can be read (recovery's onDamage does), its log not.
-func newStore(c Config) *store { return &store{fs: c.FS, dir: c.Dir} }
+func newStore(c Config) *store { return &store{fs: c.FS, dir: c.Dir, log: c.Logger} }
 
 // open locks the data directory, recovers the log and starts its flusher.
 // onDamage is recovery's segment.Options.OnDamage.
@@ -205,7 +210,13 @@ func (s *store) closeReads() {
 }
 
 // closeLog syncs and closes the log (the flusher's final sync first).
-func (s *store) closeLog() error { return errors.Join(s.flusher.Close(), s.Log.Close()) }
+func (s *store) closeLog() error {
+	merr := s.stopMembershipWriter()
+	if merr != nil {
+		merr = fmt.Errorf("engine: writing the membership file at close: %w", merr)
+	}
+	return errors.Join(s.flusher.Close(), merr, s.Log.Close())
+}
 
 // unlockDir releases the data directory's lock (see dirLock).
 func (s *store) unlockDir() {

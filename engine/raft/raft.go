@@ -33,9 +33,13 @@ type Log interface {
 	Span(from uint64, maxBytes, maxCount int) (last uint64, n int, err error)
 	Base() (record.Position, uint64, uint32)
 	Reset(base record.Position, prevTerm uint64, prevCRC uint32) error
-	// SaveMembership durably replaces the saved list of configuration
-	// entries (EncodeConfs) before the core relies on it: before it appends
-	// a configuration entry, after a truncation removed one.
+	// SaveMembership hands over the list of configuration entries
+	// (EncodeConfs), complete through the log's last index: the core calls
+	// it before it appends a configuration entry and after a truncation or
+	// reset removed one. The driver makes it durable as it sees fit, but
+	// the Config.Confs it starts a core with must hold every configuration
+	// entry of the log (the engine reads back the log beyond the index its
+	// saved list is complete through).
 	SaveMembership(b []byte) error
 	// Err returns the log's sticky failure (fail-stop: every later write
 	// fails too), nil while it takes writes. A write error while Err is nil
