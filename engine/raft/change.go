@@ -56,8 +56,7 @@ func (r *Raft) ConfCommitted() bool { return r.commit >= r.confIndex }
 // ProposeChange appends the configuration that c makes of the one in force
 // and returns its index; the change takes effect on this leader at once
 // and is done when that index commits. The list of configuration entries
-// is saved (Log.SaveMembership) before the entry is appended, so a node
-// never holds a configuration entry its saved list lacks.
+// is handed to the Log (SaveMembership) before the entry is appended.
 func (r *Raft) ProposeChange(c Change) (uint64, error) {
 	if err := r.CanPropose(); err != nil {
 		return 0, err
