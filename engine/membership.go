@@ -349,11 +349,25 @@ func (n *Node) ChangeMembership(ctx context.Context, c Change) (uint64, error) {
 
 // Membership returns the configuration in force, the index of its entry
 // (0: the bootstrap configuration) and whether it is committed.
+// A member's client address the configuration does not carry (members of
+// the bootstrap configuration) is the one it advertised, if known.
 func (n *Node) Membership() (Membership, uint64, bool) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	m, i := n.core.Membership()
-	return m, i, n.core.ConfCommitted()
+	committed := n.core.ConfCommitted()
+	n.mu.Unlock()
+	return n.withClientAddrs(m), i, committed
+}
+
+// withClientAddrs fills the members' missing client addresses with those
+// configured or advertised (clientAddr). m is a copy the caller owns.
+func (n *Node) withClientAddrs(m Membership) Membership {
+	for k := range m.Members {
+		if m.Members[k].Client == "" {
+			m.Members[k].Client = n.clientAddr(m.Members[k].ID)
+		}
+	}
+	return m
 }
 
 // syncPeers brings the transport's members and the dispatchers in line

@@ -74,6 +74,7 @@ func (n *Node) Status() Status {
 		Contradiction: r.Contradiction, Contradictions: r.Contradictions, TermLost: r.TermLost,
 		Waiting: r.Waiting, Membership: r.Membership, ConfIndex: r.ConfIndex, ConfCommitted: r.ConfCommitted}
 	s.LeaderAddr = n.clientAddr(r.Lead)
+	s.Membership = n.withClientAddrs(s.Membership)
 	for _, pr := range r.Followers {
 		s.Followers = append(s.Followers, FollowerStatus{ID: pr.ID, Match: pr.Match, Durable: pr.Durable,
 			Next: pr.Next, State: pr.State, Lag: s.Last - min(pr.Match, s.Last), Learner: pr.Learner, Retiring: pr.Retiring})
