@@ -40,6 +40,12 @@ var membership = Fault{Name: "membership", Desc: "replace a member (learner, pro
 	})
 }}
 
+// errRunEnded: the run's fault phase ended before a change completed; its
+// caller stops without acting on it (no retiring a member whose removal
+// may not have committed: found by the short campaign, which stopped a
+// voter that way and left a repairing pair unable to elect).
+var errRunEnded = errors.New("chaos: the run ended during a membership change")
+
 // ChangeTime is one membership change as the campaign timed it: how long
 // the change took and the longest gap between acknowledged appends that
 // overlaps it (the write outage it caused, at the load's resolution).
@@ -79,7 +85,7 @@ func (f *Faulter) change(ctx context.Context, what string, limit time.Duration,
 		wait(cctx, 50*time.Millisecond)
 	}
 	if ctx.Err() != nil {
-		return nil // the run ended
+		return errRunEnded
 	}
 	return fmt.Errorf("chaos: %s did not complete within %v: %v", what, limit, last)
 }
@@ -95,6 +101,10 @@ func (f *Faulter) add(ctx context.Context) (string, error) {
 		_, err := cl.AddLearner(ctx, id, peer, addr)
 		return err
 	}); err != nil {
+		if errors.Is(err, errRunEnded) && !f.addedMaybe(id) {
+			f.note("%s stopped: the run ended before it was added", id)
+			return id, errors.Join(err, f.C.Retire(id))
+		}
 		return id, err
 	}
 	f.maybeKill(ctx, id)
@@ -125,7 +135,10 @@ func (f *Faulter) remove(ctx context.Context, keep string) error {
 		_, err := cl.RemoveMember(ctx, v)
 		return err
 	}); err != nil {
-		return err
+		if errors.Is(err, errRunEnded) && !f.addedMaybe(v) {
+			return errors.Join(err, f.C.Retire(v)) // the removal committed after all
+		}
+		return err // errRunEnded: v is still a member; the heal restarts it like the others
 	}
 	return f.C.Retire(v)
 }
@@ -165,25 +178,56 @@ func (f *Faulter) maybeKill(ctx context.Context, spare string) {
 
 func (f *Faulter) replace(ctx context.Context) error {
 	id, err := f.add(ctx)
-	if err != nil || id == "" {
-		return err
+	if err == nil {
+		err = f.remove(ctx, id)
 	}
-	return f.remove(ctx, id)
+	return ended(err)
 }
 
 func (f *Faulter) grow(ctx context.Context) error {
 	for range 2 {
 		if _, err := f.add(ctx); err != nil {
-			return err
+			return ended(err)
 		}
 	}
 	f.note("group of %d: %s", len(f.C.IDs()), strings.Join(f.C.IDs(), ","))
 	for range 2 {
 		if err := f.remove(ctx, ""); err != nil {
-			return err
+			return ended(err)
 		}
 	}
 	return nil
+}
+
+// ended turns the end of the run into no error: the cycle just stops.
+func ended(err error) error {
+	if errors.Is(err, errRunEnded) {
+		return nil
+	}
+	return err
+}
+
+// addedMaybe reports whether the configuration names id (or whether it
+// cannot be told): the end of the run cut off a change whose outcome is
+// unknown, and the group's checks must cover exactly its members.
+func (f *Faulter) addedMaybe(id string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cl, err := client.Dial(ctx, f.C.Addrs(), client.WithDialTimeout(time.Second))
+	if err != nil {
+		return true // cannot tell: keep it, the heal and the checks treat it as a member
+	}
+	defer cl.Close()
+	m, err := cl.Members(ctx)
+	if err != nil {
+		return true
+	}
+	for _, x := range m.Members {
+		if x.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // changeOutages fills each change's Outage from the history: the longest
