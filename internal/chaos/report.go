@@ -170,10 +170,10 @@ func (c Campaign) membershipChanges(b *strings.Builder) {
 	}
 	slices.Sort(names)
 	b.WriteString("## Membership changes\n\n")
-	b.WriteString("The membership class's changes under load (some hit by a kill -9 of a member): how long each took " +
+	b.WriteString("The membership class's changes under load (some hit by a kill -9 or an isolation of a member): how long each took " +
 		"(rmqlog's client: from the first request to the committed configuration, retries of a learner not caught up " +
 		"included) and the longest gap between acknowledged appends that overlaps it (the write outage, at the load's " +
-		"resolution of a few ms; a kill -9 during a change adds its own outage).\n\n")
+		"resolution of a few ms; a kill -9 or an isolation during a change adds its own outage).\n\n")
 	b.WriteString("| change | count | took median | took max | outage median | outage max |\n|---|---|---|---|---|---|\n")
 	for _, name := range names {
 		k := kinds[name]
