@@ -60,7 +60,7 @@ func failoverRun(ctx context.Context, g Group, system, mode string, o Options) (
 		return r, ev.err
 	}
 	f := &load.Failover{OldLeader: old, NewLeader: ev.new, KillAt: ev.kill.Sub(r.Start),
-		RestartAt: ev.restart.Sub(r.Start), CatchUp: ev.caughtUp, Acknowledged: r.Acked}
+		RestartAt: ev.restart.Sub(r.Start), CatchUp: ev.caughtUp, Verification: load.Verification{Acknowledged: r.Acked}}
 	r.Failover = f
 	if r.Elapsed <= f.KillAt {
 		return r, fmt.Errorf("bench: the load ended (%v) before the kill (%v): no outage to measure", r.Elapsed.Round(time.Millisecond), f.KillAt.Round(time.Millisecond))
@@ -69,8 +69,7 @@ func failoverRun(ctx context.Context, g Group, system, mode string, o Options) (
 	if f.Outage, ok = Outage(r.Ticks, f.KillAt); !ok {
 		return r, fmt.Errorf("bench: no append was acknowledged after the kill of %s (the writes stopped for at least %v)", old, f.Outage)
 	}
-	v, err := verify(ctx, g, r, o)
-	f.Lost, f.Duplicates, f.Diverged, f.Detail, f.Verified = v.Lost, v.Duplicates, v.Diverged, v.Detail, v.Verified
+	f.Verification, err = verify(ctx, g, r, o)
 	return r, err
 }
 

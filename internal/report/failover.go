@@ -28,17 +28,24 @@ func failoverList(f *load.Failover) string {
 			seconds(f.KillAt), durMillis(f.Outage)),
 		fmt.Sprintf("restart at %s, catch-up %s (restart to the old leader holding the commit index of the restart)",
 			seconds(f.RestartAt), durMillis(f.CatchUp)),
-		fmt.Sprintf("acknowledged: %d, lost: %s", f.Acknowledged, lostLabel(f.Lost)),
-		fmt.Sprintf("duplicates: %d", f.Duplicates),
-		"verified: " + verifiedLabel(f.Verified),
 	}
-	if f.Diverged != "" {
-		lines = append(lines, "REPLICAS DIVERGE: "+f.Diverged)
+	return bullets(append(lines, verificationLines(&f.Verification)...))
+}
+
+// verificationLines are the check's lines of a failover or membership run.
+func verificationLines(v *load.Verification) []string {
+	lines := []string{
+		fmt.Sprintf("acknowledged: %d, lost: %s", v.Acknowledged, lostLabel(v.Lost)),
+		fmt.Sprintf("duplicates: %d", v.Duplicates),
+		"verified: " + verifiedLabel(v.Verified),
 	}
-	if f.Detail != "" {
-		lines = append(lines, "detail: "+f.Detail)
+	if v.Diverged != "" {
+		lines = append(lines, "REPLICAS DIVERGE: "+v.Diverged)
 	}
-	return bullets(lines)
+	if v.Detail != "" {
+		lines = append(lines, "detail: "+v.Detail)
+	}
+	return lines
 }
 
 // lostLabel is "0", or the count and the first maxLost sequences.

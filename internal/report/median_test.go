@@ -28,7 +28,7 @@ func TestMedianTable(t *testing.T) {
 		t.Fatal("a table for results without rounds")
 	}
 	fo := func(ms int, lost ...uint64) *load.Failover {
-		return &load.Failover{Outage: time.Duration(ms) * time.Millisecond, Lost: lost}
+		return &load.Failover{Outage: time.Duration(ms) * time.Millisecond, Verification: load.Verification{Lost: lost}}
 	}
 	tab := MedianTable([]*load.Result{
 		mk("sync #1", 1, 100, 3000, nil), mk("async #1", 1, 300, 1000, nil),

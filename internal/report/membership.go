@@ -40,17 +40,8 @@ func membershipList(m *load.Membership) string {
 		fmt.Sprintf("target: a leader removal's outage <= one election timeout (%s); every other change's <= the baseline",
 			durMillis(m.ElectionTimeout)),
 		"members at the end: " + strings.Join(m.Members, ", "),
-		fmt.Sprintf("acknowledged: %d, lost: %s", m.Acknowledged, lostLabel(m.Lost)),
-		fmt.Sprintf("duplicates: %d", m.Duplicates),
-		"verified: " + verifiedLabel(m.Verified),
 	}
-	if m.Diverged != "" {
-		lines = append(lines, "REPLICAS DIVERGE: "+m.Diverged)
-	}
-	if m.Detail != "" {
-		lines = append(lines, "detail: "+m.Detail)
-	}
-	return bullets(lines)
+	return bullets(append(lines, verificationLines(&m.Verification)...))
 }
 
 // MembershipSteps is one membership run's steps as a table: when each

@@ -63,7 +63,7 @@ func withFailover(r *load.Result, lost []uint64) *load.Result {
 		OldLeader: "n1", NewLeader: "n2",
 		KillAt: 10 * time.Second, Outage: 1200 * time.Millisecond,
 		RestartAt: 20 * time.Second, CatchUp: 450 * time.Millisecond,
-		Acknowledged: r.Acked, Lost: lost, Verified: true,
+		Verification: load.Verification{Acknowledged: r.Acked, Lost: lost, Verified: true},
 	}
 	r.Ticks = make([]int32, 30_000)
 	for ms := range r.Ticks {
