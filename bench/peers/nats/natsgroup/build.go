@@ -17,7 +17,7 @@ import (
 // Version is the nats-server release this module pins: go.mod requires
 // github.com/nats-io/nats-server/v2 at this version (and names it in a tool
 // directive). A test checks that the two agree.
-const Version = "v2.12.15"
+const Version = "v2.15.3"
 
 // ModulePath is the path of the Go module this package belongs to; the
 // go command builds nats-server from that module's directory.

@@ -36,9 +36,14 @@ func getJSON(ctx context.Context, port int, path string, v any) error {
 }
 
 // jsz is the part of a node's /jsz?streams=true answer the group reads:
-// the meta leader the node knows, and the state of the stream replicas
-// the node itself stores.
+// whether JetStream runs and with which sync setting, the meta leader the
+// node knows, and the state of the stream replicas the node itself
+// stores.
 type jsz struct {
+	Disabled bool `json:"disabled"` // JetStream is off or not started yet
+	Config   struct {
+		SyncAlways bool `json:"sync_always"`
+	} `json:"config"`
 	Meta *struct {
 		Leader string `json:"leader"`
 		Size   int    `json:"cluster_size"`
@@ -89,20 +94,12 @@ func (j *jsz) metaLeader() string {
 	return j.Meta.Leader
 }
 
-// varz is the part of a node's /varz the group reads.
-type varz struct {
-	JetStream struct {
-		Config *struct {
-			SyncAlways bool `json:"sync_always"`
-		} `json:"config"`
-	} `json:"jetstream"`
-}
-
 // syncAlways reports whether the server fsyncs every write, and false
-// for known if JetStream did not start yet.
-func (v *varz) syncAlways() (always, known bool) {
-	if c := v.JetStream.Config; c != nil {
-		return c.SyncAlways, true
-	}
-	return false, false
+// for known if JetStream did not start yet. /jsz is read for it, not
+// /varz: nats-server fills /varz's JetStream config only into the first
+// /varz answer it builds, which lacks it if JetStream was still starting
+// then (v2.15.3's monitoring port answers before JetStream started: a
+// group polling /varz waited forever).
+func (j *jsz) syncAlways() (always, known bool) {
+	return j.Config.SyncAlways, !j.Disabled
 }

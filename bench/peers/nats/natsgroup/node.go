@@ -143,11 +143,11 @@ func (n *node) waitUp(ctx context.Context) error {
 			return false, fatal(fmt.Errorf("natsgroup: node %s exited (%v); the end of %s:\n%s", n.cfg.Name, p.err, n.logPath, logTail(n.logPath, 10)))
 		default:
 		}
-		var v varz
-		if err := getJSON(ctx, n.cfg.HTTPPort, "/varz", &v); err != nil {
+		j, err := nodeJsz(ctx, n)
+		if err != nil {
 			return false, err
 		}
-		got, known := v.syncAlways()
+		got, known := j.syncAlways()
 		if !known {
 			return false, fmt.Errorf("natsgroup: node %s: JetStream not started yet", n.cfg.Name)
 		}

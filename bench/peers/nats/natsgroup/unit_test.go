@@ -232,7 +232,7 @@ func TestLogTail(t *testing.T) {
 }
 
 func TestIsDownloadFailure(t *testing.T) {
-	offline := `go: github.com/nats-io/nats-server/v2@v2.12.15: Get "https://proxy.golang.org/...": dial tcp: lookup proxy.golang.org: no such host`
+	offline := `go: github.com/nats-io/nats-server/v2@v2.15.3: Get "https://proxy.golang.org/...": dial tcp: lookup proxy.golang.org: no such host`
 	if !isDownloadFailure(offline) {
 		t.Errorf("not a download failure: %s", offline)
 	}
