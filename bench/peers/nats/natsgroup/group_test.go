@@ -57,6 +57,9 @@ func TestFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if on := g.Target().(*natsgroup.Target).Server(); on != old {
+		t.Errorf("the load's connection is on %s, want the stream leader %s", on, old)
+	}
 	killed := time.Now()
 	if err := g.Kill(old); err != nil {
 		t.Fatal(err)

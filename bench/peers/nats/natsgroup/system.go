@@ -120,17 +120,27 @@ func (g *Group) boot(ctx context.Context) error {
 	if err := g.createStream(ctx); err != nil {
 		return err
 	}
-	if _, err := g.waitCurrent(ctx); err != nil {
+	info, err := g.waitCurrent(ctx)
+	if err != nil {
 		return err
 	}
-	g.target, err = dialTarget(g.urls(), Subject)
+	g.target, err = dialTarget(g.urlsFrom(info.Cluster.Leader), Subject)
 	return err
 }
 
-func (g *Group) urls() []string {
-	urls := make([]string, len(g.nodes))
-	for i, n := range g.nodes {
-		urls[i] = "nats://" + hostPort(n.cfg.ClientPort)
+func (g *Group) urls() []string { return g.urlsFrom("") }
+
+// urlsFrom returns the nodes' client URLs, node first's first (if it is
+// one of them), the others in order.
+func (g *Group) urlsFrom(first string) []string {
+	urls := make([]string, 0, len(g.nodes))
+	for _, n := range g.nodes {
+		u := "nats://" + hostPort(n.cfg.ClientPort)
+		if n.cfg.Name == first {
+			urls = append([]string{u}, urls...)
+		} else {
+			urls = append(urls, u)
+		}
 	}
 	return urls
 }

@@ -63,12 +63,17 @@ type Target struct {
 	bump context.CancelFunc
 }
 
-// dialTarget connects to every url (all of the group's servers, so the
-// connection moves to another when one is killed).
+// dialTarget connects to urls[0] and knows the others (all of the
+// group's servers, so the connection moves to another when one is
+// killed). Start puts the stream leader's server first: its publishes
+// then reach the stream leader without a hop over a cluster route, as
+// rmqlog's client sends to the leader (nats.go would otherwise pick a
+// server at random, a follower two times in three).
 func dialTarget(urls []string, subject string) (*Target, error) {
 	t := &Target{subject: subject}
 	t.newEpoch()
-	nc, err := dial(urls, "rmqbench-load", nats.DisconnectErrHandler(func(*nats.Conn, error) { t.newEpoch() }))
+	nc, err := dial(urls, "rmqbench-load", nats.DontRandomize(),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { t.newEpoch() }))
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +103,10 @@ func dial(urls []string, name string, opts ...nats.Option) (*nats.Conn, error) {
 	}
 	return nc, nil
 }
+
+// Server is the server_name of the node the connection is on now ("" while
+// it reconnects).
+func (t *Target) Server() string { return t.nc.ConnectedServerName() }
 
 // newEpoch ends the current connection epoch (cancelling the attempts
 // waiting in it: their answers were lost with the connection) and starts

@@ -2,6 +2,7 @@ package natsgroup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -77,6 +78,53 @@ func TestGroupConfigs(t *testing.T) {
 		}
 		if got := strings.Contains(text, "sync_interval: always"); got != sync {
 			t.Errorf("sync %v: config has sync_interval: always = %v:\n%s", sync, got, text)
+		}
+	}
+}
+
+// The load's connection dials the stream leader's server first; the admin
+// connection keeps the nodes' order.
+func TestURLsFrom(t *testing.T) {
+	g := &Group{}
+	for _, c := range groupConfigs("/d", []int{1, 2, 3, 11, 12, 13, 21, 22, 23}, true) {
+		g.nodes = append(g.nodes, &node{cfg: c})
+	}
+	for _, tc := range []struct {
+		first string
+		want  []int
+	}{
+		{"n0", []int{1, 11, 21}},
+		{"n1", []int{11, 1, 21}},
+		{"n2", []int{21, 1, 11}},
+		{"", []int{1, 11, 21}},
+		{"n9", []int{1, 11, 21}},
+	} {
+		var want []string
+		for _, p := range tc.want {
+			want = append(want, fmt.Sprintf("nats://127.0.0.1:%d", p))
+		}
+		if got := g.urlsFrom(tc.first); !slices.Equal(got, want) {
+			t.Errorf("urlsFrom(%q) = %v, want %v", tc.first, got, want)
+		}
+	}
+}
+
+// /jsz says whether JetStream runs, and with which sync setting.
+func TestJszSyncAlways(t *testing.T) {
+	for _, tc := range []struct {
+		doc           string
+		always, known bool
+	}{
+		{`{"disabled":true,"config":{"max_memory":0}}`, false, false},
+		{`{"config":{"max_memory":1,"sync_always":true}}`, true, true},
+		{`{"config":{"max_memory":1}}`, false, true},
+	} {
+		var j jsz
+		if err := json.Unmarshal([]byte(tc.doc), &j); err != nil {
+			t.Fatal(err)
+		}
+		if always, known := j.syncAlways(); always != tc.always || known != tc.known {
+			t.Errorf("%s: syncAlways() = %v, %v; want %v, %v", tc.doc, always, known, tc.always, tc.known)
 		}
 	}
 }
