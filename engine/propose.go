@@ -94,55 +94,76 @@ func (n *Node) Propose(payloads ...[]byte) (*Proposal, error) {
 // client's so that only the broker's reach its stamp and consume queues).
 // Readers see the type in Entry.Type.
 func (n *Node) ProposeAs(typ segment.Type, payloads ...[]byte) (*Proposal, error) {
+	p := new(Proposal)
+	if err := n.ProposeWith(p, typ, payloads); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ProposeWith is ProposeAs into p instead of a new Proposal, so that a
+// caller that proposes again and again reuses one Proposal and its
+// channel. p is a zero Proposal or one whose outcome its owner took (Wait
+// returned nil or an error other than its context's, or Ready returned
+// true); it panics on a Proposal still in flight. After an error p holds
+// no proposal and may be used again.
+func (n *Node) ProposeWith(p *Proposal, typ segment.Type, payloads [][]byte) error {
+	if p.ch != nil && !p.done {
+		panic(fmt.Sprintf("engine: ProposeWith of a Proposal still in flight (%d payloads, %d bytes)", len(p.payloads), p.size))
+	}
 	if typ != segment.TypeNormal && typ != segment.TypeBroker {
-		return nil, fmt.Errorf("engine: entries of type %v cannot be proposed (only normal and broker)", typ)
+		return fmt.Errorf("engine: entries of type %v cannot be proposed (only normal and broker)", typ)
 	}
 	size := int64(0)
-	for _, p := range payloads {
-		if len(p) > n.cfg.MaxEntrySize {
-			return nil, fmt.Errorf("%w: %d bytes, the limit (maxMessageSize) is %d", ErrTooLarge, len(p), n.cfg.MaxEntrySize)
+	for _, b := range payloads {
+		if len(b) > n.cfg.MaxEntrySize {
+			return fmt.Errorf("%w: %d bytes, the limit (maxMessageSize) is %d", ErrTooLarge, len(b), n.cfg.MaxEntrySize)
 		}
-		size += int64(len(p) + segment.HeaderSize)
+		size += int64(len(b) + segment.HeaderSize)
 	}
 	if busy := n.pending.Add(size); busy > int64(n.cfg.MaxPendingBytes) && busy > size {
 		n.pending.Add(-size)
-		return nil, fmt.Errorf("%w: %d bytes of appends await their commit (limit %d)", ErrBusy, busy-size, n.cfg.MaxPendingBytes)
+		return fmt.Errorf("%w: %d bytes of appends await their commit (limit %d)", ErrBusy, busy-size, n.cfg.MaxPendingBytes)
 	}
-	p, err := n.enqueue(typ, payloads, size)
+	err := n.enqueue(p, typ, payloads, size)
 	if err != nil {
 		n.pending.Add(-size)
 	}
-	return p, err
+	return err
 }
 
 // ErrBusy is returned by Propose when more than Config.MaxPendingBytes of
 // appends are waiting for their commit: back off and retry.
 var ErrBusy = errors.New("engine: too many appends in flight")
 
-func (n *Node) enqueue(typ segment.Type, payloads [][]byte, size int64) (*Proposal, error) {
+// enqueue queues p, filled in, for the loop to append.
+func (n *Node) enqueue(p *Proposal, typ segment.Type, payloads [][]byte, size int64) error {
 	if !n.leading.Load() {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		if n.closed {
-			return nil, ErrClosed
+			return ErrClosed
 		}
 		if err := n.core.CanPropose(); err != nil {
-			return nil, n.proposeErr(err)
+			return n.proposeErr(err)
 		}
 	}
-	p := &Proposal{typ: typ, payloads: payloads, size: size, ch: make(chan error, 1)}
 	n.propMu.Lock()
 	if n.propClosed {
 		n.propMu.Unlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
+	if p.ch == nil {
+		p.ch = make(chan error, 1)
+	}
+	p.typ, p.payloads, p.size, p.index, p.err, p.done = typ, payloads, size, 0, nil, false
 	n.props = append(n.props, p)
 	n.propMu.Unlock()
 	select {
 	case n.kick <- struct{}{}:
 	default:
 	}
-	return p, nil
+	return nil
 }
 
 // appendProposals appends every queued proposal with one log write and
