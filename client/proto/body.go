@@ -3,6 +3,7 @@ package proto
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // Fixed sizes of body parts.
@@ -126,23 +127,35 @@ func AppendRequest(b []byte, payloads [][]byte) []byte {
 // body. maxCount bounds the number of payloads (the count is also checked
 // against the body's size before anything is allocated).
 func ParseAppendRequest(body []byte, maxCount int) ([][]byte, error) {
+	return AppendPayloads(nil, body, maxCount)
+}
+
+// AppendPayloads is ParseAppendRequest appending the payloads to dst, so
+// that a caller can reuse one slice for many requests: it returns dst with
+// the payloads appended (grown if need be), or dst's own length with the
+// error.
+func AppendPayloads(dst [][]byte, body []byte, maxCount int) ([][]byte, error) {
 	r := reader{b: body}
 	n := r.u32("payload count")
 	switch {
 	case r.err != nil:
-		return nil, r.err
+		return dst, r.err
 	case n == 0:
-		return nil, fmt.Errorf("%w: an append of 0 payloads", ErrBody)
+		return dst, fmt.Errorf("%w: an append of 0 payloads", ErrBody)
 	case int64(n) > int64(maxCount):
-		return nil, fmt.Errorf("%w: %d payloads in one append, at most %d", ErrBody, n, maxCount)
+		return dst, fmt.Errorf("%w: %d payloads in one append, at most %d", ErrBody, n, maxCount)
 	case int64(n)*AppendOverhead > int64(len(r.b)):
-		return nil, fmt.Errorf("%w: %d payloads cannot fit in %d bytes", ErrBody, n, len(r.b))
+		return dst, fmt.Errorf("%w: %d payloads cannot fit in %d bytes", ErrBody, n, len(r.b))
 	}
-	out := make([][]byte, n)
-	for i := range out {
-		out[i] = r.need(int(r.u32("payload length")), "payload")
+	out := slices.Grow(dst, int(n))
+	for range n {
+		out = append(out, r.need(int(r.u32("payload length")), "payload"))
 	}
-	return out, r.done("append")
+	if err := r.done("append"); err != nil {
+		clear(out[len(dst):])
+		return dst, err
+	}
+	return out, nil
 }
 
 // AppendResult is the body of a successful append: the index of the first

@@ -33,6 +33,28 @@ func FuzzReadFrame(f *testing.F) {
 	})
 }
 
+// FuzzDecodeFrame: DecodeFrame of bytes gives what ReadFrame reads from a
+// stream of the same bytes: the same header and body, or the same error.
+func FuzzDecodeFrame(f *testing.F) {
+	f.Add(proto.Frame(nil, proto.TypeAppend, 0, 1, proto.AppendRequest(nil, [][]byte{[]byte("hello")})))
+	f.Add(proto.Frame(nil, proto.TypeMeta, proto.CodeOK, 2, proto.AppendMeta(nil, proto.Meta{ID: "n0"}))[:30])
+	f.Add(proto.Frame(nil, proto.TypeGet, 0, 3, proto.GetRequest(nil, 9))[:7])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		const limit = 1 << 16
+		h, body, err := proto.ReadFrame(bytes.NewReader(b), make([]byte, proto.HeaderSize), limit)
+		dh, dbody, derr := proto.DecodeFrame(b, limit)
+		if (err == nil) != (derr == nil) || err != nil && err.Error() != derr.Error() {
+			t.Fatalf("ReadFrame: %v\nDecodeFrame: %v", err, derr)
+		}
+		if h != dh || !bytes.Equal(body, dbody) {
+			t.Fatalf("ReadFrame: %+v %x\nDecodeFrame: %+v %x", h, body, dh, dbody)
+		}
+		if err == nil && len(dbody) > 0 && &dbody[0] != &b[proto.HeaderSize] {
+			t.Fatal("the body does not alias the frame")
+		}
+	})
+}
+
 // FuzzBodies: every body decoder returns a value or an ErrBody, never
 // panics, and accepted bodies re-encode to the same bytes; a members
 // answer never holds more members than its bytes can. More seeds are in
@@ -59,6 +81,12 @@ func FuzzBodies(f *testing.F) {
 		}
 		ps, err := proto.ParseAppendRequest(b, 1<<20)
 		check(err, func() []byte { return proto.AppendRequest(nil, ps) })
+		more, aerr := proto.AppendPayloads([][]byte{[]byte("kept")}, b, 1<<20)
+		switch {
+		case (err == nil) != (aerr == nil), len(more) == 0 || string(more[0]) != "kept",
+			err == nil && !bytes.Equal(proto.AppendRequest(nil, more[1:]), b), err != nil && len(more) != 1:
+			t.Fatalf("AppendPayloads after one payload: %d payloads, %v; ParseAppendRequest: %v", len(more), aerr, err)
+		}
 		m, err := proto.ParseMeta(b)
 		check(err, func() []byte { return proto.AppendMeta(nil, m) })
 		es, err := proto.ParseRange(b)

@@ -172,13 +172,52 @@ func ReadFrame(r io.Reader, hdr []byte, limit int) (Header, []byte, error) {
 	}
 	body, err := readBody(r, int(h.Len-HeaderSize))
 	if err != nil {
-		return Header{}, nil, fmt.Errorf("%w: reading a %d-byte %v body: %w", ErrFrame, h.Len-HeaderSize, h.Type, noEOF(err))
+		return Header{}, nil, bodyErr(h, noEOF(err))
 	}
-	crc := crc32.Update(crc32.Checksum(hdr[8:], castagnoli), castagnoli, body)
-	if want := binary.LittleEndian.Uint32(hdr[4:]); crc != want {
-		return Header{}, nil, fmt.Errorf("%w: crc %08x, frame says %08x (%v, id %d)", ErrFrame, crc, want, h.Type, h.ID)
+	if err := checkCRC(hdr, body, h); err != nil {
+		return Header{}, nil, err
 	}
 	return h, body, nil
+}
+
+// DecodeFrame decodes the frame at the start of b, as ReadFrame would read
+// it from a stream of b's bytes (same header, body and errors), without
+// allocating: the body aliases b. A b that ends inside the frame is an
+// ErrFrame wrapping io.ErrUnexpectedEOF (ParseHeader tells the length to
+// wait for); an empty b is io.EOF.
+func DecodeFrame(b []byte, limit int) (Header, []byte, error) {
+	switch {
+	case len(b) == 0:
+		return Header{}, nil, io.EOF
+	case len(b) < HeaderSize:
+		return Header{}, nil, fmt.Errorf("%w: reading the header: %w", ErrFrame, io.ErrUnexpectedEOF)
+	}
+	h, err := ParseHeader(b, limit)
+	if err != nil {
+		return h, nil, err
+	}
+	if int64(h.Len) > int64(len(b)) {
+		return Header{}, nil, bodyErr(h, io.ErrUnexpectedEOF)
+	}
+	body := b[HeaderSize:h.Len:h.Len]
+	if err := checkCRC(b, body, h); err != nil {
+		return Header{}, nil, err
+	}
+	return h, body, nil
+}
+
+func bodyErr(h Header, err error) error {
+	return fmt.Errorf("%w: reading a %d-byte %v body: %w", ErrFrame, h.Len-HeaderSize, h.Type, err)
+}
+
+// checkCRC checks the CRC in hdr (a frame's header bytes) against the rest
+// of the header and body.
+func checkCRC(hdr, body []byte, h Header) error {
+	crc := crc32.Update(crc32.Checksum(hdr[8:HeaderSize], castagnoli), castagnoli, body)
+	if want := binary.LittleEndian.Uint32(hdr[4:]); crc != want {
+		return fmt.Errorf("%w: crc %08x, frame says %08x (%v, id %d)", ErrFrame, crc, want, h.Type, h.ID)
+	}
+	return nil
 }
 
 // growStep is the body memory ReadFrame commits to before any of it
