@@ -102,6 +102,7 @@ type Config struct {
 	IndexEntries      int64         // raftIndexEntries; default 4 Mi
 	Prewrite          bool          // storePrewrite: zero-fill new segment files under SYNC_FLUSH; default true
 	PrewriteMiBps     int           // storePrewriteMiBps: the background zero-fill's pace; default 0 = unbounded
+	CacheKeepMiB      int           // storeCacheKeepMiB: synced log kept in memory behind the tail; default 256, 0 = never evict
 	MetricsAddr       string        // metricsAddr: host:port of the Prometheus /metrics endpoint; "" = off
 	MetricsPprof      bool          // metricsPprof: Go's profiler at /debug/pprof/ on the metrics endpoint
 	MaxConnections    int           // clientMaxConnections; default 1024

@@ -106,6 +106,8 @@ var ownKeys = []key{
 	boolean("storePrewrite", true, func(c *Config) *bool { return &c.Prewrite }),
 	number("storePrewriteMiBps", 0, span{lo: 0, hi: 1 << 20, unit: "MiB per second (0 = as fast as the disk goes)"}, 1,
 		func(c *Config) *int { return &c.PrewriteMiBps }),
+	number("storeCacheKeepMiB", 256, span{lo: 0, hi: 1 << 20, unit: "MiB (0 = never evict)"}, 1,
+		func(c *Config) *int { return &c.CacheKeepMiB }),
 	text("metricsAddr", "", checkMetricsAddr, func(c *Config) *string { return &c.MetricsAddr }),
 	boolean("metricsPprof", false, func(c *Config) *bool { return &c.MetricsPprof }),
 	number("clientMaxConnections", 1024, counts, 1, func(c *Config) *int { return &c.MaxConnections }),

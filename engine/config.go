@@ -56,6 +56,10 @@ type Config struct {
 	// goes). See segment.Options and docs/durability.md.
 	NoPrewrite   bool
 	PrewriteRate int64
+	// CacheKeep is how many bytes of synced log stay in memory behind the
+	// synced position; older ones are evicted from the page cache
+	// (segment.Options.CacheKeep: 0 the default, 256 MiB; negative never).
+	CacheKeep int64
 	// MaxPendingBytes bounds the appends waiting for their commit; beyond
 	// it Propose returns ErrBusy. Default 64 MiB.
 	MaxPendingBytes int

@@ -103,6 +103,7 @@ func (s *store) open(c Config, onDamage func(segment.Damage) error) error {
 		// doubled the bytes written and halved the throughput of
 		// BenchmarkCluster (results/replication.md).
 		NoPrewrite: c.FlushMode == flush.AsyncFlush || c.NoPrewrite, PrewriteRate: c.PrewriteRate,
+		CacheKeep: c.CacheKeep,
 		// Damage anywhere in the log is found at start (a full read of the
 		// log), and cut: the node then repairs it from the leader, neither
 		// voting nor campaigning meanwhile (see raft's repairing). Under

@@ -190,11 +190,22 @@ type stagedRun struct {
 	b   []byte
 }
 
-// flushRun writes the staged run; mu held.
+// flushRun writes the staged run; mu held. The run is padded with zeros
+// to the end of its last page (the bytes after the log's end are zeros
+// already, and a file's size is a multiple of the page size): a pwrite
+// that covers whole pages never makes the kernel read a page it does not
+// hold from the disk first, and the log evicts prewritten zeros from the
+// page cache (evict.go). The next run starts on the page this one ended
+// in, which is still cached.
 func (l *Log) flushRun() error {
 	r := &l.run
 	if len(r.b) == 0 {
 		return nil
+	}
+	n := len(r.b)
+	if pad := int((pageSize - (r.pos+int64(n))%pageSize) % pageSize); pad > 0 {
+		r.b = slices.Grow(r.b, pad)[:n+pad]
+		clear(r.b[n:])
 	}
 	_, err := r.f.f.WriteAt(r.b, r.pos)
 	if err != nil {

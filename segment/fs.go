@@ -52,6 +52,11 @@ type File interface {
 	// Populate pre-faults the mapping for writing so that writes through it
 	// (index slots) take no page fault.
 	Populate() error
+	// Evict drops [off, off+n) from memory (off a multiple of 4096): the
+	// mapping's pages, which a later access faults in again, and the page
+	// cache's clean pages. The file's contents do not change; a hint,
+	// like Populate.
+	Evict(off, n int64) error
 	Unmap() error
 	Close() error
 }
@@ -200,6 +205,22 @@ func (o *osFile) Populate() error {
 		return nil
 	}
 	return err
+}
+
+func (o *osFile) Evict(off, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	if o.m != nil && off < int64(len(o.m)) {
+		end := min(off+n, int64(len(o.m)))
+		if err := unix.Madvise(o.m[off:end], unix.MADV_DONTNEED); err != nil {
+			return &os.PathError{Op: "madvise", Path: o.f.Name(), Err: err}
+		}
+	}
+	if err := unix.Fadvise(int(o.f.Fd()), off, n, unix.FADV_DONTNEED); err != nil {
+		return &os.PathError{Op: "fadvise", Path: o.f.Name(), Err: err}
+	}
+	return nil
 }
 
 func (o *osFile) Unmap() error {

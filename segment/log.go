@@ -66,6 +66,13 @@ type Options struct {
 	// they are. (The broker writes RocketMQ's physical and queue offsets into
 	// a message here; docs/broker.md.)
 	Stamp func(typ Type, index, offset uint64, payload []byte)
+	// CacheKeep is how many bytes of data behind the synced position stay
+	// in memory: older synced bytes are evicted from the mapping and the
+	// page cache in the background, so that the log does not grow the page
+	// cache without bound (see evict.go for why that costs). Default 256
+	// MiB; negative: never evict (the kernel reclaims under pressure).
+	// Reads of evicted bytes come from the disk.
+	CacheKeep int64
 
 	// inlinePrepare prepares files on the caller's goroutine, so a test's
 	// fault injection sees a deterministic sequence of operations.
@@ -102,6 +109,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.CacheKeep == 0 {
+		o.CacheKeep = defaultCacheKeep
 	}
 	return o, nil
 }
@@ -153,6 +163,7 @@ type Log struct {
 	failure atomic.Pointer[error] // sticky I/O failure
 
 	prep sync.WaitGroup // background file preparations
+	ev   evictor        // background eviction of synced data from memory (evict.go)
 }
 
 // Dir returns the directory the log lives in.
@@ -216,6 +227,7 @@ func (l *Log) Sync() (uint64, error) {
 	}
 	l.synced = target
 	l.durable.Store(target.Index - 1)
+	l.evictBelow(target.Offset)
 	if l.ckf != nil && target != l.ckpt.synced {
 		switch err := l.ckf.hint(l.ckpt.seq, target); {
 		case err == nil:
@@ -294,15 +306,17 @@ func (l *Log) Checkpoint() error {
 	return nil
 }
 
-// lockAll takes syncMu, then mu, for Close and the structural changes
-// (TruncateSuffix, DeletePrefix, Reset), and returns the function that
-// releases both.
+// lockAll takes ev.mu (no eviction under way), syncMu, then mu, for Close
+// and the structural changes (TruncateSuffix, DeletePrefix, Reset), and
+// returns the function that releases them.
 func (l *Log) lockAll() (unlock func()) {
+	l.ev.mu.Lock()
 	l.syncMu.Lock()
 	l.mu.Lock()
 	return func() {
 		l.mu.Unlock()
 		l.syncMu.Unlock()
+		l.ev.mu.Unlock()
 	}
 }
 
@@ -314,6 +328,7 @@ func (l *Log) WaitPrepared() { l.prep.Wait() }
 // Close stops background work, unmaps and closes every file. It does not
 // sync: close the flusher first. Slices returned by reads become invalid.
 func (l *Log) Close() error {
+	l.stopEvictor()
 	defer l.lockAll()()
 	if l.closed {
 		return nil

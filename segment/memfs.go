@@ -35,6 +35,13 @@ type MemFS struct {
 	now      func() time.Time
 	fault    atomic.Pointer[func(op, name string) error] // called without mu held
 	locks    memLocks                                    // Lock: none survive a Crash
+	evicts   []evicted                                   // every Evict, in order (tests)
+}
+
+// evicted is one Evict of a MemFS file.
+type evicted struct {
+	name   string
+	off, n int64
 }
 
 // memInode is one file. data is what reads see (the page cache); disk is
@@ -442,6 +449,15 @@ func (f *memFile) Map(size int) ([]byte, error) {
 }
 
 func (f *memFile) Populate() error { return nil }
+
+// Evict changes nothing (a MemFS file is all memory); it is recorded, so
+// tests see what the log evicts.
+func (f *memFile) Evict(off, n int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	f.fs.evicts = append(f.fs.evicts, evicted{name: f.name, off: off, n: n})
+	return nil
+}
 
 // Unmap moves the inode's contents back to the heap and releases the
 // anonymous mapping; slices of it become invalid, as with a real munmap.

@@ -220,6 +220,7 @@ func (p *pacer) writeZeros(f File, size int64) error {
 		if err := f.Sync(); err != nil {
 			return err
 		}
+		_ = f.Evict(off, n) // synced zeros: appends never read them (see flushRun)
 		if p != nil && p.abandon.Load() {
 			return errAbandoned
 		}

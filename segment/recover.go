@@ -65,6 +65,7 @@ func openLog(dir string, opts Options) (*Log, error) {
 		_ = l.Close()
 		return nil, err
 	}
+	l.startEvictor()
 	return l, nil
 }
 

@@ -44,6 +44,7 @@ func (l *Log) Reset(base Position, prevTerm uint64, prevCRC uint32) error {
 	if err := l.remove(old); err != nil {
 		return l.fail(err)
 	}
+	l.evictFrom(base.Offset)
 	return l.restartAt(base, prevTerm, prevCRC)
 }
 

@@ -44,6 +44,7 @@ func (l *Log) TruncateSuffix(i uint64) error {
 		return l.fail(err)
 	}
 	l.next, l.lastTerm, l.lastCRC = pos, term, crc
+	l.evictFrom(pos.Offset)
 	if l.synced.Index >= pos.Index {
 		l.synced = pos
 		l.durable.Store(pos.Index - 1)

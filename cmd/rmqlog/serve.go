@@ -158,9 +158,19 @@ func serverConfig(c *config.Config, log *slog.Logger) (server.Config, error) {
 			WindowBatches: c.WindowBatches, WindowBytes: c.WindowBytes,
 			MaxEntrySize: c.MaxMessageSize, MaxPendingBytes: c.MaxPendingBytes,
 			NoPrewrite: !c.Prewrite, PrewriteRate: int64(c.PrewriteMiBps) << 20,
+			CacheKeep:       cacheKeep(c.CacheKeepMiB),
 			PreferredLeader: c.PreferredLeader,
 		},
 	}, nil
+}
+
+// cacheKeep turns storeCacheKeepMiB into segment.Options.CacheKeep: 0
+// there means never evict (negative), not the default.
+func cacheKeep(mib int) int64 {
+	if mib == 0 {
+		return -1
+	}
+	return int64(mib) << 20
 }
 
 // remotingName is the broker's remoting address, or "off".
