@@ -15,9 +15,11 @@ import (
 )
 
 const (
-	// AttemptTimeout bounds one publish attempt of Append, and each
-	// AppendAsync (the async publish timeout): an acknowledgement later
-	// than this counts as lost and Append tries again.
+	// AttemptTimeout bounds one publish attempt of Append: an
+	// acknowledgement later than this counts as lost and Append tries
+	// again. AppendAsync has no timeout of its own (nats.go's async ack
+	// timeout is not set, as `nats bench` sets none): its Wait is bounded
+	// by its ctx, the load's per-operation timeout, as rmqlog's is.
 	AttemptTimeout = 2 * time.Second
 	// RetryWait is how long Append waits before the next attempt after an
 	// answer that says no stream leader is there ("no responders" while
@@ -78,8 +80,7 @@ func dialTarget(urls []string, subject string) (*Target, error) {
 		return nil, err
 	}
 	js, err := jetstream.New(nc,
-		jetstream.WithPublishAsyncMaxPending(AsyncMaxPending),
-		jetstream.WithPublishAsyncTimeout(AttemptTimeout))
+		jetstream.WithPublishAsyncMaxPending(AsyncMaxPending))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("natsgroup: %w", err)
@@ -222,8 +223,7 @@ func (t *Target) AppendAsync(payload []byte) load.Pending {
 type pending struct{ f jetstream.PubAckFuture }
 
 // Wait returns the stream sequence once acknowledged, the publish's error
-// (a timeout after AttemptTimeout, nats.ErrDisconnected if the connection
-// was lost meanwhile), or ctx's.
+// (nats.ErrDisconnected if the connection was lost meanwhile), or ctx's.
 func (p pending) Wait(ctx context.Context) (uint64, error) {
 	select {
 	case ack := <-p.f.Ok():
