@@ -86,7 +86,10 @@ bench-sweep: build
 	bin/rmqbench --scenario sweep $(BENCH_ARGS)
 
 ## bench-peers: rmqlog and NATS JetStream (R3, file storage; nats-server built from the peer
-## module's pinned version) alternately in one run, side by side with ratios (results/<date>-peers/).
+## module's pinned version) alternately in one run, side by side with ratios (results/<date>-peers/):
+## per mode closed 64 / sync publish, pipelined 256 and 1024 / async publish window, open loop,
+## failover; 60 s per run, about 26 min (printed at the start). Shorter: BENCH_ARGS="--windows 1024
+## --closed=false --open=false --failover=false --duration 20s" (bench/peers/nats/README.md).
 bench-peers: build
 	cd $(PEER) && $(GO) run . --rmqlog $(CURDIR)/bin/rmqlog --results $(CURDIR)/$(PEERS_RESULTS) $(BENCH_ARGS)
 
