@@ -39,8 +39,11 @@ type Node struct {
 	reported  RoleChange // last role change queued for the embedder
 
 	commit atomic.Uint64
-	// commitCh is closed and replaced when the commit index advances.
-	commitCh atomic.Pointer[chan struct{}]
+	// commitCh is closed and replaced when the commit index advances while
+	// commitWaited says a WaitCommit may wait on it (a channel per commit
+	// would be an allocation per append batch that nobody waits on).
+	commitCh     atomic.Pointer[chan struct{}]
+	commitWaited atomic.Bool
 
 	// propMu guards props and propClosed: proposals queued for the loop to
 	// append, and whether the node stopped taking them.
@@ -376,8 +379,10 @@ func (n *Node) afterLocked() {
 func (n *Node) publishCommit(rd *raft.Ready) {
 	if rd.Commit > n.commit.Load() {
 		n.commit.Store(rd.Commit)
-		ch := make(chan struct{})
-		close(*n.commitCh.Swap(&ch))
+		if n.commitWaited.Load() && n.commitWaited.Swap(false) {
+			ch := make(chan struct{})
+			close(*n.commitCh.Swap(&ch))
+		}
 	}
 	switch {
 	case rd.Stopped != nil:

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/rmqlog/rmqlog/segment"
 )
@@ -82,5 +84,39 @@ func TestProposeWithRefusedByClose(t *testing.T) {
 		if err := n.ProposeWith(&p, segment.TypeNormal, [][]byte{[]byte("x")}); !errors.Is(err, ErrClosed) {
 			t.Fatalf("ProposeWith after Close: %v, want ErrClosed", err)
 		}
+	}
+}
+
+// TestWaitCommitWakes: WaitCommit returns once the commit index reaches
+// its index, however its wait interleaves with the commits (the commit
+// channel is replaced only when a wait may be under way).
+func TestWaitCommitWakes(t *testing.T) {
+	n := openSolo(t, segment.NewMemFS(), nil, nil)
+	waitWritable(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const appends = 300
+	start := n.CommitIndex()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := range cap(errs) {
+		wg.Go(func() {
+			for i := start + 1; i <= start+appends; i++ {
+				if err := n.WaitCommit(ctx, i); err != nil {
+					errs <- fmt.Errorf("waiter %d, index %d (commit index %d): %w", w, i, n.CommitIndex(), err)
+					return
+				}
+			}
+		})
+	}
+	for range appends {
+		if _, err := n.Append(ctx, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -57,7 +57,11 @@ func (n *Node) CommitIndex() uint64 { return n.commit.Load() }
 // closes (ErrClosed) or ctx ends.
 func (n *Node) WaitCommit(ctx context.Context, i uint64) error {
 	for {
+		// Take the channel, then say a wait may follow, then check: a
+		// commit published after the check finds the flag and closes ch
+		// (or a later channel, whose making closed ch).
 		ch := *n.commitCh.Load()
+		n.commitWaited.Store(true)
 		if n.commit.Load() >= i {
 			return nil
 		}
