@@ -75,12 +75,13 @@ func (b *budget) give(n int) {
 type pending struct {
 	h     proto.Header
 	start time.Time
-	held  int // the request bytes taken from the connection's budget
+	held  int // the bytes taken from the connection's budget: the body, or a run's buffer
 	body  []byte
 	prop  *engine.Proposal
 	count int
 	done  chan []byte
 	frame []byte
+	run   appendRun // the append path's requests (appends.go), if any
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -102,29 +103,41 @@ func (c *conn) readLoop() {
 	hdr := make([]byte, proto.HeaderSize)
 	for {
 		br, err := in.next()
-		var h proto.Header
-		var body []byte
 		if err == nil {
-			h, body, err = proto.ReadFrame(br, hdr, c.s.maxFrame)
-		}
-		if errors.Is(err, proto.ErrTooLarge) {
-			if err = c.skip(br, h); err == nil {
-				continue // skipped and answered
+			if p := c.readRun(br); p != nil {
+				c.s.framesRead.Add(uint64(len(p.run.reqs)))
+				c.held.take(p.held)
+				c.s.proposeRun(&p.run)
+				c.out <- p
+				continue
 			}
-		}
-		if err == nil {
-			err = checkRequest(h)
+			err = c.readOne(br, hdr)
 		}
 		if err != nil {
 			c.readFailed(err)
 			return
 		}
-		c.s.framesRead.Add(1)
-		c.held.take(len(body))
-		p := c.s.start(h, body)
-		p.held = len(body)
-		c.out <- p
 	}
+}
+
+// readOne reads one request of any kind and starts it: the general path.
+func (c *conn) readOne(br *bufio.Reader, hdr []byte) error {
+	h, body, err := proto.ReadFrame(br, hdr, c.s.maxFrame)
+	if errors.Is(err, proto.ErrTooLarge) {
+		return c.skip(br, h) // skipped and answered
+	}
+	if err == nil {
+		err = checkRequest(h)
+	}
+	if err != nil {
+		return err
+	}
+	c.s.framesRead.Add(1)
+	c.held.take(len(body))
+	p := c.s.start(h, body)
+	p.held = len(body)
+	c.out <- p
+	return nil
 }
 
 // ioBufSize is the size of a connection's read and write buffers. Both
@@ -232,6 +245,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		c.held.give(p.held)
+		recycle(p)
 	}
 	if werr == nil && c.bw != nil {
 		c.flush()
@@ -246,14 +260,25 @@ func (c *conn) write(p *pending) error {
 			return err
 		}
 	}
-	c.s.answer(p)
-	c.noteRefusal(p)
+	run := len(p.run.reqs) > 0
+	if run {
+		p.run.wait(c.s.hardCtx)
+	} else {
+		c.s.answer(p)
+		c.noteRefusal(p.h, p.frame)
+	}
 	if c.bw == nil {
 		c.bw = writers.Get().(*bufio.Writer)
 		c.bw.Reset(c.nc)
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := c.bw.Write(p.frame); err != nil || len(c.out) > 0 {
+	var err error
+	if run {
+		err = c.writeRun(p)
+	} else {
+		_, err = c.bw.Write(p.frame)
+	}
+	if err != nil || len(c.out) > 0 {
 		return err
 	}
 	if err := c.flush(); err != nil {
@@ -274,8 +299,8 @@ func (c *conn) releaseWriter() {
 // noteRefusal logs the first request of the connection refused for its
 // content (bad request, too large) at Warn with its reason; later ones at
 // Debug, so that a client repeating a bad request cannot flood the log.
-func (c *conn) noteRefusal(p *pending) {
-	code := proto.Code(p.frame[10])
+func (c *conn) noteRefusal(h proto.Header, frame []byte) {
+	code := proto.Code(frame[10])
 	if code != proto.CodeBadRequest && code != proto.CodeTooLarge {
 		return
 	}
@@ -284,8 +309,8 @@ func (c *conn) noteRefusal(p *pending) {
 	if c.refusals > 1 {
 		level = slog.LevelDebug
 	}
-	eb, _ := proto.ParseError(p.frame[proto.HeaderSize:])
-	c.log.Log(context.Background(), level, "client port: refused a request", "type", p.h.Type.String(), "id", p.h.ID,
+	eb, _ := proto.ParseError(frame[proto.HeaderSize:])
+	c.log.Log(context.Background(), level, "client port: refused a request", "type", h.Type.String(), "id", h.ID,
 		"code", code.String(), "reason", eb.Message, "refused_so_far", c.refusals)
 }
 
@@ -320,6 +345,8 @@ var writeTimeout = 10 * time.Second // a variable for tests
 // transfer).
 func (p *pending) blocks() bool {
 	switch {
+	case len(p.run.reqs) > 0:
+		return !p.run.resolved()
 	case p.frame != nil:
 		return false
 	case p.prop != nil:

@@ -27,13 +27,22 @@
 // logged. A frame over the limit (maxMessageSize + 1 MiB) is skipped without
 // being buffered and answered with CodeTooLarge, so the connection survives.
 //
+// Appends take a path of their own (appends.go) that allocates nothing in
+// steady state: a request the read buffer holds whole is copied into a
+// pooled buffer and proposed with a pooled engine.Proposal (ProposeWith),
+// and its answer is encoded straight into the writer's buffer; buffer and
+// proposal are reused once the engine is done with the payloads (its
+// outcome is known). Other requests take the general path: a body of their
+// own, a frame made for the answer.
+//
 // # Memory a client can make the node hold
 //
 // Per connection: a read and a write buffer (64 KiB each, pooled, held only
 // while bytes flow: an idle connection holds neither); one request body at a
 // time in the reader, grown as its bytes arrive (at most the frame limit);
 // up to MaxInflight queued requests holding at most heldLimit (8 MiB) of
-// request bytes (or one larger frame), of which only the one being answered
+// request bodies and append buffers (a pooled buffer is at most twice the
+// frames it holds; or one larger frame), of which only the one being answered
 // has its answer built (reads are answered when their turn comes, at most
 // 4 MiB plus one message for a range); and the bodies of its appends until
 // they commit (all connections together are bounded by the engine's

@@ -32,11 +32,11 @@ func testLogger() *slog.Logger {
 // tests shut them down and close them as Servers; their nodes start from
 // testgroup.Defaults.)
 type group struct {
-	t       *testing.T
+	t       testing.TB
 	servers map[string]*Server
 }
 
-func startGroup(t *testing.T, n int, tweak func(*Config)) *group {
+func startGroup(t testing.TB, n int, tweak func(*Config)) *group {
 	t.Helper()
 	peerLns, peers := map[string]net.Listener{}, map[string]string{}
 	for i := range n {

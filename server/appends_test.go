@@ -1,0 +1,140 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rmqlog/rmqlog/client/proto"
+)
+
+// The append path (appends.go): pooled buffers and proposals must never
+// mix one request's payloads with another's, and the requests it does not
+// take must be answered as before, in order.
+
+// TestPipelinedAppendsStored: connections pipelining appends of many sizes
+// (frames that fill and straddle the read buffer, payloads of every buffer
+// class), with other requests and refused appends between them, get every
+// answer in order, and the log holds each payload at the index its answer
+// gave.
+func TestPipelinedAppendsStored(t *testing.T) {
+	g := startGroup(t, 1, nil)
+	l := g.leader()
+	const conns, perConn = 4, 1500
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	var mu sync.Mutex
+	stored := map[uint64][]byte{} // index -> payload
+	for k := range conns {
+		wg.Go(func() {
+			got, err := pipelineAppends(l, uint64(k), perConn)
+			mu.Lock()
+			defer mu.Unlock()
+			for i, p := range got {
+				if _, dup := stored[i]; dup {
+					err = fmt.Errorf("index %d answered twice", i)
+				}
+				stored[i] = p
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range stored {
+		e, err := l.Node().Read(i)
+		if err != nil || !bytes.Equal(e.Payload, want) {
+			t.Fatalf("entry %d: %d bytes (%v), want the %d bytes answered for it", i, len(e.Payload), err, len(want))
+		}
+	}
+}
+
+// pipelineAppends sends n appends of connection k (1 to 3 payloads of 0
+// to 3,000 bytes, one in 40 up to maxMessageSize) in writes of several requests, every 50th followed by a
+// meta request and every 97th by an append the node refuses (a bad body,
+// then a payload over maxMessageSize), and checks every answer. It returns
+// the payload of every index answered.
+func pipelineAppends(s *Server, k uint64, n int) (map[uint64][]byte, error) {
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(time.Minute))
+	rng := rand.New(rand.NewPCG(k, 7))
+	type sent struct {
+		typ      proto.Type
+		code     proto.Code
+		payloads [][]byte
+	}
+	var reqs []sent
+	var wire []byte
+	for i := range n {
+		var ps [][]byte
+		for range 1 + rng.IntN(3) {
+			size := rng.IntN(3000)
+			if rng.IntN(40) == 0 {
+				size = rng.IntN(s.maxEntry + 1) // up to frames over the read buffer
+			}
+			p := make([]byte, size)
+			for j := range p {
+				p[j] = byte(rng.Uint32())
+			}
+			ps = append(ps, p)
+		}
+		reqs = append(reqs, sent{typ: proto.TypeAppend, payloads: ps})
+		wire = proto.Frame(wire, proto.TypeAppend, 0, uint64(len(reqs)), proto.AppendRequest(nil, ps))
+		switch {
+		case i%50 == 49:
+			reqs = append(reqs, sent{typ: proto.TypeMeta})
+			wire = proto.Frame(wire, proto.TypeMeta, 0, uint64(len(reqs)), nil)
+		case i%97 == 96:
+			reqs = append(reqs, sent{typ: proto.TypeAppend, code: proto.CodeBadRequest})
+			wire = proto.Frame(wire, proto.TypeAppend, 0, uint64(len(reqs)), binary.LittleEndian.AppendUint32(nil, 5))
+			reqs = append(reqs, sent{typ: proto.TypeAppend, code: proto.CodeTooLarge})
+			wire = proto.Frame(wire, proto.TypeAppend, 0, uint64(len(reqs)), proto.AppendRequest(nil, [][]byte{{1}, make([]byte, s.maxEntry+1)}))
+		}
+	}
+	go func() {
+		for len(wire) > 0 {
+			m := min(len(wire), 1+rng.IntN(200<<10))
+			if _, err := nc.Write(wire[:m]); err != nil {
+				return
+			}
+			wire = wire[m:]
+		}
+	}()
+	out := map[uint64][]byte{}
+	hdr := make([]byte, proto.HeaderSize)
+	br := bufio.NewReader(nc)
+	for id, r := range reqs {
+		h, body, err := proto.ReadFrame(br, hdr, 64<<20)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("connection %d, answer %d: %w", k, id+1, err)
+		case h.ID != uint64(id+1) || h.Type != r.typ || h.Code != r.code:
+			return nil, fmt.Errorf("connection %d: answer %+v, want id %d, %v, code %v", k, h, id+1, r.typ, r.code)
+		case r.typ != proto.TypeAppend || r.code != proto.CodeOK:
+			continue
+		}
+		first, count, err := proto.ParseAppendResult(body)
+		if err != nil || int(count) != len(r.payloads) {
+			return nil, fmt.Errorf("connection %d, answer %d: %d entries from %d (%v) for %d payloads", k, id+1, count, first, err, len(r.payloads))
+		}
+		for j, p := range r.payloads {
+			out[first+uint64(j)] = p
+		}
+	}
+	return out, nil
+}
