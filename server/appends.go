@@ -36,6 +36,7 @@ type appendRun struct {
 	reqs     []appendReq
 	payloads [][]byte // every request's payloads, in order; they alias buf
 	buf      *[]byte  // pooled (bodyBuf): the requests' frames
+	size     int64    // the bytes the engine counts for the payloads (MaxPendingBytes)
 	prop     engine.Proposal
 	proposed bool  // prop carries the run's payloads
 	err      error // the run's refusal, or prop's outcome: every request's
@@ -78,10 +79,13 @@ func bodyBuf(n int) *[]byte {
 	return &b
 }
 
-// readRun reads the append request at the start of br as a run, when the
-// append path takes it: a sound request of at most ioBufSize bytes, whose
-// body parses and whose payloads the engine takes in size, on a node that
-// is open. Otherwise it returns nil and leaves br as it was, for readOne.
+// readRun reads the append requests at the start of br as a run, when the
+// append path takes the first: a sound request of at most ioBufSize bytes,
+// whose body parses and whose payloads the engine takes in size, on a node
+// that is open. The run goes on with the requests that follow as long as
+// br holds them whole and the path takes them: a client that pipelines
+// has them proposed together and answered with one write. Without a
+// first, readRun returns nil and leaves br as it was, for readOne.
 func (c *conn) readRun(br *bufio.Reader) *pending {
 	if !c.s.ready.Load() {
 		return nil
@@ -94,9 +98,10 @@ func (c *conn) readRun(br *bufio.Reader) *pending {
 	if err != nil || h.Type != proto.TypeAppend || checkRequest(h) != nil || h.Len > ioBufSize {
 		return nil
 	}
-	if b, err = br.Peek(int(h.Len)); err != nil {
+	if _, err = br.Peek(int(h.Len)); err != nil {
 		return nil
 	}
+	b, _ = br.Peek(br.Buffered())
 	p := pendings.Get().(*pending)
 	r := &p.run
 	n := c.scanRun(r, b)
@@ -114,24 +119,41 @@ func (c *conn) readRun(br *bufio.Reader) *pending {
 }
 
 // scanRun checks the append requests b starts with and records them in r
-// (their payloads aliasing b); it returns the bytes they take.
+// (their payloads aliasing b), as many as it holds whole and the append
+// path takes, up to MaxInflight; it returns the bytes they take.
 func (c *conn) scanRun(r *appendRun, b []byte) int {
-	h, body, err := proto.DecodeFrame(b, c.s.maxFrame)
-	if err != nil || h.Type != proto.TypeAppend || checkRequest(h) != nil {
-		return 0
+	off := 0
+	for len(r.reqs) < c.s.cfg.MaxInflight {
+		h, body, err := proto.DecodeFrame(b[off:], c.s.maxFrame)
+		if err != nil || h.Type != proto.TypeAppend || checkRequest(h) != nil {
+			break
+		}
+		have := len(r.payloads)
+		if r.payloads, err = proto.AppendPayloads(r.payloads, body, MaxBatch); err != nil {
+			break
+		}
+		if !c.s.takesAll(r.payloads[have:]) {
+			clear(r.payloads[have:])
+			r.payloads = r.payloads[:have]
+			break // refused alone by the engine, with its own reason
+		}
+		r.reqs = append(r.reqs, appendReq{id: h.ID, count: len(r.payloads) - have})
+		for _, pl := range r.payloads[have:] {
+			r.size += int64(len(pl) + segment.HeaderSize)
+		}
+		off += int(h.Len)
 	}
-	if r.payloads, err = proto.AppendPayloads(r.payloads, body, MaxBatch); err != nil {
-		return 0
-	}
-	for _, pl := range r.payloads {
-		if len(pl) > c.s.maxEntry {
-			clear(r.payloads)
-			r.payloads = r.payloads[:0]
-			return 0 // refused alone by the engine, with its own reason
+	return off
+}
+
+// takesAll reports whether the engine takes payloads of these sizes.
+func (s *Server) takesAll(payloads [][]byte) bool {
+	for _, pl := range payloads {
+		if len(pl) > s.maxEntry {
+			return false
 		}
 	}
-	r.reqs = append(r.reqs, appendReq{id: h.ID, count: len(r.payloads)})
-	return int(h.Len)
+	return true
 }
 
 // aliasPayloads points the run's payloads into frames, the copy of the
@@ -146,8 +168,16 @@ func (r *appendRun) aliasPayloads(frames []byte) {
 	}
 }
 
-// proposeRun proposes the run's payloads as one proposal.
+// proposeRun proposes the run's payloads as one proposal. The engine
+// takes a proposal or refuses it as busy whole (MaxPendingBytes); a run it
+// refuses as busy, or one over that limit (which a node with nothing
+// pending would take whole), is proposed one request at a time instead, so
+// that each request is taken or refused as it would have been alone.
 func (s *Server) proposeRun(r *appendRun) {
+	if len(r.reqs) > 1 && r.size > int64(s.maxPending) {
+		r.proposeEach(s.node)
+		return
+	}
 	err := s.node.ProposeWith(&r.prop, segment.TypeNormal, r.payloads)
 	switch {
 	case err == nil:
@@ -159,7 +189,8 @@ func (s *Server) proposeRun(r *appendRun) {
 	}
 }
 
-// proposeEach proposes the requests of a run one by one.
+// proposeEach proposes the requests of a run one by one (allocating: the
+// path of a node over its MaxPendingBytes).
 func (r *appendRun) proposeEach(n *engine.Node) {
 	r.split = true
 	ps := r.payloads

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -11,7 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/rmqlog/rmqlog/client/proto"
+	"github.com/rmqlog/rmqlog/internal/poll"
+	"github.com/rmqlog/rmqlog/segment"
 )
 
 // The append path (appends.go): pooled buffers and proposals must never
@@ -137,4 +143,111 @@ func pipelineAppends(s *Server, k uint64, n int) (map[uint64][]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// TestPipelinedAppendsBounded: however many small appends the read buffer
+// holds, a connection whose answers are not read holds at most
+// MaxInflight requests between its reader and its writer (a run of
+// appends counts each of them).
+func TestPipelinedAppendsBounded(t *testing.T) {
+	const inflight = 100
+	g := startGroup(t, 1, func(c *Config) { c.MaxInflight = inflight })
+	l := g.leader()
+	fill(t, l, 20, 60<<10)
+	before := l.framesRead.Load()
+	answeredBefore := counterValue(l.metrics.reqCounter[proto.TypeAppend][proto.CodeOK])
+	c := dialRaw(t, l)
+	var reqs []byte
+	for i := range 32 { // ~1.2 MiB answers, unread: the writer blocks
+		reqs = proto.Frame(reqs, proto.TypeRange, 0, uint64(i+1), proto.RangeRequest(nil, 1, 0, 0))
+	}
+	for i := range 1000 {
+		reqs = proto.Frame(reqs, proto.TypeAppend, 0, uint64(33+i), proto.AppendRequest(nil, [][]byte{[]byte("small")}))
+	}
+	if _, err := c.nc.Write(reqs); err != nil {
+		t.Fatal(err)
+	}
+	// Requests held: read, less answered (an answer is counted once made,
+	// before the write it may wait in).
+	held := func() int {
+		answered := 0.0
+		for _, typ := range []proto.Type{proto.TypeRange, proto.TypeAppend} {
+			answered += counterValue(l.metrics.reqCounter[typ][proto.CodeOK])
+		}
+		return int(l.framesRead.Load()-before) - int(answered-answeredBefore)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = poll.Until(ctx, func() bool { return held() > inflight })
+	if n := held(); n > inflight {
+		t.Fatalf("the node holds %d requests of a client that reads no answers; MaxInflight is %d", n, inflight)
+	}
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	c.Write(&m)
+	return m.GetCounter().GetValue()
+}
+
+// TestAppendRunsBusyAsAlone: appends read together are taken or refused as
+// busy (MaxPendingBytes) as each would have been alone: a run over the
+// limit on a node with nothing pending is not taken whole, and a run
+// refused whole is proposed request by request. The followers are down, so
+// nothing commits: the requests taken are answered "outcome unknown" once
+// the leader steps down, after those refused ("busy"), in order.
+func TestAppendRunsBusyAsAlone(t *testing.T) {
+	const limit = 10 << 10
+	payload := make([]byte, 1024)
+	for _, tc := range []struct {
+		name   string
+		writes []int // appends per write, each write read before the next is sent
+	}{
+		{"one run over the limit", []int{12}},
+		{"a run refused whole", []int{4, 8}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGroup(t, 3, func(c *Config) {
+				c.Engine.MaxPendingBytes, c.Engine.ElectionTimeout = limit, time.Second
+			})
+			l := g.leader()
+			for id, s := range g.servers {
+				if s != l {
+					s.Close()
+					delete(g.servers, id)
+				}
+			}
+			c := dialRaw(t, l)
+			var want []proto.Code
+			pending := 0
+			for _, n := range tc.writes {
+				before := l.framesRead.Load()
+				var b []byte
+				for range n {
+					want = append(want, proto.CodeUnknown)
+					if size := len(payload) + segment.HeaderSize; pending > 0 && pending+size > limit {
+						want[len(want)-1] = proto.CodeBusy
+					} else {
+						pending += size
+					}
+					b = proto.Frame(b, proto.TypeAppend, 0, uint64(len(want)), proto.AppendRequest(nil, [][]byte{payload}))
+				}
+				if _, err := c.nc.Write(b); err != nil {
+					t.Fatal(err)
+				}
+				poll.Eventually(t, 5*time.Second, "the node reading the write", func() bool { return l.framesRead.Load() == before+uint64(n) })
+			}
+			var got []proto.Code
+			for range want {
+				h, _, err := c.recv()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, h.Code)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("answers %v, want %v (as each request alone)", got, want)
+			}
+		})
+	}
 }

@@ -25,8 +25,9 @@ type conn struct {
 	// out carries the started requests from the reader to the writer; its
 	// capacity (MaxInflight) is the back-pressure. The reader closes it.
 	out chan *pending
-	// held bounds the request bytes read and not yet answered: the other
-	// back-pressure, for large requests.
+	// held bounds the requests read and not yet answered (MaxInflight; a
+	// run of appends is one pending but many requests) and their bytes:
+	// the back-pressure, with out's capacity.
 	held budget
 	// refusals counts the requests refused for their content (bad
 	// request, too large); only the first is logged at Warn. Writer only.
@@ -44,26 +45,31 @@ type conn struct {
 // up behind one answer the client did not read.
 const heldLimit = 8 << 20
 
-// budget counts bytes taken by a reader and given back by a writer; take
-// waits while the bytes held would go over the limit.
+// budget counts the requests and bytes taken by a reader and given back by
+// a writer; take waits while either would go over its limit (heldLimit,
+// MaxInflight), unless none is held.
 type budget struct {
-	mu   sync.Mutex
-	cond sync.Cond // L is &mu; signaled when bytes are given back
-	held int       // guarded by mu
+	mu      sync.Mutex
+	cond    sync.Cond // L is &mu; signaled when requests are given back
+	held    int       // guarded by mu: bytes
+	reqs    int       // guarded by mu: requests
+	maxReqs int       // MaxInflight
 }
 
-func (b *budget) take(n int) {
+func (b *budget) take(n, reqs int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for b.held > 0 && b.held+n > heldLimit {
+	for b.held > 0 && b.held+n > heldLimit || b.reqs > 0 && b.reqs+reqs > b.maxReqs {
 		b.cond.Wait()
 	}
 	b.held += n
+	b.reqs += reqs
 }
 
-func (b *budget) give(n int) {
+func (b *budget) give(n, reqs int) {
 	b.mu.Lock()
 	b.held -= n
+	b.reqs -= reqs
 	b.mu.Unlock()
 	b.cond.Broadcast()
 }
@@ -87,7 +93,7 @@ type pending struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, log: s.log.With("client", nc.RemoteAddr().String()),
 		out: make(chan *pending, s.cfg.MaxInflight)}
-	c.held.cond.L = &c.held.mu
+	c.held.cond.L, c.held.maxReqs = &c.held.mu, s.cfg.MaxInflight
 	return c
 }
 
@@ -105,8 +111,8 @@ func (c *conn) readLoop() {
 		br, err := in.next()
 		if err == nil {
 			if p := c.readRun(br); p != nil {
+				c.held.take(p.held, len(p.run.reqs))
 				c.s.framesRead.Add(uint64(len(p.run.reqs)))
-				c.held.take(p.held)
 				c.s.proposeRun(&p.run)
 				c.out <- p
 				continue
@@ -132,8 +138,8 @@ func (c *conn) readOne(br *bufio.Reader, hdr []byte) error {
 	if err != nil {
 		return err
 	}
+	c.held.take(len(body), 1)
 	c.s.framesRead.Add(1)
-	c.held.take(len(body))
 	p := c.s.start(h, body)
 	p.held = len(body)
 	c.out <- p
@@ -244,7 +250,7 @@ func (c *conn) writeLoop() {
 				c.writeFailed(werr) // the reader stops too
 			}
 		}
-		c.held.give(p.held)
+		c.held.give(p.held, max(len(p.run.reqs), 1))
 		recycle(p)
 	}
 	if werr == nil && c.bw != nil {

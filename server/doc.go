@@ -21,19 +21,23 @@
 // frame at a time and starts its work (an append is proposed to the node at
 // once, so appends from every connection share the log's batched writes), and
 // a writer that answers in the order the requests arrived, waiting for each
-// append's commit. The channel between them holds at most MaxInflight
-// requests: when it is full the reader stops reading, and TCP pushes back on
-// the client. A malformed frame closes that connection only, with the reason
+// append's commit. At most MaxInflight requests are between them: beyond
+// that the reader stops reading, and TCP pushes back on the client. A malformed frame closes that connection only, with the reason
 // logged. A frame over the limit (maxMessageSize + 1 MiB) is skipped without
 // being buffered and answered with CodeTooLarge, so the connection survives.
 //
 // Appends take a path of their own (appends.go) that allocates nothing in
-// steady state: a request the read buffer holds whole is copied into a
-// pooled buffer and proposed with a pooled engine.Proposal (ProposeWith),
-// and its answer is encoded straight into the writer's buffer; buffer and
-// proposal are reused once the engine is done with the payloads (its
-// outcome is known). Other requests take the general path: a body of their
-// own, a frame made for the answer.
+// steady state. The append requests the read buffer holds whole, one after
+// the other (a client that pipelines sends many per write), are read as
+// one run: copied into a pooled buffer, proposed together with a pooled
+// engine.Proposal (ProposeWith: one proposal, one commit notification for
+// the run), and answered together, encoded straight into the writer's
+// buffer and sent with one write. Each request is still taken or refused as
+// it would have been alone (a run the engine refuses as busy is proposed
+// request by request). Buffer and proposal are reused once the engine is
+// done with the payloads (their outcome is known). Other requests take the
+// general path: a body of their own, a frame made for the answer. A run
+// counts as its requests against MaxInflight.
 //
 // # Memory a client can make the node hold
 //

@@ -74,17 +74,18 @@ type Config struct {
 
 // Server is a running node with its client port.
 type Server struct {
-	cfg      Config
-	node     *engine.Node
-	ln       net.Listener
-	tls      *tls.Config // the client port's, nil without ClientTLS
-	log      *slog.Logger
-	maxFrame int // client frame limit: maxEntry + frameSlack
-	maxEntry int // maxMessageSize
-	metrics  *metrics
-	httpSrv  *http.Server
-	broker   *broker.Broker // nil without Config.Broker
-	brokerLn net.Listener   // the remoting listener, handed to broker.Start
+	cfg        Config
+	node       *engine.Node
+	ln         net.Listener
+	tls        *tls.Config // the client port's, nil without ClientTLS
+	log        *slog.Logger
+	maxFrame   int // client frame limit: maxEntry + frameSlack
+	maxEntry   int // maxMessageSize
+	maxPending int // the engine's MaxPendingBytes
+	metrics    *metrics
+	httpSrv    *http.Server
+	broker     *broker.Broker // nil without Config.Broker
+	brokerLn   net.Listener   // the remoting listener, handed to broker.Start
 	// metricsLn is the metrics endpoint's listener (nil when off), bound
 	// in Start before the node opens, served once it is open.
 	metricsLn net.Listener
@@ -98,7 +99,7 @@ type Server struct {
 	hardCtx    context.Context
 	hardCancel context.CancelFunc
 
-	framesRead atomic.Uint64 // requests read on every connection (tests)
+	framesRead atomic.Uint64 // requests read and taken into their connection's budget (tests)
 
 	wg      sync.WaitGroup // accept loop, retention loop, metrics server
 	connsWG sync.WaitGroup // every connection's goroutines
@@ -197,7 +198,10 @@ func (s *Server) prepareEngine(ecfg *engine.Config) {
 	if ecfg.MaxEntrySize == 0 {
 		ecfg.MaxEntrySize = 4 << 20
 	}
-	s.maxEntry = ecfg.MaxEntrySize
+	if ecfg.MaxPendingBytes == 0 {
+		ecfg.MaxPendingBytes = 64 << 20 // the engine's default, set here so that both know it
+	}
+	s.maxEntry, s.maxPending = ecfg.MaxEntrySize, ecfg.MaxPendingBytes
 	s.maxFrame = ecfg.MaxEntrySize + frameSlack
 	s.metrics = newMetrics(s)
 	ecfg.OnSync = s.metrics.observeSync
