@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"math/bits"
@@ -79,18 +78,20 @@ func bodyBuf(n int) *[]byte {
 	return &b
 }
 
-// readRun reads the append requests at the start of br as a run, when the
+func putBody(b *[]byte) { bodies[bodyClass(len(*b))].Put(b) }
+
+// readRun reads the append requests at the start of in as a run, when the
 // append path takes the first: a sound request of at most ioBufSize bytes,
 // whose body parses and whose payloads the engine takes in size, on a node
 // that is open. The run goes on with the requests that follow as long as
-// br holds them whole and the path takes them: a client that pipelines
+// in holds them whole and the path takes them: a client that pipelines
 // has them proposed together and answered with one write. Without a
-// first, readRun returns nil and leaves br as it was, for readOne.
-func (c *conn) readRun(br *bufio.Reader) *pending {
+// first, readRun returns nil and leaves in as it was, for readOne.
+func (c *conn) readRun(in *input) *pending {
 	if !c.s.ready.Load() {
 		return nil
 	}
-	b, err := br.Peek(proto.HeaderSize)
+	b, err := in.peek(proto.HeaderSize)
 	if err != nil {
 		return nil
 	}
@@ -98,10 +99,9 @@ func (c *conn) readRun(br *bufio.Reader) *pending {
 	if err != nil || h.Type != proto.TypeAppend || checkRequest(h) != nil || h.Len > ioBufSize {
 		return nil
 	}
-	if _, err = br.Peek(int(h.Len)); err != nil {
+	if b, err = in.peek(int(h.Len)); err != nil {
 		return nil
 	}
-	b, _ = br.Peek(br.Buffered())
 	p := pendings.Get().(*pending)
 	r := &p.run
 	n := c.scanRun(r, b)
@@ -112,7 +112,7 @@ func (c *conn) readRun(br *bufio.Reader) *pending {
 	r.buf = bodyBuf(n)
 	frames := (*r.buf)[:n]
 	copy(frames, b)
-	br.Discard(n)
+	in.discard(n)
 	r.aliasPayloads(frames)
 	p.h, p.start, p.held = proto.Header{Len: h.Len, Type: h.Type, ID: h.ID}, time.Now(), cap(frames)
 	return p
@@ -222,7 +222,7 @@ func recycle(p *pending) {
 	if len(r.reqs) == 0 || !r.resolved() {
 		return
 	}
-	bodies[bodyClass(len(*r.buf))].Put(r.buf)
+	putBody(r.buf)
 	clear(r.payloads)
 	clear(r.reqs)
 	p.run = appendRun{reqs: r.reqs[:0], payloads: r.payloads[:0], prop: r.prop}
@@ -287,7 +287,7 @@ func (c *conn) answerAppend(q *appendReq, first uint64, err error, queued bool, 
 	c.s.metrics.commit.Observe(took.Seconds())
 	c.s.metrics.request(h.Type, proto.CodeOK, took)
 	if c.bw.Available() < appendAnswerSize {
-		if err := c.flush(); err != nil {
+		if err := c.bw.Flush(); err != nil {
 			return err
 		}
 	}

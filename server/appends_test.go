@@ -251,3 +251,27 @@ func TestAppendRunsBusyAsAlone(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestsByteByByte: requests that arrive one byte per segment (every
+// idle wait ends with a fragment of a header or body) are read and
+// answered as when they arrive whole.
+func TestRequestsByteByByte(t *testing.T) {
+	g := startGroup(t, 1, nil)
+	c := dialRaw(t, g.leader())
+	var b []byte
+	for i := range 3 {
+		b = proto.Frame(b, proto.TypeAppend, 0, uint64(i+1), proto.AppendRequest(nil, [][]byte{[]byte(fmt.Sprint("payload ", i))}))
+	}
+	b = proto.Frame(b, proto.TypeMeta, 0, 4, nil)
+	for i := range b {
+		if _, err := c.nc.Write(b[i : i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id := uint64(1); id <= 4; id++ {
+		h, _, err := c.recv()
+		if err != nil || h.ID != id || h.Code != proto.CodeOK {
+			t.Fatalf("answer %d: %+v %v", id, h, err)
+		}
+	}
+}

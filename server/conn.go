@@ -104,20 +104,20 @@ func (c *conn) stopReading() { c.nc.SetReadDeadline(time.Now()) }
 func (c *conn) readLoop() {
 	defer c.s.connsWG.Done()
 	defer close(c.out)
-	in := &lazyReader{nc: c.nc}
+	in := newInput(c.nc)
 	defer in.release()
 	hdr := make([]byte, proto.HeaderSize)
 	for {
-		br, err := in.next()
+		err := in.next()
 		if err == nil {
-			if p := c.readRun(br); p != nil {
+			if p := c.readRun(in); p != nil {
 				c.held.take(p.held, len(p.run.reqs))
 				c.s.framesRead.Add(uint64(len(p.run.reqs)))
 				c.s.proposeRun(&p.run)
 				c.out <- p
 				continue
 			}
-			err = c.readOne(br, hdr)
+			err = c.readOne(in, hdr)
 		}
 		if err != nil {
 			c.readFailed(err)
@@ -127,10 +127,10 @@ func (c *conn) readLoop() {
 }
 
 // readOne reads one request of any kind and starts it: the general path.
-func (c *conn) readOne(br *bufio.Reader, hdr []byte) error {
-	h, body, err := proto.ReadFrame(br, hdr, c.s.maxFrame)
+func (c *conn) readOne(in *input, hdr []byte) error {
+	h, body, err := proto.ReadFrame(in, hdr, c.s.maxFrame)
 	if errors.Is(err, proto.ErrTooLarge) {
-		return c.skip(br, h) // skipped and answered
+		return c.skip(in, h) // skipped and answered
 	}
 	if err == nil {
 		err = checkRequest(h)
@@ -151,63 +151,16 @@ func (c *conn) readOne(br *bufio.Reader, hdr []byte) error {
 // holds neither (1,024 idle connections would otherwise pin 128 MiB).
 const ioBufSize = 64 << 10
 
-var (
-	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, ioBufSize) }}
-	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, ioBufSize) }}
-)
-
-// lazyReader is a connection's input, owned by its reader goroutine.
-type lazyReader struct {
-	nc    net.Conn
-	br    *bufio.Reader // a pooled buffer reading from the lazyReader; nil while idle
-	first [1]byte       // the byte that ended the idle wait
-	have  bool          // first is not yet read
-}
-
-// next returns the buffered reader to read a frame from. With nothing
-// buffered (a frame boundary), it gives the buffer back, waits for the
-// next byte with no buffer held, and takes one again. Its errors are the
-// connection's: io.EOF is a close between frames.
-func (l *lazyReader) next() (*bufio.Reader, error) {
-	if l.br != nil && l.br.Buffered() > 0 {
-		return l.br, nil
-	}
-	l.release()
-	if _, err := io.ReadFull(l.nc, l.first[:]); err != nil {
-		return nil, err
-	}
-	l.have = true
-	l.br = readers.Get().(*bufio.Reader)
-	l.br.Reset(l)
-	return l.br, nil
-}
-
-// Read gives the buffered reader the byte the idle wait read, then the
-// connection's bytes.
-func (l *lazyReader) Read(p []byte) (int, error) {
-	if l.have && len(p) > 0 {
-		p[0], l.have = l.first[0], false
-		return 1, nil
-	}
-	return l.nc.Read(p)
-}
-
-func (l *lazyReader) release() {
-	if l.br != nil {
-		l.br.Reset(nil)
-		readers.Put(l.br)
-		l.br = nil
-	}
-}
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, ioBufSize) }}
 
 // skip answers a frame over the limit with CodeTooLarge at once, then
 // discards its body as it arrives (never buffering it): the stream stays
 // in sync, so the connection survives. A stream that ends inside the body
 // is a truncated frame.
-func (c *conn) skip(br *bufio.Reader, h proto.Header) error {
+func (c *conn) skip(in *input, h proto.Header) error {
 	c.out <- &pending{h: h, start: time.Now(), frame: tooLargeFrame(h, c.s.maxFrame, c.s.maxEntry)}
 	want := int64(h.Len) - proto.HeaderSize
-	n, err := io.CopyN(io.Discard, br, want)
+	n, err := io.CopyN(io.Discard, in, want)
 	if err == io.EOF {
 		return fmt.Errorf("%w: a %v request of %d bytes over the frame limit, cut short after %d body bytes: %w",
 			proto.ErrFrame, h.Type, h.Len, n, io.ErrUnexpectedEOF)
@@ -254,7 +207,7 @@ func (c *conn) writeLoop() {
 		recycle(p)
 	}
 	if werr == nil && c.bw != nil {
-		c.flush()
+		c.bw.Flush()
 	}
 }
 
@@ -262,7 +215,7 @@ func (c *conn) writeLoop() {
 // buffer, flushed (and given back) when no request is left to answer.
 func (c *conn) write(p *pending) error {
 	if c.bw != nil && c.bw.Buffered() > 0 && p.blocks() {
-		if err := c.flush(); err != nil { // answers already made go out before waiting for this one
+		if err := c.bw.Flush(); err != nil { // answers already made go out before waiting for this one
 			return err
 		}
 	}
@@ -275,9 +228,8 @@ func (c *conn) write(p *pending) error {
 	}
 	if c.bw == nil {
 		c.bw = writers.Get().(*bufio.Writer)
-		c.bw.Reset(c.nc)
+		c.bw.Reset(deadlineWriter{c.nc})
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	var err error
 	if run {
 		err = c.writeRun(p)
@@ -287,7 +239,7 @@ func (c *conn) write(p *pending) error {
 	if err != nil || len(c.out) > 0 {
 		return err
 	}
-	if err := c.flush(); err != nil {
+	if err := c.bw.Flush(); err != nil {
 		return err
 	}
 	c.releaseWriter()
@@ -337,9 +289,14 @@ func (c *conn) writeFailed(err error) {
 	c.nc.Close()
 }
 
-func (c *conn) flush() error {
-	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	return c.bw.Flush()
+// deadlineWriter writes to a client connection with a deadline of
+// writeTimeout from each write: the answers' buffer writes through it, so
+// the deadline is set once per write to the socket, not once per answer.
+type deadlineWriter struct{ nc net.Conn }
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	w.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return w.nc.Write(p)
 }
 
 // writeTimeout bounds one write of answers: a client that stops reading
