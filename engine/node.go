@@ -433,8 +433,8 @@ func (n *Node) Close() error {
 	n.releaseReads(&raft.Ready{Stopped: n.core.Stopped()}) // closed: every read fails
 	n.propMu.Lock()
 	for _, p := range n.props {
+		n.pending.Add(-p.size) // first: once resolved, p may be proposed again
 		p.ch <- ErrClosed
-		n.pending.Add(-p.size)
 	}
 	n.props, n.propClosed = nil, true
 	n.propMu.Unlock()

@@ -193,8 +193,8 @@ func (n *Node) appendProposals() {
 			err = fmt.Errorf("%w (the append failed part way: %w)", ErrLeadershipLost, err)
 		}
 		for _, p := range props {
+			n.pending.Add(-p.size) // first: once resolved, p may be proposed again
 			p.ch <- err
-			n.pending.Add(-p.size)
 		}
 		return
 	}

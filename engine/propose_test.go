@@ -120,3 +120,25 @@ func TestWaitCommitWakes(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestProposeWithReusedAfterFailure: a Proposal whose append failed may be
+// proposed again the moment its Wait returns; the node must be done with it
+// by then (it released its pending bytes after resolving it, reading a
+// size the next ProposeWith had already changed: MaxPendingBytes leaked).
+func TestProposeWithReusedAfterFailure(t *testing.T) {
+	n := openSolo(t, segment.NewMemFS(), map[string]string{"n1": "127.0.0.1:1", "n2": "127.0.0.1:2"}, nil)
+	ctx := context.Background()
+	var p Proposal
+	for i := range 300 {
+		n.leading.Store(true) // Propose queues; the loop's append fails: not the leader
+		if err := n.ProposeWith(&p, segment.TypeNormal, [][]byte{make([]byte, 1+i%7*100)}); err != nil {
+			continue // the loop cleared leading first
+		}
+		if err := p.Wait(ctx); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("proposal %d: %v, want not the leader", i, err)
+		}
+	}
+	if got := n.pending.Load(); got != 0 {
+		t.Fatalf("%d bytes still counted pending after every proposal failed", got)
+	}
+}
