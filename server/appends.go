@@ -123,9 +123,13 @@ func (c *conn) readRun(in *input) *pending {
 // path takes, up to MaxInflight; it returns the bytes they take.
 func (c *conn) scanRun(r *appendRun, b []byte) int {
 	off := 0
-	for len(r.reqs) < c.s.cfg.MaxInflight {
-		h, body, err := proto.DecodeFrame(b[off:], c.s.maxFrame)
-		if err != nil || h.Type != proto.TypeAppend || checkRequest(h) != nil {
+	for len(r.reqs) < c.s.cfg.MaxInflight && len(b)-off >= proto.HeaderSize {
+		h, err := proto.ParseHeader(b[off:], c.s.maxFrame)
+		if err != nil || h.Type != proto.TypeAppend || int(h.Len) > len(b)-off || checkRequest(h) != nil {
+			break // (a frame cut by the buffer's end is the common case: no error made for it)
+		}
+		_, body, err := proto.DecodeFrame(b[off:off+int(h.Len)], c.s.maxFrame)
+		if err != nil {
 			break
 		}
 		have := len(r.payloads)
@@ -249,14 +253,16 @@ func (r *appendRun) wait(ctx context.Context) {
 }
 
 // writeRun answers the requests of a run whose wait returned, in order,
-// into the writer's buffer.
+// into the writer's buffer, and counts them (once for those that
+// succeeded: one time read and one metrics update per run).
 func (c *conn) writeRun(p *pending) error {
 	r := &p.run
 	took := time.Since(p.start)
-	first := uint64(0)
+	first, ok := uint64(0), 0
 	if r.proposed && r.err == nil {
 		first = r.prop.Index() - uint64(len(r.payloads)) + 1
 	}
+	defer func() { c.s.metrics.appended(ok, took) }()
 	for i := range r.reqs {
 		q := &r.reqs[i]
 		err, queued := r.err, r.proposed
@@ -266,7 +272,14 @@ func (c *conn) writeRun(p *pending) error {
 				first = q.prop.Index() - uint64(q.count) + 1
 			}
 		}
-		if werr := c.answerAppend(q, first, err, queued, took); werr != nil {
+		var werr error
+		if err != nil {
+			werr = c.refuseAppend(q, err, queued, took)
+		} else {
+			werr = c.answerAppend(q, first)
+			ok++
+		}
+		if werr != nil {
 			return werr
 		}
 		first += uint64(q.count)
@@ -274,27 +287,28 @@ func (c *conn) writeRun(p *pending) error {
 	return nil
 }
 
-// answerAppend writes the answer of one append request of a run.
-func (c *conn) answerAppend(q *appendReq, first uint64, err error, queued bool, took time.Duration) error {
+// refuseAppend writes the error answer of one append request of a run.
+func (c *conn) refuseAppend(q *appendReq, err error, queued bool, took time.Duration) error {
 	h := proto.Header{Type: proto.TypeAppend, ID: q.id}
-	if err != nil {
-		frame := c.s.engineErr(h, err, queued)
-		c.noteRefusal(h, frame)
-		c.s.metrics.request(h.Type, proto.Code(frame[10]), took)
-		_, werr := c.bw.Write(frame)
-		return werr
-	}
-	c.s.metrics.commit.Observe(took.Seconds())
-	c.s.metrics.request(h.Type, proto.CodeOK, took)
+	frame := c.s.engineErr(h, err, queued)
+	c.noteRefusal(h, frame)
+	c.s.metrics.request(h.Type, proto.Code(frame[10]), took)
+	_, werr := c.bw.Write(frame)
+	return werr
+}
+
+// answerAppend writes the ok answer of one append request of a run,
+// encoded in the writer's buffer.
+func (c *conn) answerAppend(q *appendReq, first uint64) error {
 	if c.bw.Available() < appendAnswerSize {
 		if err := c.bw.Flush(); err != nil {
 			return err
 		}
 	}
-	b, start := proto.Begin(c.bw.AvailableBuffer(), h.Type, proto.CodeOK, h.ID)
+	b, start := proto.Begin(c.bw.AvailableBuffer(), proto.TypeAppend, proto.CodeOK, q.id)
 	b = proto.Finish(proto.AppendResult(b, first, uint32(q.count)), start)
-	_, werr := c.bw.Write(b)
-	return werr
+	_, err := c.bw.Write(b)
+	return err
 }
 
 // appendAnswerSize is the size of an ok append answer.

@@ -33,8 +33,9 @@ type conn struct {
 	// request, too large); only the first is logged at Warn. Writer only.
 	refusals int
 	// bw buffers the answers of a burst of requests; nil between bursts.
-	// Writer only.
+	// Writer only. It writes through dw.
 	bw *bufio.Writer
+	dw deadlineWriter
 }
 
 // heldLimit bounds the request bytes one connection holds between its
@@ -92,7 +93,7 @@ type pending struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, log: s.log.With("client", nc.RemoteAddr().String()),
-		out: make(chan *pending, s.cfg.MaxInflight)}
+		out: make(chan *pending, s.cfg.MaxInflight), dw: deadlineWriter{nc}}
 	c.held.cond.L, c.held.maxReqs = &c.held.mu, s.cfg.MaxInflight
 	return c
 }
@@ -228,7 +229,7 @@ func (c *conn) write(p *pending) error {
 	}
 	if c.bw == nil {
 		c.bw = writers.Get().(*bufio.Writer)
-		c.bw.Reset(deadlineWriter{c.nc})
+		c.bw.Reset(&c.dw)
 	}
 	var err error
 	if run {
@@ -294,7 +295,7 @@ func (c *conn) writeFailed(err error) {
 // the deadline is set once per write to the socket, not once per answer.
 type deadlineWriter struct{ nc net.Conn }
 
-func (w deadlineWriter) Write(p []byte) (int, error) {
+func (w *deadlineWriter) Write(p []byte) (int, error) {
 	w.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	return w.nc.Write(p)
 }

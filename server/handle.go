@@ -110,7 +110,7 @@ func (s *Server) committed(p *pending) []byte {
 	if err != nil {
 		return s.engineErr(p.h, err, true)
 	}
-	s.metrics.commit.Observe(time.Since(p.start).Seconds())
+	s.metrics.commit.observe(time.Since(p.start).Seconds(), 1)
 	first := p.prop.Index() - uint64(p.count) + 1
 	return proto.Frame(nil, p.h.Type, proto.CodeOK, p.h.ID, proto.AppendResult(nil, first, uint32(p.count)))
 }

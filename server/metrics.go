@@ -21,8 +21,8 @@ import (
 // are served only when Config.MetricsAddr is set. docs/operations.md lists them.
 type metrics struct {
 	reg        *prometheus.Registry
-	append     prometheus.Histogram // request read -> answer ready, appends
-	commit     prometheus.Histogram // request read -> committed, successful appends
+	append     *histogram // request read -> answer ready, appends
+	commit     *histogram // request read -> committed, successful appends
 	requests   *prometheus.CounterVec
 	syncs      prometheus.Histogram // entries made durable per fsync
 	syncTime   prometheus.Histogram
@@ -35,10 +35,10 @@ var latencyBuckets = prometheus.ExponentialBuckets(50e-6, 2, 18) // 50 us .. 6.5
 
 func newMetrics(s *Server) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
-	m.append = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rmqlog_append_latency_seconds",
-		Help: "Client appends on this node: from reading the request to its answer (committed or failed).", Buckets: latencyBuckets})
-	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rmqlog_commit_latency_seconds",
-		Help: "Successful client appends: from reading the request to the commit under the flush mode.", Buckets: latencyBuckets})
+	m.append = newHistogram("rmqlog_append_latency_seconds",
+		"Client appends on this node: from reading the request to its answer (committed or failed).", latencyBuckets)
+	m.commit = newHistogram("rmqlog_commit_latency_seconds",
+		"Successful client appends: from reading the request to the commit under the flush mode.", latencyBuckets)
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rmqlog_client_requests_total",
 		Help: "Client requests answered, by type and outcome."}, []string{"type", "code"})
 	m.syncs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rmqlog_sync_entries",
@@ -64,8 +64,20 @@ func (m *metrics) request(t proto.Type, c proto.Code, took time.Duration) {
 		m.reqCounter[t][c].Inc()
 	}
 	if t == proto.TypeAppend {
-		m.append.Observe(took.Seconds())
+		m.append.observe(took.Seconds(), 1)
 	}
+}
+
+// appended counts n successful appends answered together, committed took
+// after they were read.
+func (m *metrics) appended(n int, took time.Duration) {
+	if n == 0 {
+		return
+	}
+	m.reqCounter[proto.TypeAppend][proto.CodeOK].Add(float64(n))
+	secs := took.Seconds()
+	m.append.observe(secs, n)
+	m.commit.observe(secs, n)
 }
 
 func (m *metrics) observeSync(entries uint64, took time.Duration) {
