@@ -100,7 +100,7 @@ type Config struct {
 	WindowBytes       int           // raftWindowBytes; default 8 MiB
 	MaxPendingBytes   int           // raftMaxPendingBytes; default 64 MiB
 	IndexEntries      int64         // raftIndexEntries; default 4 Mi
-	Prewrite          bool          // storePrewrite: zero-fill new segment files under SYNC_FLUSH; default true
+	Prewrite          bool          // storePrewrite: zero-fill new segment files under SYNC_FLUSH; default false (results/performance.md)
 	PrewriteMiBps     int           // storePrewriteMiBps: the background zero-fill's pace; default 0 = unbounded
 	CacheKeepMiB      int           // storeCacheKeepMiB: synced log kept in memory behind the tail; default 256, 0 = never evict
 	MetricsAddr       string        // metricsAddr: host:port of the Prometheus /metrics endpoint; "" = off

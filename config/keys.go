@@ -103,7 +103,7 @@ var ownKeys = []key{
 	number("raftWindowBytes", 8<<20, sizes, 1, func(c *Config) *int { return &c.WindowBytes }),
 	number("raftMaxPendingBytes", 64<<20, sizes, 1, func(c *Config) *int { return &c.MaxPendingBytes }),
 	number("raftIndexEntries", 4<<20, indexes, 1, func(c *Config) *int64 { return &c.IndexEntries }),
-	boolean("storePrewrite", true, func(c *Config) *bool { return &c.Prewrite }),
+	boolean("storePrewrite", false, func(c *Config) *bool { return &c.Prewrite }),
 	number("storePrewriteMiBps", 0, span{lo: 0, hi: 1 << 20, unit: "MiB per second (0 = as fast as the disk goes)"}, 1,
 		func(c *Config) *int { return &c.PrewriteMiBps }),
 	number("storeCacheKeepMiB", 256, span{lo: 0, hi: 1 << 20, unit: "MiB (0 = never evict)"}, 1,
