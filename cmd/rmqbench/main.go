@@ -283,24 +283,7 @@ func printMembership(w io.Writer, name string, m *load.Membership) {
 // printAligned prints t's header and rows in columns, the first two
 // (names) left-aligned and the others (numbers) right-aligned.
 func printAligned(w io.Writer, t *report.Table) {
-	width := make([]int, len(t.Header))
-	rows := append([][]string{t.Header}, t.Rows...)
-	for _, row := range rows {
-		for i, c := range row {
-			width[i] = max(width[i], len(c))
-		}
-	}
-	for _, row := range rows {
-		var b strings.Builder
-		for i, c := range row {
-			if i < 2 {
-				fmt.Fprintf(&b, "  %-*s", width[i], c)
-				continue
-			}
-			fmt.Fprintf(&b, "  %*s", width[i], c)
-		}
-		fmt.Fprintln(w, b.String())
-	}
+	report.WriteAligned(w, t, "  ", func(col int) bool { return col >= 2 })
 }
 
 // intList parses "1,16,64".

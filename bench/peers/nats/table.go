@@ -104,28 +104,8 @@ func yes(b bool) string {
 }
 
 // printTable prints t with each column as wide as its widest cell, the
-// numbers right-aligned.
+// numbers (rmqlog, NATS, ratio) right-aligned.
 func printTable(w io.Writer, t *report.Table) {
 	fmt.Fprintf(w, "\n%s\n", t.Title)
-	rows := append([][]string{t.Header}, t.Rows...)
-	width := make([]int, len(t.Header))
-	for _, r := range rows {
-		for i, cell := range r {
-			width[i] = max(width[i], len(cell))
-		}
-	}
-	for _, r := range rows {
-		var b strings.Builder
-		for i, cell := range r {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			if i >= 2 && i <= 4 { // rmqlog, NATS, ratio
-				fmt.Fprintf(&b, "%*s", width[i], cell)
-			} else {
-				fmt.Fprintf(&b, "%-*s", width[i], cell)
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
+	report.WriteAligned(w, t, "", func(col int) bool { return col >= 2 && col <= 4 })
 }
