@@ -101,6 +101,15 @@
 // is written through the mapping. Reads use the mapping: the page cache is
 // shared, so a pwrite is visible to them at once.
 //
+// # Memory
+//
+// Synced data more than Options.CacheKeep behind the synced position is
+// evicted from the mapping and the page cache in the background, and a
+// prewrite's zeros as they are synced, so that the log does not grow the
+// page cache without bound; every pwrite run is padded with zeros to its
+// page end, so the kernel never reads an evicted page back to complete a
+// partial write (evict.go).
+//
 // Data pages are never written through the mapping. The engine appends in
 // batches, so pwrite costs it one system call per batch, while pages
 // dirtied through a shared mapping cost a TLB shootdown on every CPU at
