@@ -150,6 +150,41 @@ func TestAppend(t *testing.T) {
 	}
 }
 
+// TestPipelinedAnswersDecodedInPlace: append answers read together, some
+// of them errors, each reach their call intact: the errors' messages are
+// not overwritten by the answers that follow them in the read buffer.
+func TestPipelinedAnswersDecodedInPlace(t *testing.T) {
+	_, nodes := group(t, 1)
+	c := dial(t, addrsOf(nodes...))
+	const n = 60
+	var codes []proto.Code
+	for i := range n {
+		codes = append(codes, []proto.Code{proto.CodeOK, proto.CodeTooLarge, proto.CodeOK, proto.CodeBadRequest}[i%4])
+	}
+	hold := make(chan struct{})
+	nodes[0].set(func(x *testNode) { x.codes, x.hold = codes, hold })
+	var futures []*Future
+	for i := range n {
+		futures = append(futures, c.AppendAsync([]byte(fmt.Sprint(i))))
+	}
+	nodes[0].waitFor("the appends", func(x *testNode) bool { return x.reqs[proto.TypeAppend] == n })
+	close(hold) // the answers go out together
+	ctx := ctxFor(t, 10*time.Second)
+	var errs []error
+	for _, f := range futures {
+		_, err := f.Wait(ctx)
+		errs = append(errs, err)
+	}
+	for i, err := range errs {
+		switch code := codes[i]; {
+		case code == proto.CodeOK && err != nil:
+			t.Errorf("append %d: %v", i, err)
+		case code != proto.CodeOK && (err == nil || !strings.Contains(err.Error(), "scripted "+code.String())):
+			t.Errorf("append %d: %v; want the node's message %q", i, err, "scripted "+code.String())
+		}
+	}
+}
+
 func TestReads(t *testing.T) {
 	l, nodes := group(t, 1)
 	l.append(proto.EntryNoop, [][]byte{nil})

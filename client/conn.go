@@ -135,7 +135,7 @@ func (cn *conn) readLoop() {
 		return
 	}
 	for {
-		h, body, err := proto.ReadFrame(br, hdr, cn.maxFrame)
+		h, body, inPlace, err := readAnswer(br, hdr, cn.maxFrame)
 		switch {
 		case errors.Is(err, proto.ErrTooLarge):
 			err = fmt.Errorf("%w: %s sent a %v response (id %d) of %d bytes, over this client's limit of %d (WithMaxFrame)",
@@ -150,8 +150,42 @@ func (cn *conn) readLoop() {
 			cn.fail(err, 0)
 			return
 		}
+		br.Discard(inPlace)
 	}
 }
+
+// readAnswer reads the next answer from br. An answer whose body deliver
+// only decodes into values (an append's, or any error), and that br holds
+// whole once its first bytes arrived, is decoded in place, without a body
+// of its own: its body aliases br's buffer until the caller discards
+// inPlace bytes, after deliver. Any other answer is read by ReadFrame into
+// a body that may be kept (get, range and status hand their bytes to the
+// application), and so is one still arriving, which leaves the waiting and
+// its errors to ReadFrame.
+func readAnswer(br *bufio.Reader, hdr []byte, limit int) (h proto.Header, body []byte, inPlace int, err error) {
+	if br.Buffered() == 0 {
+		if _, err := br.Peek(1); err != nil { // nothing read: ReadFrame's error for that
+			h, body, err := proto.ReadFrame(failedReader{err}, hdr, limit)
+			return h, body, 0, err
+		}
+	}
+	if br.Buffered() >= proto.HeaderSize {
+		b, _ := br.Peek(br.Buffered())
+		h, err := proto.ParseHeader(b, limit)
+		if err == nil && (h.Type == proto.TypeAppend || h.Code != proto.CodeOK) && int(h.Len) <= len(b) {
+			if h, body, err := proto.DecodeFrame(b[:h.Len], limit); err == nil {
+				return h, body, int(h.Len), nil
+			}
+		}
+	}
+	h, body, err = proto.ReadFrame(br, hdr, limit)
+	return h, body, 0, err
+}
+
+// failedReader is a stream whose next read failed with err.
+type failedReader struct{ err error }
+
+func (r failedReader) Read([]byte) (int, error) { return 0, r.err }
 
 // peerPort recognises the answer of an rmqlog peer port (its handshake
 // refusing the client's request as a malformed hello), so that a client
