@@ -14,6 +14,8 @@ import (
 //	sync:     one goroutine, Append after Append (a round trip each)
 //	parallel: Append from 64 goroutines over the one connection
 //	async:    AppendAsync with up to 256 appends in flight
+//	async-batch=16: AppendBatchAsync of 16 payloads, up to 256 appends
+//	          in flight (b.N counts appends, so ns/op is per entry)
 func BenchmarkAppend(b *testing.B) {
 	payload := make([]byte, 1024)
 	ctx := context.Background()
@@ -67,6 +69,30 @@ func BenchmarkAppend(b *testing.B) {
 				wait()
 			}
 			window = append(window, c.AppendAsync(payload))
+		}
+		wait()
+	})
+	b.Run("async-batch=16", func(b *testing.B) {
+		const size = 16
+		c := start(b)
+		batch := make([][]byte, size)
+		for i := range batch {
+			batch[i] = payload
+		}
+		window := make([]*Future, 0, 256/size)
+		wait := func() {
+			for _, f := range window {
+				if _, err := f.Wait(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			window = window[:0]
+		}
+		for i := 0; i < b.N; i += size {
+			if len(window) == cap(window) {
+				wait()
+			}
+			window = append(window, c.AppendBatchAsync(batch[:min(size, b.N-i)]))
 		}
 		wait()
 	})

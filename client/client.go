@@ -328,6 +328,25 @@ func (c *Client) AppendAsync(payload []byte) *Future {
 	f := &Future{c: c, op: op{typ: proto.TypeAppend}}
 	f.op.one[0] = payload
 	f.op.payloads = f.op.one[:]
+	c.sendAsync(f)
+	return f
+}
+
+// AppendBatchAsync is AppendBatch without the wait: it sends payloads as
+// one request, pipelined as AppendAsync's are, and returns at once; Wait
+// returns the index of the first entry once all are committed. A producer
+// that pipelines pays per request (a frame, an answer, a call), so
+// batches cost it, and the node, less per entry than single appends. The
+// payloads must not change until Wait returns a final outcome.
+func (c *Client) AppendBatchAsync(payloads [][]byte) *Future {
+	f := &Future{c: c, op: op{typ: proto.TypeAppend, payloads: payloads}}
+	c.sendAsync(f)
+	return f
+}
+
+// sendAsync sends f's op on the current connection, or with none leaves
+// the sending to Wait.
+func (c *Client) sendAsync(f *Future) {
 	c.mu.Lock()
 	cn, closed := c.cur, c.closed
 	c.mu.Unlock()
@@ -341,7 +360,6 @@ func (c *Client) AppendAsync(payload []byte) *Future {
 		}
 		f.op.call, f.op.cn = cl, cn
 	}
-	return f
 }
 
 // Wait returns the index of the entry once it is committed, retrying

@@ -150,6 +150,39 @@ func TestAppend(t *testing.T) {
 	}
 }
 
+// TestAppendBatchAsync: batches sent with AppendBatchAsync are pipelined
+// and appended in the order of the calls, each Wait returning its first
+// index; an empty batch is refused at once.
+func TestAppendBatchAsync(t *testing.T) {
+	l, nodes := group(t, 1)
+	c := dial(t, addrsOf(nodes...))
+	ctx := ctxFor(t, 10*time.Second)
+	var batches [][][]byte
+	var futures []*Future
+	for i := range 50 {
+		var batch [][]byte
+		for j := range 1 + i%4 {
+			batch = append(batch, []byte(fmt.Sprint(i, "-", j)))
+		}
+		batches = append(batches, batch)
+		futures = append(futures, c.AppendBatchAsync(batch))
+	}
+	next := uint64(1)
+	for i, f := range futures {
+		first, err := f.Wait(ctx)
+		if err != nil || first != next {
+			t.Fatalf("batch %d: first index %d, %v; want %d", i, first, err, next)
+		}
+		for j, p := range batches[i] {
+			checkCommitted(t, l, first+uint64(j), p)
+		}
+		next += uint64(len(batches[i]))
+	}
+	if _, err := c.AppendBatchAsync(nil).Wait(ctx); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("an empty batch: %v; want ErrBadRequest", err)
+	}
+}
+
 // TestPipelinedAnswersDecodedInPlace: append answers read together, some
 // of them errors, each reach their call intact: the errors' messages are
 // not overwritten by the answers that follow them in the read buffer.

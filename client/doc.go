@@ -58,7 +58,8 @@
 // # Ordering
 //
 // Appends sent on one connection are appended in the order sent; for
-// AppendAsync, while the client stays connected, the order of the calls.
+// AppendAsync and AppendBatchAsync, while the client stays connected, the
+// order of the calls.
 // An append that is retried is sent again after the appends sent
 // meanwhile, so across a failover the order of concurrent or pipelined
 // appends is not kept; an append issued after its predecessor returned
