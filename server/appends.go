@@ -13,13 +13,13 @@ import (
 )
 
 // The append path, which allocates nothing in steady state: the reader
-// takes an append request the connection's buffer holds whole, copies it
-// into a pooled buffer and proposes its payloads with the pending's own
-// engine.Proposal (ProposeWith); the writer waits for that proposal and
-// encodes the answer straight into its buffered writer; then the buffer
-// and the pending go back to their pools. Other requests, appends of a
-// frame over ioBufSize and anything malformed take the general path
-// (readOne, Server.start, Server.answer).
+// takes the append requests the connection's buffer holds whole (a run),
+// copies them into a pooled buffer and proposes their payloads as one
+// proposal with the pending's own engine.Proposal (ProposeWith); the
+// writer waits for that proposal and encodes the answers straight into its
+// buffered writer; then the buffer and the pending go back to their pools.
+// Other requests, appends of a frame over ioBufSize and anything malformed
+// take the general path (readOne, Server.start, Server.answer).
 //
 // Who holds the payloads: the engine until it has appended them (the log
 // copies each payload into its file while appending, and the broker's
@@ -64,6 +64,13 @@ var (
 const (
 	minBodyShift = 10
 	bodyClasses  = 17 - minBodyShift // through 64 KiB (ioBufSize)
+)
+
+// The largest class is ioBufSize: one of these lengths is negative
+// otherwise.
+var (
+	_ [ioBufSize - 1<<(minBodyShift+bodyClasses-1)]struct{}
+	_ [1<<(minBodyShift+bodyClasses-1) - ioBufSize]struct{}
 )
 
 func bodyClass(n int) int { return max(bits.Len(uint(n-1))-minBodyShift, 0) }
@@ -194,7 +201,7 @@ func (s *Server) proposeRun(r *appendRun) {
 }
 
 // proposeEach proposes the requests of a run one by one (allocating: the
-// path of a node over its MaxPendingBytes).
+// path of a node at its MaxPendingBytes).
 func (r *appendRun) proposeEach(n *engine.Node) {
 	r.split = true
 	ps := r.payloads

@@ -17,14 +17,17 @@
 //
 // # Connections
 //
-// Each client connection has two goroutines: a reader that decodes one
-// frame at a time and starts its work (an append is proposed to the node at
-// once, so appends from every connection share the log's batched writes), and
-// a writer that answers in the order the requests arrived, waiting for each
-// append's commit. At most MaxInflight requests are between them: beyond
-// that the reader stops reading, and TCP pushes back on the client. A malformed frame closes that connection only, with the reason
-// logged. A frame over the limit (maxMessageSize + 1 MiB) is skipped without
-// being buffered and answered with CodeTooLarge, so the connection survives.
+// Each client connection has two goroutines: a reader that decodes the
+// frames as they arrive and starts their work (an append is proposed to the
+// node at once, so appends from every connection share the log's batched
+// writes), and a writer that answers in the order the requests arrived,
+// waiting for each append's commit. At most MaxInflight requests are
+// between them: beyond that the reader stops reading, and TCP pushes back
+// on the client. A malformed frame closes that connection only, with the
+// reason logged. A frame over the limit (maxMessageSize + 1 MiB) is skipped
+// without being buffered and answered with CodeTooLarge, so the connection
+// survives. Between bursts the reader holds no buffer: it waits for the
+// socket to turn readable and reads into a pooled one (input.go).
 //
 // Appends take a path of their own (appends.go) that allocates nothing in
 // steady state. The append requests the read buffer holds whole, one after
