@@ -142,8 +142,10 @@ func TestEvictAfterTruncate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l2.Close()
+	if l2.ev.quit != nil {
+		t.Fatal("CacheKeep -1 started an evictor")
+	}
 	appendSynced(t, l2, newModel(), 40000, 1000)
-	time.Sleep(10 * time.Millisecond)
 	fs2.mu.Lock()
 	defer fs2.mu.Unlock()
 	for _, e := range fs2.evicts {
